@@ -1,0 +1,31 @@
+"""Exception and warning classes shared by every subpackage.
+
+Each failure kind has its own class so that callers can catch exactly what they can
+handle.  Messages name the offending value, where it came from and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class CosimError(Exception):
+    """Base class of every error raised on purpose by bplight-cosim."""
+
+
+class ConfigError(CosimError, ValueError):
+    """A configuration value is missing, unknown or out of range."""
+
+
+class CardError(ConfigError):
+    """A device card (devices/*.toml or a user file) is malformed."""
+
+
+class NetlistError(CosimError, ValueError):
+    """A netlist object or netlist text is invalid (bad name, value or structure)."""
+
+
+class CacheError(CosimError):
+    """The HDF5 result cache could not be read or written."""
+
+
+class CosimWarning(UserWarning):
+    """A suspicious but allowed situation; counted in run files where relevant."""
