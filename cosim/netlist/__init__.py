@@ -1,0 +1,39 @@
+"""Netlist object model: elements, subcircuits, analyses; rendering and parsing.
+
+Building a netlist needs no ngspice.  ``Circuit.render()`` gives deterministic SPICE
+text; ``parse_netlist`` reads it back.  Every name, node and value is validated so that
+nothing can smuggle a control line into the text.
+"""
+
+from cosim.netlist.analysis import ANALYSIS_KINDS, Ac, Analysis, AnalysisKind, Dc, Noise, Op, Tran
+from cosim.netlist.circuit import GROUND, Circuit, SubCircuit
+from cosim.netlist.elements import (
+    CCCS,
+    CCVS,
+    ELEMENT_TYPES,
+    VCCS,
+    VCVS,
+    BehavioralSource,
+    Capacitor,
+    CurrentSource,
+    Diode,
+    Element,
+    Inductor,
+    Model,
+    Mosfet,
+    Pulse,
+    Pwl,
+    Resistor,
+    Sine,
+    SubcircuitInstance,
+    VoltageSource,
+)
+from cosim.netlist.parse import parse_netlist, parse_number, read_netlist
+
+__all__ = [
+    "ANALYSIS_KINDS", "Ac", "Analysis", "AnalysisKind", "BehavioralSource", "CCCS", "CCVS",
+    "Capacitor", "Circuit", "CurrentSource", "Dc", "Diode", "ELEMENT_TYPES", "Element", "GROUND",
+    "Inductor", "Model", "Mosfet", "Noise", "Op", "Pulse", "Pwl", "Resistor", "Sine",
+    "SubCircuit", "SubcircuitInstance", "Tran", "VCCS", "VCVS", "VoltageSource",
+    "parse_netlist", "parse_number", "read_netlist",
+]

@@ -1,0 +1,100 @@
+"""Validation of everything that can reach netlist text.
+
+SPICE text is a command language: a newline followed by ``.control`` or ``shell`` runs
+commands.  Every name, node, number and expression that goes into a netlist passes one of
+these functions first, so no user-supplied value can smuggle a line into the deck.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from cosim.errors import NetlistError
+
+_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_NODE_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+# Expressions (B-sources, .param, {braces}): arithmetic, function calls, comparisons and
+# the ternary operator.  No quotes, semicolons, dollar signs, backslashes or control
+# characters; those start comments, strings or new lines in ngspice.
+_EXPR_RE = re.compile(r"^[A-Za-z0-9_+\-*/^().,<>=!?:&| {}]{1,4000}$")
+_FORBIDDEN_WORDS = re.compile(r"(^|[^A-Za-z0-9_])(shell|control|endc|include|lib)([^A-Za-z0-9_]|$)",
+                              re.IGNORECASE)
+
+
+def check_identifier(value: object, field: str) -> str:
+    """A safe SPICE identifier: letter or underscore, then letters, digits, underscores."""
+    if not isinstance(value, str) or not _IDENT_RE.match(value):
+        raise NetlistError(
+            f"{field}: {value!r} is not a safe identifier; use 1-64 characters from "
+            "A-Z a-z 0-9 _ starting with a letter or underscore (no spaces, dots or newlines)"
+        )
+    return value
+
+
+def check_node(value: object, field: str) -> str:
+    """A safe node name: 1-64 characters from A-Z a-z 0-9 _ ("0" is ground)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        value = str(value)
+    if not isinstance(value, str) or not _NODE_RE.match(value):
+        raise NetlistError(
+            f"{field}: node {value!r} is not a safe node name; use 1-64 characters from "
+            "A-Z a-z 0-9 _ (ground is '0')"
+        )
+    return value
+
+
+def check_number(value: object, field: str, *, positive: bool = False,
+                 nonnegative: bool = False) -> float:
+    """A finite real number (bools and strings are refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        try:
+            import numpy as np  # numpy scalars are fine
+
+            if isinstance(value, np.generic) and np.isrealobj(value):
+                value = float(value)
+            else:
+                raise TypeError
+        except (TypeError, ImportError):
+            raise NetlistError(f"{field}: {value!r} is not a number; give a finite float "
+                               "in SI units") from None
+    x = float(value)
+    if not math.isfinite(x):
+        raise NetlistError(f"{field}: {value!r} is not finite; give a finite number")
+    if positive and x <= 0:
+        raise NetlistError(f"{field}: {x!r} must be > 0")
+    if nonnegative and x < 0:
+        raise NetlistError(f"{field}: {x!r} must be >= 0")
+    return x
+
+
+def check_expression(value: object, field: str) -> str:
+    """A single-line arithmetic expression safe to place after ``=`` or inside braces."""
+    if not isinstance(value, str) or not _EXPR_RE.match(value):
+        bad = "" if not isinstance(value, str) else "".join(
+            sorted({c for c in value if not re.match(r"[A-Za-z0-9_+\-*/^().,<>=!?:&| {}]", c)}))
+        raise NetlistError(
+            f"{field}: expression {value!r} contains characters not allowed in a netlist "
+            f"expression ({bad!r}); allowed are letters, digits, _ + - * / ^ ( ) . , < > = ! "
+            "? : & | { } and spaces, on one line"
+        )
+    if _FORBIDDEN_WORDS.search(value):
+        raise NetlistError(f"{field}: expression {value!r} contains a SPICE control word "
+                           "(shell, control, endc, include, lib); not allowed in a value")
+    if value.count("(") != value.count(")") or value.count("{") != value.count("}"):
+        raise NetlistError(f"{field}: expression {value!r} has unbalanced brackets")
+    return value
+
+
+def format_number(x: float) -> str:
+    """Deterministic shortest round-trip text of a float (``repr``), e.g. '1e-06'."""
+    text = repr(float(x))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def format_value(value: float | str, field: str) -> str:
+    """A number, or a ``{expression}`` when given a string."""
+    if isinstance(value, str):
+        expr = value[1:-1] if value.startswith("{") and value.endswith("}") else value
+        return "{" + check_expression(expr, field) + "}"
+    return format_number(check_number(value, field))
