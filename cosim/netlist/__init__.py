@@ -26,6 +26,7 @@ from cosim.netlist.elements import (
     Resistor,
     Sine,
     SubcircuitInstance,
+    TrNoise,
     VoltageSource,
 )
 from cosim.netlist.parse import parse_netlist, parse_number, read_netlist
@@ -34,6 +35,6 @@ __all__ = [
     "ANALYSIS_KINDS", "Ac", "Analysis", "AnalysisKind", "BehavioralSource", "CCCS", "CCVS",
     "Capacitor", "Circuit", "CurrentSource", "Dc", "Diode", "ELEMENT_TYPES", "Element", "GROUND",
     "Inductor", "Model", "Mosfet", "Noise", "Op", "Pulse", "Pwl", "Resistor", "Sine",
-    "SubCircuit", "SubcircuitInstance", "Tran", "VCCS", "VCVS", "VoltageSource",
+    "SubCircuit", "SubcircuitInstance", "Tran", "TrNoise", "VCCS", "VCVS", "VoltageSource",
     "parse_netlist", "parse_number", "read_netlist",
 ]

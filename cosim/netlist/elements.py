@@ -123,7 +123,23 @@ class Pwl:
         return f"PWL({pairs})"
 
 
-Waveform = Pulse | Sine | Pwl
+@dataclass(frozen=True)
+class TrNoise:
+    """TRNOISE(rms step 0 0): white transient noise of ``rms`` (V or A) updated every
+    ``step_s`` seconds (ngspice manual, "Transient noise source")."""
+
+    rms: float
+    step_s: float
+
+    def __post_init__(self) -> None:
+        check_number(self.rms, "TrNoise.rms", nonnegative=True)
+        check_number(self.step_s, "TrNoise.step_s", positive=True)
+
+    def render(self) -> str:
+        return f"TRNOISE({format_number(self.rms)} {format_number(self.step_s)} 0 0)"
+
+
+Waveform = Pulse | Sine | Pwl | TrNoise
 
 
 # --------------------------------------------------------------------------- elements
@@ -172,6 +188,7 @@ class Resistor(TwoTerminal):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        format_value(self.resistance_ohm, f"{self.name}: resistance_ohm")
         if not isinstance(self.resistance_ohm, str):
             check_number(self.resistance_ohm, f"{self.name}: resistance_ohm", positive=True)
 
@@ -190,6 +207,7 @@ class Capacitor(TwoTerminal):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        format_value(self.capacitance_f, f"{self.name}: capacitance_f")
         if not isinstance(self.capacitance_f, str):
             check_number(self.capacitance_f, f"{self.name}: capacitance_f", positive=True)
         if self.ic_v is not None:
@@ -210,6 +228,7 @@ class Inductor(TwoTerminal):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        format_value(self.inductance_h, f"{self.name}: inductance_h")
         if not isinstance(self.inductance_h, str):
             check_number(self.inductance_h, f"{self.name}: inductance_h", positive=True)
 
@@ -226,12 +245,12 @@ class _Source(TwoTerminal):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not isinstance(self.dc, str):
-            check_number(self.dc, f"{self.name}: dc")
+        format_value(self.dc, f"{self.name}: dc")
         if self.ac_magnitude is not None:
             check_number(self.ac_magnitude, f"{self.name}: ac_magnitude")
-        if self.waveform is not None and not isinstance(self.waveform, (Pulse, Sine, Pwl)):
-            raise NetlistError(f"{self.name}: waveform must be Pulse, Sine or Pwl")
+        if self.waveform is not None and not isinstance(self.waveform,
+                                                        (Pulse, Sine, Pwl, TrNoise)):
+            raise NetlistError(f"{self.name}: waveform must be Pulse, Sine, Pwl or TrNoise")
 
     def render(self) -> str:
         parts = [self.name, self.n_pos, self.n_neg, "DC",

@@ -34,6 +34,7 @@ from cosim.netlist.elements import (
     Resistor,
     Sine,
     SubcircuitInstance,
+    TrNoise,
     VoltageSource,
 )
 
@@ -88,7 +89,7 @@ def _strip_inline_comment(line: str) -> str:
 
 def _tokens(line: str) -> list[str]:
     """Split on whitespace, keeping FUNC(...) and {...} groups whole."""
-    line = re.sub(r"(?i)\b(pulse|sin|pwl)\s+\(", r"\1(", line)
+    line = re.sub(r"(?i)\b(pulse|sin|pwl|trnoise)\s+\(", r"\1(", line)
     tokens, depth, cur = [], 0, []
     for ch in line:
         if ch in "({":
@@ -118,7 +119,7 @@ def _kv(tokens: list[str], where: str) -> dict[str, float | str]:
 
 
 def _waveform(tok: str, where: str):
-    m = re.match(r"(?i)^(pulse|sin|pwl)\((.*)\)$", tok)
+    m = re.match(r"(?i)^(pulse|sin|pwl|trnoise)\((.*)\)$", tok)
     if not m:
         raise NetlistError(f"{where}: cannot read source value {tok!r}")
     kind = m.group(1).lower()
@@ -127,6 +128,8 @@ def _waveform(tok: str, where: str):
         return Pulse(*nums)
     if kind == "sin":
         return Sine(*nums)
+    if kind == "trnoise":
+        return TrNoise(nums[0], nums[1])
     return Pwl(tuple(nums[0::2]), tuple(nums[1::2]))
 
 
@@ -147,7 +150,7 @@ def _source(cls, name: str, tok: list[str], where: str):
             i += 2
             if i < len(rest) and _NUM_RE.match(rest[i]):
                 i += 1  # phase, ignored (always 0 in rendered netlists)
-        elif re.match(r"(?i)^(pulse|sin|pwl)\(", t):
+        elif re.match(r"(?i)^(pulse|sin|pwl|trnoise)\(", t):
             wave = _waveform(t, where)
             i += 1
         else:

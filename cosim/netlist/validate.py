@@ -24,7 +24,7 @@ _FORBIDDEN_WORDS = re.compile(r"(^|[^A-Za-z0-9_])(shell|control|endc|include|lib
 
 def check_identifier(value: object, field: str) -> str:
     """A safe SPICE identifier: letter or underscore, then letters, digits, underscores."""
-    if not isinstance(value, str) or not _IDENT_RE.match(value):
+    if not isinstance(value, str) or not _IDENT_RE.fullmatch(value):
         raise NetlistError(
             f"{field}: {value!r} is not a safe identifier; use 1-64 characters from "
             "A-Z a-z 0-9 _ starting with a letter or underscore (no spaces, dots or newlines)"
@@ -36,7 +36,7 @@ def check_node(value: object, field: str) -> str:
     """A safe node name: 1-64 characters from A-Z a-z 0-9 _ ("0" is ground)."""
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         value = str(value)
-    if not isinstance(value, str) or not _NODE_RE.match(value):
+    if not isinstance(value, str) or not _NODE_RE.fullmatch(value):
         raise NetlistError(
             f"{field}: node {value!r} is not a safe node name; use 1-64 characters from "
             "A-Z a-z 0-9 _ (ground is '0')"
@@ -70,9 +70,9 @@ def check_number(value: object, field: str, *, positive: bool = False,
 
 def check_expression(value: object, field: str) -> str:
     """A single-line arithmetic expression safe to place after ``=`` or inside braces."""
-    if not isinstance(value, str) or not _EXPR_RE.match(value):
+    if not isinstance(value, str) or not _EXPR_RE.fullmatch(value):
         bad = "" if not isinstance(value, str) else "".join(
-            sorted({c for c in value if not re.match(r"[A-Za-z0-9_+\-*/^().,<>=!?:&| {}]", c)}))
+            sorted({c for c in value if not re.fullmatch(r"[A-Za-z0-9_+\-*/^().,<>=!?:&| {}]", c)}))
         raise NetlistError(
             f"{field}: expression {value!r} contains characters not allowed in a netlist "
             f"expression ({bad!r}); allowed are letters, digits, _ + - * / ^ ( ) . , < > = ! "

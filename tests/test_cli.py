@@ -1,0 +1,90 @@
+"""The `cosim` command, run as a user runs it (a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import cosim
+
+
+def cosim_cmd(*args, check=True):
+    proc = subprocess.run([sys.executable, "-m", "cosim.cli.main", *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"cosim {' '.join(map(str, args))} failed:\n{proc.stderr}")
+    return proc
+
+
+def test_version():
+    assert cosim_cmd("--version").stdout.strip() == f"bplight-cosim {cosim.__version__}"
+
+
+def test_build_info_run_rc(tmp_path):
+    f = tmp_path / "rc.cir"
+    cosim_cmd("netlist", "build", "rc", "-o", f)
+    info = json.loads(cosim_cmd("netlist", "info", f, "--json").stdout)
+    assert info["elements_by_type"] == {"Capacitor": 1, "Resistor": 1, "VoltageSource": 1}
+    assert info["nodes"] == 3 and info["floating_nodes"] == []
+    out = json.loads(cosim_cmd("netlist", "run", f, "--analysis", "op", "--json").stdout)
+    assert out["analysis"] == "op" and out["vectors"]["in"] == [0.0]
+    tr = json.loads(cosim_cmd("netlist", "run", f, "--json").stdout)
+    assert tr["axis"] == "time" and abs(tr["vectors"]["out"][-1] - (1 - 2.718281828 ** -5)) < 2e-3
+
+
+def test_info_reports_floating_nodes(tmp_path):
+    f = tmp_path / "float.cir"
+    f.write_text("* floating\nV1 a 0 1\nC1 a b 1u\nR1 b c 1k\n.op\n.end\n")
+    info = json.loads(cosim_cmd("netlist", "info", f, "--json").stdout)
+    assert sorted(info["floating_nodes"]) == ["b", "c"]
+    assert info["single_connection_nodes"] == ["c"]
+
+
+def test_run_failure_is_a_clear_error_not_a_traceback(tmp_path):
+    f = tmp_path / "bad.cir"
+    f.write_text("* bad\nV1 a 0 1\nD1 a 0 nosuch\n.op\n.end\n")
+    proc = cosim_cmd("netlist", "run", f, check=False)
+    assert proc.returncode == 2
+    assert "UnknownModelError" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_control_block_is_refused_before_ngspice(tmp_path):
+    marker = tmp_path / "pwned"
+    f = tmp_path / "evil.cir"
+    f.write_text(f"* evil\nV1 a 0 1\nR1 a 0 1k\n.control\nshell touch {marker}\n.endc\n.op\n.end\n")
+    proc = cosim_cmd("netlist", "run", f, check=False)
+    assert proc.returncode == 2 and "control" in proc.stderr
+    assert not marker.exists()
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    proc = cosim_cmd("netlist", "info", tmp_path / "nope.cir", check=False)
+    assert proc.returncode == 2 and "does not exist" in proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice program not installed")
+def test_built_netlist_runs_in_plain_ngspice(tmp_path):
+    f = tmp_path / "rc.cir"
+    cosim_cmd("netlist", "build", "rc", "-o", f)
+    raw = tmp_path / "rc.raw"
+    proc = subprocess.run(["ngspice", "-b", "-r", str(raw), str(f)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert raw.stat().st_size > 1000  # the transient ran and wrote its vectors
+
+
+def test_demo_prints_checks():
+    out = cosim_cmd("demo").stdout
+    assert "RC -3 dB frequency" in out
+
+
+def test_import_cosim_is_light():
+    code = ("import sys, cosim, cosim.netlist, cosim.devices; "
+            "bad = [m for m in ('PySpice', 'h5py', 'matplotlib') if m in sys.modules]; "
+            "print(','.join(bad))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    assert out.strip() == ""
