@@ -181,10 +181,35 @@ class SpiceEngine:
         with self._lock:
             return [w.pid for w in self._all if w.alive()]
 
+    def version(self) -> str:
+        """Version of the ngspice library the workers load, without running a circuit.
+
+        Workers report it when they start; one is started if none is running.
+        """
+        with self._lock:
+            ready = [w for w in self._all if w._ready and w.version]
+        if ready:
+            return ready[0].version
+        w = self._idle.get()
+        try:
+            if w is None or not w.alive():
+                if w is not None:
+                    self._retire(w)
+                w = self._new_worker()
+            w.wait_ready(self.start_timeout_s)
+            return w.version
+        except E.SpiceError:
+            if w is not None:
+                self._retire(w)
+            w = None
+            raise
+        finally:
+            self._idle.put(w)
+
     @property
     def ngspice_version(self) -> str:
-        """Version of the ngspice library the workers load (starts one if needed)."""
-        return self.run("* version probe\nV1 a 0 1\nR1 a 0 1\n.op\n.end\n").ngspice_version
+        """Same as :meth:`version` (kept as a property for convenience)."""
+        return self.version()
 
     # ------------------------------------------------------------------ running
     def run(self, circuit: Circuit | str, analysis: Analysis | None = None,
