@@ -15,6 +15,9 @@ from pathlib import Path
 
 BUILDER_MODULES: list[str] = [
     "cosim.cli.build_rc",
+    "cosim.cli.build_readout",
+    "cosim.cli.build_memristor",
+    "cosim.cli.build_crossbar",
 ]
 
 _ANALYSES = ("op", "dc", "ac", "tran", "noise")

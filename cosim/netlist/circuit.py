@@ -66,7 +66,7 @@ class SubCircuit:
             format_value(v, f"subckt {self.name}.{k}")
 
     def add(self, *elements: Element) -> "SubCircuit":
-        _add_unique(self.elements, elements, f"subckt {self.name}")
+        _add_unique(self, elements, f"subckt {self.name}")
         return self
 
     def render(self) -> list[str]:
@@ -81,16 +81,26 @@ class SubCircuit:
         return lines
 
 
-def _add_unique(target: list[Element], elements: tuple[Element, ...], where: str) -> None:
-    names = {e.name.upper() for e in target}
+def _add_unique(owner, elements: tuple[Element, ...], where: str) -> None:
+    """Append elements to ``owner.elements``, refusing duplicate names.
+
+    The set of upper-case names is cached on the owner and rebuilt only when the list was
+    changed behind its back, so adding n elements one by one stays O(n).
+    """
+    target = owner.elements
+    names = getattr(owner, "_names_cache", None)
+    if names is None or len(names) != len(target):
+        names = {e.name.upper() for e in target}
     for e in elements:
         if not isinstance(e, Element):
             raise NetlistError(f"{where}: {e!r} is not a netlist element")
-        if e.name.upper() in names:
+        key = e.name.upper()
+        if key in names:
             raise NetlistError(f"{where}: duplicate element name {e.name!r} (SPICE names are "
                                "case-insensitive); rename one of them")
-        names.add(e.name.upper())
+        names.add(key)
         target.append(e)
+    object.__setattr__(owner, "_names_cache", names)
 
 
 @dataclass
@@ -118,7 +128,7 @@ class Circuit:
 
     # ------------------------------------------------------------------ building
     def add(self, *elements: Element) -> "Circuit":
-        _add_unique(self.elements, elements, "circuit")
+        _add_unique(self, elements, "circuit")
         return self
 
     def add_subcircuit(self, sub: SubCircuit) -> "Circuit":

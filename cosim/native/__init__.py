@@ -1,0 +1,32 @@
+"""Native twin of the SPICE engine: sparse modified nodal analysis of a netlist object.
+
+It solves the same :class:`~cosim.netlist.Circuit` that ngspice runs, with the same
+result names and signs, so that ngspice can serve as its reference in the tests.
+
+    from cosim.native import solve_op, run_native, factorize
+    x = solve_op(circuit)                      # {"out": 0.5, "v1#branch": -1e-3, ...}
+    res = run_native(circuit, Op())            # a SpiceResult, like cosim.spice.run
+    s = factorize(circuit, inputs=["VROW0", "VROW1"], outputs=["vcol0#branch"])
+    y = s.solve(u)                             # u: (batch, 2) -> y: (batch, 1)
+
+Supported: R, V, I, E, G, F, H, L (short), C (open), B-sources with expressions,
+diodes, level-1 MOSFETs and subcircuit instances (flattened with ngspice's names).
+Analyses: op and dc.  Anything else raises :class:`UnsupportedElementError`.
+"""
+
+from cosim.native.errors import (
+    NativeConvergenceError,
+    NativeError,
+    NativeSingularMatrixError,
+    UnsupportedElementError,
+)
+from cosim.native.expr import ExpressionError
+from cosim.native.flatten import flatten
+from cosim.native.mna import MnaSystem
+from cosim.native.solver import NativeSolver, build_system, factorize, run_native, solve_op
+
+__all__ = [
+    "ExpressionError", "MnaSystem", "NativeConvergenceError", "NativeError",
+    "NativeSingularMatrixError", "NativeSolver", "UnsupportedElementError", "build_system",
+    "factorize", "flatten", "run_native", "solve_op",
+]

@@ -1,0 +1,206 @@
+"""Flatten a :class:`~cosim.netlist.Circuit` into primitive elements with numeric values.
+
+Subcircuit instances are expanded recursively.  Names follow ngspice, so native and
+ngspice results share their keys: an internal node ``m`` of instance ``x1`` becomes
+``x1.m`` (``x1.x2.m`` when nested); a voltage source ``v1`` inside ``x1`` has the branch
+``v.x1.v1``.  Everything is lower-case, as ngspice reports it.
+
+Parameters are resolved with ngspice's scoping: global ``.param`` values, then the
+subcircuit's defaults, then the instance's overrides (evaluated in the parent's scope).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cosim.netlist import (
+    CCCS,
+    CCVS,
+    VCCS,
+    VCVS,
+    BehavioralSource,
+    Capacitor,
+    Circuit,
+    CurrentSource,
+    Diode,
+    Inductor,
+    Model,
+    Mosfet,
+    Resistor,
+    SubcircuitInstance,
+    VoltageSource,
+)
+from cosim.native.errors import UnsupportedElementError
+from cosim.native.expr import constant_value, parse_expression, resolve
+
+GROUND = "0"
+
+
+@dataclass(frozen=True)
+class Flat:
+    """One primitive element after flattening.
+
+    ``kind`` is the SPICE letter (R V I E G F H L B D M); ``nodes`` are flat node names;
+    ``value`` is the numeric value (conductance in S for R, source value in V or A, gain
+    for E G F H); ``branch`` is the ngspice branch key (without ``#branch``) for elements
+    that carry a branch current; ``control`` is the branch key of a controlling source
+    (F, H); ``expr`` is the resolved expression tree of a B-source; ``model`` holds
+    resolved model parameters (lower-case keys) for D and M; ``extra`` instance values.
+    """
+
+    kind: str
+    name: str
+    nodes: tuple[str, ...]
+    value: float = 0.0
+    branch: str | None = None
+    control: str | None = None
+    expr: tuple | None = None
+    quantity: str | None = None
+    model: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+
+_DEFAULT_PARAMS = {"time": 0.0, "temper": 27.0, "pi": 3.141592653589793}
+
+
+def _const(value, params: dict, where: str) -> float:
+    if isinstance(value, str):
+        tree = parse_expression(value)
+        tree = resolve(tree, params, _no_nodes(where), _no_nodes(where))
+        return constant_value(tree)
+    return float(value)
+
+
+def _no_nodes(where: str):
+    def fail(name: str) -> str:
+        raise UnsupportedElementError(f"{where}: a value refers to circuit variable "
+                                      f"{name!r}; only constants and parameters are allowed")
+    return fail
+
+
+def _eval_params(items, base: dict, where: str) -> dict:
+    scope = dict(base)
+    for key, val in items:
+        scope[key.lower()] = _const(val, scope, f"{where}: parameter {key}")
+    return scope
+
+
+def flatten(circuit: Circuit) -> list[Flat]:
+    """Primitive elements of ``circuit`` (subcircuits expanded), in netlist order.
+
+    Raises
+    ------
+    UnsupportedElementError
+        For an element type or subcircuit the native solver cannot handle.
+    """
+    params = _eval_params(circuit.params.items(), _DEFAULT_PARAMS, "circuit .param")
+    subckts = {s.name.lower(): s for s in circuit.subcircuits}
+    models = {m.name.lower(): m for m in circuit.models}
+    out: list[Flat] = []
+    _expand(circuit.elements, (), {}, params, models, subckts, out, depth=0)
+    return out
+
+
+def _expand(elements, path: tuple[str, ...], portmap: dict[str, str], params: dict,
+            models: dict[str, Model], subckts: dict, out: list[Flat], depth: int) -> None:
+    if depth > 50:
+        raise UnsupportedElementError("subcircuits nested more than 50 deep (recursive "
+                                      "definition?)")
+    prefix = ".".join(path)
+
+    def node(n: str) -> str:
+        n = n.lower()
+        if n == GROUND:
+            return GROUND
+        if n in portmap:
+            return portmap[n]
+        return f"{prefix}.{n}" if prefix else n
+
+    def ename(e_name: str) -> str:
+        n = e_name.lower()
+        return f"{prefix}.{n}" if prefix else n
+
+    def branch(e_name: str) -> str:
+        n = e_name.lower()
+        return f"{n[0]}.{prefix}.{n}" if prefix else n
+
+    for e in elements:
+        where = f"element {ename(e.name)}"
+        if isinstance(e, Resistor):
+            r = _const(e.resistance_ohm, params, where)
+            if not r > 0:
+                raise UnsupportedElementError(f"{where}: resistance {r!r} ohm must be > 0")
+            out.append(Flat("R", ename(e.name), (node(e.n_pos), node(e.n_neg)), 1.0 / r))
+        elif isinstance(e, Capacitor):
+            out.append(Flat("C", ename(e.name), (node(e.n_pos), node(e.n_neg)),
+                            _const(e.capacitance_f, params, where)))
+        elif isinstance(e, Inductor):
+            out.append(Flat("L", ename(e.name), (node(e.n_pos), node(e.n_neg)), 0.0,
+                            branch=branch(e.name)))
+        elif isinstance(e, VoltageSource):
+            out.append(Flat("V", ename(e.name), (node(e.n_pos), node(e.n_neg)),
+                            _const(e.dc, params, where), branch=branch(e.name)))
+        elif isinstance(e, CurrentSource):
+            out.append(Flat("I", ename(e.name), (node(e.n_pos), node(e.n_neg)),
+                            _const(e.dc, params, where)))
+        elif isinstance(e, (VCVS, VCCS)):
+            kind = "E" if isinstance(e, VCVS) else "G"
+            out.append(Flat(kind, ename(e.name), tuple(node(n) for n in e.nodes),
+                            float(e.gain), branch=branch(e.name) if kind == "E" else None))
+        elif isinstance(e, (CCCS, CCVS)):
+            kind = "F" if isinstance(e, CCCS) else "H"
+            out.append(Flat(kind, ename(e.name), (node(e.n_pos), node(e.n_neg)),
+                            float(e.gain), branch=branch(e.name) if kind == "H" else None,
+                            control=branch(e.vsource)))
+        elif isinstance(e, BehavioralSource):
+            tree = resolve(parse_expression(e.expression), params, node, branch)
+            out.append(Flat("B", ename(e.name), (node(e.n_pos), node(e.n_neg)),
+                            expr=tree, quantity=e.quantity,
+                            branch=branch(e.name) if e.quantity == "V" else None))
+        elif isinstance(e, Diode):
+            m = _model(e.model, models, params, where, ("D",))
+            out.append(Flat("D", ename(e.name), (node(e.n_pos), node(e.n_neg)), model=m,
+                            extra={"area": 1.0 if e.area is None else float(e.area)}))
+        elif isinstance(e, Mosfet):
+            m = _model(e.model, models, params, where, ("NMOS", "PMOS"))
+            out.append(Flat("M", ename(e.name), tuple(node(n) for n in e.nodes), model=m,
+                            extra={"w": float(e.width_m), "l": float(e.length_m)}))
+        elif isinstance(e, SubcircuitInstance):
+            sub = subckts.get(e.subckt.lower())
+            if sub is None:
+                raise UnsupportedElementError(f"{where}: unknown subcircuit {e.subckt!r}; "
+                                              f"defined: {sorted(subckts)}")
+            if len(sub.ports) != len(e.ports):
+                raise UnsupportedElementError(
+                    f"{where}: {len(e.ports)} nodes for subcircuit {sub.name} with "
+                    f"{len(sub.ports)} ports {sub.ports}")
+            inner = _eval_params(sorted(sub.params.items()), params, f"subckt {sub.name}")
+            for key, val in sorted(e.params.items()):
+                if key.lower() not in {k.lower() for k in sub.params}:
+                    raise UnsupportedElementError(
+                        f"{where}: parameter {key!r} is not declared by subcircuit "
+                        f"{sub.name} (declared: {sorted(sub.params)})")
+                inner[key.lower()] = _const(val, params, f"{where}: parameter {key}")
+            sub_models = dict(models)
+            sub_models.update({m.name.lower(): m for m in sub.models})
+            ports = {p.lower(): node(n) for p, n in zip(sub.ports, e.ports)}
+            _expand(sub.elements, path + (e.name.lower(),), ports, inner, sub_models,
+                    subckts, out, depth + 1)
+        else:
+            raise UnsupportedElementError(
+                f"{where}: element type {type(e).__name__} is not supported by the native "
+                "solver; run this circuit with ngspice")
+
+
+def _model(name: str, models: dict[str, Model], params: dict, where: str,
+           types: tuple[str, ...]) -> dict:
+    m = models.get(name.lower())
+    if m is None:
+        raise UnsupportedElementError(f"{where}: unknown model {name!r}; defined: "
+                                      f"{sorted(models)}")
+    if m.type.upper() not in types:
+        raise UnsupportedElementError(f"{where}: model {name} has type {m.type}, expected "
+                                      f"one of {types}")
+    out = {k.lower(): _const(v, params, f"model {name}.{k}") for k, v in m.params.items()}
+    out["_type"] = m.type.upper()
+    return out
