@@ -1,0 +1,497 @@
+"""The hardware matmul backend and :func:`build_hardware`: every product on a tile model.
+
+Architectures (:data:`ARCHITECTURES`):
+
+* ``"ideal"``: :class:`cosim.nn.IdealBackend` and :class:`cosim.nn.ArrayWeightStore`,
+  exactly what plain training uses (bit for bit).
+* ``"bplight"``: photonic tiles (:mod:`cosim.hw.photonic`: DAC -> MRR bank -> balanced
+  PD + TIA -> ADC) with memristor-held weights (:mod:`cosim.hw.weights`).
+* ``"electronic"``: memristor crossbar tiles (:mod:`cosim.hw.crossbar_tile`), same
+  converters and weight store.
+
+Mapping of the three products of a layer with weights W (n_out, n_in):
+
+==========  ==========================  ====================================================
+phase       tile weights (m, k)         streamed inputs (b, k)
+==========  ==========================  ====================================================
+forward     ``W / w_max``               X (rows, n_in)                 -> Y (rows, n_out)
+backward    ``W.T / w_max``             dY (rows, n_out)               -> dX (rows, n_in)
+gradient    ``dY.T / max|dY|``          X.T (n_in, rows)               -> dW.T (n_in, n_out)
+==========  ==========================  ====================================================
+
+``w_max`` is the layer's weight full scale: the device store's (``headroom x max|W_0|``,
+fixed at programming), or, with float weights, the same rule applied when the backend
+first sees the layer.  Weights beyond it are held at +-1 and counted
+(``saturated_weights``).  The gradient's ``delta^T`` is loaded as a temporary weight
+pattern (assumption: the tuning is fast enough to load a new pattern per product, and it
+is quantized to ``dac_bits``, sign-magnitude), and ``x`` is streamed.  Bank transfers
+(photonic) and array factorizations (crossbar) are computed once per weight state and
+reused while the weights do not change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import zlib
+from dataclasses import asdict, dataclass, field, fields
+from typing import Literal
+
+import numpy as np
+
+from cosim.errors import ConfigError
+from cosim.hw.photonic import dac_levels, signed_levels
+from cosim.hw.stats import HardwareStats
+from cosim.nn.backend import ArrayWeightStore, IdealBackend, is_bias_name
+
+ARCHITECTURES: tuple[str, ...] = ("ideal", "bplight", "electronic")
+OPTICAL_ENGINES: tuple[str, ...] = ("ideal", "twin")
+ELECTRICAL_ENGINES: tuple[str, ...] = ("ideal", "twin", "spice")
+CARD_ROLES: tuple[str, ...] = ("bplight", "photodetector", "tia", "converters", "laser",
+                               "crossbar", "memristor")
+#: Rows of a product sent through ngspice by a spot check.
+SPOT_CHECK_ROWS = 8
+
+
+@dataclass(frozen=True)
+class HardwareConfig:
+    """How the network's products are mapped onto hardware (validated, frozen).
+
+    Attributes
+    ----------
+    architecture : {"ideal", "bplight", "electronic"}
+    dac_bits, adc_bits : int, 1..24
+    tile_rows : int
+        Inputs per tile (wavelengths N of a photonic bank; crossbar rows).
+    tile_cols : int
+        Outputs per tile (bank rows M; crossbar columns).
+    optical_engine : {"ideal", "twin"}
+    electrical_engine : {"ideal", "twin", "spice"}
+    spot_check : float in [0, 1]
+        Fraction of (layer, step) forward products also run in ngspice.
+    noise : bool
+        Readout noise and laser RIN (and crossbar TIA noise).
+    laser_power_per_channel_w : float or None
+        Comb line power (W); None = matched to the readout full scale (bplight card).
+    wire_resistance_ohm : float or None
+        Crossbar wire resistance per cell (ohm); None = the crossbar card's cross-point
+        value.
+    weights_on_devices : bool
+        Weights held by memristors (pulse updates) or plain float arrays.
+    cards : dict
+        Card overrides by role (:data:`CARD_ROLES`): name or path of a TOML card.
+    """
+
+    architecture: Literal["ideal", "bplight", "electronic"] = "bplight"
+    dac_bits: int = 16
+    adc_bits: int = 16
+    tile_rows: int = 64
+    tile_cols: int = 64
+    optical_engine: Literal["ideal", "twin"] = "twin"
+    electrical_engine: Literal["ideal", "twin", "spice"] = "twin"
+    spot_check: float = 0.0
+    noise: bool = True
+    laser_power_per_channel_w: float | None = None
+    wire_resistance_ohm: float | None = None
+    weights_on_devices: bool = True
+    cards: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        def bad(name: str, rule: str) -> ConfigError:
+            return ConfigError(f"hardware.{name}={getattr(self, name)!r}: {rule}")
+
+        for name, allowed in (("architecture", ARCHITECTURES),
+                              ("optical_engine", OPTICAL_ENGINES),
+                              ("electrical_engine", ELECTRICAL_ENGINES)):
+            if getattr(self, name) not in allowed:
+                raise bad(name, f"choose one of {', '.join(allowed)}")
+        for name, lo, hi in (("dac_bits", 1, 24), ("adc_bits", 1, 24),
+                             ("tile_rows", 1, 4096), ("tile_cols", 1, 4096)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
+                raise bad(name, f"give an integer from {lo} to {hi}")
+        sc = self.spot_check
+        if isinstance(sc, bool) or not isinstance(sc, (int, float)) or not 0 <= sc <= 1:
+            raise bad("spot_check", "give a fraction from 0 to 1")
+        for name in ("noise", "weights_on_devices"):
+            if not isinstance(getattr(self, name), bool):
+                raise bad(name, "give true or false")
+        for name in ("laser_power_per_channel_w", "wire_resistance_ohm"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
+                                  or not math.isfinite(v) or v < 0):
+                raise bad(name, "give a finite number >= 0 (SI units), or leave it unset "
+                                "for the card value")
+        if self.laser_power_per_channel_w == 0:
+            raise bad("laser_power_per_channel_w", "must be > 0 W")
+        if not isinstance(self.cards, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in self.cards.items()):
+            raise bad("cards", "give a table of role = card name or path strings")
+        unknown = sorted(set(self.cards) - set(CARD_ROLES))
+        if unknown:
+            raise bad("cards", f"unknown role(s) {unknown}; valid: {', '.join(CARD_ROLES)}")
+        object.__setattr__(self, "cards", dict(sorted(self.cards.items())))
+
+    def as_dict(self) -> dict:
+        """Plain JSON-able dict (unset values are None)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str = "hardware") -> "HardwareConfig":
+        """Build from a dict; unknown keys are refused with their path."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"unknown key(s) {', '.join(f'{where}.{k}' for k in unknown)}; "
+                              f"valid: {', '.join(sorted(names))}")
+        return cls(**data)
+
+
+# ----------------------------------------------------------------------------- building
+_CHARACTERIZATIONS: dict = {}
+
+
+def _card(config: HardwareConfig, role: str, default: str):
+    from cosim.devices.cards import load_card
+
+    return load_card(config.cards.get(role, default))
+
+
+def readout_characterization(config: HardwareConfig, *, engine=None, cache=None):
+    """The ngspice characterization of the readout channel of ``config``'s cards (once
+    per process and spec; through the HDF5 result cache)."""
+    from cosim.readout import ReadoutSpec, characterize
+
+    spec = ReadoutSpec.from_cards(photodetector=_card(config, "photodetector", "photodetector"),
+                                  tia=_card(config, "tia", "tia"),
+                                  converters=_card(config, "converters", "converters"))
+    key = spec
+    if key not in _CHARACTERIZATIONS:
+        _CHARACTERIZATIONS[key] = characterize(spec, cache=cache, engine=engine)
+    return _CHARACTERIZATIONS[key]
+
+
+def build_hardware(config: HardwareConfig, model, rng: np.random.Generator, *,
+                   engine=None, cache=None):
+    """Backend and weight store for ``model`` on the hardware of ``config``.
+
+    Parameters
+    ----------
+    config : HardwareConfig
+    model : cosim.nn.Sequential
+        If its present store already holds every parameter, they are programmed into the
+        new store (so the hardware starts from the model's initial weights).
+    rng : numpy.random.Generator
+        Seeds the backend's noise and spot-check draws and the store's device draws
+        (three integers are taken from it).
+    engine : cosim.spice.SpiceEngine, optional
+        For the readout characterization, the spice engine and spot checks.
+    cache : cosim.store.ResultCache, optional
+
+    Returns
+    -------
+    (backend, store)
+        ``"ideal"``: ``(IdealBackend(), ArrayWeightStore())``; otherwise a
+        :class:`HardwareBackend` and a :class:`~cosim.hw.weights.DeviceWeightStore` (or
+        an ``ArrayWeightStore`` with ``weights_on_devices=False``).
+    """
+    if not isinstance(config, HardwareConfig):
+        raise ConfigError("build_hardware needs a HardwareConfig")
+    if not isinstance(rng, np.random.Generator):
+        raise ConfigError("build_hardware needs rng=numpy.random.default_rng(seed)")
+    existing = getattr(model, "store", None)
+    shapes = model.param_shapes()
+    have = existing is not None and all(n in existing.names() for n in shapes)
+
+    if config.architecture == "ideal":
+        store = ArrayWeightStore()
+        if have:
+            for name in shapes:
+                store.set_weight(name, np.array(existing.weight(name)))
+        return IdealBackend(), store
+
+    from cosim.hw.weights import DeviceWeightStore, programming_params_for
+
+    seeds = rng.integers(0, 2 ** 63 - 1, size=3)
+    arch = _card(config, "bplight", "bplight")
+    stats = HardwareStats()
+    headroom = float(arch["weight_headroom"])
+    params = programming_params_for(
+        _card(config, "memristor", str(arch["programming_card"])),
+        pulses=int(arch["weight_pulses"]), nonlinearity=float(arch["weight_nonlinearity"]),
+        c2c_sigma_frac=float(arch["weight_c2c_sigma_frac"]))
+    if config.weights_on_devices:
+        store = DeviceWeightStore(params, np.random.default_rng(int(seeds[0])),
+                                  headroom=headroom, scheme=str(arch["update_scheme"]),
+                                  stats=stats)
+    else:
+        store = ArrayWeightStore()
+    if have:
+        for name in shapes:
+            store.set_weight(name, np.array(existing.weight(name)))
+
+    char = readout_characterization(config, engine=engine, cache=cache)
+    spec = char.spec
+    if config.architecture == "bplight":
+        from cosim.hw.photonic import PhotonicTiles
+
+        laser = _card(config, "laser", "laser")
+        tiles = PhotonicTiles(
+            tile_rows=config.tile_rows, tile_cols=config.tile_cols,
+            dac_bits=config.dac_bits, adc_bits=config.adc_bits,
+            optical_engine=config.optical_engine, electrical_engine=config.electrical_engine,
+            noise=config.noise, characterization=char,
+            laser_power_per_channel_w=config.laser_power_per_channel_w,
+            optical_full_scale_fraction=float(arch["optical_full_scale_fraction"]),
+            rin_db_per_hz=float(laser["rin_db_per_hz"]), crosstalk=bool(arch["crosstalk"]),
+            spice_engine=engine)
+    else:
+        from cosim.hw.crossbar_tile import CrossbarTiles
+
+        xbar = _card(config, "crossbar", "crossbar")
+        tia = _card(config, "tia", "tia")
+        wire = (float(xbar["wire_resistance_crosspoint_ohm"])
+                if config.wire_resistance_ohm is None else float(config.wire_resistance_ohm))
+        tiles = CrossbarTiles(
+            tile_rows=config.tile_rows, tile_cols=config.tile_cols,
+            dac_bits=config.dac_bits, adc_bits=config.adc_bits,
+            electrical_engine=config.electrical_engine, noise=config.noise,
+            g_min_s=float(xbar["g_min_s"]), g_max_s=float(xbar["g_max_s"]),
+            read_voltage_v=float(arch["read_voltage_v"]), wire_resistance_ohm=wire,
+            driver_resistance_ohm=float(xbar["driver_resistance_ohm"]),
+            sense_resistance_ohm=float(xbar["sense_resistance_ohm"]),
+            adc_full_scale_v=spec.adc_full_scale_v,
+            input_noise_a_per_rthz=float(tia["input_noise_current_a_per_rthz"]),
+            temperature_k=float(tia["temperature_k"]),
+            noise_bandwidth_hz=float(arch["crossbar_tia_noise_bandwidth_hz"]),
+            swing_v=min(spec.output_high_v, -spec.output_low_v), spice_engine=engine)
+    backend = HardwareBackend(config, tiles, store, np.random.default_rng(int(seeds[1])),
+                              spot_seed=int(seeds[2]), headroom=headroom, stats=stats,
+                              spice_engine=engine)
+    return backend, store
+
+
+# ----------------------------------------------------------------------------- backend
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class HardwareBackend:
+    """Implements cosim.nn's MatmulBackend on tile models (see the module docstring).
+
+    Build it with :func:`build_hardware`.  Attributes: ``stats`` (:class:`HardwareStats`),
+    ``config``, ``tiles`` (the tile model), ``step`` (set by :meth:`set_step`).
+    """
+
+    def __init__(self, config: HardwareConfig, tiles, store, rng: np.random.Generator, *,
+                 spot_seed: int, headroom: float, stats: HardwareStats | None = None,
+                 spice_engine=None) -> None:
+        self.config = config
+        self.tiles = tiles
+        self.store = store
+        self.rng = rng
+        self.spot_seed = int(spot_seed)
+        self.headroom = float(headroom)
+        self.stats = HardwareStats() if stats is None else stats
+        self.spice_engine = spice_engine
+        self.step = 0
+        self._w_scale: dict[str, float] = {}
+        self._transfer_cache: dict[tuple[str, str], tuple[np.ndarray, object]] = {}
+        self._spot: list[dict] = []
+        self._netlists: dict[str, str] = {}
+        self._index: list[dict] = []
+        self._samples: dict[str, dict[str, np.ndarray]] = {}
+        self._chain_sha: dict[int, str] = {}
+
+    # --- MatmulBackend -------------------------------------------------------------
+    def forward(self, layer_name: str, W: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """``X @ W.T`` on the tiles: X (rows, n_in), W (n_out, n_in) -> (rows, n_out)."""
+        scale = self._weight_scale(layer_name, W)
+        return self._product(layer_name, "forward", X, W, scale)
+
+    def backward(self, layer_name: str, W: np.ndarray, dY: np.ndarray) -> np.ndarray:
+        """``dY @ W`` on the tiles (transposed mapping): -> (rows, n_in)."""
+        scale = self._weight_scale(layer_name, W)
+        return self._product(layer_name, "backward", dY, W.T, scale)
+
+    def gradient(self, layer_name: str, dY: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """``dY.T @ X``: delta^T as a temporary weight pattern, x streamed -> (n_out, n_in)."""
+        s_d = float(np.max(np.abs(dY))) if dY.size else 0.0
+        if s_d == 0:
+            return np.zeros((dY.shape[1], X.shape[1]))
+        return self._product(layer_name, "gradient", X.T, dY.T, s_d).T
+
+    # --- the product -----------------------------------------------------------------
+    def _weight_scale(self, layer: str, W: np.ndarray) -> float:
+        w_max = getattr(self.store, "w_max", None)
+        if w_max is not None:
+            try:
+                return float(w_max(layer))
+            except ConfigError:
+                pass
+        if layer not in self._w_scale:
+            peak = float(np.max(np.abs(W))) if W.size else 0.0
+            self._w_scale[layer] = self.headroom * peak if peak > 0 else 1.0
+        return self._w_scale[layer]
+
+    def _transfers(self, layer: str, phase: str, a: np.ndarray):
+        if phase == "gradient":
+            if not hasattr(self.tiles, "bank"):      # crossbar: ideal array (module doc)
+                return self.tiles.transfers(a, exact=True)
+            return self.tiles.transfers(a)
+        key = (layer, phase)
+        hit = self._transfer_cache.get(key)
+        if hit is not None and hit[0].shape == a.shape and np.array_equal(hit[0], a):
+            return hit[1]
+        tr = self.tiles.transfers(a)
+        self._transfer_cache[key] = (a.copy(), tr)
+        return tr
+
+    def _product(self, layer: str, phase: str, U: np.ndarray, A: np.ndarray,
+                 a_scale: float) -> np.ndarray:
+        """``U @ A.T`` with ``A / a_scale`` on the tiles; U (b, k), A (m, k) -> (b, m)."""
+        U = np.asarray(U, dtype=float)
+        A = np.asarray(A, dtype=float)
+        b, m = U.shape[0], A.shape[0]
+        a = A / a_scale
+        over = int(np.count_nonzero(np.abs(a) > 1.0))
+        a = np.clip(a, -1.0, 1.0)
+        if phase == "gradient":
+            a = signed_levels(a, self.config.dac_bits)
+        s_x = float(np.max(np.abs(U))) if U.size else 0.0
+        counts = {"samples": 0, "saturated_tia": 0, "clipped_adc": 0, "below_noise_floor": 0}
+        if s_x == 0:
+            self.stats.add(layer, phase, products=1, saturated_weights=over)
+            return np.zeros((b, m))
+        u = np.sign(U) * dac_levels(np.abs(U) / s_x, self.config.dac_bits)
+        transfers = self._transfers(layer, phase, a)
+        samples = {} if phase == "forward" else None
+        y = self.tiles.matmul(u, transfers, rng=self.rng, counts=counts, samples=samples)
+        self.stats.add(layer, phase, products=1, saturated_weights=over, **counts)
+        if phase == "forward":
+            self._samples[layer] = samples
+            self._record_netlists(layer, transfers, u, samples)
+        return y[:, :m] * (s_x * a_scale)
+
+    # --- netlists and spot checks ------------------------------------------------------
+    def _spot_due(self, layer: str) -> bool:
+        if self.config.spot_check <= 0:
+            return False
+        r = np.random.default_rng([self.spot_seed, self.step, zlib.crc32(layer.encode())])
+        return bool(r.random() < self.config.spot_check)
+
+    def _add_netlist(self, layer: str, tile: str, text: str) -> str:
+        sha = _sha(text)
+        self._netlists[sha] = text
+        self._index.append({"layer": layer, "phase": "forward", "step": self.step,
+                            "tile": tile, "sha256": sha})
+        return sha
+
+    def _record_netlists(self, layer: str, transfers, u: np.ndarray, samples: dict) -> None:
+        from cosim.hw.photonic import PhotonicTiles
+
+        spot = self._spot_due(layer)
+        if isinstance(self.tiles, PhotonicTiles):
+            mi, nj, me, _ = transfers[0].shape
+            if self.config.electrical_engine == "spice" and self.tiles.last_netlist:
+                self._add_netlist(layer, "all", self.tiles.last_netlist)
+            else:
+                if me not in self._chain_sha:
+                    self._chain_sha[me] = _sha(self.tiles.chain_netlist(me))
+                    self._netlists[self._chain_sha[me]] = self.tiles.chain_netlist(me)
+                for i in range(mi):
+                    for j in range(nj):
+                        self._index.append({"layer": layer, "phase": "forward",
+                                            "step": self.step, "tile": f"{i},{j}",
+                                            "sha256": self._chain_sha[me]})
+            if spot and "optical_power_w" in samples:
+                p = samples["optical_power_w"]
+                v_twin, v_spice, text = self.tiles.readout_check(p[..., 0], p[..., 1])
+                sha = self._add_netlist(layer, "spot_check", text)
+                self._spot_record(layer, v_twin, v_spice, sha,
+                                  self.tiles.spec.adc_full_scale_v / 2)
+            return
+        # crossbar: netlists of the forward tiles at spot-check steps or with spice
+        if not (spot or self.config.electrical_engine == "spice"):
+            return
+        tiles = transfers["tiles"]
+        _, nj, _, ne = transfers["shape"]
+        rows = u[:SPOT_CHECK_ROWS]
+        for (i, j), (gp, gn, _, _) in tiles.items():
+            v = np.zeros(ne)
+            seg = rows[0, j * ne:(j + 1) * ne] * self.tiles.v_read
+            v[:seg.size] = seg
+            sha = self._add_netlist(layer, f"{i},{j}+", self.tiles.netlist(gp, v))
+            self._add_netlist(layer, f"{i},{j}-", self.tiles.netlist(gn, v))
+            if spot and (i, j) == (0, 0):
+                self._crossbar_spot(layer, gp, rows[:, :ne] * self.tiles.v_read, sha)
+
+    def _crossbar_spot(self, layer: str, g: np.ndarray, v: np.ndarray, sha: str) -> None:
+        from cosim.hw.crossbar import crossbar_solver
+
+        pad = np.zeros((v.shape[0], g.shape[0]))
+        pad[:, :min(v.shape[1], g.shape[0])] = v[:, :g.shape[0]]
+        twin = crossbar_solver(g, **self.tiles._options()).solve(pad)
+        spice = self.tiles._currents("spice", g, None, pad)
+        self._spot_record(layer, twin, spice, sha, self.tiles.i_fs_a)
+
+    def _spot_record(self, layer: str, twin: np.ndarray, spice: np.ndarray, sha: str,
+                     full_scale: float) -> None:
+        err = float(np.max(np.abs(twin - spice))) if twin.size else 0.0
+        self._spot.append({"layer": layer, "phase": "forward", "step": self.step,
+                           "max_abs_error": err, "rel_error": err / full_scale,
+                           "netlist_sha256": sha})
+
+    # --- run-store interface -------------------------------------------------------
+    def spot_checks(self) -> list[dict]:
+        """Twin-vs-spice records since the last call: ``{"layer", "phase", "step",
+        "max_abs_error" (V for photonic readouts, A for crossbar currents), "rel_error"
+        (of the ADC half range / full-scale current), "netlist_sha256"}``."""
+        out, self._spot = self._spot, []
+        return out
+
+    def netlists(self) -> dict[str, str]:
+        """sha256 -> netlist text of the tile circuits used since the last call."""
+        out, self._netlists = self._netlists, {}
+        self._chain_sha.clear()
+        return out
+
+    def tile_netlist_index(self) -> list[dict]:
+        """``{"layer", "phase", "step", "tile", "sha256"}`` since the last call."""
+        out, self._index = self._index, []
+        return out
+
+    def signal_samples(self) -> dict[str, dict[str, np.ndarray]]:
+        """Per layer, signals of the first tile of its last forward product: photonic
+        ``optical_power_w`` (rows, ch, 2: drop, through; W), ``photocurrent_a`` (A),
+        ``tia_voltage_v`` (V), ``adc_codes``; crossbar ``row_voltage_v``,
+        ``column_current_a``, ``tia_voltage_v``, ``adc_codes``."""
+        out, self._samples = self._samples, {}
+        return out
+
+    def set_step(self, step: int) -> None:
+        """The global training step of the products that follow."""
+        self.step = int(step)
+
+    def state_dict(self) -> dict:
+        """``{"arrays": {}, "meta": {...}}``: noise RNG, step, weight scales, counters."""
+        return {"arrays": {},
+                "meta": {"rng": self.rng.bit_generator.state, "step": self.step,
+                         "w_scale": dict(self._w_scale), "stats": self.stats.state()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        try:
+            meta = state["meta"]
+            self.rng.bit_generator.state = meta["rng"]
+            self.step = int(meta["step"])
+            self._w_scale = {k: float(v) for k, v in meta["w_scale"].items()}
+            self.stats.load_state(meta["stats"])
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"hardware backend state is incomplete ({exc}); give what "
+                              "HardwareBackend.state_dict returned") from None
+        self._transfer_cache.clear()
+
+
+__all__ = ["ARCHITECTURES", "CARD_ROLES", "ELECTRICAL_ENGINES", "OPTICAL_ENGINES",
+           "HardwareBackend", "HardwareConfig", "build_hardware", "readout_characterization"]

@@ -1,0 +1,265 @@
+"""Photonic tile: DAC -> MRR weight bank (cosim.optics) -> balanced PD + TIA (cosim.readout) -> ADC.
+
+One product ``Y = U @ A.T`` (U (b, k) signed inputs, A (m, k) weights normalised into
+[-1, 1]) is computed on tiles of ``N = tile_rows`` wavelengths (inputs) by
+``M = tile_cols`` bank rows (outputs), step by step:
+
+1. **DAC** (per call full scale).  ``s_x = max|U|``, ``u = U / s_x`` in [-1, 1].  The
+   modulators need intensities in [0, 1], so a signed input is sent as two passes,
+   ``u+ = max(u, 0)`` and ``u- = max(-u, 0)``, each quantized to ``L = 2**dac_bits - 1``
+   steps: ``u_q = round(u L) / L`` (error <= 1/(2L)); the passes are combined
+   digitally, ``y = y(u+) - y(u-)``.  A pass with no light (e.g. ReLU outputs have no
+   negative part) is skipped.
+2. **Bank** (weights).  Each ring's detuning holds one weight,
+   ``delta = weight_to_detuning(a)`` (cosim.optics.weight_bank, single-ring inverse map).
+   Optical engine ``twin``: the drop / through power transfers of the programmed rings
+   (``ring_powers`` of the detuning; with crosstalk the full N x N ring-wavelength
+   response, ``bank_transfer``), computed once per weight state.  Engine ``ideal``:
+   the exact transfer ``drop = g (1 + a)/2``, ``through = g (1 - a)/2`` (balanced
+   response exactly ``g a``).
+3. **Optical power**.  Channel power at a bank row ``P_bank`` (W); laser RIN multiplies
+   each channel's power by ``1 + sigma_RIN n`` (``sigma_RIN = sqrt(10**(RIN/10) B)``,
+   B = the readout's measured noise bandwidth, cosim.optics.rin_sigma), common to all
+   outputs since it is imposed before the fan-out.  Per tile and output:
+   ``P_drop = sum_n u_n P_bank (1 + sigma n_n) drop_mn``, likewise ``P_through``.
+   ``P_bank`` is either ``link_budget(bank, laser_power_per_channel_w)`` or, when no
+   laser power is set, chosen so the largest possible balanced photocurrent of a tile
+   (N inputs at 1, weights +-1) equals ``optical_full_scale_fraction`` x the readout's
+   full-scale current: ``P_bank = f I_fs / (R g N)``.
+4. **Readout** (electrical engine): ``ideal`` = exact linear TIA ``V = -R_f R (P_drop -
+   P_through)``, no noise, no swing limit; ``twin`` = :class:`cosim.readout.TwinReadout`
+   (the ngspice-measured DC transfer, step response and noise, incl. shot noise);
+   ``spice`` = :class:`cosim.readout.SpiceReadout` (one ngspice transient per pass,
+   every tile output a channel, rows of U as successive symbols; its noise, when on, is
+   the twin's measured noise added to the noiseless transient).
+5. **ADC** at ``adc_bits`` over the ADC full scale of the converters card (bipolar),
+   codes -> volts (``cosim.devices.converters``); digital calibration with the measured
+   gain and offset: ``I = (V - V_0)/Z``, ``y_tile = I / (R g P_bank)``; tile partial sums
+   are added digitally.  ``Y ~ s_x * sum_tiles y_tile``.
+
+Counted per product (HardwareStats): TIA beyond its output swing (``|I R_f|`` above the
+swing), clipped ADC codes, outputs whose signal is below one rms of the readout noise.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cosim.devices.converters import dequantize, quantize
+from cosim.errors import ConfigError
+from cosim.optics import (bank_transfer, link_budget, make_weight_bank, rin_sigma,
+                          ring_powers, weight_to_detuning)
+
+OPTICAL_ENGINES: tuple[str, ...] = ("ideal", "twin")
+ELECTRICAL_ENGINES: tuple[str, ...] = ("ideal", "twin", "spice")
+#: Rows and channels of the signal samples kept per product (small, for the run file).
+SAMPLE_ROWS, SAMPLE_CHANNELS = 8, 16
+
+
+def dac_levels(u: np.ndarray, bits: int) -> np.ndarray:
+    """Unipolar DAC: ``round(u L) / L``, ``L = 2**bits - 1``, for u in [0, 1]."""
+    levels = 2 ** int(bits) - 1
+    return np.rint(np.clip(u, 0.0, 1.0) * levels) / levels
+
+
+def signed_levels(a: np.ndarray, bits: int) -> np.ndarray:
+    """Sign-magnitude quantization of a in [-1, 1] to ``2**bits - 1`` magnitude steps."""
+    return np.sign(a) * dac_levels(np.abs(a), bits)
+
+
+class PhotonicTiles:
+    """The photonic tile model of one architecture (see the module docstring).
+
+    Parameters
+    ----------
+    tile_rows, tile_cols : int
+        N wavelengths (inputs) and M bank rows (outputs) of one tile.
+    dac_bits, adc_bits : int
+    optical_engine : {"ideal", "twin"}
+    electrical_engine : {"ideal", "twin", "spice"}
+    noise : bool
+        Readout noise (shot, thermal, TIA) and laser RIN on or off.
+    characterization : cosim.readout.ReadoutCharacterization
+        The measured readout channel (its spec gives R, R_f, ADC full scale).
+    laser_power_per_channel_w : float or None
+        Comb line power (W); None = matched to the readout full scale (module docstring).
+    optical_full_scale_fraction : float
+    rin_db_per_hz : float
+        Laser RIN (dB/Hz).
+    crosstalk : bool
+        Inter-channel ring crosstalk in the twin bank.
+    spice_engine : cosim.spice.SpiceEngine, optional
+    """
+
+    def __init__(self, *, tile_rows: int, tile_cols: int, dac_bits: int, adc_bits: int,
+                 optical_engine: str, electrical_engine: str, noise: bool,
+                 characterization, laser_power_per_channel_w: float | None,
+                 optical_full_scale_fraction: float = 1.0, rin_db_per_hz: float = -140.0,
+                 crosstalk: bool = False, spice_engine=None) -> None:
+        from cosim.readout import SpiceReadout, TwinReadout
+
+        if optical_engine not in OPTICAL_ENGINES:
+            raise ConfigError(f"optical_engine={optical_engine!r}: choose one of "
+                              f"{OPTICAL_ENGINES}")
+        if electrical_engine not in ELECTRICAL_ENGINES:
+            raise ConfigError(f"electrical_engine={electrical_engine!r}: choose one of "
+                              f"{ELECTRICAL_ENGINES}")
+        self.n, self.m = int(tile_rows), int(tile_cols)
+        self.dac_bits, self.adc_bits = int(dac_bits), int(adc_bits)
+        self.optical_engine, self.electrical_engine = optical_engine, electrical_engine
+        self.noise = bool(noise)
+        self.char = characterization
+        self.spec = characterization.spec
+        self.crosstalk = bool(crosstalk)
+        self.bank = make_weight_bank(self.n, self.m, crosstalk=self.crosstalk)
+        self.g = float(self.bank.weight_scale)
+        self.resp = float(self.spec.responsivity_a_per_w)
+        i_fs = self.spec.full_scale_current_a
+        if laser_power_per_channel_w is None:
+            frac = float(optical_full_scale_fraction)
+            if not (math.isfinite(frac) and frac > 0):
+                raise ConfigError(f"optical_full_scale_fraction={frac!r}: give a number > 0")
+            self.p_bank_w = frac * i_fs / (self.resp * self.g * self.n)
+            self.budget = None
+        else:
+            self.budget = link_budget(self.bank, laser_power_per_channel_w=float(
+                laser_power_per_channel_w), rin_db_per_hz=rin_db_per_hz)
+            self.p_bank_w = float(self.budget.power_at_bank_per_channel_w)
+        if not self.p_bank_w > 0:
+            raise ConfigError("no optical power reaches the bank: raise "
+                              "laser_power_per_channel_w above 0 W")
+        self.rin_sigma = rin_sigma(rin_db_per_hz=rin_db_per_hz,
+                                   bandwidth_hz=characterization.noise_bandwidth_hz)
+        self.twin = TwinReadout(characterization, noise=self.noise)
+        self.twin_quiet = TwinReadout(characterization, noise=False)
+        self.spice = SpiceReadout(self.spec, noise=False, engine=spice_engine)
+        if electrical_engine == "ideal":
+            self.gain_ohm, self.offset_v = -self.spec.feedback_resistance_ohm, 0.0
+        else:
+            self.gain_ohm, self.offset_v = float(characterization.gain_ohm), \
+                float(characterization.offset_v)
+        self.swing_v = min(self.spec.output_high_v, -self.spec.output_low_v)
+        self.adc_fs_v = self.spec.adc_full_scale_v
+        self.last_netlist = None     # (Circuit text) of the last spice readout run
+
+    # ------------------------------------------------------------------ weights -> bank
+    def transfers(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Drop / through power transfers of the tiles holding ``a`` (m, k) in [-1, 1].
+
+        Returns arrays of shape ``(mi, nj, Me, Ne)`` (tile grid, outputs, channels),
+        ``Me = min(M, m)``, ``Ne = min(N, k)``; ``a`` is zero-padded to whole tiles
+        (a zero weight still passes light to both detectors).
+        """
+        m, k = a.shape
+        me, ne = min(self.m, m), min(self.n, k)
+        mi, nj = -(-m // me), -(-k // ne)
+        pad = np.zeros((mi * me, nj * ne))
+        pad[:m, :k] = a
+        t = pad.reshape(mi, me, nj, ne).transpose(0, 2, 1, 3)
+        if self.optical_engine == "ideal":
+            return self.g * (1 + t) / 2, self.g * (1 - t) / 2
+        delta = weight_to_detuning(np.clip(t, -1.0, 1.0), self.bank)
+        if not self.crosstalk or ne == 1:
+            through, drop, _ = ring_powers(delta, r1=self.bank.r1, r2=self.bank.r2,
+                                           a=self.bank.a)
+            return drop, through
+        if (me, ne) != (self.m, self.n):
+            bank = make_weight_bank(ne, me, crosstalk=True)
+        else:
+            bank = self.bank
+        drop = np.empty_like(delta)
+        through = np.empty_like(delta)
+        for i in range(mi):
+            for j in range(nj):
+                tr = bank_transfer(bank, delta[i, j])
+                drop[i, j], through[i, j] = tr.drop, tr.through
+        return drop, through
+
+    # ------------------------------------------------------------------ one product
+    def matmul(self, u_signed: np.ndarray, transfers, *, rng: np.random.Generator | None,
+               counts: dict, samples: dict | None = None) -> np.ndarray:
+        """``u @ a.T`` for inputs ``u`` (b, k) in [-1, 1] (already DAC-quantized) and the
+        bank ``transfers`` of ``a`` (m, k); returns (b, m) in units of ``u a``.
+
+        ``counts`` receives ``samples`` (ADC conversions), ``saturated_tia``,
+        ``clipped_adc``, ``below_noise_floor`` (added, per conversion); ``samples`` (a dict) receives the signals of the first tile.
+        """
+        drop, through = transfers
+        mi, nj, me, ne = drop.shape
+        b, k = u_signed.shape
+        out = np.zeros((b, mi * me))
+        need_rng = self.noise and self.electrical_engine != "ideal"
+        if (self.noise or need_rng) and rng is None:
+            raise ConfigError("noise is on: the product needs an rng")
+        for sign, part in ((1.0, np.maximum(u_signed, 0.0)), (-1.0, np.maximum(-u_signed, 0.0))):
+            if not part.any():
+                continue
+            p = np.zeros((b, nj * ne))
+            p[:, :k] = part * self.p_bank_w
+            if self.noise:
+                p *= 1.0 + self.rin_sigma * rng.standard_normal(p.shape)
+                np.maximum(p, 0.0, out=p)
+            p = p.reshape(b, nj, ne).transpose(1, 0, 2)          # (nj, b, ne)
+            # (mi, nj, b, me) optical power on the drop / through detectors (W)
+            p_drop = np.matmul(p[None], drop.transpose(0, 1, 3, 2))
+            p_thr = np.matmul(p[None], through.transpose(0, 1, 3, 2))
+            # channels: one TIA per (tile, output); time axis: rows of U
+            pd = p_drop.transpose(2, 0, 1, 3).reshape(b, -1)
+            pt = p_thr.transpose(2, 0, 1, 3).reshape(b, -1)
+            i_net = self.resp * (pd - pt)
+            v = self._read(pd, pt, rng)
+            codes, clipped = quantize(v, bits=self.adc_bits, full_scale_v=self.adc_fs_v)
+            vq = dequantize(codes, bits=self.adc_bits, full_scale_v=self.adc_fs_v)
+            counts["clipped_adc"] += clipped
+            counts["samples"] += v.size
+            counts["saturated_tia"] += int(np.count_nonzero(
+                np.abs(i_net) * self.spec.feedback_resistance_ohm > self.swing_v))
+            total = self.resp * (pd + pt) + 2 * self.spec.dark_current_a
+            sigma_i = self.char.output_noise_v_rms_at(total) / abs(self.char.gain_ohm)
+            counts["below_noise_floor"] += int(np.count_nonzero(np.abs(i_net) < sigma_i))
+            i_est = (vq - self.offset_v) / self.gain_ohm
+            y = i_est / (self.resp * self.g * self.p_bank_w)
+            out += sign * y.reshape(b, mi, nj, me).sum(axis=2).reshape(b, mi * me)
+            if samples is not None and "optical_power_w" not in samples:
+                r, c = min(b, SAMPLE_ROWS), min(me, SAMPLE_CHANNELS)
+                samples["optical_power_w"] = np.stack([pd[:r, :c], pt[:r, :c]], axis=-1)
+                samples["photocurrent_a"] = i_net[:r, :c].copy()
+                samples["tia_voltage_v"] = v[:r, :c].copy()
+                samples["adc_codes"] = codes[:r, :c].copy()
+        return out
+
+    def _read(self, pd: np.ndarray, pt: np.ndarray, rng) -> np.ndarray:
+        """TIA output volts (b, channels) from the detector powers, by the electrical engine."""
+        if self.electrical_engine == "ideal":
+            return self.gain_ohm * self.resp * (pd - pt)
+        if self.electrical_engine == "twin":
+            return self.twin.read(pd, pt, rng=rng if self.noise else None)
+        circ, analysis = self.spice.circuit(pd, pt)
+        circ.analyses.append(analysis)
+        self.last_netlist = circ.render()
+        v = self.spice.read(pd, pt)
+        if self.noise:
+            total = self.resp * (pd + pt) + 2 * self.spec.dark_current_a
+            v = v + rng.standard_normal(v.shape) * self.char.output_noise_v_rms_at(total)
+        return v
+
+    def readout_check(self, pd: np.ndarray, pt: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+        """Noiseless twin and ngspice readout of the same detector powers (b, ch):
+        ``(v_twin, v_spice, netlist_text)`` for a spot check."""
+        circ, analysis = self.spice.circuit(pd, pt)
+        circ.analyses.append(analysis)
+        text = circ.render()
+        return self.twin_quiet.read(pd, pt), self.spice.read(pd, pt), text
+
+    def chain_netlist(self, channels: int) -> str:
+        """Netlist text of the readout chain with ``channels`` channels (DC drive): the
+        circuit the twin engine stands for, with an .op analysis."""
+        from cosim.netlist import Op
+        from cosim.readout import build_readout_chain
+
+        circ = build_readout_chain(self.spec, channels, title=f"photonic tile readout: "
+                                                              f"{channels} channel(s)")
+        circ.analyses.append(Op())
+        return circ.render()
