@@ -1,0 +1,310 @@
+"""Validation report: one PNG per check, an HTML page and a JSON summary.
+
+Takes the :class:`cosim.validate.CheckResult` list of :func:`cosim.validate.run_checks`;
+matplotlib is imported here, lazily, with the Agg backend.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+import platform
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+# ----------------------------------------------------------------------------- plots
+def _plot_hysteresis(r, plt):
+    a = r.arrays
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.plot(a["voltage_v"], a["current_ngspice_a"] * 1e3, label="ngspice", lw=2)
+    ax1.plot(a["voltage_v"], a["current_twin_a"] * 1e3, "--", label="numpy twin")
+    ax1.set_xlabel("V (V)"); ax1.set_ylabel("I (mA)"); ax1.legend()
+    ax1.set_title("pinched hysteresis")
+    ax2.plot(a["time_s"], a["current_twin_a"] - a["current_ngspice_a"])
+    ax2.set_xlabel("t (s)"); ax2.set_ylabel("I_twin - I_ngspice (A)")
+    ax2.set_title(f"error: RMS {r.value:.2e} of peak")
+    return fig
+
+
+def _plot_pulse(r, plt):
+    a = r.arrays
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(a["pulse_index"], a["conductance_model_s"] * 1e6, "o", ms=4, label="model")
+    ax.plot(a["pulse_index"], a["conductance_closed_form_s"] * 1e6, "-",
+            label="NeuroSim closed form")
+    ax.set_xlabel("pulse number"); ax.set_ylabel("G (uS)"); ax.legend()
+    ax.set_title("conductance vs pulse (LTP then LTD)")
+    return fig
+
+
+def _plot_crossbar(r, plt):
+    a = r.arrays
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    im = ax1.imshow(a["ir_drop_v"] * 1e3, cmap="viridis")
+    fig.colorbar(im, ax=ax1, label="IR drop (mV)")
+    ax1.set_xlabel("column"); ax1.set_ylabel("row")
+    ax1.set_title(f"IR drop, {r.details.get('ir_map_case', '')}")
+    x = np.arange(len(a["relative_error_per_case"]))
+    ax2.semilogy(x, np.maximum(a["relative_error_per_case"], 1e-18), "o",
+                 label="native vs ngspice")
+    ax2.semilogy(x, np.maximum(a["ideal_read_deviation_per_case"], 1e-18), "s",
+                 label="ngspice vs ideal G^T v")
+    ax2.axhline(r.threshold, color="r", ls="--", label="threshold")
+    ax2.set_xticks(x, r.details.get("cases", []), rotation=60, ha="right", fontsize=7)
+    ax2.set_ylabel("relative error"); ax2.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _plot_mrr(r, plt):
+    a = r.arrays
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    ax1.plot(a["phase_rad"], a["drop_tm"], lw=2, label="drop, transfer matrix")
+    ax1.plot(a["phase_rad"], a["drop_closed_form"], "--", label="drop, closed form")
+    ax1.plot(a["phase_rad"], a["all_pass_tm"], lw=2, label="all-pass, transfer matrix")
+    ax1.plot(a["phase_rad"], a["all_pass_closed_form"], "--", label="all-pass, closed form")
+    ax1.set_xlabel("round-trip phase (rad)"); ax1.set_ylabel("power transmission")
+    ax1.legend(fontsize=7)
+    ax2.plot(a["wavelength_m"] * 1e9, a["drop_spectrum"], label="add-drop, drop port")
+    ax2.plot(a["wavelength_m"] * 1e9, a["all_pass_spectrum"], label="all-pass")
+    ax2.set_xlabel("wavelength (nm)"); ax2.legend(fontsize=7)
+    ax2.set_title("spectra (card ring)")
+    return fig
+
+
+def _plot_bank(r, plt):
+    a = r.arrays
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    lim = float(np.max(np.abs(a["weight_error_before"])))
+    for ax, key, title in ((axes[0], "weight_error_before", "before calibration"),
+                           (axes[1], "weight_error_after", "after calibration")):
+        im = ax.imshow(a[key], cmap="RdBu", vmin=-lim, vmax=lim)
+        ax.set_title(f"weight error {title}")
+        ax.set_xlabel("channel"); ax.set_ylabel("output")
+        fig.colorbar(im, ax=ax)
+    return fig
+
+
+def _plot_dc(r, plt):
+    a = r.arrays
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.plot(a["dc_current_a"] * 1e6, a["dc_output_v"], label="ngspice")
+    ax1.set_xlabel("net photocurrent (uA)"); ax1.set_ylabel("TIA output (V)")
+    ax1.set_title("DC transfer")
+    ax2.plot(a["dc_current_a"] * 1e6, a["dc_output_v"] - a["dc_expected_v"])
+    ax2.set_xlabel("net photocurrent (uA)"); ax2.set_ylabel("output - linear (V)")
+    ax2.set_title("deviation from -Rf A0/(1+A0) I")
+    return fig
+
+
+def _plot_bode(r, plt):
+    a = r.arrays
+    z, zc = a["transimpedance_ohm"], a["closed_form_ohm"]
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    ax1.semilogx(a["frequency_hz"], 20 * np.log10(np.abs(z)), label="ngspice .ac")
+    ax1.semilogx(a["frequency_hz"], 20 * np.log10(np.abs(zc)), "--", label="closed form")
+    ax1.axvline(r.details["bandwidth_hz"], color="k", lw=0.5)
+    ax1.set_ylabel("|Z| (dB ohm)"); ax1.legend()
+    ax2.semilogx(a["frequency_hz"], np.degrees(np.unwrap(np.angle(z))))
+    ax2.semilogx(a["frequency_hz"], np.degrees(np.unwrap(np.angle(zc))), "--")
+    ax2.set_xlabel("frequency (Hz)"); ax2.set_ylabel("phase (deg)")
+    ax1.set_title("PD/TIA Bode plot")
+    return fig
+
+
+def _plot_step(r, plt):
+    a = r.arrays
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(a["step_time_s"] * 1e9, a["step_output_v"])
+    ax.axvline(r.value * 1e9, color="g", ls="--", label="settled to LSB/2")
+    ax.axvline(r.threshold * 1e9, color="r", ls=":", label="one ADC sample")
+    ax.set_xlabel("time from step (ns)"); ax.set_ylabel("TIA output (V)"); ax.legend()
+    ax.set_title("full-scale step response")
+    return fig
+
+
+def _plot_noise(r, plt):
+    a = r.arrays
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.loglog(a["frequency_hz"], a["input_noise_a_per_rthz"], label="ngspice, input-referred")
+    ax.axhline(r.details["published_a_per_rthz"], color="r", ls="--",
+               label="specification 2 pA/rtHz")
+    ax.set_xlabel("frequency (Hz)"); ax.set_ylabel("A/sqrt(Hz)"); ax.legend()
+    ax.set_title("noise spectrum (dark)")
+    return fig
+
+
+def _plot_inl(r, plt):
+    a = r.arrays
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.plot(a["inl_lsb"], lw=0.5); ax1.set_title("INL"); ax1.set_ylabel("LSB")
+    ax1.set_xlabel("code")
+    ax2.plot(a["dnl_lsb"], lw=0.5); ax2.set_title("DNL"); ax2.set_xlabel("code")
+    return fig
+
+
+def _plot_quantum(r, plt):
+    a = r.arrays
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(a["limit_wavelength_m"] * 1e9, a["limit_a_per_w"], "r--",
+            label="quantum limit q lambda / (h c)")
+    ax.plot(a["wavelength_m"] * 1e9, a["responsivity_a_per_w"], "o", label="card")
+    ax.set_xlabel("wavelength (nm)"); ax.set_ylabel("responsivity (A/W)"); ax.legend()
+    return fig
+
+
+PLOTTERS: dict[str, Callable] = {
+    "pd_quantum_limit": _plot_quantum,
+    "memristor_hysteresis_": _plot_hysteresis,
+    "memristor_pulse_curve": _plot_pulse,
+    "crossbar_native_vs_ngspice": _plot_crossbar,
+    "mrr_spectra": _plot_mrr,
+    "weight_bank_calibration": _plot_bank,
+    "readout_dc_transfer": _plot_dc,
+    "readout_bandwidth": _plot_bode,
+    "readout_step": _plot_step,
+    "readout_noise": _plot_noise,
+    "adc_inl_dnl": _plot_inl,
+    "dac_inl_dnl": _plot_inl,
+}
+"""Plot function by check name (or name prefix ending in ``_``)."""
+
+
+def _plotter(name: str):
+    if name in PLOTTERS:
+        return PLOTTERS[name]
+    for key, fn in PLOTTERS.items():
+        if key.endswith("_") and name.startswith(key):
+            return fn
+    return None
+
+
+# ----------------------------------------------------------------------------- report
+def machine_info() -> dict:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+
+    return {"platform": platform.platform(), "python": platform.python_version(),
+            "cpu": cpu, "cores": os.cpu_count()}
+
+
+def summary(results: Sequence, *, card_overrides: dict | None = None) -> dict:
+    """JSON summary of a validation run."""
+    from cosim.validate import PUBLISHED_CURVES_NOTE
+
+    return {
+        "passed": all(r.passed for r in results),
+        "n_checks": len(results),
+        "n_failed": sum(not r.passed for r in results),
+        "failed": [r.name for r in results if not r.passed],
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "card_overrides": {k: str(v) for k, v in (card_overrides or {}).items()},
+        "published_curves": PUBLISHED_CURVES_NOTE,
+        "checks": [r.summary() for r in results],
+    }
+
+
+def write_report(results: Sequence, out_dir: str | Path, *,
+                 card_overrides: dict | None = None, plots: bool = True) -> dict:
+    """Write ``summary.json``, ``index.html`` and one PNG per check into ``out_dir``.
+
+    Returns
+    -------
+    dict
+        The JSON summary (also written), with ``"html"`` and ``"json"`` paths added.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = summary(results, card_overrides=card_overrides)
+    pngs: dict[str, str] = {}
+    if plots:
+        plt = _plt()
+        for r in results:
+            fn = _plotter(r.name)
+            if fn is None or not r.arrays:
+                continue
+            fig = fn(r, plt)
+            path = out / f"{r.name}.png"
+            fig.savefig(path, dpi=90, bbox_inches="tight")
+            plt.close(fig)
+            pngs[r.name] = path.name
+    for item in data["checks"]:
+        if item["name"] in pngs:
+            item["plot"] = pngs[item["name"]]
+    (out / "summary.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    (out / "index.html").write_text(_html(data), encoding="utf-8")
+    data["html"] = str(out / "index.html")
+    data["json"] = str(out / "summary.json")
+    return data
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {_fmt(x)}" for k, x in v.items())
+    if isinstance(v, list):
+        return ", ".join(_fmt(x) for x in v)
+    return str(v)
+
+
+def _html(data: dict) -> str:
+    e = html.escape
+    m = data["machine"]
+    rows = []
+    for c in data["checks"]:
+        status = "PASS" if c["passed"] else "FAIL"
+        rows.append(f"<tr class='{status.lower()}'><td><a href='#{e(c['name'])}'>"
+                    f"{e(c['name'])}</a></td><td>{e(c['device'])}</td><td>{status}</td>"
+                    f"<td>{e(_fmt(c['value']))}</td><td>{e(_fmt(c['threshold']))}</td></tr>")
+    sections = []
+    for c in data["checks"]:
+        det = "".join(f"<tr><th>{e(str(k))}</th><td>{e(_fmt(v))}</td></tr>"
+                      for k, v in c["details"].items())
+        img = f"<img src='{e(c['plot'])}' alt='{e(c['name'])}'>" if "plot" in c else ""
+        sections.append(
+            f"<h2 id='{e(c['name'])}'>{e(c['name'])}: "
+            f"{'PASS' if c['passed'] else 'FAIL'}</h2>"
+            f"<p>device <b>{e(c['device'])}</b>; value {e(_fmt(c['value']))}, threshold "
+            f"{e(_fmt(c['threshold']))}</p><p><i>Threshold source:</i> "
+            f"{e(c['threshold_source'])}</p><table class='det'>{det}</table>{img}")
+    verdict = "all checks passed" if data["passed"] else \
+        f"{data['n_failed']} check(s) FAILED: {', '.join(data['failed'])}"
+    overrides = ", ".join(f"{k} = {v}" for k, v in data["card_overrides"].items()) or "none"
+    return f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>bplight-cosim validation</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:auto}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 6px;
+text-align:left;font-size:90%}}tr.fail td{{background:#fdd}}tr.pass td{{background:#dfd}}
+img{{max-width:100%}}</style></head><body>
+<h1>bplight-cosim device validation</h1>
+<p><b>{e(verdict)}</b> ({data['n_checks']} checks)</p>
+<p>{e(data['date'])}; {e(m['platform'])}; {e(str(m['cpu']))}, {m['cores']} cores;
+card overrides: {e(overrides)}</p>
+<p><i>Published curves:</i> {e(data['published_curves'])}</p>
+<table><tr><th>check</th><th>device</th><th>result</th><th>value</th><th>threshold</th></tr>
+{''.join(rows)}</table>
+{''.join(sections)}
+</body></html>
+"""
