@@ -1,0 +1,219 @@
+"""Sweeps: spec validation, deterministic points, local pool vs a real Dask LocalCluster,
+killed simulations recorded as failures, re-runs that do no work, the task registry."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from cosim.sweep import (TASKS, SweepFile, SweepSpecError, execute_point, parse_spec,
+                         run_sweep)
+
+GRID = """
+[sweep]
+kind = "grid"
+task = "crossbar_ir_drop"
+seed = 7
+[sweep.base]
+cols = 4
+array_seed = 11
+[sweep.grid]
+rows = [3, 5]
+wire_resistance_ohm = [0.0, 0.5, 2.0, 8.0]
+"""
+
+
+def _arrays(path):
+    with SweepFile(path) as f:
+        return f.coords(), f.results(), f.status(), f.column("attempts")
+
+
+def test_grid_dask_equals_local_pool_and_rerun_does_no_work(tmp_path):
+    from dask.distributed import LocalCluster
+
+    spec = parse_spec(GRID)
+    assert len(spec.points()) == 8
+    local = run_sweep(spec, tmp_path / "local.h5", workers=2)
+    assert (local.executed, local.ok, local.failed) == (8, 8, 0)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        rep = run_sweep(spec, tmp_path / "dask.h5", scheduler=cluster)
+    assert (rep.backend, rep.executed, rep.ok) == ("dask", 8, 8)
+    c_loc, r_loc, s_loc, a_loc = _arrays(tmp_path / "local.h5")
+    c_dsk, r_dsk, s_dsk, _ = _arrays(tmp_path / "dask.h5")
+    assert s_loc == s_dsk == ["ok"] * 8
+    for k in c_loc:
+        np.testing.assert_array_equal(c_loc[k], c_dsk[k])
+    assert set(r_loc) == set(r_dsk)
+    for k in r_loc:  # bit-identical: same function, same params and seed per point
+        np.testing.assert_array_equal(r_loc[k], r_dsk[k], err_msg=k)
+    # physics: ideal wires give the ideal product; the IR-drop error grows with the wire
+    # resistance for the same array; the native twin matches ngspice on the same netlist
+    err = r_loc["ir_drop_max_rel_error"].reshape(2, 4)
+    assert np.all(err[:, 0] < 1e-12)
+    assert np.all(np.diff(err, axis=1) > 0)
+    assert np.all(r_loc["twin_vs_spice_max_rel_error"] < 1e-9)
+    assert np.all(r_loc["current_ratio_mean"] <= 1.0 + 1e-12)
+    # re-running: zero executions, the attempt counters stay at one
+    again = run_sweep(spec, tmp_path / "local.h5", workers=2)
+    assert (again.executed, again.skipped) == (0, 8)
+    np.testing.assert_array_equal(_arrays(tmp_path / "local.h5")[3], a_loc)
+    assert a_loc.tolist() == [1] * 8
+
+
+def test_killed_simulation_recorded_and_others_complete(tmp_path):
+    spec = parse_spec("""
+[sweep]
+task = "crossbar_ir_drop"
+[sweep.base]
+cols = 6
+[sweep.grid]
+rows = [4, 6]
+spice_timeout_s = [60.0, 1e-9]
+""")
+    out = tmp_path / "kill.h5"
+    rep = run_sweep(spec, out, workers=2)
+    assert (rep.executed, rep.ok, rep.failed) == (4, 2, 2)
+    with SweepFile(out) as f:
+        st, errs = f.status(), f.errors()
+        timeouts = f.coords()["spice_timeout_s"]
+        res = f.results()
+    for s, e, t in zip(st, errs, timeouts):
+        if t < 1:
+            assert s == "failed" and "SpiceTimeoutError" in e and "killed" in e
+        else:
+            assert s == "ok" and e == ""
+    ok = np.array(st) == "ok"
+    assert np.all(np.isfinite(res["ir_drop_max_rel_error"][ok]))
+    assert np.all(np.isnan(res["ir_drop_max_rel_error"][~ok]))
+    # failed points are retried only on request; finished ones never again
+    assert run_sweep(spec, out, workers=2).executed == 0
+    retry = run_sweep(spec, out, workers=2, retry_failed=True)
+    assert (retry.executed, retry.failed) == (2, 2)
+    with SweepFile(out) as f:
+        assert f.column("attempts").tolist() == [1 if s == "ok" else 2 for s in st]
+
+
+def test_grid_extension_appends_only_new_points(tmp_path):
+    small = GRID.replace("wire_resistance_ohm = [0.0, 0.5, 2.0, 8.0]",
+                         "wire_resistance_ohm = [0.0, 0.5]").replace(
+        "[sweep.base]", "[sweep.base]\nspice = false")
+    big = small.replace("[0.0, 0.5]", "[0.0, 0.5, 1.0]")
+    out = tmp_path / "ext.h5"
+    assert run_sweep(parse_spec(small), out, workers=1).executed == 4
+    rep = run_sweep(parse_spec(big), out, workers=1)
+    assert (rep.executed, rep.skipped, rep.points) == (2, 4, 6)
+    with SweepFile(out) as f:
+        assert len(f) == 6 and f.status() == ["ok"] * 6
+    # another base (identity) is refused instead of mixing results
+    from cosim.sweep import SweepFileError
+
+    with pytest.raises(SweepFileError, match="another task, base"):
+        run_sweep(parse_spec(big.replace("cols = 4", "cols = 3")), out)
+
+
+def test_monte_carlo_points_are_deterministic_and_in_range():
+    text = """
+[sweep]
+kind = "monte_carlo"
+task = "memristor_variability"
+seed = 5
+[sweep.base]
+devices = 100
+[sweep.grid]
+pulses = [4, 9]
+[sweep.monte_carlo]
+samples = 6
+seed = 3
+[sweep.monte_carlo.distributions]
+c2c_sigma_frac = {dist = "uniform", low = 0.001, high = 0.01}
+d2d_sigma_frac = {dist = "choice", values = [0.0, 0.05]}
+"""
+    a, b = parse_spec(text).points(), parse_spec(text).points()
+    assert len(a) == 12 and [p.coords for p in a] == [p.coords for p in b]
+    assert [p.seed for p in a] == [p.seed for p in b]
+    assert len({p.key for p in a}) == 12 and len({p.seed for p in a}) == 12
+    assert all(0.001 <= p.coords["c2c_sigma_frac"] <= 0.01 for p in a)
+    assert {p.coords["d2d_sigma_frac"] for p in a} <= {0.0, 0.05}
+    assert [p.coords["sample"] for p in a] == list(range(6)) * 2
+    other = parse_spec(text.replace("seed = 3", "seed = 4")).points()
+    assert [p.coords["c2c_sigma_frac"] for p in other] != \
+        [p.coords["c2c_sigma_frac"] for p in a]
+
+
+@pytest.mark.parametrize("text, match", [
+    ('[sweep]\ntask = "crossbar_ir_drop"\nbogus = 1\n[sweep.grid]\nrows = [2]',
+     "unknown key sweep.bogus"),
+    ('[sweep]\ntask = "nope"\n[sweep.grid]\nrows = [2]', "sweep.task='nope'"),
+    ('[sweep]\ntask = "crossbar_ir_drop"\n[sweep.grid]\nrowz = [2]',
+     "no parameter 'rowz'"),
+    ('[sweep]\ntask = "crossbar_ir_drop"\n[sweep.grid]\nrows = [0]', "rows=0"),
+    ('[sweep]\ntask = "crossbar_ir_drop"\n[sweep.grid]\nrows = []', "non-empty"),
+    ('[sweep]\nkind = "monte_carlo"\ntask = "crossbar_ir_drop"\n[sweep.monte_carlo]\n'
+     'samples = 2\n[sweep.monte_carlo.distributions]\nrows = {dist = "gauss"}',
+     "choose one of uniform"),
+    ('[sweep]\ntask = "train"\n[sweep.grid]\n"hardware.wire_resistanc_ohm" = [1.0]',
+     "hardware.wire_resistanc_ohm"),
+    ('[sweep]\ntask = "train"\n[sweep.grid]\n"device.no_such" = [1.0]', "device.no_such"),
+])
+def test_spec_errors_name_the_key(text, match):
+    with pytest.raises(SweepSpecError, match=match.replace("(", r"\(").replace(".", r"\.")):
+        parse_spec(text)
+
+
+def test_memristor_variability_matches_closed_form_write_noise():
+    # no d2d spread, no read noise, mid-range target: G - G_nominal ~ N(0, s sqrt(n))
+    sigma, pulses, n = 0.004, 9, 40000
+    o = execute_point("memristor_variability", {"devices": n, "pulses": pulses,
+                                                "c2c_sigma_frac": sigma,
+                                                "d2d_sigma_frac": 0.0,
+                                                "read_noise_sigma_frac": 0.0}, 123)
+    assert o.status == "ok", o.error
+    expect = sigma * math.sqrt(pulses)
+    # rms of n Gaussian draws: relative standard error 1/sqrt(2n) = 0.35 %
+    assert abs(o.results["error_rms_frac"] / expect - 1) < 0.02
+    assert abs(o.results["error_mean_frac"]) < 5 * expect / math.sqrt(n)
+    assert o.results["at_limit_fraction"] == 0.0
+
+
+TASK_POINTS = {
+    "crossbar_ir_drop": {"rows": 3, "cols": 2, "wire_resistance_ohm": 1.0},
+    "memristor_variability": {"devices": 50, "pulses": 3},
+    "train": {"hardware.architecture": "ideal", "data.train_limit": 32,
+              "data.test_limit": 16, "data.input_size": 28, "model.width": 0.25,
+              "training.epochs": 1, "training.batch_size": 16,
+              "training.signal_every_steps": 0},
+}
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_every_task_runs_deterministically_and_rejects_unknown_params(name):
+    params = TASK_POINTS[name]
+    TASKS[name].validate(params)
+    a = execute_point(name, params, 42)
+    b = execute_point(name, params, 42)
+    assert a.status == "ok", a.error
+    assert a.results.keys() == b.results.keys() and a.results
+    for k in a.results:
+        np.testing.assert_array_equal(a.results[k], b.results[k], err_msg=k)
+    bad = execute_point(name, {**params, "no_such_parameter": 1}, 42)
+    assert bad.status == "failed" and "no_such_parameter" in bad.error
+    if name == "train":
+        assert a.results["steps"] == 2 and 0 <= a.results["final_test_acc"] <= 1
+
+
+def test_train_task_device_parameter_reaches_the_hardware():
+    # the derived card replaces the value and marks it an assumption (no citation)
+    import tomllib
+
+    from cosim.sweep.tasks import derived_card_text
+
+    card = tomllib.loads(derived_card_text("bplight", {"weight_c2c_sigma_frac": 0.25}, "x"))
+    entry = card["params"]["weight_c2c_sigma_frac"]
+    assert entry["value"] == 0.25 and entry["assumption"] == "x" and "source" not in entry
+    from cosim.devices.cards import parse_card
+
+    assert parse_card(derived_card_text("bplight", {"weight_c2c_sigma_frac": 0.25}, "x"),
+                      origin="derived").values["weight_c2c_sigma_frac"] == 0.25
