@@ -272,3 +272,110 @@ def test_state_dict_round_trip_continues_bit_identically():
     assert ref == again
     s1, s2 = m1.store.state_dict(), m2.store.state_dict()
     assert set(s1) == set(s2) and all(np.array_equal(s1[k], s2[k]) for k in s1)
+
+
+# ----------------------------------------------------------------------------- fast paths
+@pytest.mark.parametrize("electrical", ["ideal", "twin"])
+@pytest.mark.parametrize("optical", ["ideal", "twin"])
+def test_fused_photonic_product_equals_the_reference_path(optical, electrical):
+    """The fused, blocked product (and the level table of the gradient pattern) against
+    the step-by-step reference of the same tile physics, noise on and off: same draws in
+    the same order, so the outputs and every counter agree to 1e-12 of the scale."""
+    from cosim.hw.photonic import signed_levels
+
+    rng = np.random.default_rng(11)
+    for noise in (False, True):
+        m = _attach(_mlp(n_in=150, n_out=20), HardwareConfig(
+            noise=noise, tile_rows=64, tile_cols=8, optical_engine=optical,
+            electrical_engine=electrical))
+        tiles = m.backend.tiles
+        u = signed_levels(np.clip(rng.standard_normal((300, 150)) / 2, -1, 1), 16)
+        a = signed_levels(np.clip(rng.standard_normal((20, 150)) / 2, -1, 1), 16)
+        tr_ref = tiles.transfers(a)
+        tr = tiles.transfers(a, levels_bits=16)
+        assert all(np.array_equal(x, y) for x, y in zip(tr_ref, tr))
+        out = {}
+        for path in ("_matmul_fast", "_matmul_reference"):
+            counts = dict.fromkeys(("samples", "saturated_tia", "clipped_adc",
+                                    "below_noise_floor"), 0)
+            samples = {}
+            y = getattr(tiles, path)(u, tr, rng=np.random.default_rng(3), counts=counts,
+                                     samples=samples)
+            out[path] = (y, counts, samples)
+        (y_f, c_f, s_f), (y_r, c_r, s_r) = out["_matmul_fast"], out["_matmul_reference"]
+        assert np.max(np.abs(y_f - y_r)) <= 1e-12 * np.max(np.abs(y_r))
+        assert c_f == c_r and c_f["samples"] == 300 * (3 * 3 * 8) * 2   # rows x (tile grid x outputs) x passes
+        assert set(s_f) == set(s_r) and all(np.array_equal(s_f[k], s_r[k]) for k in s_r)
+
+
+def test_readout_curve_fast_path_is_numpys_interp_bit_for_bit():
+    from cosim.hw.backend import readout_characterization
+    from cosim.hw.photonic import UniformCurve
+
+    ch = readout_characterization(HardwareConfig())
+    curve = UniformCurve.from_table(ch.dc_current_a, ch.dc_output_v)
+    assert curve is not None
+    xp = ch.dc_current_a
+    rng = np.random.default_rng(0)
+    for x in (rng.uniform(1.3 * xp[0], 1.3 * xp[-1], 20000), xp, np.nextafter(xp, 1),
+              np.nextafter(xp, -1), np.array([xp[0], xp[-1], 0.0, -1.0, 1.0])):
+        assert np.array_equal(curve(x), np.interp(x, xp, ch.dc_output_v))
+    assert UniformCurve.from_table(xp ** 3, ch.dc_output_v) is None     # not uniform
+
+
+@pytest.mark.parametrize("wire,drv,sense", [(50.0, 100.0, 100.0), (1.48, 0.0, 0.0),
+                                            (0.0, 100.0, 100.0), (0.0, 0.0, 0.0),
+                                            (2.0, 100.0, 0.0)])
+def test_crossbar_transfer_matrix_equals_the_native_solver(wire, drv, sense):
+    """read_transfer (batched block elimination / nodal analysis) against the native MNA
+    solver of the same read netlist (itself tested against ngspice), several tiles at
+    once, 1e-12 of the largest current."""
+    from cosim.hw.crossbar import crossbar_solver
+    from cosim.hw.crossbar_tile import read_transfer
+
+    rng = np.random.default_rng(2)
+    g = rng.uniform(5e-7, 5e-4, (3, 12, 7))
+    v = rng.uniform(-0.2, 0.2, (9, 12))
+    m_all = read_transfer(g, wire_resistance_ohm=wire, driver_resistance_ohm=drv,
+                          sense_resistance_ohm=sense)
+    for t in range(3):
+        ref = crossbar_solver(g[t], wire, drv, sense).solve(v)
+        assert np.max(np.abs(v @ m_all[t] - ref)) <= 1e-12 * np.max(np.abs(ref))
+    if wire > 0:      # the wires matter: far from the ideal array
+        assert np.max(np.abs(v @ m_all[0] - v @ g[0])) > 1e-6 * np.max(np.abs(v @ g[0]))
+
+
+def test_electronic_twin_product_equals_per_tile_native_solves():
+    """A 100 -> 20 layer on 64 x 8 tiles (2 x 3 tiles, padded), noise off: the product
+    with the transfer matrices equals a per-tile reference built from the native solver
+    (crossbar_solver), converters included."""
+    from cosim.devices.converters import dequantize, quantize
+    from cosim.hw.crossbar import crossbar_solver
+
+    m = _attach(_mlp(n_in=100, n_out=20), HardwareConfig(
+        architecture="electronic", noise=False, tile_rows=64, tile_cols=8))
+    t = m.backend.tiles
+    W = np.array(m.store.weight("fc1"))
+    X = np.random.default_rng(5).standard_normal((16, 100))
+    y = m.backend.forward("fc1", W, X)
+    # reference: same DAC and mapping, one native solve per tile and polarity
+    s_x, a = np.max(np.abs(X)), np.clip(W / m.store.w_max("fc1"), -1, 1)
+    from cosim.hw.photonic import signed_levels
+    u = signed_levels(X / s_x, 16)
+    span = t.g_max - t.g_min
+    pad = np.zeros((128, 24))
+    pad[:100, :20] = a.T
+    ref = np.zeros((16, 24))
+    for j in range(2):
+        v = np.zeros((16, 64))
+        seg = u[:, j * 64:(j + 1) * 64]
+        v[:, :seg.shape[1]] = seg * t.v_read
+        for i in range(3):
+            blk = pad[j * 64:(j + 1) * 64, i * 8:(i + 1) * 8]
+            cur = sum(sgn * crossbar_solver(t.g_min + span * np.maximum(sgn * blk, 0),
+                                            **t._options()).solve(v) for sgn in (1, -1))
+            codes, _ = quantize(t.z_ohm * cur, bits=16, full_scale_v=t.adc_fs_v)
+            vq = dequantize(codes, bits=16, full_scale_v=t.adc_fs_v)
+            ref[:, i * 8:(i + 1) * 8] += (vq / t.z_ohm) / (t.v_read * span)
+    ref = ref[:, :20] * s_x * m.store.w_max("fc1")
+    assert np.max(np.abs(y - ref)) <= 1e-12 * np.max(np.abs(ref))

@@ -26,7 +26,8 @@ first sees the layer.  Weights beyond it are held at +-1 and counted
 pattern (assumption: the tuning is fast enough to load a new pattern per product, and it
 is quantized to ``dac_bits``, sign-magnitude), and ``x`` is streamed.  Bank transfers
 (photonic) and array factorizations (crossbar) are computed once per weight state and
-reused while the weights do not change.
+reused while the weights do not change (crossbar: exact transfer matrices, one matrix
+product per tile).
 """
 
 from __future__ import annotations
@@ -272,6 +273,21 @@ def build_hardware(config: HardwareConfig, model, rng: np.random.Generator, *,
 
 
 # ----------------------------------------------------------------------------- backend
+def _dac_signed(U: np.ndarray, s_x: float, bits: int) -> np.ndarray:
+    """``sign(U) dac_levels(|U| / s_x, bits)`` with ``s_x = max|U|`` (the same numbers,
+    fewer passes: ``|U| / s_x`` is already in [0, 1], and the sign is skipped when U has
+    no negative entry)."""
+    levels = 2 ** int(bits) - 1
+    mag = np.abs(U)
+    mag /= s_x
+    mag *= levels
+    np.rint(mag, out=mag)
+    mag /= levels
+    if U.size and U.min() < 0:
+        np.copysign(mag, U, out=mag)
+    return mag
+
+
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -338,7 +354,7 @@ class HardwareBackend:
         if phase == "gradient":
             if not hasattr(self.tiles, "bank"):      # crossbar: ideal array (module doc)
                 return self.tiles.transfers(a, exact=True)
-            return self.tiles.transfers(a)
+            return self.tiles.transfers(a, levels_bits=self.config.dac_bits)
         key = (layer, phase)
         hit = self._transfer_cache.get(key)
         if hit is not None and hit[0].shape == a.shape and np.array_equal(hit[0], a):
@@ -363,7 +379,7 @@ class HardwareBackend:
         if s_x == 0:
             self.stats.add(layer, phase, products=1, saturated_weights=over)
             return np.zeros((b, m))
-        u = np.sign(U) * dac_levels(np.abs(U) / s_x, self.config.dac_bits)
+        u = _dac_signed(U, s_x, self.config.dac_bits)
         transfers = self._transfers(layer, phase, a)
         samples = {} if phase == "forward" else None
         y = self.tiles.matmul(u, transfers, rng=self.rng, counts=counts, samples=samples)

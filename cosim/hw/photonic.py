@@ -56,6 +56,60 @@ OPTICAL_ENGINES: tuple[str, ...] = ("ideal", "twin")
 ELECTRICAL_ENGINES: tuple[str, ...] = ("ideal", "twin", "spice")
 #: Rows and channels of the signal samples kept per product (small, for the run file).
 SAMPLE_ROWS, SAMPLE_CHANNELS = 8, 16
+#: Conversions per block of the fused product (a few arrays of it stay in the L2 cache).
+_BLOCK_ELEMENTS = 16384
+#: Largest DAC resolution for which the gradient pattern's bank transfer is a lookup
+#: table over all 2 (2**bits - 1) + 1 levels (2**19 levels: 8 MB per table).
+_TABLE_MAX_BITS = 18
+
+
+class UniformCurve:
+    """``np.interp(x, xp, fp)`` on a uniform grid ``xp``, bit for bit, without the
+    binary search: the segment index comes from ``(x - xp[0]) / h`` and is corrected by
+    one comparison each way, then numpy's own formula ``slope_j (x - xp_j) + fp_j``
+    (``slope_j = (fp_{j+1} - fp_j) / (xp_{j+1} - xp_j)``) and its end rules (``fp[0]``
+    below the grid, ``fp[-1]`` at and above its end) apply.
+
+    Build it with :meth:`from_table`, which returns None when ``xp`` is not strictly
+    increasing or its points stray more than h/4 from the uniform grid.
+    """
+
+    def __init__(self, xp: np.ndarray, fp: np.ndarray) -> None:
+        self.xp, self.fp = xp, fp
+        self.slopes = (fp[1:] - fp[:-1]) / (xp[1:] - xp[:-1])
+        self.x_lo, self.x_hi, self.f_lo = xp[:-1].copy(), xp[1:].copy(), fp[:-1].copy()
+        self.x0, self.x_end = float(xp[0]), float(xp[-1])
+        self.inv_h = (len(xp) - 1) / (self.x_end - self.x0)
+        self.last = len(xp) - 2
+
+    @classmethod
+    def from_table(cls, xp, fp) -> "UniformCurve | None":
+        xp = np.asarray(xp, dtype=float)
+        fp = np.asarray(fp, dtype=float)
+        if xp.ndim != 1 or xp.shape != fp.shape or xp.size < 3 or \
+                not np.all(np.isfinite(xp)) or not np.all(np.diff(xp) > 0):
+            return None
+        h = (xp[-1] - xp[0]) / (xp.size - 1)
+        if np.max(np.abs(xp - (xp[0] + h * np.arange(xp.size)))) > 0.25 * h:
+            return None
+        return cls(xp, fp)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        t = x - self.x0
+        t *= self.inv_h
+        np.clip(t, 0, self.last, out=t)
+        j = t.astype(np.intp)
+        x_lo = np.take(self.x_lo, j)
+        v = x - x_lo
+        v *= np.take(self.slopes, j)
+        v += np.take(self.f_lo, j)
+        # values outside the guessed segment (near a grid point, or beyond the grid):
+        # numpy's own search
+        bad = x < x_lo
+        bad |= x >= np.take(self.x_hi, j)
+        if bad.any():
+            v[bad] = np.interp(x[bad], self.xp, self.fp)
+        return v
 
 
 def dac_levels(u: np.ndarray, bits: int) -> np.ndarray:
@@ -143,14 +197,24 @@ class PhotonicTiles:
         self.swing_v = min(self.spec.output_high_v, -self.spec.output_low_v)
         self.adc_fs_v = self.spec.adc_full_scale_v
         self.last_netlist = None     # (Circuit text) of the last spice readout run
+        self._curve = UniformCurve.from_table(characterization.dc_current_a,
+                                              characterization.dc_output_v)
+        self._level_table = None     # (bits, drop, through) of all DAC levels
 
     # ------------------------------------------------------------------ weights -> bank
-    def transfers(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def transfers(self, a: np.ndarray, *, levels_bits: int | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
         """Drop / through power transfers of the tiles holding ``a`` (m, k) in [-1, 1].
 
         Returns arrays of shape ``(mi, nj, Me, Ne)`` (tile grid, outputs, channels),
         ``Me = min(M, m)``, ``Ne = min(N, k)``; ``a`` is zero-padded to whole tiles
         (a zero weight still passes light to both detectors).
+
+        ``levels_bits``: ``a`` is known to hold sign-magnitude levels of that many bits
+        (:func:`signed_levels`, the gradient's pattern).  Without crosstalk each ring's
+        transfer is a function of its own level only, so the transfers of all
+        ``2 (2**bits - 1) + 1`` levels are computed once (the same functions on the
+        same values) and looked up.
         """
         m, k = a.shape
         me, ne = min(self.m, m), min(self.n, k)
@@ -160,6 +224,13 @@ class PhotonicTiles:
         t = pad.reshape(mi, me, nj, ne).transpose(0, 2, 1, 3)
         if self.optical_engine == "ideal":
             return self.g * (1 + t) / 2, self.g * (1 - t) / 2
+        if (levels_bits is not None and not (self.crosstalk and ne > 1)
+                and int(levels_bits) <= _TABLE_MAX_BITS):
+            drop_t, through_t = self._levels(int(levels_bits))
+            levels = 2 ** int(levels_bits) - 1
+            idx = np.rint(t * levels).astype(np.intp)
+            idx += levels
+            return drop_t[idx], through_t[idx]
         delta = weight_to_detuning(np.clip(t, -1.0, 1.0), self.bank)
         if not self.crosstalk or ne == 1:
             through, drop, _ = ring_powers(delta, r1=self.bank.r1, r2=self.bank.r2,
@@ -177,6 +248,18 @@ class PhotonicTiles:
                 drop[i, j], through[i, j] = tr.drop, tr.through
         return drop, through
 
+    def _levels(self, bits: int) -> tuple[np.ndarray, np.ndarray]:
+        """Drop and through transfers of every signed level ``j / L``, ``j = -L..L``
+        (``L = 2**bits - 1``), indexed by ``j + L`` (no crosstalk; cached)."""
+        if self._level_table is None or self._level_table[0] != bits:
+            levels = 2 ** bits - 1
+            values = np.arange(-levels, levels + 1, dtype=float) / levels
+            delta = weight_to_detuning(values, self.bank)
+            through, drop, _ = ring_powers(delta, r1=self.bank.r1, r2=self.bank.r2,
+                                           a=self.bank.a)
+            self._level_table = (bits, drop, through)
+        return self._level_table[1], self._level_table[2]
+
     # ------------------------------------------------------------------ one product
     def matmul(self, u_signed: np.ndarray, transfers, *, rng: np.random.Generator | None,
                counts: dict, samples: dict | None = None) -> np.ndarray:
@@ -184,8 +267,103 @@ class PhotonicTiles:
         bank ``transfers`` of ``a`` (m, k); returns (b, m) in units of ``u a``.
 
         ``counts`` receives ``samples`` (ADC conversions), ``saturated_tia``,
-        ``clipped_adc``, ``below_noise_floor`` (added, per conversion); ``samples`` (a dict) receives the signals of the first tile.
+        ``clipped_adc``, ``below_noise_floor`` (added, per conversion); ``samples`` (a
+        dict) receives the signals of the first tile.
+
+        The ``ideal`` and ``twin`` readouts run the fused path (:meth:`_matmul_fast`):
+        the same operations as :meth:`_matmul_reference`, in cache-sized blocks of rows,
+        with the same random draws in the same order.  The ``spice`` readout, and a twin
+        whose measured step response leaves memory from one row to the next (its rows
+        are then a time series), take the reference path.
         """
+        if self.electrical_engine == "spice" or (
+                self.electrical_engine == "twin" and (self.twin.residual_taps.size
+                                                      or self._curve is None)):
+            return self._matmul_reference(u_signed, transfers, rng=rng, counts=counts,
+                                          samples=samples)
+        return self._matmul_fast(u_signed, transfers, rng=rng, counts=counts,
+                                 samples=samples)
+
+    def _matmul_fast(self, u_signed: np.ndarray, transfers, *,
+                     rng: np.random.Generator | None, counts: dict,
+                     samples: dict | None = None) -> np.ndarray:
+        """:meth:`matmul` fused over blocks of rows (see there)."""
+        drop, through = transfers
+        mi, nj, me, ne = drop.shape
+        b, k = u_signed.shape
+        ch = mi * nj * me
+        out = np.zeros((b, mi * me))
+        twin = self.electrical_engine == "twin"
+        if self.noise and rng is None:
+            raise ConfigError("noise is on: the product needs an rng")
+        # (mi, nj, ne, 2 me): drop and through side by side, one product per tile
+        both = np.concatenate([drop, through], axis=2).transpose(0, 1, 3, 2)
+        resp, rf = self.resp, self.spec.feedback_resistance_ohm
+        dark2 = 2 * self.spec.dark_current_a
+        abs_gain = abs(self.char.gain_ohm)
+        y_unit = self.resp * self.g * self.p_bank_w
+        ideal_gain = self.gain_ohm * self.resp
+        bits, fs = self.adc_bits, self.adc_fs_v
+        low, high = -fs / 2, fs / 2
+        n_codes = 2 ** bits
+        step = (high - low) / n_codes
+        block = max(SAMPLE_ROWS, _BLOCK_ELEMENTS // max(ch, nj * ne))
+        if u_signed.size and u_signed.min() < 0:
+            passes = ((1.0, np.maximum(u_signed, 0.0)), (-1.0, np.maximum(-u_signed, 0.0)))
+        else:                                    # no light in the negative pass
+            passes = ((1.0, u_signed),)
+        for sign, part in passes:
+            if not part.any():
+                continue
+            # the draws of the reference, in its order: RIN of the pass, then readout noise
+            rin = rng.standard_normal((b, nj * ne)) if self.noise else None
+            read_noise = rng.standard_normal((b, ch)) if self.noise and twin else None
+            for r0 in range(0, b, block):
+                r1 = min(b, r0 + block)
+                rows = r1 - r0
+                p = np.zeros((rows, nj * ne))
+                p[:, :k] = part[r0:r1] * self.p_bank_w
+                if rin is not None:
+                    p *= 1.0 + self.rin_sigma * rin[r0:r1]
+                    np.maximum(p, 0.0, out=p)
+                p = p.reshape(rows, nj, ne).transpose(1, 0, 2)          # (nj, rows, ne)
+                q = np.matmul(p[None], both).transpose(2, 0, 1, 3)     # (rows, mi, nj, 2me)
+                pd, pt = q[..., :me], q[..., me:]
+                i_net = resp * (pd - pt)
+                total = resp * (pd + pt) + dark2
+                sigma_v = self.char.output_noise_v_rms_at(total)
+                if twin:
+                    v = self._curve(i_net)
+                    if read_noise is not None:
+                        v += read_noise[r0:r1].reshape(rows, mi, nj, me) * sigma_v
+                else:
+                    v = ideal_gain * (pd - pt)
+                counts["clipped_adc"] += int(np.count_nonzero(v < low)) + \
+                    int(np.count_nonzero(v >= high))
+                codes = np.floor((v - low) / step)
+                np.clip(codes, 0, n_codes - 1, out=codes)
+                vq = low + (codes + 0.5) * (high - low) / 2 ** bits
+                counts["samples"] += v.size
+                a_net = np.abs(i_net)
+                counts["saturated_tia"] += int(np.count_nonzero(a_net * rf > self.swing_v))
+                counts["below_noise_floor"] += int(np.count_nonzero(a_net < sigma_v / abs_gain))
+                y = (vq - self.offset_v) / self.gain_ohm / y_unit
+                out[r0:r1] += sign * y.sum(axis=2).reshape(rows, mi * me)
+                if samples is not None and "optical_power_w" not in samples:
+                    r, c = min(rows, SAMPLE_ROWS), min(me, SAMPLE_CHANNELS)
+                    samples["optical_power_w"] = np.stack([pd[:r, 0, 0, :c],
+                                                           pt[:r, 0, 0, :c]], axis=-1)
+                    samples["photocurrent_a"] = i_net[:r, 0, 0, :c].copy()
+                    samples["tia_voltage_v"] = v[:r, 0, 0, :c].copy()
+                    samples["adc_codes"] = codes[:r, 0, 0, :c].astype(np.int64)
+        return out
+
+    def _matmul_reference(self, u_signed: np.ndarray, transfers, *,
+                          rng: np.random.Generator | None, counts: dict,
+                          samples: dict | None = None) -> np.ndarray:
+        """The product step by step on whole arrays (module docstring): the reference
+        of the fast path, and the path of the ``spice`` engine and of a twin readout
+        with inter-symbol memory."""
         drop, through = transfers
         mi, nj, me, ne = drop.shape
         b, k = u_signed.shape
