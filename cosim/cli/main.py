@@ -19,6 +19,12 @@ COMMAND_MODULES: list[str] = [
     "cosim.cli.demo",
     "cosim.cli.netlist_cmd",
     "cosim.cli.cache_cmd",
+    "cosim.cli.characterize",
+    "cosim.cli.energy",
+    "cosim.cli.train",
+    "cosim.cli.runs",
+    "cosim.cli.validate",
+    "cosim.cli.sweep",
 ]
 
 
@@ -53,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"cosim {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`: not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -50,6 +50,24 @@ def register(subparsers) -> None:
                      help="time limit of the run in seconds (default 120)")
     run.set_defaults(func=cmd_run)
 
+    extract = sub.add_parser("extract", help="write the netlist a layer step used in a run",
+                             description="Write the netlist text a tile of a layer used at a "
+                                         "training step, as stored (by sha256) in a run file; "
+                                         "the file re-runs with 'cosim netlist run'.")
+    extract.add_argument("run_file", type=Path, metavar="RUN.h5")
+    extract.add_argument("--layer", required=True, help="layer name (e.g. conv1, fc3)")
+    extract.add_argument("--step", type=int, required=True, metavar="N",
+                         help="global training step (1-based)")
+    extract.add_argument("--phase", default="forward",
+                         choices=("forward", "backward", "gradient"),
+                         help="product of the layer step (default forward)")
+    extract.add_argument("--tile", default=None, metavar="K",
+                         help="tile id (default: the first stored for that layer step)")
+    extract.add_argument("-o", "--output", type=Path, required=True, help="netlist file to write")
+    extract.set_defaults(func=cmd_extract)
+
+    _register_diff_plot(sub)
+
     build = sub.add_parser("build", help="write a generated netlist",
                            description="Generate a netlist from a builder and write it.")
     bsub = build.add_subparsers(dest="kind", metavar="KIND")
@@ -193,3 +211,274 @@ def _print_vectors(result) -> None:
     for name, v in result.vectors.items():
         if name.endswith(("_spectrum", "_total")):
             print(f"  {name:<27} {fmt(v)}")
+
+
+def cmd_extract(args) -> int:
+    """Write the stored netlist of ``--layer`` at ``--step`` from a run file."""
+    from cosim.store.runs import RunFile
+
+    run = RunFile(args.run_file)
+    sha, row = run.find_netlist(args.layer, args.step, args.phase, args.tile)
+    text = run.netlist(sha)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {args.output}: layer {row['layer']} {row['phase']} step {row['step']} "
+          f"tile {row['tile']} (sha256 {sha[:12]})")
+    return 0
+
+
+# ----------------------------------------------------------------------------- diff, plot
+def _register_diff_plot(sub) -> None:
+    """The ``diff`` and ``plot`` subcommands of ``cosim netlist``."""
+    diff = sub.add_parser("diff", help="element-level differences between two netlists",
+                          description="Parse two netlist files and compare them element by "
+                                      "element (by name), with models, subcircuits, params, "
+                                      "options, initial conditions and analyses. Exit 0 if "
+                                      "identical, 1 if different (like diff).")
+    diff.add_argument("a", type=Path, metavar="A")
+    diff.add_argument("b", type=Path, metavar="B")
+    diff.add_argument("--json", action="store_true", help="print JSON")
+    diff.set_defaults(func=cmd_diff)
+
+    plot = sub.add_parser("plot", help="run a netlist and plot the result to a PNG",
+                          description="Run a netlist file in ngspice and draw the result: "
+                                      "node voltages vs time or swept value (tran, dc), a "
+                                      "Bode plot (ac), noise spectra (noise), or, for a "
+                                      "crossbar read netlist (cells R_r*_c*), maps of cell "
+                                      "currents and voltages.")
+    plot.add_argument("file", type=Path)
+    plot.add_argument("-o", "--output", type=Path, default=None, metavar="PNG",
+                      help="image to write (default: FILE with suffix .png)")
+    plot.add_argument("--analysis", choices=_ANALYSES,
+                      help="which of the file's analyses to run (default: the only one)")
+    plot.add_argument("--nodes", nargs="+", metavar="NODE",
+                      help="node voltages to draw (default: up to 8 top-level nodes)")
+    plot.add_argument("--timeout", type=float, default=120.0, metavar="S",
+                      help="time limit of the run in seconds (default 120)")
+    plot.set_defaults(func=cmd_plot)
+
+
+def _element_fields(e) -> dict:
+    import dataclasses
+
+    return {f.name: getattr(e, f.name) for f in dataclasses.fields(e)}
+
+
+def _jsonable(v):
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    return str(v)
+
+
+def _diff_named(a: dict, b: dict, fields_of) -> dict:
+    """Added / removed / changed items of two name -> object maps."""
+    out = {"added": sorted(b[n].name for n in set(b) - set(a)),
+           "removed": sorted(a[n].name for n in set(a) - set(b)), "changed": []}
+    for name in [n for n in a if n in b]:
+        x, y = a[name], b[name]
+        name = x.name
+        if type(x) is not type(y):
+            out["changed"].append({"name": name, "type": {"old": type(x).__name__,
+                                                          "new": type(y).__name__}})
+            continue
+        fx, fy = fields_of(x), fields_of(y)
+        changed = {k: {"old": _jsonable(fx.get(k)), "new": _jsonable(fy.get(k))}
+                   for k in sorted(set(fx) | set(fy)) if k != "name" and fx.get(k) != fy.get(k)}
+        if changed:
+            out["changed"].append({"name": name, "type": type(x).__name__, "fields": changed})
+    return out
+
+
+def _diff_dict(a: dict, b: dict) -> dict:
+    return {k: {"old": _jsonable(a.get(k)), "new": _jsonable(b.get(k))}
+            for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+
+
+def netlist_diff(a, b) -> dict:
+    """Element-level differences between two Circuits (used by ``netlist diff``).
+
+    Elements, models and subcircuits are matched by name (case-insensitive, as SPICE
+    does); a matched element is reported with each changed field and its old and new
+    value.  Subcircuits are compared by ports, params, models and their own elements.
+
+    Returns
+    -------
+    dict
+        ``identical`` (bool) and, per part, the differences: ``elements``, ``models``,
+        ``subcircuits`` ({added, removed, changed}), ``params``, ``options``,
+        ``initial_conditions`` ({key: {old, new}}), ``analyses``, ``includes`` and
+        ``title`` ({old, new} when they differ).
+    """
+    def by_name(items):
+        return {x.name.lower(): x for x in items}
+
+    def model_fields(m):
+        return {"type": m.type, "params": dict(m.params)}
+
+    def subckt_fields(s):
+        return {"ports": list(s.ports), "params": dict(s.params),
+                "models": {m.name: model_fields(m) for m in s.models},
+                "elements": {e.name: _element_fields(e) for e in s.elements}}
+
+    out = {
+        "elements": _diff_named(by_name(a.elements), by_name(b.elements), _element_fields),
+        "models": _diff_named(by_name(a.models), by_name(b.models), model_fields),
+        "subcircuits": _diff_named(by_name(a.subcircuits), by_name(b.subcircuits),
+                                   subckt_fields),
+        "params": _diff_dict(a.params, b.params),
+        "options": _diff_dict(a.options, b.options),
+        "initial_conditions": _diff_dict(a.initial_conditions, b.initial_conditions),
+    }
+    ra, rb = [x.render() for x in a.analyses], [x.render() for x in b.analyses]
+    out["analyses"] = {} if ra == rb else {"old": ra, "new": rb}
+    out["includes"] = {} if list(a.includes) == list(b.includes) else \
+        {"old": list(a.includes), "new": list(b.includes)}
+    out["title"] = {} if a.title == b.title else {"old": a.title, "new": b.title}
+    identical = all(not any(v.values()) if isinstance(v, dict) and "added" in v else not v
+                    for v in out.values())
+    return {"identical": identical, **out}
+
+
+def cmd_diff(args) -> int:
+    from cosim.netlist import read_netlist
+
+    d = netlist_diff(read_netlist(args.a), read_netlist(args.b))
+    if args.json:
+        print(json.dumps({"a": str(args.a), "b": str(args.b), **d}, indent=2))
+        return 0 if d["identical"] else 1
+    if d["identical"]:
+        print(f"{args.a} and {args.b}: identical netlists")
+        return 0
+    print(f"--- {args.a}\n+++ {args.b}")
+    for part in ("elements", "models", "subcircuits"):
+        sec = d[part]
+        for name in sec["removed"]:
+            print(f"- {part[:-1]} {name}")
+        for name in sec["added"]:
+            print(f"+ {part[:-1]} {name}")
+        for ch in sec["changed"]:
+            if "fields" not in ch:
+                print(f"~ {part[:-1]} {ch['name']}: type {ch['type']['old']} -> "
+                      f"{ch['type']['new']}")
+                continue
+            for f, v in ch["fields"].items():
+                print(f"~ {part[:-1]} {ch['name']} ({ch['type']}) {f}: {v['old']} -> "
+                      f"{v['new']}")
+    for part in ("params", "options", "initial_conditions"):
+        for k, v in d[part].items():
+            print(f"~ {part} {k}: {v['old']} -> {v['new']}")
+    for part in ("analyses", "includes", "title"):
+        if d[part]:
+            print(f"~ {part}: {d[part]['old']} -> {d[part]['new']}")
+    return 1
+
+
+def _crossbar_cells(circuit) -> dict:
+    """Cells ``R_r{r}_c{c}`` of a crossbar read netlist: {(r, c): element}."""
+    import re
+
+    from cosim.netlist import Resistor
+
+    pat = re.compile(r"^r_r(\d+)_c(\d+)$", re.IGNORECASE)
+    cells = {}
+    for e in circuit.elements:
+        m = pat.match(e.name)
+        if m and isinstance(e, Resistor):
+            cells[(int(m.group(1)), int(m.group(2)))] = e
+    return cells
+
+
+def cmd_plot(args) -> int:
+    import numpy as np
+
+    from cosim.netlist import read_netlist
+    from cosim.spice import SpiceEngine
+
+    circuit = read_netlist(args.file)
+    try:
+        analysis = _pick_analysis(circuit, args.analysis)
+    except ValueError as exc:
+        print(f"cosim netlist plot: error: {exc}", file=sys.stderr)
+        return 2
+    with SpiceEngine(workers=1, timeout_s=args.timeout) as engine:
+        result = engine.run(circuit, analysis)
+    out = args.output or args.file.with_suffix(".png")
+    axis = np.real(np.asarray(result.axis)) if result.axis is not None else None
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    cells = _crossbar_cells(circuit)
+    volts = result.node_voltages
+    if analysis.kind == "op" and cells:
+        rows = 1 + max(r for r, _ in cells)
+        cols = 1 + max(c for _, c in cells)
+        v_cell = np.full((rows, cols), np.nan)
+        for (r, c), e in cells.items():
+            va = 0.0 if e.n_pos == "0" else float(volts[e.n_pos.lower()])
+            vb = 0.0 if e.n_neg == "0" else float(volts[e.n_neg.lower()])
+            v_cell[r, c] = va - vb
+        g = np.full((rows, cols), np.nan)
+        for (r, c), e in cells.items():
+            g[r, c] = 1.0 / float(e.resistance_ohm)
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
+        for ax, data, label in ((ax1, g * v_cell * 1e6, "cell current (uA)"),
+                                (ax2, v_cell, "cell voltage (V)")):
+            im = ax.imshow(data, cmap="viridis")
+            fig.colorbar(im, ax=ax, label=label)
+            ax.set_xlabel("column"); ax.set_ylabel("row")
+        ax1.set_title("cell currents")
+        ax2.set_title("cell voltages (drive minus IR drop)")
+        fig.suptitle(circuit.title)
+        what = f"crossbar {rows}x{cols} cell-current map"
+    else:
+        names = [n.lower() for n in args.nodes] if args.nodes else \
+            [n for n in volts if "." not in n][:8]
+        missing = [n for n in names if n not in volts]
+        if missing:
+            print(f"cosim netlist plot: error: no node(s) {missing} in the result; "
+                  f"available: {', '.join(sorted(volts)[:20])}", file=sys.stderr)
+            return 2
+        kind = analysis.kind
+        if kind == "noise":
+            fig, ax = plt.subplots(figsize=(7, 4))
+            for key in ("onoise_spectrum", "inoise_spectrum"):
+                if key in result.vectors:
+                    ax.loglog(axis, np.abs(result.vectors[key]), label=key)
+            ax.set_xlabel("frequency (Hz)"); ax.set_ylabel("noise density (per rtHz)")
+            ax.legend()
+            what = "noise spectra"
+        elif kind == "ac":
+            fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+            for n in names:
+                v = np.asarray(volts[n])
+                ax1.semilogx(axis, 20 * np.log10(np.maximum(np.abs(v), 1e-300)),
+                             label=n)
+                ax2.semilogx(axis, np.degrees(np.unwrap(np.angle(v))), label=n)
+            ax1.set_ylabel("|V| (dB V)"); ax2.set_ylabel("phase (deg)")
+            ax2.set_xlabel("frequency (Hz)"); ax1.legend(fontsize=7)
+            what = f"Bode plot of {len(names)} node(s)"
+        elif kind == "op":
+            fig, ax = plt.subplots(figsize=(7, 4))
+            ax.bar(names, [float(np.real(volts[n])) for n in names])
+            ax.set_ylabel("V"); ax.tick_params(axis="x", rotation=60)
+            what = f"operating point of {len(names)} node(s)"
+        else:
+            fig, ax = plt.subplots(figsize=(7, 4))
+            for n in names:
+                ax.plot(axis, np.real(volts[n]), label=n)
+            ax.set_xlabel(f"{result.axis_name}"); ax.set_ylabel("V")
+            ax.legend(fontsize=7)
+            what = f"{kind} waveforms of {len(names)} node(s)"
+        ax_title = fig.axes[0]
+        ax_title.set_title(f"{circuit.title}: {analysis.render()}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    print(f"wrote {out}: {what}")
+    return 0

@@ -1,0 +1,81 @@
+"""``cosim runs show RUN.h5``: summary and metrics table of a training run file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("runs", help="inspect training run files",
+                              description="Inspect training run files (HDF5).")
+    sub = p.add_subparsers(dest="runs_command", metavar="ACTION")
+    show = sub.add_parser("show", help="summary and metrics table of a run file",
+                          description="Summary (config digest, progress, final accuracies, "
+                                      "spot-check errors, out-of-range counts) and the "
+                                      "per-epoch metrics table of a run file.")
+    show.add_argument("file", type=Path, metavar="RUN.h5")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.add_argument("--steps", action="store_true", help="also print the per-step table")
+    show.set_defaults(func=cmd_show)
+    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+
+
+def show_data(path: Path) -> dict:
+    """Summary plus metrics tables (lists) of a run file."""
+    from cosim.store.runs import RunFile
+
+    run = RunFile(path)
+    out = run.summary()
+    out["epoch_metrics"] = {k: v.tolist() for k, v in run.epoch_metrics().items()}
+    out["step_metrics"] = {k: v.tolist() for k, v in run.step_metrics().items()}
+    return out
+
+
+def _f(v, fmt=".4f") -> str:
+    return "-" if v is None else format(v, fmt)
+
+
+def cmd_show(args) -> int:
+    data = show_data(args.file)
+    if args.json:
+        print(json.dumps(data, indent=1))
+        return 0
+    print(f"{data['path']}  ({data['status']}, created {data['created']})")
+    print(f"  config sha256    {data['config_sha256'][:16]}  seed {data['seed']}  model "
+          f"{data['model']}")
+    print(f"  hardware         {data['architecture']}  DAC {data['dac_bits']} bit  ADC "
+          f"{data['adc_bits']} bit  engines optical={data['engines']['optical_engine']} "
+          f"electrical={data['engines']['electrical_engine']}")
+    print(f"  progress         {data['epochs_done']}/{data['epochs_planned']} epochs, "
+          f"{data['steps']} steps, {data['train_time_s']:.1f} s of steps")
+    print(f"  test accuracy    final {_f(data['final_test_acc'])}  best "
+          f"{_f(data['best_test_acc'])}   train accuracy {_f(data['final_train_acc'])}")
+    if data["spot_checks"]:
+        print(f"  spot checks      {data['spot_checks']}: twin vs spice max |err| "
+              f"{data['spot_check_max_abs_error']:.3g}, rel. error median "
+              f"{data['spot_check_median_rel_error']:.3g} max "
+              f"{data['spot_check_max_rel_error']:.3g}")
+    else:
+        print("  spot checks      none")
+    tot = data["hardware_totals"]
+    print(f"  out of range     saturated TIA {tot['saturated_tia']}, clipped ADC "
+          f"{tot['clipped_adc']}, below noise floor {tot['below_noise_floor']}, saturated "
+          f"weights {tot['saturated_weights']} (of {tot['samples']} samples)")
+    for layer, d in data["hardware_per_layer"].items():
+        print(f"    {layer:<12} samples {d['samples']:>10}  sat. TIA {d['saturated_tia']:>8}  "
+              f"clipped ADC {d['clipped_adc']:>8}  below floor {d['below_noise_floor']:>8}")
+    print(f"  netlists stored  {data['netlists']}")
+    ep = data["epoch_metrics"]
+    print(f"\n  {'epoch':>5} {'train loss':>11} {'train acc':>10} {'test acc':>9} "
+          f"{'time s':>8}")
+    for i in range(len(ep["epoch"])):
+        print(f"  {ep['epoch'][i]:>5} {ep['train_loss'][i]:>11.4f} {ep['train_acc'][i]:>10.4f} "
+              f"{ep['test_acc'][i]:>9.4f} {ep['time_s'][i]:>8.2f}")
+    if args.steps:
+        st = data["step_metrics"]
+        print(f"\n  {'step':>6} {'epoch':>5} {'loss':>9} {'batch acc':>9} {'time s':>8}")
+        for i in range(len(st["step"])):
+            print(f"  {st['step'][i]:>6} {st['epoch'][i]:>5} {st['loss'][i]:>9.4f} "
+                  f"{st['train_acc'][i]:>9.4f} {st['time_s'][i]:>8.3f}")
+    return 0

@@ -1,0 +1,384 @@
+"""The training run: every layer step of every minibatch through the simulated hardware.
+
+:func:`train` builds the data, the network and the hardware (``cosim.hw.build_hardware``:
+tiles, engines, the device weight store) from a :class:`cosim.config.RunConfig`, then
+runs the layer steps.  Each step:
+
+1. ``backend.set_step(step)`` tells the hardware the global step (1-based);
+2. forward (``W x``), loss, backward (``W^T delta``) and gradient (``delta x^T``) products
+   of every layer go through the hardware backend (optical bank or crossbar tile, PD/TIA
+   readout, converters; numpy arrays in SI units cross each domain boundary);
+3. the optimizer's update goes to the weight store (programming pulses on the
+   memristors); the next step reads back what the devices hold;
+4. what the hardware recorded (twin-vs-spice spot checks, netlists of the tiles, sampled
+   signals, out-of-range counters) is buffered and committed with the next checkpoint.
+
+A checkpoint (trainer: weights or device states, optimizer, shuffling RNG, epoch position;
+backend: its RNG states) is committed atomically at every epoch end, every
+``training.checkpoint_every_steps`` steps and on SIGINT (Ctrl-C).  ``resume=True``
+continues from the latest checkpoint and gives bit-identical results to an uninterrupted
+run.  Random streams: ``numpy.random.SeedSequence(seed).spawn(3)`` gives the
+initialisation, shuffling and hardware Generators, in that order.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from cosim.config import RunConfig
+from cosim.errors import ConfigError
+from cosim.orchestrator.progress import Progress
+from cosim.store.runs import Checkpoint, PendingWrites, RunFile, RunFileError
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped on SIGINT after writing a checkpoint (``step`` steps done)."""
+
+    def __init__(self, step: int, path: Path) -> None:
+        super().__init__(f"interrupted after step {step}; checkpoint written to {path} "
+                         f"(continue with --resume)")
+        self.step = step
+        self.path = path
+
+
+@dataclass
+class TrainResult:
+    """What a run returns (the run file holds everything, this is a convenience).
+
+    Attributes
+    ----------
+    path : Path
+        The run file.
+    step_metrics, epoch_metrics : dict of ndarray
+        As stored in the run file.
+    final_test_acc : float or None
+    steps : int
+        Steps done in total.
+    elapsed_s : float
+        Wall time of this call.
+    """
+
+    path: Path
+    step_metrics: dict[str, np.ndarray]
+    epoch_metrics: dict[str, np.ndarray]
+    final_test_acc: float | None
+    steps: int
+    elapsed_s: float
+    hardware_totals: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Prepared:
+    """Data, model, hardware and trainer of a run (before any step)."""
+
+    config: RunConfig
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    model: Any
+    backend: Any
+    store: Any
+    trainer: Any
+
+
+def load_data(config: RunConfig):
+    """``(x_train, y_train, x_test, y_test)`` as the run uses them (resized, limited)."""
+    from cosim.nn import load_digits_dataset, resize_images
+
+    d = config.data
+    if d.dataset != "digits":
+        raise ConfigError(f"data.dataset {d.dataset!r} is not supported by the orchestrator")
+    ds = load_digits_dataset(test_fraction=d.test_fraction, seed=d.split_seed)
+    x_tr, y_tr, x_te, y_te = ds.x_train, ds.y_train, ds.x_test, ds.y_test
+    if d.train_limit:
+        x_tr, y_tr = x_tr[:d.train_limit], y_tr[:d.train_limit]
+    if d.test_limit:
+        x_te, y_te = x_te[:d.test_limit], y_te[:d.test_limit]
+    if d.input_size != x_tr.shape[-1]:
+        x_tr = resize_images(x_tr, d.input_size, d.resize)
+        x_te = resize_images(x_te, d.input_size, d.resize)
+    return x_tr, y_tr, x_te, y_te
+
+
+def rng_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator,
+                                    np.random.Generator]:
+    """(init, shuffle, hardware) Generators of a run with ``seed``."""
+    init, shuffle, hw = np.random.SeedSequence(seed).spawn(3)
+    return (np.random.default_rng(init), np.random.default_rng(shuffle),
+            np.random.default_rng(hw))
+
+
+def build_network(config: RunConfig):
+    """The model of the config, without parameters (float defaults for its hooks)."""
+    from cosim.nn import lenet5, vgg
+
+    m = config.model
+    in_ch = 1
+    if m.name == "lenet5":
+        return lenet5(num_classes=10, in_channels=in_ch, input_size=config.data.input_size,
+                      width=m.width, pool=m.pool)
+    return vgg(m.vgg_config, num_classes=10, in_channels=in_ch,
+               input_size=config.data.input_size, width=m.width)
+
+
+def prepare(config: RunConfig, *, engine=None, cache=None) -> Prepared:
+    """Data, model (initialised), hardware backend + store and trainer of ``config``."""
+    from cosim.hw.backend import build_hardware
+    from cosim.nn import SGD, Trainer
+
+    x_tr, y_tr, x_te, y_te = load_data(config)
+    init_rng, shuffle_rng, hw_rng = rng_streams(config.seed)
+    model = build_network(config)
+    backend, store = build_hardware(config.hardware, model, hw_rng, engine=engine,
+                                    cache=cache)
+    model.backend, model.store = backend, store
+    model.initialize(init_rng)
+    t = config.training
+    trainer = Trainer(model, SGD(lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay),
+                      shuffle_rng, t.batch_size)
+    return Prepared(config, x_tr, y_tr, x_te, y_te, model, backend, store, trainer)
+
+
+def _call(obj, name: str, default, *args):
+    fn = getattr(obj, name, None)
+    return default if fn is None else fn(*args)
+
+
+@contextmanager
+def _sigint_flag():
+    """Turn SIGINT into a flag checked between steps (a second SIGINT aborts at once)."""
+    flag = {"set": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):
+        if flag["set"]:
+            raise KeyboardInterrupt
+        flag["set"] = True
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+class _Recorder:
+    """Buffers what the backend reports between commits."""
+
+    def __init__(self, backend, pending: PendingWrites) -> None:
+        self.backend = backend
+        self.pending = pending
+
+    def drain(self, step: int, keep_signals: bool) -> None:
+        b, p = self.backend, self.pending
+        for rec in _call(b, "spot_checks", []):
+            p.add("spot_checks", {"layer": rec["layer"], "phase": rec["phase"],
+                                  "step": int(rec["step"]),
+                                  "max_abs_error": float(rec["max_abs_error"]),
+                                  "rel_error": float(rec["rel_error"]),
+                                  "netlist_sha256": rec.get("netlist_sha256", "")})
+        p.netlists.update(_call(b, "netlists", {}))
+        for rec in _call(b, "tile_netlist_index", []):
+            p.add("netlist_index", {"layer": rec["layer"], "phase": rec["phase"],
+                                    "step": int(rec["step"]), "tile": str(rec["tile"]),
+                                    "sha256": rec["sha256"]})
+        signals = _call(b, "signal_samples", {})
+        if keep_signals:
+            for layer, sig in signals.items():
+                if sig:
+                    p.signals.append((layer, step, {k: np.asarray(v) for k, v in sig.items()}))
+
+    def stats(self, epoch: int, step: int) -> None:
+        stats = getattr(self.backend, "stats", None)
+        if stats is None:
+            return
+        for row in stats.as_table():
+            self.pending.add("hardware_stats", {
+                "epoch": epoch, "step": step, "layer": row["layer"], "phase": row["phase"],
+                **{k: int(row.get(k, 0)) for k in ("products", "samples", "saturated_tia",
+                                                   "clipped_adc", "below_noise_floor",
+                                                   "saturated_weights")}})
+        stats.reset()
+
+
+def train(config: RunConfig | None, out: str | Path, *, resume: bool = False,
+          source_text: str = "", overrides: tuple[str, ...] | list[str] = (),
+          overwrite: bool = False, progress: Progress | None = None, quiet: bool = False,
+          engine=None, cache=None,
+          on_step: Callable[[int, dict], None] | None = None) -> TrainResult:
+    """Train the network of ``config`` on the simulated hardware; write the run file.
+
+    Parameters
+    ----------
+    config : RunConfig or None
+        The run; with ``resume`` it may be None (the run file's config is used) and must
+        otherwise equal the stored one.
+    out : str or Path
+        The run file (HDF5).
+    resume : bool
+        Continue ``out`` from its latest checkpoint.
+    source_text, overrides :
+        The TOML text and dotted overrides the config came from (stored for reference).
+    overwrite : bool
+        Replace an existing ``out`` when not resuming.
+    progress : Progress, optional
+        Progress display; default: a :class:`Progress` on stderr (``quiet`` silences it).
+    engine, cache :
+        Passed to ``cosim.hw.build_hardware`` (spice engine, result cache).
+    on_step : callable, optional
+        ``on_step(step, row)`` after each step (row: the step's metrics).
+
+    Raises
+    ------
+    TrainingInterrupted
+        On SIGINT, after the checkpoint is written.
+    """
+    from threadpoolctl import threadpool_limits
+
+    t_call = time.perf_counter()
+    out = Path(out)
+    if resume:
+        run = RunFile(out)
+        stored = run.read_config()
+        if config is not None and config.to_json() != stored.to_json():
+            raise ConfigError(f"{out} was started with a different configuration; resume "
+                              f"it without a config (or with the same one), or start a new "
+                              f"run file")
+        config = stored
+    else:
+        if config is None:
+            raise ConfigError("train needs a config unless resuming")
+        if out.exists() and not overwrite:
+            raise RunFileError(f"{out} exists; continue it with resume (--resume), or "
+                               f"choose another output file (or overwrite it)")
+
+    with threadpool_limits(config.numerics.blas_threads, user_api="blas"):
+        prep = prepare(config, engine=engine, cache=cache)
+        if not resume:   # created only once the data, model and hardware are built
+            run = RunFile.create(out, config.to_json(), source_text=source_text,
+                                 overrides=overrides, overwrite=overwrite)
+        return _loop(prep, run, resume=resume, progress=progress, quiet=quiet,
+                     on_step=on_step, t_call=t_call)
+
+
+def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, on_step,
+          t_call: float) -> TrainResult:
+    config, model, trainer, backend = prep.config, prep.model, prep.trainer, prep.backend
+    t = config.training
+    n = prep.x_train.shape[0]
+    spe = math.ceil(n / t.batch_size)
+    total = t.epochs * spe
+    if t.max_steps:
+        total = min(total, t.max_steps)
+
+    steps_hist: dict[str, list] = {k: [] for k in ("step", "epoch", "loss", "train_acc",
+                                                   "time_s")}
+    done = 0
+    if resume:
+        ck = run.checkpoint()
+        if ck is not None:
+            trainer.load_state_dict(ck.trainer)
+            if ck.backend is not None:
+                _call(backend, "load_state_dict", None, ck.backend)
+            done = ck.step
+        for k, v in run.step_metrics().items():
+            steps_hist[k] = v.tolist()
+        if len(steps_hist["step"]) != done:
+            raise RunFileError(f"{run.path}: {len(steps_hist['step'])} step rows but the "
+                               f"checkpoint is at step {done}; the file is inconsistent")
+
+    pending = PendingWrites()
+    rec = _Recorder(backend, pending)
+    if progress is None:
+        progress = Progress(total, label=f"{run.path.name}: ", quiet=quiet)
+    if resume:
+        progress.message(f"resuming at step {done}/{total}")
+    run.commit(pending, None, status="running")
+
+    def checkpoint(status: str, epoch: int) -> None:
+        rec.stats(epoch, done)
+        ck = Checkpoint(step=done, epoch=epoch, trainer=trainer.state_dict(),
+                        backend=_call(backend, "state_dict", None),
+                        time_s=float(sum(steps_hist["time_s"])))
+        run.commit(pending, ck, status=status)
+
+    with _sigint_flag() as flag:
+        while done < total:
+            step = done + 1
+            epoch = (step - 1) // spe + 1
+            t0 = time.perf_counter()
+            _call(backend, "set_step", None, step)
+            idx = trainer.next_batch(n)
+            xb, yb = prep.x_train[idx], prep.y_train[idx]
+            loss, grads, outp, _ = model.loss_and_grads(xb, yb)
+            trainer.optimizer.step(grads, model.store)
+            trainer.step_count += 1
+            acc = float(np.mean(outp.argmax(axis=1) == yb))
+            dt = time.perf_counter() - t0
+            done = step
+            row = {"step": step, "epoch": epoch, "loss": float(loss), "train_acc": acc,
+                   "time_s": dt}
+            for k, v in row.items():
+                steps_hist[k].append(v)
+            pending.add("metrics/step", row)
+            sig_every = t.signal_every_steps
+            rec.drain(step, keep_signals=bool(sig_every) and (step % sig_every == 0
+                                                             or step == 1))
+            progress.step(step, epoch, float(loss), acc)
+            if on_step is not None:
+                on_step(step, row)
+            epoch_end = step % spe == 0 or step == total
+            if epoch_end:
+                t_eval = time.perf_counter()
+                test_acc = model.accuracy(prep.x_test, prep.y_test, t.eval_batch_size)
+                rec.drain(step, keep_signals=False)
+                sel = [i for i, e in enumerate(steps_hist["epoch"]) if e == epoch]
+                ep_row = {"epoch": epoch,
+                          "train_loss": float(np.mean([steps_hist["loss"][i] for i in sel])),
+                          "train_acc": float(np.average(
+                              [steps_hist["train_acc"][i] for i in sel],
+                              weights=[_batch_len(steps_hist["step"][i], spe, n,
+                                                  t.batch_size) for i in sel])),
+                          "test_acc": float(test_acc),
+                          "time_s": float(sum(steps_hist["time_s"][i] for i in sel)
+                                          + time.perf_counter() - t_eval)}
+                pending.add("metrics/epoch", ep_row)
+                checkpoint("complete" if step == total else "running", epoch)
+                progress.epoch(epoch, t.epochs, ep_row["train_loss"], ep_row["train_acc"],
+                               ep_row["test_acc"], step, ep_row["time_s"])
+            elif t.checkpoint_every_steps and step % t.checkpoint_every_steps == 0:
+                checkpoint("running", epoch)
+            if flag["set"] and done < total:
+                if not epoch_end:
+                    checkpoint("interrupted", epoch)
+                else:
+                    run.commit(pending, None, status="interrupted")
+                progress.message(f"interrupted after step {done}; checkpoint written")
+                raise TrainingInterrupted(done, run.path)
+    if done == total and run.attrs().get("status") != "complete":
+        run.commit(pending, None, status="complete")
+    epochs = run.epoch_metrics()
+    summary = run.summary()
+    return TrainResult(path=run.path, step_metrics=run.step_metrics(), epoch_metrics=epochs,
+                       final_test_acc=(float(epochs["test_acc"][-1]) if epochs["epoch"].size
+                                       else None),
+                       steps=done, elapsed_s=time.perf_counter() - t_call,
+                       hardware_totals=summary["hardware_totals"])
+
+
+def _batch_len(step: int, spe: int, n: int, batch_size: int) -> int:
+    """Samples in the batch of global step ``step`` (the last batch of an epoch is short)."""
+    pos = (step - 1) % spe
+    return min(batch_size, n - pos * batch_size)

@@ -1,0 +1,209 @@
+"""Plots and an HTML report of training runs, read from their run files.
+
+Computation never imports matplotlib: every function here imports it lazily (Agg
+backend), and reads only run files (:class:`cosim.store.runs.RunFile`).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _run(r):
+    from cosim.store.runs import RunFile
+
+    return r if isinstance(r, RunFile) else RunFile(r)
+
+
+def _smooth(y: np.ndarray, n: int) -> np.ndarray:
+    if y.size < n or n <= 1:
+        return y
+    k = np.ones(n) / n
+    return np.convolve(y, k, mode="valid")
+
+
+def plot_curves(runs: dict[str, object], path: str | Path) -> Path:
+    """Loss per step (and its running mean) and test accuracy per epoch of each run.
+
+    Parameters
+    ----------
+    runs : dict
+        Label -> run file path or RunFile.
+    path : str or Path
+        PNG to write.
+    """
+    plt = _plt()
+    fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(10, 4))
+    for label, r in runs.items():
+        run = _run(r)
+        st, ep = run.step_metrics(), run.epoch_metrics()
+        line, = ax_l.plot(st["step"], st["loss"], alpha=0.25, lw=0.8)
+        w = max(1, min(10, st["step"].size // 10))
+        sm = _smooth(st["loss"], w)
+        ax_l.plot(st["step"][w - 1:] if w > 1 else st["step"], sm, color=line.get_color(),
+                  label=label)
+        ax_a.plot(ep["epoch"], ep["test_acc"], "o-", color=line.get_color(),
+                  label=f"{label} (test)")
+        ax_a.plot(ep["epoch"], ep["train_acc"], "s--", color=line.get_color(), alpha=0.6,
+                  label=f"{label} (train)")
+    ax_l.set_xlabel("step")
+    ax_l.set_ylabel("training loss (cross-entropy)")
+    ax_l.set_yscale("log")
+    ax_l.legend()
+    ax_a.set_xlabel("epoch")
+    ax_a.set_ylabel("accuracy")
+    ax_a.set_ylim(0, 1.02)
+    ax_a.grid(alpha=0.3)
+    ax_a.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_spot_checks(run, path: str | Path) -> Path | None:
+    """Twin-vs-spice relative error of every spot check, by step and layer (None if none)."""
+    run = _run(run)
+    sc = run.table("spot_checks")
+    if sc["step"].size == 0:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for layer in sorted(set(sc["layer"].tolist())):
+        m = sc["layer"] == layer
+        ax.plot(sc["step"][m], np.maximum(sc["rel_error"][m], 1e-18), "o", label=layer)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("relative error, twin vs spice")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+COUNTERS = ("saturated_tia", "clipped_adc", "below_noise_floor", "saturated_weights")
+
+
+def plot_saturation(run, path: str | Path) -> Path | None:
+    """Out-of-range counts per layer (fraction of samples), one bar group per counter."""
+    run = _run(run)
+    per_layer = run.summary()["hardware_per_layer"]
+    if not per_layer:
+        return None
+    plt = _plt()
+    layers = list(per_layer)
+    x = np.arange(len(layers))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    width = 0.8 / len(COUNTERS)
+    for i, c in enumerate(COUNTERS):
+        frac = [per_layer[l][c] / max(per_layer[l]["samples"], 1) for l in layers]
+        ax.bar(x + i * width, frac, width, label=c.replace("_", " "))
+    ax.set_xticks(x + 0.4 - width / 2, layers)
+    ax.set_ylabel("fraction of samples")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _img(path: Path | None) -> str:
+    if path is None:
+        return "<p>(nothing recorded)</p>"
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return (f'<img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}">'
+            f'<p class="f">{html.escape(path.name)}</p>')
+
+
+def write_training_report(runs: dict[str, object], out_html: str | Path, *,
+                          title: str = "bplight-cosim training report",
+                          hardware_run: str | None = None, notes: list[str] = ()) -> Path:
+    """HTML report of runs side by side, with PNG plots (written beside it and embedded).
+
+    Parameters
+    ----------
+    runs : dict
+        Label -> run file (path or RunFile); the first is the hardware run unless
+        ``hardware_run`` names another.
+    out_html : str or Path
+        Report file; PNGs go to ``<stem>_files/`` next to it.
+    """
+    out_html = Path(out_html)
+    png_dir = out_html.with_name(out_html.stem + "_files")
+    png_dir.mkdir(parents=True, exist_ok=True)
+    runs = {k: _run(v) for k, v in runs.items()}
+    hw_label = hardware_run or next(iter(runs))
+    hw = runs[hw_label]
+    curves = plot_curves(runs, png_dir / "curves.png")
+    spots = plot_spot_checks(hw, png_dir / "spot_checks.png")
+    sat = plot_saturation(hw, png_dir / "saturation.png")
+    rows = []
+    for label, run in runs.items():
+        s = run.summary()
+        rows.append(
+            f"<tr><td>{html.escape(label)}</td><td>{html.escape(str(s['architecture']))}</td>"
+            f"<td>{s['dac_bits']}/{s['adc_bits']}</td>"
+            f"<td>{html.escape(json.dumps(s['engines']))}</td><td>{s['epochs_done']}</td>"
+            f"<td>{s['steps']}</td><td>{_pct(s['final_train_acc'])}</td>"
+            f"<td><b>{_pct(s['final_test_acc'])}</b></td><td>{s['train_time_s']:.1f}</td>"
+            f"<td>{html.escape(run.path.name)}</td></tr>")
+    s = hw.summary()
+    spot_txt = ("none" if not s["spot_checks"] else
+                f"{s['spot_checks']} checks; relative error median "
+                f"{s['spot_check_median_rel_error']:.3g}, max {s['spot_check_max_rel_error']:.3g};"
+                f" max absolute error {s['spot_check_max_abs_error']:.3g}")
+    tot = s["hardware_totals"]
+    sat_rows = "".join(
+        f"<tr><td>{html.escape(l)}</td><td>{d['samples']}</td>"
+        + "".join(f"<td>{d[c]}</td>" for c in COUNTERS) + "</tr>"
+        for l, d in s["hardware_per_layer"].items())
+    note_html = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+    text = f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #bbb;padding:3px 8px;text-align:right}}
+img{{max-width:100%}}.f{{color:#777;font-size:80%}}</style></head><body>
+<h1>{html.escape(title)}</h1>
+<ul>{note_html}</ul>
+<h2>Runs</h2>
+<table><tr><th>run</th><th>architecture</th><th>DAC/ADC bits</th><th>engines</th>
+<th>epochs</th><th>steps</th><th>train acc</th><th>test acc</th><th>step time s</th>
+<th>file</th></tr>{''.join(rows)}</table>
+<h2>Loss and accuracy</h2>{_img(curves)}
+<h2>Spot checks: twin vs spice ({html.escape(hw_label)})</h2><p>{html.escape(spot_txt)}</p>
+{_img(spots)}
+<h2>Signals out of range ({html.escape(hw_label)})</h2>
+<p>Totals: {tot['samples']} digitised samples; saturated TIA {tot['saturated_tia']},
+clipped ADC {tot['clipped_adc']}, below noise floor {tot['below_noise_floor']},
+saturated weights {tot['saturated_weights']}.</p>
+<table><tr><th>layer</th><th>samples</th>{''.join(f'<th>{c}</th>' for c in COUNTERS)}</tr>
+{sat_rows}</table>
+{_img(sat)}
+</body></html>
+"""
+    out_html.write_text(text, encoding="utf-8")
+    return out_html
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.2f} %"

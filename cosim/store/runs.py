@@ -1,0 +1,474 @@
+"""The run store: one HDF5 file per training run.
+
+Layout::
+
+    /                      attrs: format="cosim-run", format_version, created, status,
+                           cosim_version, last_step, last_epoch
+    /config                canonical JSON of the RunConfig (str dataset; attrs: source
+                           text of the TOML file, overrides as JSON)
+    /metrics/step/         step, epoch, loss, train_acc, time_s      (resizable columns)
+    /metrics/epoch/        epoch, train_loss, train_acc, test_acc, time_s
+    /checkpoints/latest    attrs: step, epoch, time_s; groups trainer/ and backend/, each
+                           datasets a0, a1, ... with attrs keys (JSON list of names) and
+                           meta (JSON text: RNG states hold 128-bit integers)
+    /signals/<layer>/<step>/<name>   sampled signals (optical powers W, currents A,
+                                     voltages V, ADC codes)
+    /netlists/<sha256>     netlist text of every tile circuit used
+    /netlist_index/        layer, phase, step, tile, sha256
+    /spot_checks/          layer, phase, step, max_abs_error, rel_error, netlist_sha256
+    /hardware_stats/       epoch, step, layer, phase, products, samples, saturated_tia,
+                           clipped_adc, below_noise_floor, saturated_weights (counts
+                           since the previous row of the same layer and phase)
+
+Atomicity: the file on disk is only ever replaced whole.  :meth:`RunFile.commit` copies
+the current file to a temporary file beside it, appends the pending rows and the new
+checkpoint there, flushes it to disk and ``os.replace``-s it over the run file.  A
+process killed at any moment therefore leaves either the previous or the new complete
+file (plus, at worst, a stale temporary file that the next commit removes), never a
+half-written one.  Everything between two commits lives in a :class:`PendingWrites`
+buffer, so the file always describes the run exactly up to its latest checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cosim.errors import CosimError
+
+FORMAT = "cosim-run"
+FORMAT_VERSION = 1
+
+
+class RunFileError(CosimError):
+    """A run file is missing, not a run file, or lacks what was asked for."""
+
+
+_STR = "str"
+STEP_COLUMNS = {"step": np.int64, "epoch": np.int64, "loss": np.float64,
+                "train_acc": np.float64, "time_s": np.float64}
+EPOCH_COLUMNS = {"epoch": np.int64, "train_loss": np.float64, "train_acc": np.float64,
+                 "test_acc": np.float64, "time_s": np.float64}
+SPOT_CHECK_COLUMNS = {"layer": _STR, "phase": _STR, "step": np.int64,
+                      "max_abs_error": np.float64, "rel_error": np.float64,
+                      "netlist_sha256": _STR}
+NETLIST_INDEX_COLUMNS = {"layer": _STR, "phase": _STR, "step": np.int64, "tile": _STR,
+                         "sha256": _STR}
+STATS_COLUMNS = {"epoch": np.int64, "step": np.int64, "layer": _STR, "phase": _STR,
+                 "products": np.int64, "samples": np.int64, "saturated_tia": np.int64,
+                 "clipped_adc": np.int64, "below_noise_floor": np.int64,
+                 "saturated_weights": np.int64}
+TABLES = {"metrics/step": STEP_COLUMNS, "metrics/epoch": EPOCH_COLUMNS,
+          "spot_checks": SPOT_CHECK_COLUMNS, "netlist_index": NETLIST_INDEX_COLUMNS,
+          "hardware_stats": STATS_COLUMNS}
+"""Table path -> {column: dtype} of every resizable table in a run file."""
+
+
+def _h5py():
+    import h5py
+
+    return h5py
+
+
+def _json_default(obj):
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
+
+
+def dumps(obj) -> str:
+    """JSON text for run-file attributes (numpy scalars converted, big ints exact)."""
+    return json.dumps(obj, default=_json_default, sort_keys=True)
+
+
+@dataclass
+class PendingWrites:
+    """Rows and data gathered since the last commit (written by :meth:`RunFile.commit`)."""
+
+    tables: dict[str, list[dict]] = field(default_factory=lambda: {k: [] for k in TABLES})
+    netlists: dict[str, str] = field(default_factory=dict)
+    signals: list[tuple[str, int, dict[str, np.ndarray]]] = field(default_factory=list)
+
+    def add(self, table: str, row: dict) -> None:
+        """Append one row to ``table`` (a key of :data:`TABLES`)."""
+        self.tables[table].append(row)
+
+    def clear(self) -> None:
+        """Forget everything (after a commit)."""
+        for rows in self.tables.values():
+            rows.clear()
+        self.netlists.clear()
+        self.signals.clear()
+
+
+@dataclass
+class Checkpoint:
+    """The state to resume from: trainer and backend states at ``step`` (steps done)."""
+
+    step: int
+    epoch: int
+    trainer: dict[str, Any]
+    backend: dict[str, Any] | None = None
+    time_s: float = 0.0
+
+
+def _write_state(group, state: dict[str, Any]) -> None:
+    arrays = state.get("arrays", {}) if state else {}
+    keys = sorted(arrays)
+    for i, key in enumerate(keys):
+        group.create_dataset(f"a{i}", data=np.asarray(arrays[key]))
+    group.attrs["keys"] = json.dumps(keys)
+    group.attrs["meta"] = dumps(state.get("meta", {}) if state else {})
+
+
+def _read_state(group) -> dict[str, Any]:
+    keys = json.loads(group.attrs["keys"])
+    arrays = {}
+    for i, key in enumerate(keys):
+        ds = group[f"a{i}"]
+        arrays[key] = ds[()] if ds.shape == () else ds[...]
+    return {"arrays": arrays, "meta": json.loads(group.attrs["meta"])}
+
+
+def _append_table(f, path: str, rows: list[dict]) -> None:
+    if not rows:
+        return
+    columns = TABLES[path]
+    group = f.require_group(path)
+    h5py = _h5py()
+    for col, dtype in columns.items():
+        values = [row[col] for row in rows]
+        if dtype == _STR:
+            data = np.array([str(v) for v in values], dtype=object)
+            h5_dtype = h5py.string_dtype()
+        else:
+            data = np.asarray(values, dtype=dtype)
+            h5_dtype = dtype
+        if col not in group:
+            group.create_dataset(col, shape=(0,), maxshape=(None,), dtype=h5_dtype,
+                                 chunks=(1024,))
+        ds = group[col]
+        n = ds.shape[0]
+        ds.resize((n + len(values),))
+        ds[n:] = data
+
+
+class RunFile:
+    """One run's HDF5 file (see the module docstring for the layout).
+
+    Open an existing file with ``RunFile(path)`` (read-only, the file is opened anew for
+    each read); create one with :meth:`create`; append with :meth:`commit`.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise RunFileError(f"run file {self.path} does not exist")
+        with self._open() as f:
+            if f.attrs.get("format") != FORMAT:
+                raise RunFileError(f"{self.path} is an HDF5 file but not a cosim run file "
+                                   f"(no format={FORMAT!r} attribute)")
+
+    def _open(self, mode: str = "r"):
+        h5py = _h5py()
+        try:
+            return h5py.File(self.path, mode)
+        except OSError as exc:
+            raise RunFileError(f"cannot open run file {self.path}: {exc}") from None
+
+    # --- creation and atomic commits ------------------------------------------------
+    @classmethod
+    def create(cls, path: str | Path, config_json: str, *, source_text: str = "",
+               overrides: tuple[str, ...] | list[str] = (), overwrite: bool = False
+               ) -> "RunFile":
+        """A new run file holding the config; refuses to replace a file unless asked."""
+        path = Path(path)
+        if path.exists() and not overwrite:
+            raise RunFileError(f"{path} exists; use resume to continue it, or choose "
+                               f"another output file (or overwrite it explicitly)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _tmp_name(path)
+        h5py = _h5py()
+        import cosim
+
+        with h5py.File(tmp, "w", fs_strategy="fsm", fs_persist=True) as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            f.attrs["cosim_version"] = cosim.__version__
+            f.attrs["status"] = "created"
+            f.attrs["last_step"] = 0
+            f.attrs["last_epoch"] = 0
+            ds = f.create_dataset("config", data=config_json, dtype=h5py.string_dtype())
+            ds.attrs["source_text"] = source_text
+            ds.attrs["overrides"] = json.dumps(list(overrides))
+            for table in TABLES:
+                _append_table(f, table, [])
+                f.require_group(table)
+        _sync_replace(tmp, path)
+        return cls(path)
+
+    def commit(self, pending: PendingWrites, checkpoint: Checkpoint | None = None, *,
+               status: str | None = None) -> None:
+        """Append ``pending`` and replace the checkpoint, atomically (see module doc)."""
+        _remove_stale_tmp(self.path)
+        tmp = _tmp_name(self.path)
+        shutil.copyfile(self.path, tmp)
+        try:
+            h5py = _h5py()
+            with h5py.File(tmp, "a") as f:
+                for table, rows in pending.tables.items():
+                    _append_table(f, table, rows)
+                nl = f.require_group("netlists")
+                for sha, text in pending.netlists.items():
+                    if sha not in nl:
+                        nl.create_dataset(sha, data=text, dtype=h5py.string_dtype())
+                for layer, step, sig in pending.signals:
+                    g = f.require_group(f"signals/{layer}/{int(step)}")
+                    for name, arr in sig.items():
+                        if name in g:
+                            del g[name]
+                        g.create_dataset(name, data=np.asarray(arr))
+                if checkpoint is not None:
+                    ck = f.require_group("checkpoints")
+                    if "latest" in ck:
+                        del ck["latest"]
+                    g = ck.create_group("latest")
+                    g.attrs["step"] = int(checkpoint.step)
+                    g.attrs["epoch"] = int(checkpoint.epoch)
+                    g.attrs["time_s"] = float(checkpoint.time_s)
+                    _write_state(g.create_group("trainer"), checkpoint.trainer)
+                    g.attrs["has_backend"] = checkpoint.backend is not None
+                    if checkpoint.backend is not None:
+                        _write_state(g.create_group("backend"), checkpoint.backend)
+                    f.attrs["last_step"] = int(checkpoint.step)
+                    f.attrs["last_epoch"] = int(checkpoint.epoch)
+                if status is not None:
+                    f.attrs["status"] = status
+            _sync_replace(tmp, self.path)
+        except BaseException:
+            if tmp.exists():
+                tmp.unlink()
+            raise
+        pending.clear()
+
+    # --- reading ----------------------------------------------------------------------
+    def attrs(self) -> dict[str, Any]:
+        """Root attributes (format, status, created, last_step, ...)."""
+        with self._open() as f:
+            return {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}
+
+    def config_json(self) -> str:
+        """The canonical config text stored at creation."""
+        with self._open() as f:
+            return f["config"].asstr()[()]
+
+    def config_source(self) -> tuple[str, list[str]]:
+        """(TOML source text, overrides) the config was made from."""
+        with self._open() as f:
+            ds = f["config"]
+            return str(ds.attrs["source_text"]), json.loads(ds.attrs["overrides"])
+
+    def read_config(self):
+        """The :class:`cosim.config.RunConfig` of this run."""
+        from cosim.config import RunConfig
+
+        return RunConfig.from_json(self.config_json())
+
+    def table(self, name: str) -> dict[str, np.ndarray]:
+        """Columns of table ``name`` (a key of :data:`TABLES`), strings as str arrays."""
+        if name not in TABLES:
+            raise RunFileError(f"unknown table {name!r}; tables: {', '.join(TABLES)}")
+        with self._open() as f:
+            out = {}
+            for col, dtype in TABLES[name].items():
+                if name in f and col in f[name]:
+                    ds = f[name][col]
+                    out[col] = (np.array(ds.asstr()[...], dtype=str) if dtype == _STR
+                                else ds[...])
+                else:
+                    out[col] = np.zeros(0, dtype=str if dtype == _STR else dtype)
+            return out
+
+    def step_metrics(self) -> dict[str, np.ndarray]:
+        """Per-step metrics columns."""
+        return self.table("metrics/step")
+
+    def epoch_metrics(self) -> dict[str, np.ndarray]:
+        """Per-epoch metrics columns."""
+        return self.table("metrics/epoch")
+
+    def checkpoint(self) -> Checkpoint | None:
+        """The latest checkpoint, or None before the first one."""
+        with self._open() as f:
+            if "checkpoints/latest" not in f:
+                return None
+            g = f["checkpoints/latest"]
+            return Checkpoint(step=int(g.attrs["step"]), epoch=int(g.attrs["epoch"]),
+                              trainer=_read_state(g["trainer"]),
+                              backend=(_read_state(g["backend"]) if g.attrs["has_backend"]
+                                       else None),
+                              time_s=float(g.attrs["time_s"]))
+
+    def netlist_hashes(self) -> list[str]:
+        """sha256 of every stored netlist."""
+        with self._open() as f:
+            return sorted(f["netlists"]) if "netlists" in f else []
+
+    def netlist(self, sha256: str) -> str:
+        """The stored netlist text with this hash."""
+        with self._open() as f:
+            if "netlists" not in f or sha256 not in f["netlists"]:
+                raise RunFileError(f"{self.path} holds no netlist with sha256 {sha256}")
+            return f["netlists"][sha256].asstr()[()]
+
+    def find_netlist(self, layer: str, step: int, phase: str = "forward",
+                     tile: str | int | None = None) -> tuple[str, dict]:
+        """(sha256, index row) of the netlist a layer used at a step.
+
+        Raises :class:`RunFileError` listing what the run file holds when absent.
+        """
+        idx = self.table("netlist_index")
+        mask = (idx["layer"] == layer) & (idx["step"] == int(step)) & (idx["phase"] == phase)
+        if tile is not None:
+            mask &= idx["tile"] == str(tile)
+        hits = np.flatnonzero(mask)
+        if hits.size == 0:
+            have = sorted({(str(l), str(p), int(s)) for l, p, s in
+                           zip(idx["layer"], idx["phase"], idx["step"])})
+            listing = ", ".join(f"{l}/{p}@{s}" for l, p, s in have[:40]) or "none"
+            more = f" (and {len(have) - 40} more)" if len(have) > 40 else ""
+            tiles = ""
+            if tile is not None:
+                t_have = sorted({str(t) for t, m in zip(idx["tile"], (idx["layer"] == layer)
+                                 & (idx["step"] == int(step))) if m})
+                tiles = f"; tiles of {layer} at step {step}: {', '.join(t_have) or 'none'}"
+            raise RunFileError(f"{self.path}: no netlist for layer {layer!r}, phase "
+                               f"{phase!r}, step {step}" + (f", tile {tile}" if tile is not None
+                                                            else "")
+                               + f". Stored (layer/phase@step): {listing}{more}{tiles}")
+        i = int(hits[0])
+        row = {k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in idx.items()}
+        return str(idx["sha256"][i]), row
+
+    def signals(self, layer: str | None = None) -> dict[str, dict[int, dict[str, np.ndarray]]]:
+        """Sampled signals: layer -> step -> name -> array."""
+        with self._open() as f:
+            if "signals" not in f:
+                return {}
+            out: dict[str, dict[int, dict[str, np.ndarray]]] = {}
+            for lname, lg in f["signals"].items():
+                if layer is not None and lname != layer:
+                    continue
+                out[lname] = {int(s): {n: d[...] for n, d in sg.items()}
+                              for s, sg in lg.items()}
+            return out
+
+    def summary(self) -> dict[str, Any]:
+        """Summary for ``cosim runs show``: config digest, progress, accuracies, checks."""
+        import hashlib
+
+        attrs = self.attrs()
+        cfg = self.config_json()
+        epochs = self.epoch_metrics()
+        steps = self.step_metrics()
+        spots = self.table("spot_checks")
+        stats = self.table("hardware_stats")
+        cfg_d = json.loads(cfg)
+        hw = cfg_d.get("hardware", {})
+        out: dict[str, Any] = {
+            "path": str(self.path),
+            "status": attrs.get("status"),
+            "created": attrs.get("created"),
+            "config_sha256": hashlib.sha256(cfg.encode("utf-8")).hexdigest(),
+            "seed": cfg_d.get("seed"),
+            "model": cfg_d.get("model", {}).get("name"),
+            "architecture": hw.get("architecture"),
+            "adc_bits": hw.get("adc_bits"), "dac_bits": hw.get("dac_bits"),
+            "engines": {k: hw.get(k) for k in ("optical_engine", "electrical_engine")},
+            "steps": int(steps["step"].shape[0]),
+            "epochs_done": int(epochs["epoch"].shape[0]),
+            "epochs_planned": cfg_d.get("training", {}).get("epochs"),
+            "checkpoint_step": attrs.get("last_step"),
+            "final_train_acc": float(epochs["train_acc"][-1]) if epochs["epoch"].size else None,
+            "final_test_acc": float(epochs["test_acc"][-1]) if epochs["epoch"].size else None,
+            "best_test_acc": float(epochs["test_acc"].max()) if epochs["epoch"].size else None,
+            "train_time_s": float(steps["time_s"].sum()) if steps["step"].size else 0.0,
+            "spot_checks": int(spots["step"].shape[0]),
+            "spot_check_max_abs_error": (float(spots["max_abs_error"].max())
+                                         if spots["step"].size else None),
+            "spot_check_max_rel_error": (float(spots["rel_error"].max())
+                                         if spots["step"].size else None),
+            "spot_check_median_rel_error": (float(np.median(spots["rel_error"]))
+                                            if spots["step"].size else None),
+            "netlists": len(self.netlist_hashes()),
+        }
+        totals = {}
+        for k in ("products", "samples", "saturated_tia", "clipped_adc", "below_noise_floor",
+                  "saturated_weights"):
+            totals[k] = int(stats[k].sum()) if stats[k].size else 0
+        out["hardware_totals"] = totals
+        per_layer: dict[str, dict[str, int]] = {}
+        for i in range(stats["layer"].shape[0]):
+            d = per_layer.setdefault(str(stats["layer"][i]), {k: 0 for k in totals})
+            for k in totals:
+                d[k] += int(stats[k][i])
+        out["hardware_per_layer"] = per_layer
+        return out
+
+
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def _remove_stale_tmp(path: Path) -> None:
+    for p in path.parent.glob(f".{path.name}.tmp-*"):
+        try:
+            pid = int(p.name.rsplit("-", 1)[1])
+        except ValueError:
+            continue
+        if pid == os.getpid() or not _pid_alive(pid):
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                pass
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sync_replace(tmp: Path, path: Path) -> None:
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    try:
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass

@@ -1,0 +1,116 @@
+"""`cosim train`, `cosim runs show`, `cosim netlist extract`: help texts and real runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cosim.cli.main import main
+from cosim.netlist import read_netlist
+from cosim.store.runs import RunFile
+
+TINY = ["--set=model.width=0.34", "--set=data.train_limit=64", "--set=data.test_limit=32",
+        "--set=training.batch_size=32", "--set=training.epochs=1", "--quiet"]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "--help"], ["--config", "--set", "--engine", "--epochs", "--out", "--resume",
+                           "--seed"]),
+    (["runs", "show", "--help"], ["RUN.h5", "--json"]),
+    (["netlist", "extract", "--help"], ["--layer", "--step", "--phase", "--tile", "-o"]),
+    (["demo", "--help"], ["--out-dir", "--epochs", "--quick"]),
+])
+def test_help_texts(capsys, argv, words):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for w in words:
+        assert w in out
+
+
+def test_train_then_runs_show(tmp_path, capsys):
+    out = tmp_path / "r.h5"
+    assert main(["train", *TINY, "--architecture", "ideal", "--seed", "3",
+                 "--out", str(out)]) == 0
+    assert "2 steps" in capsys.readouterr().out
+    cfg = RunFile(out).read_config()
+    assert cfg.seed == 3 and cfg.hardware.architecture == "ideal"
+    # an existing run file is not overwritten by accident; --resume refuses config flags
+    assert main(["train", *TINY, "--out", str(out)]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert main(["train", "--resume", "--epochs", "2", "--out", str(out)]) == 2
+    assert "--resume takes its config from the run file" in capsys.readouterr().err
+    assert main(["runs", "show", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "test accuracy" in text and "epoch" in text and "ideal" in text
+    assert main(["runs", "show", "--json", str(out)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["steps"] == 2 and data["epochs_done"] == 1
+    assert data["final_test_acc"] == RunFile(out).epoch_metrics()["test_acc"][-1]
+    assert main(["train", *TINY, "--set", "training.bogus=1", "--out",
+                 str(tmp_path / "x.h5")]) == 2
+    assert "'training.bogus'" in capsys.readouterr().err
+
+
+def _extract_and_rerun(tmp_path, capsys, run, layer, step, tile):
+    f = tmp_path / f"{layer}_{step}_{tile.replace(',', '_')}.cir"
+    assert main(["netlist", "extract", str(run.path), "--layer", layer, "--step", str(step),
+                 "--tile", tile, "-o", str(f)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    text = f.read_text()
+    sha, _ = run.find_netlist(layer, step, tile=tile)
+    assert read_netlist(f).render() == text and run.netlist(sha) == text
+    assert main(["netlist", "run", str(f), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["netlist_sha256"] == sha
+    return sha
+
+
+def test_extract_tile_netlist_that_netlist_run_reruns(tmp_path, capsys):
+    out = tmp_path / "hw.h5"
+    assert main(["train", *TINY, "--architecture", "bplight", "--set",
+                 "training.max_steps=2", "--out", str(out)]) == 0
+    capsys.readouterr()
+    run = RunFile(out)
+    _extract_and_rerun(tmp_path, capsys, run, "conv1", 2, "0,0")
+    assert main(["netlist", "extract", str(out), "--layer", "conv7", "--step", "1",
+                 "-o", str(tmp_path / "x.cir")]) == 2
+    err = capsys.readouterr().err
+    assert "no netlist for layer 'conv7'" in err and "conv1/forward@1" in err
+
+
+def test_extract_spot_check_netlist_that_netlist_run_reruns(tmp_path, capsys):
+    out = tmp_path / "hw.h5"
+    assert main(["train", *TINY, "--architecture", "bplight", "--set",
+                 "hardware.spot_check=1.0", "--set", "training.max_steps=1",
+                 "--out", str(out)]) == 0
+    capsys.readouterr()
+    run = RunFile(out)
+    spots = run.table("spot_checks")
+    assert spots["step"].size > 0 and set(spots["step"].tolist()) == {1}
+    sha = _extract_and_rerun(tmp_path, capsys, run, "conv1", 1, "spot_check")
+    # the spot-check netlist is the one its twin-vs-spice record names
+    assert sha in spots["netlist_sha256"]
+
+
+def test_workflow_script_help_and_tiny_run(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "workflows" / "train_lenet.py"
+    out = subprocess.run([sys.executable, str(script), "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "--config" in out and "lenet_digits.toml" in out
+    run = tmp_path / "w.h5"
+    proc = subprocess.run([sys.executable, str(script), "--quiet", "--out", str(run),
+                           *[a for a in TINY if a != "--quiet"],
+                           "--set=hardware.architecture=ideal"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "final test accuracy" in proc.stdout
+    cfg = RunFile(run).read_config()
+    assert cfg.model.width == 0.34 and cfg.training.checkpoint_every_steps == 20
+    assert RunFile(run).config_source()[0].startswith("# LeNet-5 on the scikit-learn digits")
