@@ -31,19 +31,13 @@ from cosim.hw import build_crossbar_read, crossbar_solver, read_currents
 from cosim.native import solve_op
 from cosim.spice import SpiceEngine, make_job
 
+from _common import cpu_model as _cpu
+
 BEGIN, END = "<!-- crossbar:begin -->", "<!-- crossbar:end -->"
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 BATCH = 1000
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _case(n: int, engine: SpiceEngine | None, ngspice_vectors: int) -> dict:

@@ -21,17 +21,11 @@ from cosim.devices.memristor import MEMRISTOR_MODELS, bench_circuit, bench_drive
     simulate, simulate_batch
 from cosim.spice import default_engine
 
+from _common import cpu_model as _cpu
+
 NAME = "memristor_models"
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _radau_twin(name, t, vfun):

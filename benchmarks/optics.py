@@ -23,6 +23,8 @@ import numpy as np
 from cosim.optics import (bank_transfer, calibrate_bank, link_budget, make_weight_bank,
                           pd_power, program_bank)
 
+from _common import cpu_model as _cpu_model
+
 BEGIN, END = "<!-- optics:begin -->", "<!-- optics:end -->"
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 TARGET_S = 50e-3
@@ -62,14 +64,6 @@ def _case(n: int, m: int, batch: int, *, crosstalk: bool = True, repeats: int = 
     return _median_time(full, repeats), _median_time(cached, repeats)
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

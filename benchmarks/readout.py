@@ -26,19 +26,13 @@ from cosim.readout import ReadoutSpec, SpiceReadout, TwinReadout, build_readout_
 from cosim.spice import SpiceEngine
 from cosim.store import ResultCache
 
+from _common import cpu_model as _cpu
+
 BEGIN, END = "<!-- readout:begin -->", "<!-- readout:end -->"
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 CHANNELS, SAMPLES = 64, 1000
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

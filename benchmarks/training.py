@@ -30,18 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
+from _common import cpu_model as _cpu_model
+
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 NAME = "training"
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def step_times(architecture: str, steps: int, workdir: Path) -> np.ndarray:

@@ -20,18 +20,12 @@ from threadpoolctl import threadpool_limits
 from cosim.hw.backend import HardwareConfig, build_hardware
 from cosim.nn import SGD, Trainer, lenet5, load_digits_dataset, resize_images
 
+from _common import cpu_model as _cpu
+
 RESULTS = Path(__file__).with_name("RESULTS.md")
 NAME = "training_hw"
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def time_steps(architecture: str, steps: int, x, y) -> tuple[float, float, list[float]]:

@@ -6,7 +6,6 @@ each defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``build(args) -> 
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import sys

@@ -1,0 +1,38 @@
+"""Helpers shared by the benchmark scripts: machine description and RESULTS.md sections."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo (or platform.processor())."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine() -> str:
+    """One line: CPU, cores, OS and Python."""
+    return (f"{cpu_model()}, {os.cpu_count()} cores, {platform.system()} "
+            f"{platform.release()}, Python {platform.python_version()}")
+
+
+def write_section(name: str, body: str) -> None:
+    """Replace (or append) the section of RESULTS.md between ``<!-- name:begin/end -->``."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    section = f"{begin}\n{body.strip()}\n{end}\n"
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end) + r"\n?", re.S)
+    text = pattern.sub(lambda _: section, text) if pattern.search(text) else \
+        text.rstrip("\n") + "\n\n" + section
+    RESULTS.write_text(text, encoding="utf-8")
