@@ -14,8 +14,9 @@ from cosim.energy import link
 
 @pytest.fixture(scope="module")
 def char():
-    from cosim.readout import characterize
-    return characterize(bits=16)
+    # the card's readout (readout_tia_card = tia_bplight), no longer the default tia card
+    from cosim.energy import readout_characterization
+    return readout_characterization()
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def test_vgg16_op_counts_by_hand(char):
 
 def test_survey_adc_formula_matches_converters(lenet):
     q = lenet["bplight.component.adc_energy_per_conversion"]
-    fs = lenet["bplight.component.symbol_rate"].value
+    fs = lenet["bplight.component.read_rate"].value     # the ADC runs at the read rate
     assert q.value == pytest.approx(survey_adc_energy_j(16, fs), rel=1e-12)
 
 
@@ -177,3 +178,42 @@ def test_cli_explain(capsys, tmp_path):
     out = capsys.readouterr().out
     assert "n_conv * e_adc" in out and "card energy_bplight.bits" in out
     assert "ngspice readout characterization" in out
+
+
+def test_readout_is_the_cards_tia_and_averaging_costs_time_and_buys_bits(char, lenet):
+    """energy_bplight names the training readout (tia_bplight, 16 reads averaged): the
+    symbol rate is the read rate / 16, every noise term is proportional to the noise
+    bandwidth B = f_sym / sqrt(2), so the SNR gains exactly 10 log10(16) dB (2.0 bits),
+    and each output costs 16 ADC conversions at the same read rate."""
+    from cosim.devices import load_card
+
+    bp = load_card("bplight")
+    card = load_card("energy_bplight")
+    assert card["readout_tia_card"] == bp["readout_tia_card"] == "tia_bplight"
+    assert card["readout_averaging"] == bp["readout_averaging"] == 16
+    assert char.spec.feedback_resistance_ohm == load_card("tia_bplight")["feedback_resistance_ohm"]
+    assert not any("not of the card's readout" in f for f in lenet.flags)
+    c = "bplight.component."
+    assert lenet[c + "read_rate"].value == pytest.approx(1 / char.settling_time_s, rel=1e-12)
+    assert lenet[c + "symbol_rate"].value == pytest.approx(
+        lenet[c + "read_rate"].value / 16, rel=1e-12)
+    one = evaluate("lenet5", cards=load_config(bplight={"readout_averaging": 1}),
+                   characterization=char)
+    gain_bits = 10 * math.log10(16) / 6.02
+    assert lenet["bplight.link.achievable_bits"].value == pytest.approx(
+        one["bplight.link.achievable_bits"].value + gain_bits, rel=1e-9)
+    assert lenet["bplight.link.rin_ceiling_bits"].value == pytest.approx(
+        one["bplight.link.rin_ceiling_bits"].value + gain_bits, rel=1e-9)
+    for name in ("conv1.forward", "fc3.backward"):
+        for k, factor in (("adc_energy", 16), ("pd_tia_energy", 16), ("latency", 16)):
+            assert lenet[f"bplight.layer.{name}.{k}"].value == pytest.approx(
+                factor * one[f"bplight.layer.{name}.{k}"].value, rel=1e-12), (name, k)
+        assert lenet[f"bplight.layer.{name}.dac_energy"].value == \
+            one[f"bplight.layer.{name}.dac_energy"].value
+    for name in one.figures:
+        if name.startswith("baseline."):
+            assert lenet[name].value == one[name].value, name
+    # a characterization of another TIA is used as given, but flagged
+    from cosim.readout import characterize
+    other = evaluate("lenet5", characterization=characterize(bits=16))
+    assert any("not of the card's readout" in f for f in other.flags)

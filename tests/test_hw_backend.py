@@ -379,3 +379,105 @@ def test_electronic_twin_product_equals_per_tile_native_solves():
             ref[:, i * 8:(i + 1) * 8] += (vq / t.z_ohm) / (t.v_read * span)
     ref = ref[:, :20] * s_x * m.store.w_max("fc1")
     assert np.max(np.abs(y - ref)) <= 1e-12 * np.max(np.abs(ref))
+
+
+# ------------------------------------------------------------------ readout design choice
+@pytest.mark.parametrize("electrical", ["ideal", "twin"])
+def test_readout_averaging_is_the_mean_of_independent_reads(electrical):
+    """readout_averaging = 16: one conversion has the noise of the mean of 16 single
+    reads (readout noise + RIN, electrical "ideal" = RIN alone), i.e. sigma / 4.
+    Statistical: sample variances of n = 20000 conversions per output; the log of a
+    variance ratio has sd sqrt(2/n1 + 2/n2), the bound is 5 sd."""
+    from cosim.hw.backend import readout_characterization
+    from cosim.hw.photonic import PhotonicTiles
+    from cosim.optics import rin_sigma
+
+    char = readout_characterization(HardwareConfig())
+    tiles = {a: PhotonicTiles(tile_rows=16, tile_cols=4, dac_bits=16, adc_bits=24,
+                              optical_engine="ideal", electrical_engine=electrical,
+                              noise=True, characterization=char,
+                              laser_power_per_channel_w=None, averaging=a)
+             for a in (1, 16)}
+    sigma1 = rin_sigma(rin_db_per_hz=-140.0, bandwidth_hz=char.noise_bandwidth_hz)
+    assert tiles[1].rin_sigma == sigma1
+    assert tiles[16].rin_sigma == pytest.approx(sigma1 / 4, rel=1e-15)
+    assert tiles[16].symbol_period_s == pytest.approx(16 / char.spec.adc_sample_rate_hz)
+    rng = np.random.default_rng(5)
+    u = rng.uniform(-1, 1, (1, 16))
+    a = rng.uniform(-1, 1, (4, 16))
+    n = 20000
+
+    def conversions(t, rows, seed):
+        counts = dict.fromkeys(("samples", "saturated_tia", "clipped_adc",
+                                "below_noise_floor"), 0)
+        y = t.matmul(np.repeat(u, rows, axis=0), t.transfers(a),
+                     rng=np.random.default_rng(seed), counts=counts)
+        assert counts["saturated_tia"] == counts["clipped_adc"] == 0
+        return y
+
+    y16 = conversions(tiles[16], n, 1)
+    y1 = conversions(tiles[1], 16 * n, 2)
+    mean_of_16 = y1.reshape(n, 16, 4).mean(axis=1)
+    var16, var_mean, var1 = (np.var(y, axis=0, ddof=1) for y in (y16, mean_of_16, y1))
+    sd = np.sqrt(2 / (n - 1) + 2 / (n - 1))
+    assert np.all(np.abs(np.log(var16 / var_mean)) < 5 * sd), (var16, var_mean)
+    sd = np.sqrt(2 / (n - 1) + 2 / (16 * n - 1))
+    assert np.all(np.abs(np.log(var1 / var16 / 16)) < 5 * sd), var1 / var16
+    # the noise is real and far above the 24-bit ADC step, not quantization
+    assert np.all(np.sqrt(var16) > 100 * char.spec.adc_full_scale_v / 2 ** 24 /
+                  (char.spec.responsivity_a_per_w * tiles[16].g * tiles[16].p_bank_w *
+                   abs(char.gain_ohm)))
+
+
+def test_bplight_reads_out_through_its_designed_tia_and_electronic_through_tia():
+    """The photonic tile uses devices/tia_bplight.toml (named by bplight.toml), the
+    electronic architecture the published-TIA card; hardware.cards["tia"] overrides both."""
+    from cosim.devices.cards import load_card
+    from cosim.hw.backend import readout_characterization, readout_tia_card
+
+    assert load_card("bplight")["readout_tia_card"] == "tia_bplight"
+    assert readout_tia_card(HardwareConfig(architecture="bplight")) == "tia_bplight"
+    assert readout_tia_card(HardwareConfig(architecture="electronic")) == "tia"
+    rf = {name: float(load_card(name)["feedback_resistance_ohm"])
+          for name in ("tia", "tia_bplight")}
+    assert rf["tia"] != rf["tia_bplight"]
+    for arch, cards, want in (("bplight", {}, "tia_bplight"), ("electronic", {}, "tia"),
+                              ("bplight", {"tia": "tia"}, "tia"),
+                              ("electronic", {"tia": "tia_bplight"}, "tia_bplight")):
+        spec = readout_characterization(HardwareConfig(architecture=arch, cards=cards)).spec
+        assert spec.feedback_resistance_ohm == rf[want], (arch, cards)
+    m = _attach(_mlp(), HardwareConfig(architecture="bplight", noise=False))
+    assert m.backend.tiles.spec.feedback_resistance_ohm == rf["tia_bplight"]
+    assert m.backend.tiles.averaging == int(load_card("bplight")["readout_averaging"])
+    m = _attach(_mlp(), HardwareConfig(architecture="bplight", noise=False,
+                                       cards={"tia": "tia"}))
+    assert m.backend.tiles.spec.feedback_resistance_ohm == rf["tia"]
+
+
+def test_device_store_clips_huge_updates_and_drops_non_finite_ones():
+    """A request beyond +-2 w_max acts as +-2 w_max (the pair's full span); NaN and inf
+    apply no pulses: the same devices and draws as the clipped request, entry by entry."""
+    from cosim.devices.programming import params_from_card
+
+    params = params_from_card("rram_array")
+    w0 = np.random.default_rng(1).uniform(-1, 1, (4, 3))
+    stores = [DeviceWeightStore(params, np.random.default_rng(0), headroom=2.0)
+              for _ in range(2)]
+    for s in stores:
+        s.set_weight("fc", w0)
+    w_max = stores[0].w_max("fc")
+    delta = np.full(w0.shape, 0.1 * w_max)
+    delta[0, 0], delta[1, 1], delta[2, 2], delta[3, 0] = np.nan, np.inf, 1e6 * w_max, -np.inf
+    clipped = delta.copy()
+    clipped[0, 0] = clipped[1, 1] = clipped[3, 0] = 0.0
+    clipped[2, 2] = 2 * w_max
+    before = np.array(stores[0].weight("fc"))
+    stores[0].apply_update("fc", delta)
+    stores[1].apply_update("fc", clipped)
+    after = np.array(stores[0].weight("fc"))
+    assert np.all(np.isfinite(after))
+    assert np.array_equal(after, np.array(stores[1].weight("fc")))
+    assert stores[0].pulses_applied == stores[1].pulses_applied > 0
+    for ij in ((0, 0), (1, 1), (3, 0)):
+        assert after[ij] == before[ij]
+    assert after[2, 2] > before[2, 2]

@@ -23,10 +23,6 @@ def _acc(tmp_path, name, *extra):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "open (cosim.hw calibration): with the default cards the photonic readout noise "
-    "dominates the products (per-layer forward RMS error 19-57 %), so 16-bit bplight "
-    "does not track float yet; strict: remove this marker once it passes"))
 def test_bplight_16_bit_tracks_float_and_degrades_with_4_bits_or_weak_laser(tmp_path):
     float_acc = _acc(tmp_path, "float", "hardware.architecture=ideal")
     assert float_acc > 0.8, float_acc             # the task is learnable at this size

@@ -1,8 +1,16 @@
 """Component costs of the photonic design and of the electronic baseline, from cards,
 the optical model and the ngspice readout characterization (all as Quantities).
 
+The photonic readout is the TIA card named by ``readout_tia_card`` of the
+energy_bplight card (:func:`readout_spec`; the same card devices/bplight.toml gives the
+training co-simulation), and each output conversion averages ``readout_averaging = A``
+ADC reads of one held symbol: read rate ``f_read = 1 / t_settle`` (the ngspice settling
+time), symbol rate ``f_sym = f_read / A``, link noise bandwidth ``B = f_sym / sqrt(2)``
+(the noise of the mean of A reads), ADC energy per conversion at ``f_read``.
+
 Names returned (photonic, :func:`photonic_components`): bits, bank_channels,
-bank_outputs, settling_time, symbol_rate, symbol_period, adc_energy_per_conversion,
+bank_outputs, readout_averaging, settling_time, read_rate, symbol_rate, symbol_period,
+adc_energy_per_conversion,
 dac_energy_per_conversion, modulator_energy_per_symbol, laser_power_per_channel,
 laser_electrical_power_per_channel, tia_power, pd_bias_power, ring_heater_power, the link
 figures (link.*) and areas.  Baseline (:func:`baseline_components`): card values plus
@@ -63,6 +71,16 @@ def ring_heater_power_w(n_channels: int, n_outputs: int, *, optics_card=None) ->
     return float(np.mean(p)), text
 
 
+def readout_spec(card):
+    """The :class:`cosim.readout.ReadoutSpec` of the photonic readout of the energy card
+    ``card``: photodetector and converters cards, TIA card ``card["readout_tia_card"]``,
+    ADC bits ``card["bits"]``."""
+    from cosim.readout import ReadoutSpec
+
+    return ReadoutSpec.from_cards(tia=str(card["readout_tia_card"]),
+                                  adc_bits=int(card["bits"]))
+
+
 def photonic_components(card, characterization, *, optics_card=None) -> tuple[dict[str, Quantity], list[str]]:
     """Component quantities of the photonic design, and warnings for the report."""
     from cosim.optics.link_budget import link_budget
@@ -74,19 +92,33 @@ def photonic_components(card, characterization, *, optics_card=None) -> tuple[di
     for key in ("bits", "bank_channels", "bank_outputs", "modulator_energy_per_symbol_j",
                 "wall_plug_efficiency", "rin_db_per_hz", "dac_reference_energy_j",
                 "dac_reference_bits", "ring_area_m2", "pd_area_m2", "tia_area_m2",
-                "adc_area_m2", "dac_area_m2", "memristors_per_weight", "tiles_available"):
+                "adc_area_m2", "dac_area_m2", "memristors_per_weight", "tiles_available",
+                "readout_averaging"):
         c[key.removesuffix("_j").removesuffix("_m2")] = card_quantity(card, key)
     bits = c["bits"]
-    sim = f"ngspice readout characterization at {ch.spec.adc_bits} bits (cosim.readout.characterize)"
+    tia = str(card["readout_tia_card"])
+    want = readout_spec(card).with_values(adc_bits=ch.spec.adc_bits)
+    if ch.spec != want:
+        flags.append(f"the readout characterization given is not of the card's readout "
+                     f"(readout_tia_card = {tia!r}): its feedback resistance is "
+                     f"{ch.spec.feedback_resistance_ohm:.4g} Ohm, the card's "
+                     f"{want.feedback_resistance_ohm:.4g} Ohm")
+    sim = (f"ngspice readout characterization of TIA card {tia!r} at {ch.spec.adc_bits} bits "
+           "(cosim.readout.characterize)")
     c["settling_time"] = leaf(ch.settling_time_s, "s", f"{sim}: full-scale step settling to half an LSB")
+    avg = c["readout_averaging"]
     if card["symbol_rate_hz"] > 0:
         c["symbol_rate"] = card_quantity(card, "symbol_rate_hz")
-        if card["symbol_rate_hz"] > 1 / ch.settling_time_s:
-            flags.append(f"symbol rate {card['symbol_rate_hz']:.3g} Hz is faster than the "
-                         f"readout settles (1/{ch.settling_time_s:.3g} s): outputs are read "
-                         "before they settle to half an LSB")
+        c["read_rate"] = derive("f_sym * n_avg", "Hz", f_sym=c["symbol_rate"], n_avg=avg)
+        if c["read_rate"].value > 1 / ch.settling_time_s:
+            flags.append(f"read rate {c['read_rate'].value:.3g} Hz (symbol rate "
+                         f"{card['symbol_rate_hz']:.3g} Hz x {card['readout_averaging']} "
+                         f"reads) is faster than the readout settles "
+                         f"(1/{ch.settling_time_s:.3g} s): outputs are read before they "
+                         "settle to half an LSB")
     else:
-        c["symbol_rate"] = derive("1 / t_settle", "Hz", t_settle=c["settling_time"])
+        c["read_rate"] = derive("1 / t_settle", "Hz", t_settle=c["settling_time"])
+        c["symbol_rate"] = derive("f_read / n_avg", "Hz", f_read=c["read_rate"], n_avg=avg)
     c["symbol_period"] = derive("1 / f_sym", "s", f_sym=c["symbol_rate"])
     if card["adc_energy_per_conversion_j"] > 0:
         c["adc_energy_per_conversion"] = card_quantity(card, "adc_energy_per_conversion_j")
@@ -94,7 +126,7 @@ def photonic_components(card, characterization, *, optics_card=None) -> tuple[di
         c["adc_energy_per_conversion"] = _with(derive(
             "1 / (2 * 10**((min(302.739 - 6.4608 * ln(fs), 180.14) - "
             "(bits * 20 * log10(2) + 10 * log10(1.5))) / 10))", "J",
-            fs=c["symbol_rate"], bits=bits), MURMANN)
+            fs=c["read_rate"], bits=bits), MURMANN)
     c["dac_energy_per_conversion"] = _with(derive(
         "e_ref * (2**bits / bits) / (2**ref_bits / ref_bits)", "J",
         e_ref=c["dac_reference_energy"], bits=bits, ref_bits=c["dac_reference_bits"]),
@@ -121,11 +153,12 @@ def photonic_components(card, characterization, *, optics_card=None) -> tuple[di
     c["dark_current"] = leaf(spec.dark_current_a, "A",
                              "card photodetector.dark_current_a (via ReadoutSpec)")
     c["feedback_resistance"] = leaf(spec.feedback_resistance_ohm, "ohm",
-                                    "card tia.feedback_resistance_ohm (via ReadoutSpec)")
-    c["temperature"] = leaf(spec.temperature_k, "K", "card tia.temperature_k (via ReadoutSpec)")
+                                    f"card {tia}.feedback_resistance_ohm (via ReadoutSpec)")
+    c["temperature"] = leaf(spec.temperature_k, "K", f"card {tia}.temperature_k (via ReadoutSpec)")
     c["input_noise_density"] = leaf(ch.input_noise_density_a_per_rthz, "A/sqrt(Hz)",
                                     f"{sim}: input-referred noise density over the noise "
                                     "bandwidth (.noise analysis)")
+    # B of the symbol rate: the mean of A reads has 1/A of one read's white-noise power
     c["link.noise_bandwidth"] = link.noise_bandwidth(c["symbol_rate"])
     geo = dict(responsivity=c["responsivity"], weight_scale=c["link.weight_scale"],
                channels=c["bank_channels"], total_loss_db=c["link.total_loss"])

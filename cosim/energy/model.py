@@ -6,8 +6,11 @@ inputs) and ``r`` matrix-vector products per sample (conv output positions, 1 fo
 
 Photonic (N x M bank tiles): ``t_in = ceil(a/N)``, ``t_out = ceil(b/M)``; per sample
 ``r`` symbols on all ``t_in t_out`` tiles in parallel, latency ``passes r T_sym``; DAC
-and modulator symbols ``r a t_out``; laser channel-symbols the same; ADC, TIA and PD reads
-``r b t_in``; partial sums over ``t_in`` tiles accumulated digitally; ring heaters of the
+and modulator symbols ``r a t_out``; laser channel-symbols the same; TIA and PD outputs
+``r b t_in``, each on for ``T_sym``; ADC conversions ``A r b t_in`` (``A`` =
+``readout_averaging`` reads averaged per output, ``T_sym = A / f_read``, see
+:mod:`cosim.energy.components`) and ``(A - 1)`` digital additions per output to average
+them; partial sums over ``t_in`` tiles accumulated digitally; ring heaters of the
 layer's tiles on during its latency.  Backward: ``W^T`` on a second bank set (a <-> b).
 
 Baseline (ISAAC-style crossbars, PipeLayer-style training): ``cpw`` crossbar columns per
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from cosim.energy.components import (baseline_components, photonic_components,
-                                     workload_components)
+                                     readout_spec, workload_components)
 from cosim.energy.quantity import Quantity, derive, leaf, total
 
 PHASES = ("forward", "backward", "update")
@@ -93,7 +96,8 @@ def _photonic_pass(c, w, r, a, b, ew) -> tuple[dict[str, Quantity], Quantity, Qu
         passes = leaf(1, "1", "weight-stationary (tiles_available = 0): one pass")
     latency = derive("passes * r * t_sym", "s", passes=passes, r=r, t_sym=c["symbol_period"])
     dac_conv = derive("r * a * t_out", "1", r=r, a=a, t_out=t_out)
-    adc_conv = derive("r * b * t_in", "1", r=r, b=b, t_in=t_in)
+    reads = derive("r * b * t_in", "1", r=r, b=b, t_in=t_in)
+    adc_conv = derive("n_out * n_avg", "1", n_out=reads, n_avg=c["readout_averaging"])
     t = {
         "dac_energy": derive("n_conv * e_dac", "J", n_conv=dac_conv, e_dac=c["dac_energy_per_conversion"]),
         "modulator_energy": derive("n_sym * e_mod", "J", n_sym=dac_conv, e_mod=c["modulator_energy_per_symbol"]),
@@ -102,13 +106,14 @@ def _photonic_pass(c, w, r, a, b, ew) -> tuple[dict[str, Quantity], Quantity, Qu
         "ring_tuning_energy": derive("tiles * n * m * p_ring * latency", "J", tiles=tiles,
                                      n=c["bank_channels"], m=c["bank_outputs"],
                                      p_ring=c["ring_heater_power"], latency=latency),
-        "pd_tia_energy": derive("n_read * (p_tia + p_pd) * t_sym", "J", n_read=adc_conv,
+        "pd_tia_energy": derive("n_read * (p_tia + p_pd) * t_sym", "J", n_read=reads,
                                 p_tia=c["tia_power"], p_pd=c["pd_bias_power"], t_sym=c["symbol_period"]),
         "adc_energy": derive("n_conv * e_adc", "J", n_conv=adc_conv, e_adc=c["adc_energy_per_conversion"]),
         "buffer_energy": derive("r * (a + b) * bits / access_bits * e_buf", "J", r=r, a=a, b=b,
                                 bits=c["bits"], access_bits=w["buffer_access_bits"],
                                 e_buf=w["buffer_energy_per_access"]),
-        "digital_energy": derive("(r * b * (t_in - 1) + ew) * e_op", "J", r=r, b=b, t_in=t_in,
+        "digital_energy": derive("(r * b * (t_in - 1) + n_read * (n_avg - 1) + ew) * e_op", "J",
+                                 r=r, b=b, t_in=t_in, n_read=reads, n_avg=c["readout_averaging"],
                                  ew=ew, e_op=w["digital_op_energy"]),
     }
     return t, latency, tiles
@@ -153,6 +158,16 @@ def _update(w, cells_per_weight, copies, rows_per_tile, r, a, b) -> tuple[dict[s
     return t, latency
 
 
+def readout_characterization(card=None):
+    """ngspice characterization (through the result cache) of the photonic readout of the
+    energy card ``card`` (default: the shipped energy_bplight): its ``readout_tia_card``
+    at its ``bits`` (:func:`cosim.energy.components.readout_spec`)."""
+    from cosim.devices import load_card
+    from cosim.readout import characterize
+
+    return characterize(readout_spec(load_card("energy_bplight") if card is None else card))
+
+
 def evaluate(network: str = "lenet5", *, cards: dict | None = None,
              characterization=None) -> EnergyReport:
     """Evaluate ``network`` on both designs.
@@ -164,7 +179,9 @@ def evaluate(network: str = "lenet5", *, cards: dict | None = None,
         "rram" (defaults: the shipped energy_bplight, energy_baseline, energy_workload,
         rram_array cards); see :func:`cosim.energy.config.load_config`.
     characterization : a :class:`cosim.readout.ReadoutCharacterization`; default: measured
-        with ngspice (cached) at the card's bits.
+        with ngspice (cached) of the bplight card's readout (``readout_tia_card``) at the
+        card's bits, :func:`readout_characterization`.  One of another readout is used
+        but flagged in the report.
     """
     from cosim.devices import load_card
     from cosim.errors import ConfigError
@@ -178,8 +195,7 @@ def evaluate(network: str = "lenet5", *, cards: dict | None = None,
     work_card = cards.get("workload") or load_card("energy_workload")
     rram_card = cards.get("rram") or load_card("rram_array")
     if characterization is None:
-        from cosim.readout import characterize
-        characterization = characterize(bits=int(bp_card["bits"]))
+        characterization = readout_characterization(bp_card)
     pc, flags = photonic_components(bp_card, characterization)
     bc = baseline_components(base_card)
     wc = workload_components(work_card, rram_card)

@@ -158,13 +158,23 @@ def _card(config: HardwareConfig, role: str, default: str):
     return load_card(config.cards.get(role, default))
 
 
+def readout_tia_card(config: HardwareConfig) -> str:
+    """Default TIA card of ``config``'s readout: for ``"bplight"`` the bplight card's
+    ``readout_tia_card`` (the readout designed for the photonic link budget,
+    devices/tia_bplight.toml), otherwise the published-TIA card ``"tia"``.  A ``tia``
+    entry in ``config.cards`` overrides both."""
+    if config.architecture == "bplight":
+        return str(_card(config, "bplight", "bplight")["readout_tia_card"])
+    return "tia"
+
+
 def readout_characterization(config: HardwareConfig, *, engine=None, cache=None):
     """The ngspice characterization of the readout channel of ``config``'s cards (once
     per process and spec; through the HDF5 result cache)."""
     from cosim.readout import ReadoutSpec, characterize
 
     spec = ReadoutSpec.from_cards(photodetector=_card(config, "photodetector", "photodetector"),
-                                  tia=_card(config, "tia", "tia"),
+                                  tia=_card(config, "tia", readout_tia_card(config)),
                                   converters=_card(config, "converters", "converters"))
     key = spec
     if key not in _CHARACTERIZATIONS:
@@ -245,7 +255,7 @@ def build_hardware(config: HardwareConfig, model, rng: np.random.Generator, *,
             laser_power_per_channel_w=config.laser_power_per_channel_w,
             optical_full_scale_fraction=float(arch["optical_full_scale_fraction"]),
             rin_db_per_hz=float(laser["rin_db_per_hz"]), crosstalk=bool(arch["crosstalk"]),
-            spice_engine=engine)
+            spice_engine=engine, averaging=int(arch["readout_averaging"]))
     else:
         from cosim.hw.crossbar_tile import CrossbarTiles
 
@@ -510,4 +520,5 @@ class HardwareBackend:
 
 
 __all__ = ["ARCHITECTURES", "CARD_ROLES", "ELECTRICAL_ENGINES", "OPTICAL_ENGINES",
-           "HardwareBackend", "HardwareConfig", "build_hardware", "readout_characterization"]
+           "HardwareBackend", "HardwareConfig", "build_hardware", "readout_characterization",
+           "readout_tia_card"]

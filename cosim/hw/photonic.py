@@ -31,7 +31,16 @@ One product ``Y = U @ A.T`` (U (b, k) signed inputs, A (m, k) weights normalised
    (the ngspice-measured DC transfer, step response and noise, incl. shot noise);
    ``spice`` = :class:`cosim.readout.SpiceReadout` (one ngspice transient per pass,
    every tile output a channel, rows of U as successive symbols; its noise, when on, is
-   the twin's measured noise added to the noiseless transient).
+   the twin's measured noise added to the noiseless transient).  With
+   ``readout_averaging = A`` each symbol is held for ``A`` ADC sample periods
+   (``T_s = A / f_ADC``, the symbol period of both engines) and the conversion is the
+   mean of its ``A`` reads: the readout noise and the RIN sigma are divided by
+   ``sqrt(A)``, and the twin and spice engines read the output once, at the end of the
+   held symbol.  The settling error of the earlier reads is not modelled: for
+   tia_bplight the ngspice step response leaves ``5.2e-9`` of a step one ADC period
+   after an edge and nothing measurable after two, i.e. ``3e-10`` of a step in the mean
+   of 16 reads, far below the 16-bit LSB (``1.5e-5`` of the range); at ``T_s = 160 ns``
+   the twin has no inter-symbol memory and takes the fused path.
 5. **ADC** at ``adc_bits`` over the ADC full scale of the converters card (bipolar),
    codes -> volts (``cosim.devices.converters``); digital calibration with the measured
    gain and offset: ``I = (V - V_0)/Z``, ``y_tile = I / (R g P_bank)``; tile partial sums
@@ -39,6 +48,30 @@ One product ``Y = U @ A.T`` (U (b, k) signed inputs, A (m, k) weights normalised
 
 Counted per product (HardwareStats): TIA beyond its output swing (``|I R_f|`` above the
 swing), clipped ADC codes, outputs whose signal is below one rms of the readout noise.
+
+Range and noise design (the default "bplight" cards).  Every scale is per product, so
+nothing is clipped silently: the DAC full scale is ``max|U|`` of the call (the largest
+input drives a modulator fully); the weights are ``W / w_max`` with ``w_max = headroom x
+max|W_0|`` (devices/bplight.toml, weights beyond it saturate and are counted); and the
+optical power is set so the largest balanced photocurrent a tile can produce, ``R g N
+P_bank`` (all N inputs at 1, all weights at +-1), equals ``optical_full_scale_fraction``
+(1.0) x the readout full-scale current ``I_fs = (ADC range / 2) / R_f``: no product can
+saturate the TIA or clip the ADC.  The readout is designed for that link budget
+(devices/tia_bplight.toml): ``R_f = 500 ohm`` gives ``I_fs = 1.28 mA``, which a 64-channel
+bank reaches at 9.55 mW per comb line (within the 10 mW laser card), and a 300 MHz
+closed loop (op-amp GBW 2 GHz) settles within one 10 ns ADC period.  Measured by ngspice
+(cosim.readout.characterize): 12.1 effective bits per read dark (output noise 86 uV rms
+over the 1.28 V ADC range), 10.1 bits with both detectors at full scale (shot noise
+``2 q I``); laser RIN at -140 dB/Hz over the 546 MHz noise bandwidth adds 0.23 % rms per
+channel.  A typical product is far below the worst case (about ``sqrt(N)`` random terms of
+sub-unit size instead of N unit terms), so its error is larger than the full-scale figure:
+on the reduced LeNet-5 the forward products err by 4-9 % rms with one read (0.2-0.5 %
+without noise).  Hence ``readout_averaging = 16`` (devices/bplight.toml): 16 reads per
+conversion give 14.1 effective bits dark, 12.1 at full-scale light and 0.058 % rms RIN,
+at 16x the readout time (6.25 MS/s per channel) and conversion energy (cosim.energy).
+The published 80 kOhm TIA of devices/tia.toml saturates at 8 uA, 170x below what the link
+delivers; with it the signal had to be dimmed onto its noise floor (5.4 effective bits,
+forward errors 19-57 %) and training did not track float.
 """
 
 from __future__ import annotations
@@ -145,13 +178,20 @@ class PhotonicTiles:
     crosstalk : bool
         Inter-channel ring crosstalk in the twin bank.
     spice_engine : cosim.spice.SpiceEngine, optional
+    averaging : int
+        Reads averaged per conversion, ``A`` (devices/bplight.toml
+        ``readout_averaging``): each symbol is held for ``A`` ADC sample periods
+        (symbol period ``T_s = A / f_ADC`` of the twin and spice readouts) and the
+        output is the mean of its ``A`` reads, so the readout noise and the RIN sigma
+        are divided by ``sqrt(A)`` (independent reads: the noise bandwidth, 546 MHz for
+        tia_bplight, is far above ``f_ADC / 2``).
     """
 
     def __init__(self, *, tile_rows: int, tile_cols: int, dac_bits: int, adc_bits: int,
                  optical_engine: str, electrical_engine: str, noise: bool,
                  characterization, laser_power_per_channel_w: float | None,
                  optical_full_scale_fraction: float = 1.0, rin_db_per_hz: float = -140.0,
-                 crosstalk: bool = False, spice_engine=None) -> None:
+                 crosstalk: bool = False, spice_engine=None, averaging: int = 1) -> None:
         from cosim.readout import SpiceReadout, TwinReadout
 
         if optical_engine not in OPTICAL_ENGINES:
@@ -164,6 +204,13 @@ class PhotonicTiles:
         self.dac_bits, self.adc_bits = int(dac_bits), int(adc_bits)
         self.optical_engine, self.electrical_engine = optical_engine, electrical_engine
         self.noise = bool(noise)
+        if isinstance(averaging, bool) or not isinstance(averaging, (int, np.integer)) \
+                or not 1 <= averaging <= 2 ** 20:
+            raise ConfigError(f"readout_averaging={averaging!r}: give an integer from 1 "
+                              f"to {2 ** 20}")
+        self.averaging = int(averaging)
+        #: rms of the mean of ``averaging`` independent reads, per unit rms of one read
+        self.noise_scale = 1.0 / math.sqrt(self.averaging)
         self.char = characterization
         self.spec = characterization.spec
         self.crosstalk = bool(crosstalk)
@@ -184,11 +231,16 @@ class PhotonicTiles:
         if not self.p_bank_w > 0:
             raise ConfigError("no optical power reaches the bank: raise "
                               "laser_power_per_channel_w above 0 W")
-        self.rin_sigma = rin_sigma(rin_db_per_hz=rin_db_per_hz,
-                                   bandwidth_hz=characterization.noise_bandwidth_hz)
-        self.twin = TwinReadout(characterization, noise=self.noise)
-        self.twin_quiet = TwinReadout(characterization, noise=False)
-        self.spice = SpiceReadout(self.spec, noise=False, engine=spice_engine)
+        self.rin_sigma = self.noise_scale * rin_sigma(
+            rin_db_per_hz=rin_db_per_hz, bandwidth_hz=characterization.noise_bandwidth_hz)
+        #: symbol period (s): a symbol is held for the ``averaging`` reads of its conversion
+        self.symbol_period_s = self.averaging / float(self.spec.adc_sample_rate_hz)
+        self.twin = TwinReadout(characterization, noise=self.noise,
+                                symbol_period_s=self.symbol_period_s)
+        self.twin_quiet = TwinReadout(characterization, noise=False,
+                                      symbol_period_s=self.symbol_period_s)
+        self.spice = SpiceReadout(self.spec, noise=False, engine=spice_engine,
+                                  symbol_period_s=self.symbol_period_s)
         if electrical_engine == "ideal":
             self.gain_ohm, self.offset_v = -self.spec.feedback_resistance_ohm, 0.0
         else:
@@ -332,6 +384,7 @@ class PhotonicTiles:
                 i_net = resp * (pd - pt)
                 total = resp * (pd + pt) + dark2
                 sigma_v = self.char.output_noise_v_rms_at(total)
+                sigma_v *= self.noise_scale
                 if twin:
                     v = self._curve(i_net)
                     if read_noise is not None:
@@ -395,7 +448,9 @@ class PhotonicTiles:
             counts["saturated_tia"] += int(np.count_nonzero(
                 np.abs(i_net) * self.spec.feedback_resistance_ohm > self.swing_v))
             total = self.resp * (pd + pt) + 2 * self.spec.dark_current_a
-            sigma_i = self.char.output_noise_v_rms_at(total) / abs(self.char.gain_ohm)
+            sigma_i = self.char.output_noise_v_rms_at(total)
+            sigma_i *= self.noise_scale
+            sigma_i /= abs(self.char.gain_ohm)
             counts["below_noise_floor"] += int(np.count_nonzero(np.abs(i_net) < sigma_i))
             i_est = (vq - self.offset_v) / self.gain_ohm
             y = i_est / (self.resp * self.g * self.p_bank_w)
@@ -413,14 +468,19 @@ class PhotonicTiles:
         if self.electrical_engine == "ideal":
             return self.gain_ohm * self.resp * (pd - pt)
         if self.electrical_engine == "twin":
-            return self.twin.read(pd, pt, rng=rng if self.noise else None)
-        circ, analysis = self.spice.circuit(pd, pt)
-        circ.analyses.append(analysis)
-        self.last_netlist = circ.render()
-        v = self.spice.read(pd, pt)
+            v = self.twin_quiet.read(pd, pt)
+        else:
+            circ, analysis = self.spice.circuit(pd, pt)
+            circ.analyses.append(analysis)
+            self.last_netlist = circ.render()
+            v = self.spice.read(pd, pt)
         if self.noise:
+            # the noise of the averaged read, drawn and scaled exactly as in _matmul_fast:
+            # n * (sigma(total) * noise_scale), one draw per conversion, after the RIN draw
             total = self.resp * (pd + pt) + 2 * self.spec.dark_current_a
-            v = v + rng.standard_normal(v.shape) * self.char.output_noise_v_rms_at(total)
+            sigma_v = self.char.output_noise_v_rms_at(total)
+            sigma_v *= self.noise_scale
+            v = v + rng.standard_normal(v.shape) * sigma_v
         return v
 
     def readout_check(self, pd: np.ndarray, pt: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:

@@ -151,7 +151,16 @@ class DeviceWeightStore:
         if delta.shape != state.g_pos_s.shape:
             raise ConfigError(f"update of {name!r} has shape {delta.shape}, the parameter "
                               f"has shape {state.g_pos_s.shape}")
-        n_pos, n_neg = weight_update_pulses(delta, self._w_max[name], self.params, self.scheme)
+        # The pair spans [-w_max, w_max]: a larger request (e.g. a diverging gradient
+        # when the readout noise dominates) saturates the devices; clip it first so the
+        # pulse counts stay finite, and count it.  Non-finite requests apply no pulses.
+        w_max = self._w_max[name]
+        bad = ~np.isfinite(delta) | (np.abs(delta) > 2 * w_max)
+        if bad.any():
+            delta = np.clip(np.where(np.isfinite(delta), delta, 0.0), -2 * w_max, 2 * w_max)
+            if self.stats is not None:
+                self.stats.add(name, "update", saturated_weights=int(bad.sum()))
+        n_pos, n_neg = weight_update_pulses(delta, w_max, self.params, self.scheme)
         self.pulses_applied += int(np.abs(n_pos).sum() + np.abs(n_neg).sum())
         if self.stats is not None:
             # a requested change the pair cannot follow (a device already at a limit)
