@@ -300,12 +300,20 @@ def test_fused_photonic_product_equals_the_reference_path(optical, electrical):
                                     "below_noise_floor"), 0)
             samples = {}
             y = getattr(tiles, path)(u, tr, rng=np.random.default_rng(3), counts=counts,
-                                     samples=samples)
+                                     samples=samples, outputs=20)
             out[path] = (y, counts, samples)
         (y_f, c_f, s_f), (y_r, c_r, s_r) = out["_matmul_fast"], out["_matmul_reference"]
         assert np.max(np.abs(y_f - y_r)) <= 1e-12 * np.max(np.abs(y_r))
-        assert c_f == c_r and c_f["samples"] == 300 * (3 * 3 * 8) * 2   # rows x (tile grid x outputs) x passes
+        # rows x (tile columns x real outputs) x passes: the 4 padded bank rows of the
+        # last tile row carry no output and are not converted
+        assert c_f == c_r and c_f["samples"] == 300 * (3 * 20) * 2
         assert set(s_f) == set(s_r) and all(np.array_equal(s_f[k], s_r[k]) for k in s_r)
+        assert not y_f[:, 20:].any() and not y_r[:, 20:].any()     # padded bank rows
+        again = tiles._matmul_fast(u, tr, rng=np.random.default_rng(3), counts=dict(c_f),
+                                   outputs=20)
+        assert np.array_equal(again, y_f)                          # same seed, same draws
+    with pytest.raises(ValueError, match="outputs=16"):
+        tiles.matmul(u, tr, rng=np.random.default_rng(3), counts=dict(c_f), outputs=16)
 
 
 def test_readout_curve_fast_path_is_numpys_interp_bit_for_bit():

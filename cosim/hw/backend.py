@@ -41,7 +41,7 @@ from typing import Literal
 import numpy as np
 
 from cosim.errors import ConfigError
-from cosim.hw.photonic import dac_levels, signed_levels
+from cosim.hw.photonic import PhotonicTiles, dac_levels, signed_levels
 from cosim.hw.stats import HardwareStats
 from cosim.nn.backend import ArrayWeightStore, IdealBackend, is_bias_name
 
@@ -392,7 +392,9 @@ class HardwareBackend:
         u = _dac_signed(U, s_x, self.config.dac_bits)
         transfers = self._transfers(layer, phase, a)
         samples = {} if phase == "forward" else None
-        y = self.tiles.matmul(u, transfers, rng=self.rng, counts=counts, samples=samples)
+        real = {"outputs": m} if isinstance(self.tiles, PhotonicTiles) else {}
+        y = self.tiles.matmul(u, transfers, rng=self.rng, counts=counts, samples=samples,
+                              **real)
         self.stats.add(layer, phase, products=1, saturated_weights=over, **counts)
         if phase == "forward":
             self._samples[layer] = samples

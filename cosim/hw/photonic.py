@@ -72,6 +72,23 @@ at 16x the readout time (6.25 MS/s per channel) and conversion energy (cosim.ene
 The published 80 kOhm TIA of devices/tia.toml saturates at 8 uA, 170x below what the link
 delivers; with it the signal had to be dimmed onto its noise floor (5.4 effective bits,
 forward errors 19-57 %) and training did not track float.
+
+Cost of a product (what is computed, and what is not).  The tile grid pads the last
+tile row up to ``M`` bank rows; padded bank rows carry no output, so they are not read:
+no TIA noise is drawn and no ADC conversion is done for them, and the ``samples``
+counter counts the conversions of real outputs only (``rows x tile columns x m`` per
+pass).  Channels are ordered (tile column, output) in both paths.  The noise draws
+(laser RIN, readout noise) are standard normal numbers drawn in float32
+(``rng.standard_normal(size, dtype=np.float32)``, one per conversion or per input
+element as before, never reused) and enter the float64 signals through float64
+arithmetic (``1 + sigma_RIN n`` and ``n sigma_V`` are formed in float64); the same seed
+gives the same numbers.  The negative pass is skipped when the inputs have no negative
+entry (e.g. after ReLU).  The fused path (:meth:`PhotonicTiles._matmul_fast`) works in
+place on row blocks, reads only the real outputs of each tile column in one matmul per
+column, and applies the digital calibration ``y = (V_q - V_0) / Z / (R g P_bank)`` to
+the ADC codes as the equivalent affine map ``y = c y_step + y_0`` after the tile
+columns' codes are summed (equal to the reference's dequantize-then-calibrate to
+rounding, 1e-12 of the scale in the tests).
 """
 
 from __future__ import annotations
@@ -314,13 +331,19 @@ class PhotonicTiles:
 
     # ------------------------------------------------------------------ one product
     def matmul(self, u_signed: np.ndarray, transfers, *, rng: np.random.Generator | None,
-               counts: dict, samples: dict | None = None) -> np.ndarray:
+               counts: dict, samples: dict | None = None,
+               outputs: int | None = None) -> np.ndarray:
         """``u @ a.T`` for inputs ``u`` (b, k) in [-1, 1] (already DAC-quantized) and the
-        bank ``transfers`` of ``a`` (m, k); returns (b, m) in units of ``u a``.
+        bank ``transfers`` of ``a`` (m, k); returns (b, mi * me) in units of ``u a``
+        (columns from ``outputs`` on, the padded bank rows, are 0).
 
-        ``counts`` receives ``samples`` (ADC conversions), ``saturated_tia``,
-        ``clipped_adc``, ``below_noise_floor`` (added, per conversion); ``samples`` (a
-        dict) receives the signals of the first tile.
+        ``outputs``: the number ``m`` of real outputs (rows of ``a``); the bank rows that
+        only pad the last tile row up to ``M`` carry no output and are neither read,
+        converted nor given noise.  None = every bank row of the tile grid is an output.
+
+        ``counts`` receives ``samples`` (ADC conversions of real outputs),
+        ``saturated_tia``, ``clipped_adc``, ``below_noise_floor`` (added, per
+        conversion); ``samples`` (a dict) receives the signals of the first tile.
 
         The ``ideal`` and ``twin`` readouts run the fused path (:meth:`_matmul_fast`):
         the same operations as :meth:`_matmul_reference`, in cache-sized blocks of rows,
@@ -332,24 +355,59 @@ class PhotonicTiles:
                 self.electrical_engine == "twin" and (self.twin.residual_taps.size
                                                       or self._curve is None)):
             return self._matmul_reference(u_signed, transfers, rng=rng, counts=counts,
-                                          samples=samples)
+                                          samples=samples, outputs=outputs)
         return self._matmul_fast(u_signed, transfers, rng=rng, counts=counts,
-                                 samples=samples)
+                                 samples=samples, outputs=outputs)
+
+    @staticmethod
+    def _real_outputs(shape: tuple, outputs: int | None) -> int:
+        mi, _, me, _ = shape
+        if outputs is None:
+            return mi * me
+        m = int(outputs)
+        if not (mi - 1) * me < m <= mi * me:
+            raise ValueError(f"outputs={outputs!r}: the tile grid of {mi} x {me} bank rows "
+                             f"holds from {(mi - 1) * me + 1} to {mi * me} outputs")
+        return m
+
+    def _sigma_v(self, total: np.ndarray) -> np.ndarray:
+        """``char.output_noise_v_rms_at(total) * noise_scale``, in place on ``total``
+        (the same operations in the same order, so bit for bit the same numbers)."""
+        c = self.char
+        slope = (c.output_noise_bright_v_rms ** 2 - c.output_noise_v_rms ** 2) / \
+            (c.bright_total_current_a - c.dark_total_current_a)
+        total -= c.dark_total_current_a
+        total *= slope
+        total += c.output_noise_v_rms ** 2
+        np.maximum(total, 0.0, out=total)
+        np.sqrt(total, out=total)
+        total *= self.noise_scale
+        return total
+
+    def _rin_factor(self, n: np.ndarray) -> np.ndarray:
+        """``1 + sigma_RIN n`` in float64 from the float32 draws ``n``."""
+        f = np.multiply(n, self.rin_sigma, dtype=np.float64)
+        f += 1.0
+        return f
 
     def _matmul_fast(self, u_signed: np.ndarray, transfers, *,
                      rng: np.random.Generator | None, counts: dict,
-                     samples: dict | None = None) -> np.ndarray:
+                     samples: dict | None = None, outputs: int | None = None) -> np.ndarray:
         """:meth:`matmul` fused over blocks of rows (see there)."""
         drop, through = transfers
         mi, nj, me, ne = drop.shape
+        m = self._real_outputs(drop.shape, outputs)
         b, k = u_signed.shape
-        ch = mi * nj * me
+        ch = nj * m
         out = np.zeros((b, mi * me))
         twin = self.electrical_engine == "twin"
         if self.noise and rng is None:
             raise ConfigError("noise is on: the product needs an rng")
-        # (mi, nj, ne, 2 me): drop and through side by side, one product per tile
-        both = np.concatenate([drop, through], axis=2).transpose(0, 1, 3, 2)
+        # (nj, ne, 2 m): per tile column, the drop then the through transfers of the m
+        # real outputs (the tile rows side by side), one product per tile column
+        def cols(t):
+            return t.transpose(1, 3, 0, 2).reshape(nj, ne, mi * me)[..., :m]
+        both = np.concatenate([cols(drop), cols(through)], axis=2)
         resp, rf = self.resp, self.spec.feedback_resistance_ohm
         dark2 = 2 * self.spec.dark_current_a
         abs_gain = abs(self.char.gain_ohm)
@@ -359,6 +417,10 @@ class PhotonicTiles:
         low, high = -fs / 2, fs / 2
         n_codes = 2 ** bits
         step = (high - low) / n_codes
+        # y = (V_q - V_0) / Z / y_unit with V_q = low + (code + 1/2) step: affine in the code
+        y_per_code = step / self.gain_ohm / y_unit
+        y_at_zero = (low + 0.5 * step - self.offset_v) / self.gain_ohm / y_unit
+        swing_i = self.swing_v
         block = max(SAMPLE_ROWS, _BLOCK_ELEMENTS // max(ch, nj * ne))
         if u_signed.size and u_signed.min() < 0:
             passes = ((1.0, np.maximum(u_signed, 0.0)), (-1.0, np.maximum(-u_signed, 0.0)))
@@ -368,57 +430,78 @@ class PhotonicTiles:
             if not part.any():
                 continue
             # the draws of the reference, in its order: RIN of the pass, then readout noise
-            rin = rng.standard_normal((b, nj * ne)) if self.noise else None
-            read_noise = rng.standard_normal((b, ch)) if self.noise and twin else None
+            rin = rng.standard_normal((b, nj * ne), dtype=np.float32) if self.noise else None
+            read_noise = rng.standard_normal((b, nj, m), dtype=np.float32) \
+                if self.noise and twin else None
             for r0 in range(0, b, block):
                 r1 = min(b, r0 + block)
                 rows = r1 - r0
-                p = np.zeros((rows, nj * ne))
-                p[:, :k] = part[r0:r1] * self.p_bank_w
+                if k == nj * ne:
+                    p = part[r0:r1] * self.p_bank_w
+                else:
+                    p = np.zeros((rows, nj * ne))
+                    p[:, :k] = part[r0:r1] * self.p_bank_w
                 if rin is not None:
-                    p *= 1.0 + self.rin_sigma * rin[r0:r1]
+                    p *= self._rin_factor(rin[r0:r1])
                     np.maximum(p, 0.0, out=p)
                 p = p.reshape(rows, nj, ne).transpose(1, 0, 2)          # (nj, rows, ne)
-                q = np.matmul(p[None], both).transpose(2, 0, 1, 3)     # (rows, mi, nj, 2me)
-                pd, pt = q[..., :me], q[..., me:]
-                i_net = resp * (pd - pt)
-                total = resp * (pd + pt) + dark2
-                sigma_v = self.char.output_noise_v_rms_at(total)
-                sigma_v *= self.noise_scale
+                q = np.matmul(p, both)                                 # (nj, rows, 2m)
+                pd, pt = q[..., :m], q[..., m:]
+                diff = pd - pt
+                total = pd + pt
+                total *= resp
+                total += dark2
+                sigma_v = self._sigma_v(total)
                 if twin:
+                    i_net = diff
+                    i_net *= resp
                     v = self._curve(i_net)
-                    if read_noise is not None:
-                        v += read_noise[r0:r1].reshape(rows, mi, nj, me) * sigma_v
                 else:
-                    v = ideal_gain * (pd - pt)
+                    v = ideal_gain * diff
+                    i_net = diff
+                    i_net *= resp
+                first = samples is not None and "optical_power_w" not in samples
+                if first:
+                    r, c = min(rows, SAMPLE_ROWS), min(me, SAMPLE_CHANNELS)
+                    samples["optical_power_w"] = np.stack([pd[0, :r, :c],
+                                                           pt[0, :r, :c]], axis=-1)
+                    samples["photocurrent_a"] = i_net[0, :r, :c].copy()
+                a_net = np.abs(i_net, out=i_net)
+                counts["below_noise_floor"] += int(np.count_nonzero(a_net < sigma_v / abs_gain))
+                a_net *= rf
+                counts["saturated_tia"] += int(np.count_nonzero(a_net > swing_i))
+                if read_noise is not None:
+                    sigma_v *= read_noise[r0:r1].transpose(1, 0, 2)
+                    v += sigma_v
                 counts["clipped_adc"] += int(np.count_nonzero(v < low)) + \
                     int(np.count_nonzero(v >= high))
-                codes = np.floor((v - low) / step)
-                np.clip(codes, 0, n_codes - 1, out=codes)
-                vq = low + (codes + 0.5) * (high - low) / 2 ** bits
                 counts["samples"] += v.size
-                a_net = np.abs(i_net)
-                counts["saturated_tia"] += int(np.count_nonzero(a_net * rf > self.swing_v))
-                counts["below_noise_floor"] += int(np.count_nonzero(a_net < sigma_v / abs_gain))
-                y = (vq - self.offset_v) / self.gain_ohm / y_unit
-                out[r0:r1] += sign * y.sum(axis=2).reshape(rows, mi * me)
-                if samples is not None and "optical_power_w" not in samples:
-                    r, c = min(rows, SAMPLE_ROWS), min(me, SAMPLE_CHANNELS)
-                    samples["optical_power_w"] = np.stack([pd[:r, 0, 0, :c],
-                                                           pt[:r, 0, 0, :c]], axis=-1)
-                    samples["photocurrent_a"] = i_net[:r, 0, 0, :c].copy()
-                    samples["tia_voltage_v"] = v[:r, 0, 0, :c].copy()
-                    samples["adc_codes"] = codes[:r, 0, 0, :c].astype(np.int64)
+                if first:
+                    samples["tia_voltage_v"] = v[0, :r, :c].copy()
+                codes = v
+                codes -= low
+                codes /= step
+                np.floor(codes, out=codes)
+                np.clip(codes, 0, n_codes - 1, out=codes)
+                if first:
+                    samples["adc_codes"] = codes[0, :r, :c].astype(np.int64)
+                s = codes.sum(axis=0) if nj > 1 else codes[0]         # (rows, m)
+                s *= sign * y_per_code
+                s += sign * nj * y_at_zero
+                out[r0:r1, :m] += s
         return out
 
     def _matmul_reference(self, u_signed: np.ndarray, transfers, *,
                           rng: np.random.Generator | None, counts: dict,
-                          samples: dict | None = None) -> np.ndarray:
+                          samples: dict | None = None,
+                          outputs: int | None = None) -> np.ndarray:
         """The product step by step on whole arrays (module docstring): the reference
         of the fast path, and the path of the ``spice`` engine and of a twin readout
-        with inter-symbol memory."""
+        with inter-symbol memory.  Channels (one TIA and ADC each) are the real outputs
+        of every tile, ordered (tile column, output)."""
         drop, through = transfers
         mi, nj, me, ne = drop.shape
+        m = self._real_outputs(drop.shape, outputs)
         b, k = u_signed.shape
         out = np.zeros((b, mi * me))
         need_rng = self.noise and self.electrical_engine != "ideal"
@@ -430,15 +513,15 @@ class PhotonicTiles:
             p = np.zeros((b, nj * ne))
             p[:, :k] = part * self.p_bank_w
             if self.noise:
-                p *= 1.0 + self.rin_sigma * rng.standard_normal(p.shape)
+                p *= self._rin_factor(rng.standard_normal(p.shape, dtype=np.float32))
                 np.maximum(p, 0.0, out=p)
             p = p.reshape(b, nj, ne).transpose(1, 0, 2)          # (nj, b, ne)
             # (mi, nj, b, me) optical power on the drop / through detectors (W)
             p_drop = np.matmul(p[None], drop.transpose(0, 1, 3, 2))
             p_thr = np.matmul(p[None], through.transpose(0, 1, 3, 2))
-            # channels: one TIA per (tile, output); time axis: rows of U
-            pd = p_drop.transpose(2, 0, 1, 3).reshape(b, -1)
-            pt = p_thr.transpose(2, 0, 1, 3).reshape(b, -1)
+            # channels: one TIA per (tile column, real output); time axis: rows of U
+            pd = p_drop.transpose(2, 1, 0, 3).reshape(b, nj, mi * me)[..., :m].reshape(b, -1)
+            pt = p_thr.transpose(2, 1, 0, 3).reshape(b, nj, mi * me)[..., :m].reshape(b, -1)
             i_net = self.resp * (pd - pt)
             v = self._read(pd, pt, rng)
             codes, clipped = quantize(v, bits=self.adc_bits, full_scale_v=self.adc_fs_v)
@@ -448,13 +531,12 @@ class PhotonicTiles:
             counts["saturated_tia"] += int(np.count_nonzero(
                 np.abs(i_net) * self.spec.feedback_resistance_ohm > self.swing_v))
             total = self.resp * (pd + pt) + 2 * self.spec.dark_current_a
-            sigma_i = self.char.output_noise_v_rms_at(total)
-            sigma_i *= self.noise_scale
+            sigma_i = self._sigma_v(total)
             sigma_i /= abs(self.char.gain_ohm)
             counts["below_noise_floor"] += int(np.count_nonzero(np.abs(i_net) < sigma_i))
             i_est = (vq - self.offset_v) / self.gain_ohm
             y = i_est / (self.resp * self.g * self.p_bank_w)
-            out += sign * y.reshape(b, mi, nj, me).sum(axis=2).reshape(b, mi * me)
+            out[:, :m] += sign * y.reshape(b, nj, m).sum(axis=1)
             if samples is not None and "optical_power_w" not in samples:
                 r, c = min(b, SAMPLE_ROWS), min(me, SAMPLE_CHANNELS)
                 samples["optical_power_w"] = np.stack([pd[:r, :c], pt[:r, :c]], axis=-1)
@@ -478,9 +560,8 @@ class PhotonicTiles:
             # the noise of the averaged read, drawn and scaled exactly as in _matmul_fast:
             # n * (sigma(total) * noise_scale), one draw per conversion, after the RIN draw
             total = self.resp * (pd + pt) + 2 * self.spec.dark_current_a
-            sigma_v = self.char.output_noise_v_rms_at(total)
-            sigma_v *= self.noise_scale
-            v = v + rng.standard_normal(v.shape) * sigma_v
+            sigma_v = self._sigma_v(total)
+            v = v + rng.standard_normal(v.shape, dtype=np.float32) * sigma_v
         return v
 
     def readout_check(self, pd: np.ndarray, pt: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
