@@ -54,6 +54,7 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 
 from cosim.errors import CacheError, ConfigError, CosimWarning
+from cosim.store.fsutil import fsync_dir, pid_alive
 
 #: Version of the on-disk entry layout; entries of another version are misses.
 FORMAT_VERSION = 1
@@ -255,29 +256,6 @@ def _h5py():
 
 def _open_h5(path: Path | str, mode: str):
     return _h5py().File(path, mode, locking=False)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # --------------------------------------------------------------------------- the cache
@@ -502,7 +480,7 @@ class ResultCache:
                 raise CacheError(f"cannot write cache entry {final}: {exc}") from exc
             raise
         self._touch(final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         self._stats.puts += 1
         self._maybe_evict(size)
         return final
@@ -591,7 +569,7 @@ class ResultCache:
         parts = path.name[len(_TMP_PREFIX):].split("-")
         if len(parts) != 3 or parts[0] != _HOST_TAG or not parts[1].isdigit():
             return False
-        return not _pid_alive(int(parts[1]))
+        return not pid_alive(int(parts[1]))
 
     def _remove_stale_temps(self, temps: list[tuple[Path, float]]) -> int:
         n = 0

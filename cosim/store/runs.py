@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from cosim.errors import CosimError
+from cosim.store.fsutil import pid_alive, sync_replace
 
 FORMAT = "cosim-run"
 FORMAT_VERSION = 1
@@ -218,7 +219,7 @@ class RunFile:
             for table in TABLES:
                 _append_table(f, table, [])
                 f.require_group(table)
-        _sync_replace(tmp, path)
+        sync_replace(tmp, path)
         return cls(path)
 
     def commit(self, pending: PendingWrites, checkpoint: Checkpoint | None = None, *,
@@ -258,7 +259,7 @@ class RunFile:
                     f.attrs["last_epoch"] = int(checkpoint.epoch)
                 if status is not None:
                     f.attrs["status"] = status
-            _sync_replace(tmp, self.path)
+            sync_replace(tmp, self.path)
         except BaseException:
             if tmp.exists():
                 tmp.unlink()
@@ -440,35 +441,10 @@ def _remove_stale_tmp(path: Path) -> None:
             pid = int(p.name.rsplit("-", 1)[1])
         except ValueError:
             continue
-        if pid == os.getpid() or not _pid_alive(pid):
+        if pid == os.getpid() or not pid_alive(pid):
             try:
                 p.unlink()
             except FileNotFoundError:
                 pass
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _sync_replace(tmp: Path, path: Path) -> None:
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    try:
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
