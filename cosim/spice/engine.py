@@ -190,6 +190,18 @@ class SpiceEngine:
             ready = [w for w in self._all if w._ready and w.version]
         if ready:
             return ready[0].version
+        w = self._checkout()
+        try:
+            return w.version
+        finally:
+            self._idle.put(w)
+
+    def _checkout(self) -> _Worker:
+        """Take an idle slot and return a started, ready worker for it.
+
+        A dead worker in the slot is replaced.  If no worker can be started the slot is
+        given back empty and the SpiceError is raised.
+        """
         w = self._idle.get()
         try:
             if w is None or not w.alive():
@@ -197,14 +209,12 @@ class SpiceEngine:
                     self._retire(w)
                 w = self._new_worker()
             w.wait_ready(self.start_timeout_s)
-            return w.version
-        except E.SpiceError:
+            return w
+        except BaseException:
             if w is not None:
                 self._retire(w)
-            w = None
+            self._idle.put(None)
             raise
-        finally:
-            self._idle.put(w)
 
     @property
     def ngspice_version(self) -> str:
@@ -221,13 +231,8 @@ class SpiceEngine:
         if self._closed:
             raise RuntimeError("this SpiceEngine is closed")
         timeout = self.timeout_s if timeout_s is None else float(timeout_s)
-        w = self._idle.get()
+        w = self._checkout()
         try:
-            if w is None or not w.alive():
-                if w is not None:
-                    self._retire(w)
-                w = self._new_worker()
-            w.wait_ready(self.start_timeout_s)
             try:
                 w.conn.send((job.text, job.kind))
             except (OSError, BrokenPipeError):
