@@ -12,6 +12,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from cosim.errors import ConfigError
+
 BUILDER_MODULES: list[str] = [
     "cosim.cli.build_rc",
     "cosim.cli.build_readout",
@@ -141,6 +143,10 @@ def cmd_info(args) -> int:
 
 
 def _pick_analysis(circuit, name: str | None):
+    """The analysis to run: ``--analysis NAME``, else the file's only one, else op.
+
+    Raises ConfigError (printed by the CLI as one message, exit 2) when ambiguous or absent.
+    """
     from cosim.netlist import Op
 
     if name is None:
@@ -148,26 +154,22 @@ def _pick_analysis(circuit, name: str | None):
             return circuit.analyses[0]
         if not circuit.analyses:
             return Op()
-        raise ValueError(f"the netlist has {len(circuit.analyses)} analyses; choose one with "
-                         f"--analysis ({', '.join(a.kind for a in circuit.analyses)})")
+        raise ConfigError(f"the netlist has {len(circuit.analyses)} analyses; choose one with "
+                          f"--analysis ({', '.join(a.kind for a in circuit.analyses)})")
     for a in circuit.analyses:
         if a.kind == name:
             return a
     if name == "op":
         return Op()
-    raise ValueError(f"the netlist has no .{name} analysis; it has: "
-                     f"{', '.join(a.kind for a in circuit.analyses) or 'none'}")
+    raise ConfigError(f"the netlist has no .{name} analysis; it has: "
+                      f"{', '.join(a.kind for a in circuit.analyses) or 'none'}")
 
 
 def cmd_run(args) -> int:
     from cosim.netlist import read_netlist
 
     circuit = read_netlist(args.file)
-    try:
-        analysis = _pick_analysis(circuit, args.analysis)
-    except ValueError as exc:
-        print(f"cosim netlist run: error: {exc}", file=sys.stderr)
-        return 2
+    analysis = _pick_analysis(circuit, args.analysis)
     if args.engine == "native":
         from cosim.native import run_native
 
@@ -398,11 +400,7 @@ def cmd_plot(args) -> int:
     from cosim.spice import SpiceEngine
 
     circuit = read_netlist(args.file)
-    try:
-        analysis = _pick_analysis(circuit, args.analysis)
-    except ValueError as exc:
-        print(f"cosim netlist plot: error: {exc}", file=sys.stderr)
-        return 2
+    analysis = _pick_analysis(circuit, args.analysis)
     with SpiceEngine(workers=1, timeout_s=args.timeout) as engine:
         result = engine.run(circuit, analysis)
     out = args.output or args.file.with_suffix(".png")
