@@ -113,8 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = parse_spec(device_spec(samples, 200 if args.quick else 2000), "device MC")
     rep = run_sweep(spec, args.out / "devices.h5", scheduler=args.scheduler,
                     workers=args.workers)
-    print(f"device Monte Carlo: {rep.executed} points run, {rep.skipped} already done, "
-          f"{rep.failed} failed ({rep.elapsed_s:.1f} s)")
+    print(rep.summary("device Monte Carlo"))
     _spread(rep.path, "d2d_sigma_frac", "error_rms_frac")
     plot_sweep(rep.path, ["error_rms_frac"], out=args.out / "devices.png")
     status |= rep.failed > 0
@@ -122,8 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = parse_spec(train_spec(sigmas, samples, args.quick), "accuracy MC")
         rep = run_sweep(spec, args.out / "accuracy.h5", scheduler=args.scheduler,
                         workers=args.workers)
-        print(f"accuracy Monte Carlo: {rep.executed} points run, {rep.skipped} already "
-              f"done, {rep.failed} failed ({rep.elapsed_s:.1f} s)")
+        print(rep.summary("accuracy Monte Carlo"))
         _spread(rep.path, "device.weight_c2c_sigma_frac", "final_test_acc")
         plot_sweep(rep.path, ["final_test_acc"], out=args.out / "accuracy.png")
         status |= rep.failed > 0

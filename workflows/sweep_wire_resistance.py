@@ -105,8 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     spec = parse_spec(ir_drop_spec(sizes, wires, not args.no_spice), "ir_drop sweep")
     rep = run_sweep(spec, args.out / "ir_drop.h5", scheduler=args.scheduler,
                     workers=args.workers)
-    print(f"IR-drop sweep: {rep.executed} points run, {rep.skipped} already done, "
-          f"{rep.failed} failed ({rep.elapsed_s:.1f} s)")
+    print(rep.summary("IR-drop sweep"))
     _table(rep.path, ["ir_drop_max_rel_error", "twin_vs_spice_max_rel_error"])
     plot_sweep(rep.path, ["ir_drop_max_rel_error", "ir_drop_rms_rel_error"],
                out=args.out / "ir_drop.png")
@@ -115,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = parse_spec(train_spec(wires, args.quick), "accuracy sweep")
         rep = run_sweep(spec, args.out / "accuracy.h5", scheduler=args.scheduler,
                         workers=args.workers)
-        print(f"accuracy sweep: {rep.executed} points run, {rep.skipped} already done, "
-              f"{rep.failed} failed ({rep.elapsed_s:.1f} s)")
+        print(rep.summary("accuracy sweep"))
         _table(rep.path, ["final_test_acc", "final_train_loss"])
         plot_sweep(rep.path, ["final_test_acc"], out=args.out / "accuracy.png")
         status |= rep.failed > 0

@@ -147,6 +147,17 @@ def _curve_b(g_range_s, p_max, a_norm):
     return g_range_s / (-np.expm1(-p_max / a))
 
 
+def _curve_terms(g_min_s, g_max_s, p_max, a_norm):
+    """Shared terms of the NeuroSim curve and its inverse: G_min, G_max - G_min, the mask
+    of linear devices (A = inf), A with linear entries replaced by 1, and B."""
+    g_min = np.asarray(g_min_s, dtype=float)
+    g_range = np.asarray(g_max_s, dtype=float) - g_min
+    a_norm = np.asarray(a_norm, dtype=float)
+    lin = np.isinf(a_norm)
+    a_safe = np.where(lin, 1.0, a_norm)
+    return g_min, g_range, lin, a_safe, _curve_b(g_range, p_max, a_safe)
+
+
 def nonlinear_conductance(p, *, g_min_s, g_max_s, p_max, a_norm):
     """NeuroSim weight-update curve G(P) (S).
 
@@ -168,12 +179,7 @@ def nonlinear_conductance(p, *, g_min_s, g_max_s, p_max, a_norm):
         ``B = (G_max - G_min)/(1 - exp(-p_max/A))`` (NeuroSim formula.cpp).
     """
     p = np.asarray(p, dtype=float)
-    g_min = np.asarray(g_min_s, dtype=float)
-    g_range = np.asarray(g_max_s, dtype=float) - g_min
-    a_norm = np.asarray(a_norm, dtype=float)
-    lin = np.isinf(a_norm)
-    a_safe = np.where(lin, 1.0, a_norm)
-    b = _curve_b(g_range, p_max, a_safe)
+    g_min, g_range, lin, a_safe, b = _curve_terms(g_min_s, g_max_s, p_max, a_norm)
     g_nl = b * (-np.expm1(-p / (a_safe * p_max))) + g_min
     return np.where(lin, g_min + g_range * p / p_max, g_nl)
 
@@ -182,12 +188,7 @@ def inverse_nonlinear_conductance(g, *, g_min_s, g_max_s, p_max, a_norm):
     """Pulse position P of conductance ``g`` on the curve (inverse of
     :func:`nonlinear_conductance`): ``P = -A ln(1 - (G - G_min)/B)``."""
     g = np.asarray(g, dtype=float)
-    g_min = np.asarray(g_min_s, dtype=float)
-    g_range = np.asarray(g_max_s, dtype=float) - g_min
-    a_norm = np.asarray(a_norm, dtype=float)
-    lin = np.isinf(a_norm)
-    a_safe = np.where(lin, 1.0, a_norm)
-    b = _curve_b(g_range, p_max, a_safe)
+    g_min, g_range, lin, a_safe, b = _curve_terms(g_min_s, g_max_s, p_max, a_norm)
     p_nl = -a_safe * p_max * np.log1p(-(g - g_min) / b)
     return np.where(lin, (g - g_min) / g_range * p_max, p_nl)
 

@@ -75,6 +75,11 @@ class SweepReport:
     elapsed_s: float
     backend: str
 
+    def summary(self, label: str = "sweep") -> str:
+        """One line: ``label: N points run, K already done, F failed (T s)``."""
+        return (f"{label}: {self.executed} points run, {self.skipped} already done, "
+                f"{self.failed} failed ({self.elapsed_s:.1f} s)")
+
 
 def execute_point(task: str, params: dict, seed: int) -> Outcome:
     """Run one point of ``task`` (in a worker); every exception becomes a failed outcome.
