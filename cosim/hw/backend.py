@@ -425,8 +425,9 @@ class HardwareBackend:
                 self._add_netlist(layer, "all", self.tiles.last_netlist)
             else:
                 if me not in self._chain_sha:
-                    self._chain_sha[me] = _sha(self.tiles.chain_netlist(me))
-                    self._netlists[self._chain_sha[me]] = self.tiles.chain_netlist(me)
+                    text = self.tiles.chain_netlist(me)
+                    self._chain_sha[me] = _sha(text)
+                    self._netlists[self._chain_sha[me]] = text
                 for i in range(mi):
                     for j in range(nj):
                         self._index.append({"layer": layer, "phase": "forward",
