@@ -8,10 +8,10 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from cosim.errors import ConfigError
-from cosim.hw.backend import (ARCHITECTURES, HardwareBackend, HardwareConfig,
+from cosim.hw.backend import (ARCHITECTURES, HardwareConfig,
                               build_hardware)
 from cosim.hw.weights import DeviceWeightStore
-from cosim.nn import (SGD, ArrayWeightStore, Flatten, IdealBackend, Linear, ReLU,
+from cosim.nn import (SGD, ArrayWeightStore, IdealBackend, Linear, ReLU,
                       Sequential, Trainer, lenet5, load_digits_dataset, resize_images)
 
 

@@ -41,9 +41,9 @@ from typing import Literal
 import numpy as np
 
 from cosim.errors import ConfigError
-from cosim.hw.photonic import PhotonicTiles, dac_levels, signed_levels
+from cosim.hw.photonic import PhotonicTiles, signed_levels
 from cosim.hw.stats import HardwareStats
-from cosim.nn.backend import ArrayWeightStore, IdealBackend, is_bias_name
+from cosim.nn.backend import ArrayWeightStore, IdealBackend
 
 ARCHITECTURES: tuple[str, ...] = ("ideal", "bplight", "electronic")
 OPTICAL_ENGINES: tuple[str, ...] = ("ideal", "twin")
