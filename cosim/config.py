@@ -151,6 +151,9 @@ class TrainingConfig:
         Minibatch size, >= 1.
     lr, momentum, weight_decay : float
         SGD settings (:class:`cosim.nn.SGD`): lr > 0, momentum in [0, 1), decay >= 0.
+    lr_schedule : {"constant", "cosine"}
+        Step size over the run: constant, or cosine decay from lr to 0 over all the
+        run's steps (:class:`cosim.nn.SGD`).
     max_steps : int
         Stop after this many optimizer steps in total (0 = no limit, run all epochs).
     checkpoint_every_steps : int
@@ -166,6 +169,7 @@ class TrainingConfig:
     lr: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 0.0
+    lr_schedule: str = "constant"
     max_steps: int = 0
     checkpoint_every_steps: int = 0
     signal_every_steps: int = 10
@@ -177,6 +181,9 @@ class TrainingConfig:
         _check_float("training.lr", self.lr, 0.0, 1e3, lo_open=True)
         _check_float("training.momentum", self.momentum, 0.0, 1.0, hi_open=True)
         _check_float("training.weight_decay", self.weight_decay, 0.0, 1e3)
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ConfigError(f"training.lr_schedule={self.lr_schedule!r}: choose "
+                              f"constant or cosine")
         _check_int("training.max_steps", self.max_steps, 0)
         _check_int("training.checkpoint_every_steps", self.checkpoint_every_steps, 0)
         _check_int("training.signal_every_steps", self.signal_every_steps, 0)

@@ -76,31 +76,40 @@ def test_ideal_architecture_trains_lenet_bit_identical_to_plain_numpy():
 
 
 # ----------------------------------------------------------------------------- accuracy
-def _quantization_bound(tiles, U, A, dac_bits, adc_bits, a_scale):
+def _quantization_bound(tiles, U, A, dac_bits, adc_bits, a_scale, dac_scale="row"):
     """Worst-case |Y_hw - U A^T| of a noiseless product with an exactly linear readout:
-    DAC: each input off by <= 1/(2 L) of max|U| (L = 2^bits - 1), times sum_k |A| / a_scale;
-    ADC: each tile conversion off by <= LSB/2 = FS/2^(bits+1) V, i.e. in units of u a:
-    (FS / 2^(bits+1)) / (R_f R g P_bank); two passes x the tiles summed per output."""
-    s_x = np.max(np.abs(U))
+    DAC: each input off by <= 1/(2 L) of its row's full scale s (L = 2^bits - 1), times
+    sum_k |A| / a_scale; ADC: each tile conversion off by <= LSB/2 = FS/2^(bits+1) V, i.e.
+    in units of u a: (FS / 2^(bits+1)) / (R_f R g P_bank), times s; two passes x the
+    tiles summed per output.  s: the smallest power of two above the row's max|U|
+    ("row"), or max|U| of the whole product ("call")."""
+    if dac_scale == "row":
+        peak = np.max(np.abs(U), axis=1, keepdims=True)
+        s_x = 2.0 ** (np.floor(np.log2(peak)) + 1)
+        assert np.all((peak < s_x) & (s_x <= 2 * peak))
+    else:
+        s_x = np.max(np.abs(U))
     dac = s_x * np.abs(A).sum(axis=1) / (2 * (2 ** dac_bits - 1))
     spec = tiles.spec
     adc_unit = (spec.adc_full_scale_v / 2 ** (adc_bits + 1)) / (
         spec.feedback_resistance_ohm * tiles.resp * tiles.g * tiles.p_bank_w)
     n_tiles = -(-U.shape[1] // tiles.n)
-    return dac[None, :] + 2 * n_tiles * adc_unit * s_x * a_scale
+    return dac + 2 * n_tiles * adc_unit * s_x * a_scale
 
 
-@pytest.mark.parametrize("optical", ["ideal", "twin"])
-def test_noiseless_16bit_forward_is_within_the_quantization_bound(optical):
+@pytest.mark.parametrize("optical,dac_scale", [("ideal", "row"), ("twin", "row"),
+                                               ("twin", "call")])
+def test_noiseless_16bit_forward_is_within_the_quantization_bound(optical, dac_scale):
     rng = np.random.default_rng(7)
     m = _attach(_mlp(n_in=150, n_out=20), HardwareConfig(
         noise=False, tile_rows=64, tile_cols=16, optical_engine=optical,
-        electrical_engine="ideal"))
+        electrical_engine="ideal", dac_scale=dac_scale))
     W = np.array(m.store.weight("fc1"))
-    X = rng.standard_normal((32, 150))
+    X = rng.standard_normal((32, 150)) * rng.uniform(0.01, 3, (32, 1))  # rows' scales vary
     Y = m.backend.forward("fc1", W, X)
     exact = X @ W.T
-    bound = _quantization_bound(m.backend.tiles, X, W, 16, 16, m.store.w_max("fc1"))
+    bound = _quantization_bound(m.backend.tiles, X, W, 16, 16, m.store.w_max("fc1"),
+                                dac_scale)
     err = np.abs(Y - exact)
     assert np.all(err <= bound * (1 + 1e-9) + 1e-12)
     assert err.max() > 0                    # the converters do quantize
@@ -208,8 +217,9 @@ def test_electronic_twin_matches_ngspice_and_wires_matter():
 
 # ----------------------------------------------------------------------------- counters
 def test_stats_count_saturation_and_clipping_beyond_full_scale():
+    # inputs at the DAC's full scale (dac_scale "call": max|x| = 1 is the full scale)
     m = _attach(_mlp(n_in=16, n_out=4), HardwareConfig(
-        noise=False, tile_rows=16, tile_cols=4, electrical_engine="twin"))
+        noise=False, tile_rows=16, tile_cols=4, electrical_engine="twin", dac_scale="call"))
     m.backend.tiles.p_bank_w *= 4          # 4x the optical power the readout is sized for
     W = np.array(m.store.weight("fc1"))
     x = np.ones((3, 16))
@@ -361,7 +371,8 @@ def test_electronic_twin_product_equals_per_tile_native_solves():
     from cosim.hw.crossbar import crossbar_solver
 
     m = _attach(_mlp(n_in=100, n_out=20), HardwareConfig(
-        architecture="electronic", noise=False, tile_rows=64, tile_cols=8))
+        architecture="electronic", noise=False, tile_rows=64, tile_cols=8,
+        dac_scale="call"))                   # one input full scale, max|X| (as below)
     t = m.backend.tiles
     W = np.array(m.store.weight("fc1"))
     X = np.random.default_rng(5).standard_normal((16, 100))

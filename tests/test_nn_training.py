@@ -202,12 +202,12 @@ def test_checkpoint_resume_is_bit_identical():
     data_rng = np.random.default_rng(21)
     x, y = data_rng.uniform(0, 1, (22, 1, 32, 32)), data_rng.integers(0, 10, 22)
 
-    def fresh(init_seed, shuffle_seed):
+    def fresh(init_seed, shuffle_seed, **schedule):
         model = lenet5(width=0.5, rng=np.random.default_rng(init_seed))
-        return Trainer(model, SGD(lr=0.03, momentum=0.8, weight_decay=1e-4),
+        return Trainer(model, SGD(lr=0.03, momentum=0.8, weight_decay=1e-4, **schedule),
                        np.random.default_rng(shuffle_seed), batch_size=8)
 
-    a = fresh(0, 1)
+    a = fresh(0, 1, schedule="cosine", total_steps=8)    # the schedule is state too
     a.train_steps(x, y, 4)                      # crosses an epoch boundary (3 steps/epoch)
     checkpoint = _json_round_trip(a.state_dict())
     a.train_steps(x, y, 4)
@@ -222,6 +222,24 @@ def test_checkpoint_resume_is_bit_identical():
     assert a.epoch == 3 and a.step_count == 8
     with pytest.raises(ConfigError, match="'arrays' and 'meta'"):
         b.load_state_dict({"weights": {}})
+
+
+def test_cosine_schedule_steps_follow_the_closed_form():
+    """Each update is -lr_t v with lr_t = lr (1 + cos(pi t / T)) / 2 (momentum 0: v = g)."""
+    store = ArrayWeightStore()
+    store.set_weight("w", np.zeros(3))
+    opt = SGD(lr=0.2, momentum=0.0, schedule="cosine", total_steps=5)
+    g = np.array([1.0, -2.0, 0.5])
+    for t in range(7):                           # beyond T the step stays at 0
+        before = store.weight("w").copy()
+        opt.step({"w": g}, store)
+        lr_t = 0.2 * 0.5 * (1 + np.cos(np.pi * min(t, 5) / 5))
+        assert np.allclose(store.weight("w") - before, -lr_t * g, rtol=1e-15, atol=1e-18)
+    assert SGD(lr=0.2).current_lr() == 0.2                 # constant by default
+    with pytest.raises(ConfigError, match="total_steps >= 1"):
+        SGD(lr=0.1, schedule="cosine")
+    with pytest.raises(ConfigError, match="constant, cosine"):
+        SGD(lr=0.1, schedule="step")
 
 
 def test_lenet5_learns_the_digits():

@@ -26,7 +26,7 @@ DEMO_OVERRIDES: tuple[str, ...] = (
     "seed=0",
     "model.name=lenet5", "model.width=0.5",
     "training.epochs=6", "training.batch_size=32", "training.lr=0.02",
-    "training.momentum=0.9", "training.signal_every_steps=20",
+    "training.momentum=0.9", "training.lr_schedule=cosine", "training.signal_every_steps=20",
     "hardware.architecture=bplight", "hardware.dac_bits=16", "hardware.adc_bits=16",
     "hardware.optical_engine=twin", "hardware.electrical_engine=twin",
     "hardware.spot_check=0.01",
@@ -94,7 +94,8 @@ def run_demo(out_dir: str | Path = "runs", *, epochs: int | None = None,
     notes = [
         f"LeNet-5 (width {hw_cfg.model.width}) on the scikit-learn digits resized to 32x32, "
         f"{hw_cfg.training.epochs} epoch(s), batch {hw_cfg.training.batch_size}, SGD lr "
-        f"{hw_cfg.training.lr} momentum {hw_cfg.training.momentum}, seed {hw_cfg.seed}; both "
+        f"{hw_cfg.training.lr} ({hw_cfg.training.lr_schedule}) momentum "
+        f"{hw_cfg.training.momentum}, seed {hw_cfg.seed}; both "
         f"runs share the initial weights and the data order.",
         f"bplight: DAC {hw_cfg.hardware.dac_bits} bit, ADC {hw_cfg.hardware.adc_bits} bit, "
         f"optical engine {hw_cfg.hardware.optical_engine}, electrical engine "

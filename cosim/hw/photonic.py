@@ -78,17 +78,20 @@ tile row up to ``M`` bank rows; padded bank rows carry no output, so they are no
 no TIA noise is drawn and no ADC conversion is done for them, and the ``samples``
 counter counts the conversions of real outputs only (``rows x tile columns x m`` per
 pass).  Channels are ordered (tile column, output) in both paths.  The noise draws
-(laser RIN, readout noise) are standard normal numbers drawn in float32
-(``rng.standard_normal(size, dtype=np.float32)``, one per conversion or per input
-element as before, never reused) and enter the float64 signals through float64
-arithmetic (``1 + sigma_RIN n`` and ``n sigma_V`` are formed in float64); the same seed
-gives the same numbers.  The negative pass is skipped when the inputs have no negative
-entry (e.g. after ReLU).  The fused path (:meth:`PhotonicTiles._matmul_fast`) works in
-place on row blocks, reads only the real outputs of each tile column in one matmul per
-column, and applies the digital calibration ``y = (V_q - V_0) / Z / (R g P_bank)`` to
-the ADC codes as the equivalent affine map ``y = c y_step + y_0`` after the tile
-columns' codes are summed (equal to the reference's dequantize-then-calibrate to
-rounding, 1e-12 of the scale in the tests).
+(laser RIN, readout noise) are standard normal numbers from
+:func:`cosim.hw.kernels.standard_normal` (a ziggurat on an SFC64 stream seeded from the
+product's ``rng``; one stream per pass and kind, one number per conversion or per input
+element, never reused), rounded to float32 and entering the float64 signals through
+float64 arithmetic (``1 + sigma_RIN n`` and ``n sigma_V`` are formed in float64); the
+same seed gives the same numbers.  The negative pass is skipped when the inputs have no
+negative entry (e.g. after ReLU).  The fused path (:meth:`PhotonicTiles._matmul_fast`)
+runs on blocks of rows: the channel powers with their RIN and the readout-to-ADC chain
+with its noise are compiled loops (cosim.hw.kernels) that draw from the same streams in
+the same order as the reference, and the optical product is one matmul per block over
+the real outputs of every tile column.  The digital calibration ``y = (V_q - V_0) / Z /
+(R g P_bank)`` is applied to the ADC codes as the equivalent affine map ``y = c y_step +
+y_0`` after the tile columns' codes are summed (equal to the reference's
+dequantize-then-calibrate to rounding, 1e-12 of the scale in the tests).
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ import math
 import numpy as np
 
 from cosim.devices.converters import dequantize, quantize
+from cosim.hw import kernels
 from cosim.errors import ConfigError
 from cosim.optics import (bank_transfer, link_budget, make_weight_bank, rin_sigma,
                           ring_powers, weight_to_detuning)
@@ -106,8 +110,8 @@ OPTICAL_ENGINES: tuple[str, ...] = ("ideal", "twin")
 ELECTRICAL_ENGINES: tuple[str, ...] = ("ideal", "twin", "spice")
 #: Rows and channels of the signal samples kept per product (small, for the run file).
 SAMPLE_ROWS, SAMPLE_CHANNELS = 8, 16
-#: Conversions per block of the fused product (a few arrays of it stay in the L2 cache).
-_BLOCK_ELEMENTS = 16384
+#: Conversions per block of the fused product (its optical powers, 512 kB, stay in L2).
+_BLOCK_ELEMENTS = 65536
 #: Largest DAC resolution for which the gradient pattern's bank transfer is a lookup
 #: table over all 2 (2**bits - 1) + 1 levels (2**19 levels: 8 MB per table).
 _TABLE_MAX_BITS = 18
@@ -115,10 +119,11 @@ _TABLE_MAX_BITS = 18
 
 class UniformCurve:
     """``np.interp(x, xp, fp)`` on a uniform grid ``xp``, bit for bit, without the
-    binary search: the segment index comes from ``(x - xp[0]) / h`` and is corrected by
-    one comparison each way, then numpy's own formula ``slope_j (x - xp_j) + fp_j``
-    (``slope_j = (fp_{j+1} - fp_j) / (xp_{j+1} - xp_j)``) and its end rules (``fp[0]``
-    below the grid, ``fp[-1]`` at and above its end) apply.
+    binary search: the segment index comes from ``(x - xp[0]) / h`` (bisection only when
+    rounding puts ``x`` outside the guessed segment), then numpy's own formula
+    ``slope_j (x - xp_j) + fp_j`` (``slope_j = (fp_{j+1} - fp_j) / (xp_{j+1} - xp_j)``)
+    and its end rules (``fp[0]`` below the grid, ``fp[-1]`` at and above its end) apply
+    (:func:`cosim.hw.kernels.curve_eval`, the lookup of the fused product).
 
     Build it with :meth:`from_table`, which returns None when ``xp`` is not strictly
     increasing or its points stray more than h/4 from the uniform grid.
@@ -126,11 +131,16 @@ class UniformCurve:
 
     def __init__(self, xp: np.ndarray, fp: np.ndarray) -> None:
         self.xp, self.fp = xp, fp
-        self.slopes = (fp[1:] - fp[:-1]) / (xp[1:] - xp[:-1])
-        self.x_lo, self.x_hi, self.f_lo = xp[:-1].copy(), xp[1:].copy(), fp[:-1].copy()
-        self.x0, self.x_end = float(xp[0]), float(xp[-1])
-        self.inv_h = (len(xp) - 1) / (self.x_end - self.x0)
+        slopes = (fp[1:] - fp[:-1]) / (xp[1:] - xp[:-1])
+        #: per segment: xp_j, xp_{j+1}, fp_j, slope_j
+        self.table = np.stack([xp[:-1], xp[1:], fp[:-1], slopes], axis=1)
+        self.x0, self.f_end = float(xp[0]), float(fp[-1])
+        self.inv_h = (len(xp) - 1) / (float(xp[-1]) - self.x0)
         self.last = len(xp) - 2
+
+    def lookup_args(self) -> tuple:
+        """``(table, x0, inv_h, last, f_end)``: the curve as the kernels take it."""
+        return self.table, self.x0, self.inv_h, self.last, self.f_end
 
     @classmethod
     def from_table(cls, xp, fp) -> "UniformCurve | None":
@@ -145,21 +155,14 @@ class UniformCurve:
         return cls(xp, fp)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        t = x - self.x0
-        t *= self.inv_h
-        np.clip(t, 0, self.last, out=t)
-        j = t.astype(np.intp)
-        x_lo = np.take(self.x_lo, j)
-        v = x - x_lo
-        v *= np.take(self.slopes, j)
-        v += np.take(self.f_lo, j)
-        # values outside the guessed segment (near a grid point, or beyond the grid):
-        # numpy's own search
-        bad = x < x_lo
-        bad |= x >= np.take(self.x_hi, j)
-        if bad.any():
-            v[bad] = np.interp(x[bad], self.xp, self.fp)
-        return v
+        x = np.asarray(x, dtype=float)
+        return kernels.curve_eval_array(x.reshape(-1), *self.lookup_args()).reshape(x.shape)
+
+
+#: "no noise" for the kernels' noise-stream arguments
+_NO_STREAM = np.zeros(0, dtype=np.uint64)
+#: Stand-in curve for the ideal electrical engine (its output is ``gain x diff``).
+_NO_CURVE = UniformCurve(np.array([0.0, 1.0, 2.0]), np.zeros(3))
 
 
 def dac_levels(u: np.ndarray, bits: int) -> np.ndarray:
@@ -393,7 +396,9 @@ class PhotonicTiles:
     def _matmul_fast(self, u_signed: np.ndarray, transfers, *,
                      rng: np.random.Generator | None, counts: dict,
                      samples: dict | None = None, outputs: int | None = None) -> np.ndarray:
-        """:meth:`matmul` fused over blocks of rows (see there)."""
+        """:meth:`matmul` fused over blocks of rows (see there): the channel powers and
+        the readout-to-ADC chain are compiled loops (cosim.hw.kernels), the optical
+        product one matmul per block."""
         drop, through = transfers
         mi, nj, me, ne = drop.shape
         m = self._real_outputs(drop.shape, outputs)
@@ -408,11 +413,10 @@ class PhotonicTiles:
         def cols(t):
             return t.transpose(1, 3, 0, 2).reshape(nj, ne, mi * me)[..., :m]
         both = np.concatenate([cols(drop), cols(through)], axis=2)
-        resp, rf = self.resp, self.spec.feedback_resistance_ohm
-        dark2 = 2 * self.spec.dark_current_a
-        abs_gain = abs(self.char.gain_ohm)
+        c = self.char
+        noise_slope = (c.output_noise_bright_v_rms ** 2 - c.output_noise_v_rms ** 2) / \
+            (c.bright_total_current_a - c.dark_total_current_a)
         y_unit = self.resp * self.g * self.p_bank_w
-        ideal_gain = self.gain_ohm * self.resp
         bits, fs = self.adc_bits, self.adc_fs_v
         low, high = -fs / 2, fs / 2
         n_codes = 2 ** bits
@@ -420,75 +424,49 @@ class PhotonicTiles:
         # y = (V_q - V_0) / Z / y_unit with V_q = low + (code + 1/2) step: affine in the code
         y_per_code = step / self.gain_ohm / y_unit
         y_at_zero = (low + 0.5 * step - self.offset_v) / self.gain_ohm / y_unit
-        swing_i = self.swing_v
+        curve = self._curve if self._curve is not None else _NO_CURVE  # (ideal: unused)
+        tally = np.zeros(4, dtype=np.int64)
         block = max(SAMPLE_ROWS, _BLOCK_ELEMENTS // max(ch, nj * ne))
+        passes = []                              # a pass with no light is skipped
+        if u_signed.size and u_signed.max() > 0:
+            passes.append(1.0)
         if u_signed.size and u_signed.min() < 0:
-            passes = ((1.0, np.maximum(u_signed, 0.0)), (-1.0, np.maximum(-u_signed, 0.0)))
-        else:                                    # no light in the negative pass
-            passes = ((1.0, u_signed),)
-        for sign, part in passes:
-            if not part.any():
-                continue
+            passes.append(-1.0)
+        p = np.empty((min(block, b), nj * ne))
+        for sign in passes:
             # the draws of the reference, in its order: RIN of the pass, then readout noise
-            rin = rng.standard_normal((b, nj * ne), dtype=np.float32) if self.noise else None
-            read_noise = rng.standard_normal((b, nj, m), dtype=np.float32) \
-                if self.noise and twin else None
+            rin = kernels.normal_stream(rng) if self.noise else _NO_STREAM
+            read_noise = kernels.normal_stream(rng) if self.noise and twin else _NO_STREAM
             for r0 in range(0, b, block):
                 r1 = min(b, r0 + block)
                 rows = r1 - r0
-                if k == nj * ne:
-                    p = part[r0:r1] * self.p_bank_w
-                else:
-                    p = np.zeros((rows, nj * ne))
-                    p[:, :k] = part[r0:r1] * self.p_bank_w
-                if rin is not None:
-                    p *= self._rin_factor(rin[r0:r1])
-                    np.maximum(p, 0.0, out=p)
-                p = p.reshape(rows, nj, ne).transpose(1, 0, 2)          # (nj, rows, ne)
-                q = np.matmul(p, both)                                 # (nj, rows, 2m)
-                pd, pt = q[..., :m], q[..., m:]
-                diff = pd - pt
-                total = pd + pt
-                total *= resp
-                total += dark2
-                sigma_v = self._sigma_v(total)
-                if twin:
-                    i_net = diff
-                    i_net *= resp
-                    v = self._curve(i_net)
-                else:
-                    v = ideal_gain * diff
-                    i_net = diff
-                    i_net *= resp
+                pb = p[:rows]
+                kernels.bank_input_powers(u_signed[r0:r1], sign, self.p_bank_w, rin,
+                                          self.rin_sigma, pb)
+                q = np.matmul(pb.reshape(rows, nj, ne).transpose(1, 0, 2), both)
                 first = samples is not None and "optical_power_w" not in samples
+                r, cc = (min(rows, SAMPLE_ROWS), min(me, SAMPLE_CHANNELS, m)) if first \
+                    else (0, 0)
+                sample_v = np.zeros((r, cc))
+                sample_codes = np.zeros((r, cc))
+                kernels.convert_block(
+                    q, m, read_noise, out, r0, tally, sample_v, sample_codes,
+                    self.resp, 2 * self.spec.dark_current_a, c.dark_total_current_a,
+                    noise_slope, c.output_noise_v_rms ** 2, self.noise_scale,
+                    abs(c.gain_ohm), self.spec.feedback_resistance_ohm, self.swing_v, twin,
+                    self.gain_ohm * self.resp, *curve.lookup_args(), low, high, step,
+                    n_codes, sign * y_per_code, sign * nj * y_at_zero)
                 if first:
-                    r, c = min(rows, SAMPLE_ROWS), min(me, SAMPLE_CHANNELS)
-                    samples["optical_power_w"] = np.stack([pd[0, :r, :c],
-                                                           pt[0, :r, :c]], axis=-1)
-                    samples["photocurrent_a"] = i_net[0, :r, :c].copy()
-                a_net = np.abs(i_net, out=i_net)
-                counts["below_noise_floor"] += int(np.count_nonzero(a_net < sigma_v / abs_gain))
-                a_net *= rf
-                counts["saturated_tia"] += int(np.count_nonzero(a_net > swing_i))
-                if read_noise is not None:
-                    sigma_v *= read_noise[r0:r1].transpose(1, 0, 2)
-                    v += sigma_v
-                counts["clipped_adc"] += int(np.count_nonzero(v < low)) + \
-                    int(np.count_nonzero(v >= high))
-                counts["samples"] += v.size
-                if first:
-                    samples["tia_voltage_v"] = v[0, :r, :c].copy()
-                codes = v
-                codes -= low
-                codes /= step
-                np.floor(codes, out=codes)
-                np.clip(codes, 0, n_codes - 1, out=codes)
-                if first:
-                    samples["adc_codes"] = codes[0, :r, :c].astype(np.int64)
-                s = codes.sum(axis=0) if nj > 1 else codes[0]         # (rows, m)
-                s *= sign * y_per_code
-                s += sign * nj * y_at_zero
-                out[r0:r1, :m] += s
+                    pd, pt = q[0, :r, :cc], q[0, :r, m:m + cc]
+                    samples["optical_power_w"] = np.stack([pd, pt], axis=-1)
+                    i_net = pd - pt
+                    i_net *= self.resp
+                    samples["photocurrent_a"] = i_net
+                    samples["tia_voltage_v"] = sample_v
+                    samples["adc_codes"] = sample_codes.astype(np.int64)
+        for key, n in zip(("samples", "saturated_tia", "clipped_adc", "below_noise_floor"),
+                          tally):
+            counts[key] += int(n)
         return out
 
     def _matmul_reference(self, u_signed: np.ndarray, transfers, *,
@@ -513,7 +491,7 @@ class PhotonicTiles:
             p = np.zeros((b, nj * ne))
             p[:, :k] = part * self.p_bank_w
             if self.noise:
-                p *= self._rin_factor(rng.standard_normal(p.shape, dtype=np.float32))
+                p *= self._rin_factor(kernels.standard_normal(rng, p.shape))
                 np.maximum(p, 0.0, out=p)
             p = p.reshape(b, nj, ne).transpose(1, 0, 2)          # (nj, b, ne)
             # (mi, nj, b, me) optical power on the drop / through detectors (W)
@@ -561,7 +539,7 @@ class PhotonicTiles:
             # n * (sigma(total) * noise_scale), one draw per conversion, after the RIN draw
             total = self.resp * (pd + pt) + 2 * self.spec.dark_current_a
             sigma_v = self._sigma_v(total)
-            v = v + rng.standard_normal(v.shape, dtype=np.float32) * sigma_v
+            v = v + kernels.standard_normal(rng, v.shape) * sigma_v
         return v
 
     def readout_check(self, pd: np.ndarray, pt: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:

@@ -131,6 +131,14 @@ def build_network(config: RunConfig):
                input_size=config.data.input_size, width=m.width)
 
 
+def total_steps(config: RunConfig, n_train: int) -> int:
+    """Optimizer steps of the whole run: epochs x ceil(n_train / batch), capped by
+    ``training.max_steps``."""
+    t = config.training
+    total = t.epochs * math.ceil(n_train / t.batch_size)
+    return min(total, t.max_steps) if t.max_steps else total
+
+
 def prepare(config: RunConfig, *, engine=None, cache=None) -> Prepared:
     """Data, model (initialised), hardware backend + store and trainer of ``config``."""
     from cosim.hw.backend import build_hardware
@@ -144,8 +152,9 @@ def prepare(config: RunConfig, *, engine=None, cache=None) -> Prepared:
     model.backend, model.store = backend, store
     model.initialize(init_rng)
     t = config.training
-    trainer = Trainer(model, SGD(lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay),
-                      shuffle_rng, t.batch_size)
+    sgd = SGD(lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay,
+              schedule=t.lr_schedule, total_steps=total_steps(config, x_tr.shape[0]))
+    trainer = Trainer(model, sgd, shuffle_rng, t.batch_size)
     return Prepared(config, x_tr, y_tr, x_te, y_te, model, backend, store, trainer)
 
 
@@ -279,9 +288,7 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
     t = config.training
     n = prep.x_train.shape[0]
     spe = math.ceil(n / t.batch_size)
-    total = t.epochs * spe
-    if t.max_steps:
-        total = min(total, t.max_steps)
+    total = total_steps(config, n)
 
     steps_hist: dict[str, list] = {k: [] for k in ("step", "epoch", "loss", "train_acc",
                                                    "time_s")}

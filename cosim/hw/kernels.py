@@ -1,0 +1,377 @@
+"""Compiled inner loops of the photonic tile (numba): normal draws and the conversion chain.
+
+A training step of LeNet-5 at batch 64 makes about 3 million ADC conversions and draws
+about 8 million standard normal numbers (laser RIN per input element, readout noise per
+conversion).  Done as whole-array numpy passes, that is ~30 passes over every
+conversion and ~15 ns per normal draw; here each is one compiled loop.  The physics is
+the one written out in :mod:`cosim.hw.photonic`; these functions only evaluate it, in
+the same floating-point operations in the same order as the step-by-step reference
+path (``PhotonicTiles._matmul_reference``), so the two agree to rounding (the tests
+hold them to 1e-12 of the scale, counters and samples exactly).
+
+Normal draws: :func:`standard_normal` is the ziggurat method of Marsaglia & Tsang
+(J. Stat. Softw. 5(8), 2000) with 256 layers, fed by the raw 64-bit words of the
+caller's ``numpy.random.Generator`` (``bit_generator.random_raw``), so a seeded
+generator gives the same numbers every time and its state (checkpointed by the run
+store) is all there is.  Each 32-bit half-word gives one candidate: 8 bits pick the
+layer, 1 bit the sign and 23 bits the abscissa, so the layer index and the value use
+separate bits (the correlation Doornik, 2005, found in the original, which reused
+them, does not arise).  The rare rejections (about 1 %) and the tail beyond ``r``
+(Marsaglia's exponential method) take 53-bit uniforms from further words.  The numbers
+are float32 (23 bits of abscissa), the precision the noise is drawn at; the tests check
+the distribution against the normal CDF (Kolmogorov-Smirnov), its moments and its tail
+mass beyond the ziggurat's base.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# ----------------------------------------------------------------------------- ziggurat
+#: Layers, base abscissa r and common layer area v of the 256-layer ziggurat of the
+#: unnormalised density f(x) = exp(-x^2/2) (Marsaglia & Tsang 2000, section 2).
+ZIGGURAT_LAYERS = 256
+ZIGGURAT_R = 3.6541528853610088
+ZIGGURAT_V = 0.00492867323399
+
+
+def _ziggurat_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Layer edges ``x[0..256]`` (``x[0] = v / f(r)`` the base strip's width, ``x[1] = r``,
+    ``f(x[i+1]) = f(x[i]) + v / x[i]``, ``x[256] = 0``) and ``f(x)`` at them."""
+    r, v = ZIGGURAT_R, ZIGGURAT_V
+    x = np.zeros(ZIGGURAT_LAYERS + 1)
+    x[0] = v / math.exp(-0.5 * r * r)
+    x[1] = r
+    for i in range(1, ZIGGURAT_LAYERS - 1):
+        x[i + 1] = math.sqrt(-2.0 * math.log(math.exp(-0.5 * x[i] * x[i]) + v / x[i]))
+    x[ZIGGURAT_LAYERS] = 0.0
+    return x, np.exp(-0.5 * x * x)
+
+
+_ZX, _ZF = _ziggurat_tables()
+_U53 = 1.0 / 9007199254740992.0           # 2**-53
+
+
+@njit(cache=True, inline="always")
+def _sfc64(a, b, c, n):
+    """One step of SFC64 (C. Doty-Humphrey's Small Fast Chaotic generator, as in
+    numpy.random.SFC64): state ``(a, b, c, counter n)`` -> (new state..., output)."""
+    out = a + b + n
+    return (b ^ (b >> np.uint64(11)), c + (c << np.uint64(3)),
+            ((c << np.uint64(24)) | (c >> np.uint64(40))) + out, n + np.uint64(1), out)
+
+
+@njit(cache=True)
+def _sfc64_seed(seed):
+    """numpy's SFC64 seeding: ``[seed0, seed1, seed2, 1]`` then 12 discarded outputs."""
+    a, b, c, n = seed[0], seed[1], seed[2], np.uint64(1)
+    for _ in range(12):
+        a, b, c, n, _out = _sfc64(a, b, c, n)
+    return a, b, c, n
+
+
+@njit(cache=True)
+def sfc64_raw(state, count):
+    """``count`` raw outputs of SFC64 from ``state = [a, b, c, counter]`` (the layout of
+    numpy.random.SFC64's state), which is advanced in place."""
+    a, b, c, n = state[0], state[1], state[2], state[3]
+    out = np.empty(count, dtype=np.uint64)
+    for i in range(count):
+        a, b, c, n, out[i] = _sfc64(a, b, c, n)
+    state[0], state[1], state[2], state[3] = a, b, c, n
+    return out
+
+
+@njit(cache=True, inline="always")
+def _normal(a, b, c, n):
+    """One standard normal number (float64) by the ziggurat from the SFC64 state
+    ``(a, b, c, n)``: -> (new state..., x)."""
+    shift = np.uint64(11)
+    while True:
+        a, b, c, n, w = _sfc64(a, b, c, n)
+        layer = w & np.uint64(255)
+        sign = 1.0 - 2.0 * float((w >> np.uint64(8)) & np.uint64(1))
+        x = float(np.int64(w >> shift)) * _U53 * _ZX[layer]
+        if x < _ZX[layer + 1]:                         # inside the layer's core: accept
+            return a, b, c, n, sign * x
+        if layer == 0:                                 # the tail beyond r (Marsaglia)
+            while True:
+                a, b, c, n, w1 = _sfc64(a, b, c, n)
+                a, b, c, n, w2 = _sfc64(a, b, c, n)
+                xt = -math.log(1.0 - float(np.int64(w1 >> shift)) * _U53) / ZIGGURAT_R
+                yt = -math.log(1.0 - float(np.int64(w2 >> shift)) * _U53)
+                if yt + yt > xt * xt:
+                    return a, b, c, n, sign * (ZIGGURAT_R + xt)
+        a, b, c, n, w1 = _sfc64(a, b, c, n)
+        u = float(np.int64(w1 >> shift)) * _U53
+        if _ZF[layer] + u * (_ZF[layer + 1] - _ZF[layer]) < math.exp(-0.5 * x * x):
+            return a, b, c, n, sign * x                # under the curve: accept
+        # else rejected: a new candidate
+
+
+@njit(cache=True)
+def normal_fill(state, out):
+    """Fill ``out`` (1-d float32) with standard normal numbers from the stream
+    ``state`` (:func:`normal_stream`), which is advanced in place."""
+    a, b, c, n = state[0], state[1], state[2], state[3]
+    for i in range(out.size):
+        a, b, c, n, x = _normal(a, b, c, n)
+        out[i] = x
+    state[0], state[1], state[2], state[3] = a, b, c, n
+
+
+def normal_stream(rng: np.random.Generator) -> np.ndarray:
+    """A new normal stream: SFC64 state ``[a, b, c, counter]`` (uint64[4]) seeded with
+    three raw words of ``rng`` (numpy's SFC64 seeding: 12 outputs discarded)."""
+    return np.array(_sfc64_seed(rng.bit_generator.random_raw(3)), dtype=np.uint64)
+
+
+def standard_normal(rng: np.random.Generator, shape) -> np.ndarray:
+    """Standard normal float32 numbers of ``shape``, in C order, from a new
+    :func:`normal_stream` of ``rng`` (the same ``rng`` state gives the same numbers;
+    ``rng`` advances by three words a call)."""
+    out = np.empty(shape, dtype=np.float32)
+    normal_fill(normal_stream(rng), out.reshape(-1))
+    return out
+
+
+# ----------------------------------------------------------------------------- products
+@njit(cache=True)
+def bank_input_powers(u, sign, p_bank, rin_state, rin_sigma, out):
+    """Channel powers at the bank (W) of one block of rows of one pass.
+
+    ``out[r, c] = max(max(sign u[r, c], 0) p_bank (1 + rin_sigma n), 0)`` for the ``k``
+    input columns of ``u``, 0 for the padding channels of the last tile column, with
+    ``n`` the next number of the RIN stream ``rin_state`` (:func:`normal_stream`; one
+    per channel, padding included, in row-major order, as float32 like
+    :func:`standard_normal`'s).  Without RIN (``rin_state.size == 0``):
+    ``max(sign u, 0) p_bank``.
+    """
+    rows, width = out.shape
+    k = u.shape[1]
+    noisy = rin_state.size > 0
+    if noisy:
+        a, b, c, n = rin_state[0], rin_state[1], rin_state[2], rin_state[3]
+    else:
+        a, b, c, n = np.uint64(0), np.uint64(0), np.uint64(0), np.uint64(0)
+    for r in range(rows):
+        for col in range(width):
+            if noisy:
+                a, b, c, n, x = _normal(a, b, c, n)
+            if col >= k:
+                out[r, col] = 0.0
+                continue
+            p = max(sign * u[r, col], 0.0)
+            p *= p_bank
+            if noisy:
+                f = float(np.float32(x)) * rin_sigma
+                f += 1.0
+                p *= f
+                p = max(p, 0.0)
+            out[r, col] = p
+    if noisy:
+        rin_state[0], rin_state[1], rin_state[2], rin_state[3] = a, b, c, n
+
+
+@njit(cache=True)
+def _curve_search(x, table, f_end):
+    """``np.interp`` by bisection over the rows of ``table`` (see :func:`curve_eval`)."""
+    n = table.shape[0]
+    if x < table[0, 0]:
+        return table[0, 2]
+    if x >= table[n - 1, 1]:
+        return f_end
+    a, b = 0, n                     # table[a, 0] <= x < table[b, 0]
+    while b - a > 1:
+        mid = (a + b) // 2
+        if table[mid, 0] <= x:
+            a = mid
+        else:
+            b = mid
+    v = x - table[a, 0]
+    v *= table[a, 3]
+    v += table[a, 2]
+    return v
+
+
+@njit(cache=True, inline="always")
+def curve_eval(x, table, x0, inv_h, last, f_end):
+    """``np.interp(x, xp, fp)`` of one value on a uniform grid, bit for bit.
+
+    ``table`` (n - 1, 4): per segment ``xp_j, xp_{j+1}, fp_j, slope_j`` (one cache line
+    per lookup); ``x0 = xp[0]``, ``inv_h = (n - 1) / (xp[-1] - xp[0])``, ``last = n - 2``,
+    ``f_end = fp[-1]``.  The segment comes from ``(x - x0) inv_h``; numpy's formula
+    ``slope_j (x - xp_j) + fp_j`` applies; when the guess is off by rounding, or ``x``
+    is beyond the grid (``fp[0]`` below, ``fp[-1]`` at and above the end), bisection.
+    """
+    t = x - x0
+    t *= inv_h
+    if t < 0.0:
+        t = 0.0
+    elif t > last:
+        t = last
+    j = int(t)
+    lo = table[j, 0]
+    if lo <= x < table[j, 1]:
+        v = x - lo
+        v *= table[j, 3]
+        v += table[j, 2]
+        return v
+    return _curve_search(x, table, f_end)
+
+
+@njit(cache=True)
+def curve_eval_array(x, table, x0, inv_h, last, f_end):
+    """:func:`curve_eval` of every element of the 1-d array ``x``."""
+    out = np.empty(x.size)
+    for i in range(x.size):
+        out[i] = curve_eval(x[i], table, x0, inv_h, last, f_end)
+    return out
+
+
+@njit(cache=True)
+def convert_block(q, m, noise_state, out, r0, counts, sample_v, sample_codes,
+                  resp, dark2, dark_total, noise_slope, noise0_sq, noise_scale, abs_gain,
+                  rf, swing, twin, ideal_gain, table, x0, inv_h, last, f_end,
+                  low, high, step, n_codes, code_scale, code_offset):
+    """Readout and ADC of one block of rows, added into ``out[r0 + row, :m]``.
+
+    ``q`` (nj, rows, 2 m): drop then through powers (W) of the real outputs per tile
+    column; ``noise_state``: the readout-noise stream (:func:`normal_stream`, one number
+    per conversion in (row, tile column, output) order, as float32) or empty for no
+    noise.  Per conversion, in the
+    reference's order: ``I = R (P_d - P_t)``; the noise sigma at the total
+    photocurrent ``R (P_d + P_t) + 2 I_dark`` (linear in the mean-square, times
+    ``noise_scale``); the TIA output ``V`` (measured DC curve, or ``ideal_gain (P_d -
+    P_t)``; ``table ... f_end`` as in :func:`curve_eval`); the counters ``below_noise_floor`` (``|I| < sigma / |Z|``),
+    ``saturated_tia`` (``|I| R_f > swing``), then noise ``V += sigma n``,
+    ``clipped_adc`` (``V`` outside ``[low, high)``); the code
+    ``clip(floor((V - low) / step), 0, n_codes - 1)``.  The codes of the tile columns
+    are summed and mapped to the output, ``sum code_scale + code_offset``.
+    ``counts``: [samples, saturated_tia, clipped_adc, below_noise_floor].
+    ``sample_v`` / ``sample_codes`` (r, c) receive tile column 0's first rows/outputs.
+    """
+    nj, rows, _ = q.shape
+    top = float(n_codes - 1)
+    noisy = noise_state.size > 0
+    if noisy:
+        a, b, c, n = noise_state[0], noise_state[1], noise_state[2], noise_state[3]
+    else:
+        a, b, c, n = np.uint64(0), np.uint64(0), np.uint64(0), np.uint64(0)
+    sr, sc = sample_v.shape
+    v = np.empty(m)                 # TIA outputs of one row of one tile column
+    noise = np.zeros(m)             # their readout-noise numbers
+    acc = np.empty(m)               # codes summed over the tile columns
+    below = 0
+    sat = 0
+    clipped = 0
+    for row in range(rows):
+        acc[:] = 0.0
+        for j in range(nj):
+            qr = q[j, row]
+            if noisy:
+                for o in range(m):
+                    a, b, c, n, x = _normal(a, b, c, n)
+                    noise[o] = float(np.float32(x))
+            if twin:                # the measured DC curve (table lookups, scalar loop)
+                for o in range(m):
+                    diff = qr[o] - qr[m + o]
+                    v[o] = curve_eval(diff * resp, table, x0, inv_h, last, f_end)
+            # the rest without branches, so that it vectorizes
+            for o in range(m):
+                pd = qr[o]
+                pt = qr[m + o]
+                diff = pd - pt
+                total = pd + pt
+                total *= resp
+                total += dark2
+                total -= dark_total
+                total *= noise_slope
+                total += noise0_sq
+                total = max(total, 0.0)
+                sigma = math.sqrt(total)
+                sigma *= noise_scale
+                vo = v[o] if twin else ideal_gain * diff
+                a_net = abs(diff * resp)
+                below += a_net < sigma / abs_gain
+                sat += a_net * rf > swing
+                vo += sigma * noise[o]
+                clipped += (vo < low) | (vo >= high)
+                code = vo - low
+                code /= step
+                # clip(floor(code), 0, n_codes - 1): truncation is floor once code >= 0
+                code = float(int(min(max(code, 0.0), top)))
+                acc[o] += code
+                v[o] = vo
+            if j == 0 and row < sr:
+                for o in range(sc):
+                    sample_v[row, o] = v[o]
+                    sample_codes[row, o] = float(int(min(max((v[o] - low) / step, 0.0),
+                                                         top)))
+        for o in range(m):
+            s = acc[o]
+            s *= code_scale
+            s += code_offset
+            out[r0 + row, o] += s
+    if noisy:
+        noise_state[0], noise_state[1], noise_state[2], noise_state[3] = a, b, c, n
+    counts[0] += rows * nj * m
+    counts[1] += sat
+    counts[2] += clipped
+    counts[3] += below
+
+
+# ----------------------------------------------------------------------------- DAC
+@njit(cache=True)
+def abs_max_min_max(x):
+    """``(max |x|, min x, max x)`` of a 2-d C-contiguous array in one pass (all NaN
+    when x holds a NaN)."""
+    flat = x.reshape(-1)
+    big, lo, hi = 0.0, np.inf, -np.inf
+    nan = False
+    for i in range(flat.size):
+        v = flat[i]
+        nan |= v != v
+        big = max(big, abs(v))
+        lo = min(lo, v)
+        hi = max(hi, v)
+    if nan:
+        return np.nan, np.nan, np.nan
+    return big, lo, hi
+
+
+@njit(cache=True)
+def row_abs_max(x, out):
+    """``out[i] = max_j |x[i, j]|`` of a 2-d C-contiguous array (NaN propagates)."""
+    for i in range(x.shape[0]):
+        big = 0.0
+        nan = False
+        for j in range(x.shape[1]):
+            v = x[i, j]
+            nan |= v != v
+            big = max(big, abs(v))
+        out[i] = np.nan if nan else big
+
+
+@njit(cache=True)
+def dac_signed(x, s_rows, levels, signed, out):
+    """``out[i] = copysign(rint(|x[i]| / s_rows[i] * levels) / levels, x[i])`` for
+    C-contiguous 2-d ``x`` and ``out`` (sign only when ``signed``; else the magnitude):
+    the DAC levels of each row of ``x`` over its full scale ``s_rows[i]``, one pass.  A
+    row with ``s_rows[i] == 0`` is all zero and gives zeros."""
+    for i in range(x.shape[0]):
+        s = s_rows[i]
+        if s == 0.0:
+            out[i, :] = 0.0
+            continue
+        for j in range(x.shape[1]):
+            v = x[i, j]
+            mag = abs(v)
+            mag /= s
+            mag *= levels
+            mag = np.rint(mag)
+            mag /= levels
+            out[i, j] = math.copysign(mag, v) if signed else mag

@@ -1,0 +1,79 @@
+"""The compiled loops of cosim.hw.kernels against independent references: numpy's own
+SFC64 generator, the normal distribution's CDF and tail masses (scipy), numpy's DAC
+formula.  (The fused product as a whole is checked against the step-by-step reference
+path in test_hw_backend.py.)"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from cosim.hw import kernels
+from cosim.hw.backend import _dac_signed
+from cosim.hw.photonic import signed_levels
+
+
+def test_sfc64_stream_is_numpys_sfc64():
+    state = np.array([0x0123456789ABCDEF, 42, 2 ** 63 + 5, 1], dtype=np.uint64)
+    ref = np.random.SFC64(0)
+    st = ref.state
+    st["state"]["state"] = state.copy()
+    st["has_uint32"], st["uinteger"] = 0, 0
+    ref.state = st
+    assert np.array_equal(kernels.sfc64_raw(state, 5000), ref.random_raw(5000))
+    # the seeding (three words, then 12 outputs discarded) is numpy's too
+    seed = np.array([7, 8, 9], dtype=np.uint64)
+    ours = np.array(kernels._sfc64_seed(seed), dtype=np.uint64)
+    st["state"]["state"] = np.array([7, 8, 9, 1], dtype=np.uint64)
+    ref.state = st
+    ref.random_raw(12)
+    assert np.array_equal(ours, ref.state["state"]["state"])
+
+
+def test_ziggurat_normals_have_the_normal_distribution():
+    z = kernels.standard_normal(np.random.default_rng(2024), 10_000_000).astype(float)
+    n = z.size
+    assert z.dtype == float and np.all(np.isfinite(z))
+    assert abs(z.mean()) < 5 / np.sqrt(n)
+    assert abs(z.var() - 1) < 5 * np.sqrt(2 / n)
+    assert abs(stats.skew(z)) < 5 * np.sqrt(6 / n)
+    assert abs(stats.kurtosis(z)) < 5 * np.sqrt(24 / n)
+    assert stats.kstest(z[:1_000_000], "norm").pvalue > 1e-3
+    # the mass beyond the ziggurat's base (its tail algorithm) and in the layers' wedges
+    for c in (0.5, 1.0, 2.0, 3.0, kernels.ZIGGURAT_R, 4.0, 4.5):
+        p = 2 * stats.norm.sf(c)
+        got = np.count_nonzero(np.abs(z) > c)
+        assert abs(got - n * p) < 5 * np.sqrt(n * p * (1 - p)) + 1, (c, got, n * p)
+    assert np.count_nonzero(z > 0) == pytest.approx(n / 2, abs=5 * np.sqrt(n / 4))
+
+
+def test_normal_stream_is_reproducible_and_chunk_independent():
+    a = kernels.standard_normal(np.random.default_rng(5), (300, 7))
+    b = kernels.standard_normal(np.random.default_rng(5), (300, 7))
+    assert a.dtype == np.float32 and np.array_equal(a, b)
+    # drawn in pieces from one stream (as the fused product does, block by block)
+    state = kernels.normal_stream(np.random.default_rng(5))
+    parts = [np.empty(n, dtype=np.float32) for n in (1, 999, 1100)]
+    for part in parts:
+        kernels.normal_fill(state, part)
+    assert np.array_equal(np.concatenate(parts), a.reshape(-1))
+    # the generator advances: the next call gives other numbers
+    rng = np.random.default_rng(5)
+    kernels.standard_normal(rng, 4)
+    assert not np.array_equal(kernels.standard_normal(rng, (300, 7)), a)
+
+
+@pytest.mark.parametrize("bits", [1, 4, 16])
+def test_dac_kernel_equals_the_numpy_formula(bits):
+    rng = np.random.default_rng(bits)
+    u = rng.standard_normal((70, 33))
+    u[0, :3] = [0.0, -0.0, np.abs(u).max()]
+    s_x, lo, hi = kernels.abs_max_min_max(u)
+    assert (s_x, lo, hi) == (np.max(np.abs(u)), u.min(), u.max())
+    assert np.array_equal(_dac_signed(u, s_x, bits), signed_levels(u / s_x, bits))
+    pos = np.abs(u)
+    assert np.array_equal(_dac_signed(pos, s_x, bits, signed=False),
+                          signed_levels(pos / s_x, bits))
+    u[3, 4] = np.nan
+    assert all(np.isnan(v) for v in kernels.abs_max_min_max(u))
