@@ -404,14 +404,15 @@ class HardwareBackend:
         a = np.clip(a, -1.0, 1.0)
         if phase == "gradient":
             a = signed_levels(a, self.config.dac_bits)
-        s_x, u_min, _ = kernels.abs_max_min_max(U) if U.size else (0.0, 0.0, 0.0)
+        peaks = self._scratch(layer, phase, "scale", (b,))    # max |U| per row
+        u_min = kernels.row_abs_max(U, peaks) if U.size else 0.0
+        s_x = float(np.max(peaks)) if U.size else 0.0
         counts = {"samples": 0, "saturated_tia": 0, "clipped_adc": 0, "below_noise_floor": 0}
         if s_x == 0:
             self.stats.add(layer, phase, products=1, saturated_weights=over)
             return np.zeros((b, m))
         if self.config.dac_scale == "row":              # one power of two per row
-            s_x = self._scratch(layer, phase, "scale", (b,))
-            kernels.row_abs_max(U, s_x)
+            s_x = peaks
             s_x[:] = np.where(s_x > 0, np.ldexp(1.0, np.frexp(s_x)[1]), 0.0)
         u = _dac_signed(U, s_x, self.config.dac_bits, signed=u_min < 0,
                         out=self._scratch(layer, phase, "dac", U.shape))

@@ -326,26 +326,10 @@ def convert_block(q, m, noise_state, out, r0, counts, sample_v, sample_codes,
 
 # ----------------------------------------------------------------------------- DAC
 @njit(cache=True)
-def abs_max_min_max(x):
-    """``(max |x|, min x, max x)`` of a 2-d C-contiguous array in one pass (all NaN
-    when x holds a NaN)."""
-    flat = x.reshape(-1)
-    big, lo, hi = 0.0, np.inf, -np.inf
-    nan = False
-    for i in range(flat.size):
-        v = flat[i]
-        nan |= v != v
-        big = max(big, abs(v))
-        lo = min(lo, v)
-        hi = max(hi, v)
-    if nan:
-        return np.nan, np.nan, np.nan
-    return big, lo, hi
-
-
-@njit(cache=True)
 def row_abs_max(x, out):
-    """``out[i] = max_j |x[i, j]|`` of a 2-d C-contiguous array (NaN propagates)."""
+    """``out[i] = max_j |x[i, j]|`` of a 2-d C-contiguous array (NaN for a row holding
+    a NaN); returns ``min x`` (NaN if x holds a NaN), in one pass."""
+    lo = np.inf
     for i in range(x.shape[0]):
         big = 0.0
         nan = False
@@ -353,7 +337,11 @@ def row_abs_max(x, out):
             v = x[i, j]
             nan |= v != v
             big = max(big, abs(v))
+            lo = min(lo, v)
         out[i] = np.nan if nan else big
+        if nan:
+            lo = np.nan
+    return lo
 
 
 @njit(cache=True)
