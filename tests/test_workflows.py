@@ -95,3 +95,29 @@ def test_train_lenet_runs(tmp_path):
               tmp_path / "l.h5"], tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "final test accuracy" in r.stdout
+
+
+def test_train_vgg_on_cifar_batches_quick(tmp_path):
+    """The --cifar path on CIFAR-10 python batches (the real format, written here with
+    random pixels): 3-channel VGG on the hardware backend, limits applied."""
+    import pickle
+    import re
+
+    rng = np.random.default_rng(0)
+    cifar = tmp_path / "cifar-10-batches-py"
+    cifar.mkdir()
+    for name, n in [(f"data_batch_{i}", 20) for i in range(1, 6)] + [("test_batch", 20)]:
+        batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                 b"labels": [int(v) for v in rng.integers(0, 10, n)]}
+        (cifar / name).write_bytes(pickle.dumps(batch, protocol=2))
+    r = _run([WORKFLOWS / "train_vgg.py", "--cifar", cifar, "--quick",
+              "--set", "training.lr_schedule=cosine"], tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    m = re.search(r"on CIFAR-10 \((\d+) train / (\d+) test images\), bplight: final test "
+                  r"accuracy ([0-9.]+)", r.stdout)
+    assert m, r.stdout
+    assert (int(m[1]), int(m[2])) == (32, 16)          # --quick limits of 100 / 20 images
+    assert float(m[3]) * 16 == pytest.approx(round(float(m[3]) * 16), abs=1e-3)
+    bad = _run([WORKFLOWS / "train_vgg.py", "--cifar", tmp_path / "nowhere", "--quick"],
+               tmp_path)
+    assert bad.returncode == 2 and "nowhere" in bad.stderr

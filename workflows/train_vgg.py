@@ -67,8 +67,10 @@ def _cifar(args) -> int:
     model.backend, model.store = backend, store
     model.initialize(init_rng)
     t = config.training
-    trainer = Trainer(model, SGD(lr=t.lr, momentum=t.momentum), shuffle_rng,
-                      args.batch_size)
+    steps = args.epochs * -(-len(y_tr) // args.batch_size)
+    trainer = Trainer(model, SGD(lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay,
+                                 schedule=t.lr_schedule, total_steps=steps),
+                      shuffle_rng, args.batch_size)
     for epoch in range(args.epochs):
         t0 = time.perf_counter()
         loss = trainer.train_epoch(x_tr, y_tr)
