@@ -57,6 +57,8 @@ def test_unknown_keys_are_named_by_dotted_path(tmp_path, text, path):
     ("model.name=resnet", "model.name must be one of"),
     ("hardware.architecture=analog", "hardware.architecture must be one of"),
     ("hardware.noise=1", "hardware.noise must be true or false"),
+    ("hardware.dac_scale=vector", "hardware.dac_scale must be one of"),
+    ("training.lr_schedule=step", "training.lr_schedule"),
     ("hardware.adc_bits=0", "adc_bits"),
     ("data.test_fraction=1.5", "data.test_fraction"),
     ("seed=-3", "seed"),
