@@ -143,12 +143,13 @@ def standard_normal(rng: np.random.Generator, shape) -> np.ndarray:
 def bank_input_powers(u, sign, p_bank, rin_state, rin_sigma, out):
     """Channel powers at the bank (W) of one block of rows of one pass.
 
-    ``out[r, c] = max(max(sign u[r, c], 0) p_bank (1 + rin_sigma n), 0)`` for the ``k``
-    input columns of ``u``, 0 for the padding channels of the last tile column, with
-    ``n`` the next number of the RIN stream ``rin_state`` (:func:`normal_stream`; one
-    per channel, padding included, in row-major order, as float32 like
-    :func:`standard_normal`'s).  Without RIN (``rin_state.size == 0``):
-    ``max(sign u, 0) p_bank``.
+    ``p = max(sign u[r, c], 0) p_bank`` for the ``k`` input columns of ``u`` (0 for the
+    padding channels of the last tile column); a lit channel (``p > 0``) carries the
+    laser RIN, ``out[r, c] = max(p (1 + rin_sigma n), 0)`` with ``n`` the next number
+    of the RIN stream ``rin_state`` (:func:`normal_stream`, as float32 like
+    :func:`standard_normal`'s; drawn for lit channels only, in row-major order: on a
+    dark channel the factor multiplies nothing).  Without RIN (``rin_state.size ==
+    0``): ``p``.
     """
     rows, width = out.shape
     k = u.shape[1]
@@ -158,20 +159,18 @@ def bank_input_powers(u, sign, p_bank, rin_state, rin_sigma, out):
     else:
         a, b, c, n = np.uint64(0), np.uint64(0), np.uint64(0), np.uint64(0)
     for r in range(rows):
-        for col in range(width):
-            if noisy:
-                a, b, c, n, x = _normal(a, b, c, n)
-            if col >= k:
-                out[r, col] = 0.0
-                continue
+        for col in range(k):
             p = max(sign * u[r, col], 0.0)
             p *= p_bank
-            if noisy:
+            if noisy and p > 0.0:
+                a, b, c, n, x = _normal(a, b, c, n)
                 f = float(np.float32(x)) * rin_sigma
                 f += 1.0
                 p *= f
                 p = max(p, 0.0)
             out[r, col] = p
+        for col in range(k, width):
+            out[r, col] = 0.0
     if noisy:
         rin_state[0], rin_state[1], rin_state[2], rin_state[3] = a, b, c, n
 

@@ -80,8 +80,9 @@ counter counts the conversions of real outputs only (``rows x tile columns x m``
 pass).  Channels are ordered (tile column, output) in both paths.  The noise draws
 (laser RIN, readout noise) are standard normal numbers from
 :func:`cosim.hw.kernels.standard_normal` (a ziggurat on an SFC64 stream seeded from the
-product's ``rng``; one stream per pass and kind, one number per conversion or per input
-element, never reused), rounded to float32 and entering the float64 signals through
+product's ``rng``; one stream per pass and kind, one number per conversion or per lit
+input element -- a dark channel's RIN multiplies nothing and is not drawn -- never
+reused), rounded to float32 and entering the float64 signals through
 float64 arithmetic (``1 + sigma_RIN n`` and ``n sigma_V`` are formed in float64); the
 same seed gives the same numbers.  The negative pass is skipped when the inputs have no
 negative entry (e.g. after ReLU).  The fused path (:meth:`PhotonicTiles._matmul_fast`)
@@ -491,7 +492,8 @@ class PhotonicTiles:
             p = np.zeros((b, nj * ne))
             p[:, :k] = part * self.p_bank_w
             if self.noise:
-                p *= self._rin_factor(kernels.standard_normal(rng, p.shape))
+                lit = p > 0                     # RIN on a dark channel multiplies 0
+                p[lit] *= self._rin_factor(kernels.standard_normal(rng, int(lit.sum())))
                 np.maximum(p, 0.0, out=p)
             p = p.reshape(b, nj, ne).transpose(1, 0, 2)          # (nj, b, ne)
             # (mi, nj, b, me) optical power on the drop / through detectors (W)
