@@ -305,9 +305,9 @@ def _dac_signed(U: np.ndarray, s_x, bits: int, signed: bool = True,
                 out: np.ndarray | None = None) -> np.ndarray:
     """``sign(U) dac_levels(|U| / s_x, bits)`` in one pass (:func:`cosim.hw.kernels.
     dac_signed`; ``|U| / s_x`` is already in [0, 1]) for a C-contiguous U (b, k), into
-    ``out`` if given.  ``s_x``: the full scale, one number (``max|U|``) or one per row
-    (``max_j |U[i, j]|``; a zero row gives zeros).  Pass ``signed=False`` when U has no
-    negative entry (the sign is then skipped)."""
+    ``out`` if given.  ``s_x``: the full scale, one number or one per row (at least the
+    row's ``max_j |U[i, j]|``; a row of scale 0 gives zeros).  Pass ``signed=False`` when
+    U has no negative entry (the sign is then skipped)."""
     out = np.empty(U.shape) if out is None else out
     s_rows = np.broadcast_to(np.asarray(s_x, dtype=float), (U.shape[0],))
     kernels.dac_signed(U, np.ascontiguousarray(s_rows), float(2 ** int(bits) - 1),
@@ -425,9 +425,7 @@ class HardwareBackend:
         if phase == "forward":
             self._samples[layer] = samples
             self._record_netlists(layer, transfers, u, samples)
-        if self.config.dac_scale == "row":
-            return y[:, :m] * (s_x * a_scale)[:, None]
-        return y[:, :m] * (s_x * a_scale)
+        return y[:, :m] * np.reshape(np.multiply(s_x, a_scale), (-1, 1))
 
     def _scratch(self, layer: str, phase: str, what: str, shape: tuple,
                  copy_of: np.ndarray | None = None) -> np.ndarray:
