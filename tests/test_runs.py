@@ -140,3 +140,21 @@ def test_sigkill_during_commits_leaves_a_readable_consistent_file(tmp_path):
     # a later commit removes the dead process's temporary file
     run.commit(PendingWrites())
     assert not list(tmp_path.glob(".run.h5.tmp-*"))
+
+
+def test_config_of_a_file_from_before_dac_scale_reads_as_one_scale_per_product(tmp_path):
+    """Run files written before hardware.dac_scale existed ran with one DAC full scale
+    per product: their config (and so a resume) must say "call", not the new default."""
+    import json
+
+    from cosim.config import RunConfig
+
+    new = json.loads(RunConfig().to_json())
+    assert new["hardware"]["dac_scale"] == "row"
+    old = json.loads(RunConfig().to_json())
+    del old["hardware"]["dac_scale"]
+    assert RunFile.create(tmp_path / "old.h5", json.dumps(old)).read_config() \
+        .hardware.dac_scale == "call"
+    assert RunFile.create(tmp_path / "new.h5", json.dumps(new)).read_config() \
+        .hardware.dac_scale == "row"
+    assert RunFile(tmp_path / "old.h5").summary()["dac_scale"] == "call"

@@ -97,7 +97,9 @@ def run_demo(out_dir: str | Path = "runs", *, epochs: int | None = None,
         f"{hw_cfg.training.lr} ({hw_cfg.training.lr_schedule}) momentum "
         f"{hw_cfg.training.momentum}, seed {hw_cfg.seed}; both "
         f"runs share the initial weights and the data order.",
-        f"bplight: DAC {hw_cfg.hardware.dac_bits} bit, ADC {hw_cfg.hardware.adc_bits} bit, "
+        f"bplight: DAC {hw_cfg.hardware.dac_bits} bit (full scale per "
+        f"{'input vector, a power of two' if hw_cfg.hardware.dac_scale == 'row' else 'product'}"
+        f"), ADC {hw_cfg.hardware.adc_bits} bit, "
         f"optical engine {hw_cfg.hardware.optical_engine}, electrical engine "
         f"{hw_cfg.hardware.electrical_engine}, spot-check fraction "
         f"{hw_cfg.hardware.spot_check}.",

@@ -44,7 +44,8 @@ def cmd_show(args) -> int:
     print(f"{data['path']}  ({data['status']}, created {data['created']})")
     print(f"  config sha256    {data['config_sha256'][:16]}  seed {data['seed']}  model "
           f"{data['model']}")
-    print(f"  hardware         {data['architecture']}  DAC {data['dac_bits']} bit  ADC "
+    print(f"  hardware         {data['architecture']}  DAC {data['dac_bits']} bit "
+          f"(scale per {data['dac_scale']})  ADC "
           f"{data['adc_bits']} bit  engines optical={data['engines']['optical_engine']} "
           f"electrical={data['engines']['electrical_engine']}")
     print(f"  progress         {data['epochs_done']}/{data['epochs_planned']} epochs, "

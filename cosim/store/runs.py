@@ -284,10 +284,17 @@ class RunFile:
             return str(ds.attrs["source_text"]), json.loads(ds.attrs["overrides"])
 
     def read_config(self):
-        """The :class:`cosim.config.RunConfig` of this run."""
+        """The :class:`cosim.config.RunConfig` of this run.  A file written before
+        ``hardware.dac_scale`` existed ran with one DAC full scale per product, so its
+        config reads as ``dac_scale = "call"`` (and resumes that way), not the newer
+        default."""
         from cosim.config import RunConfig
 
-        return RunConfig.from_json(self.config_json())
+        data = json.loads(self.config_json())
+        hw = data.get("hardware")
+        if isinstance(hw, dict) and "dac_scale" not in hw:
+            hw["dac_scale"] = "call"
+        return RunConfig.from_json(json.dumps(data))
 
     def table(self, name: str) -> dict[str, np.ndarray]:
         """Columns of table ``name`` (a key of :data:`TABLES`), strings as str arrays."""
@@ -399,6 +406,8 @@ class RunFile:
             "model": cfg_d.get("model", {}).get("name"),
             "architecture": hw.get("architecture"),
             "adc_bits": hw.get("adc_bits"), "dac_bits": hw.get("dac_bits"),
+            # files written before hardware.dac_scale existed used one scale per product
+            "dac_scale": hw.get("dac_scale", "call"),
             "engines": {k: hw.get(k) for k in ("optical_engine", "electrical_engine")},
             "steps": int(steps["step"].shape[0]),
             "epochs_done": int(epochs["epoch"].shape[0]),
