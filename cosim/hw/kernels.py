@@ -1,26 +1,27 @@
 """Compiled inner loops of the photonic tile (numba): normal draws and the conversion chain.
 
 A training step of LeNet-5 at batch 64 makes about 3 million ADC conversions and draws
-about 8 million standard normal numbers (laser RIN per input element, readout noise per
-conversion).  Done as whole-array numpy passes, that is ~30 passes over every
+about 6 million standard normal numbers (laser RIN per lit input element, readout noise
+per conversion).  Done as whole-array numpy passes, that is ~30 passes over every
 conversion and ~15 ns per normal draw; here each is one compiled loop.  The physics is
 the one written out in :mod:`cosim.hw.photonic`; these functions only evaluate it, in
 the same floating-point operations in the same order as the step-by-step reference
 path (``PhotonicTiles._matmul_reference``), so the two agree to rounding (the tests
 hold them to 1e-12 of the scale, counters and samples exactly).
 
-Normal draws: :func:`standard_normal` is the ziggurat method of Marsaglia & Tsang
-(J. Stat. Softw. 5(8), 2000) with 256 layers, fed by the raw 64-bit words of the
-caller's ``numpy.random.Generator`` (``bit_generator.random_raw``), so a seeded
-generator gives the same numbers every time and its state (checkpointed by the run
-store) is all there is.  Each 32-bit half-word gives one candidate: 8 bits pick the
-layer, 1 bit the sign and 23 bits the abscissa, so the layer index and the value use
-separate bits (the correlation Doornik, 2005, found in the original, which reused
-them, does not arise).  The rare rejections (about 1 %) and the tail beyond ``r``
-(Marsaglia's exponential method) take 53-bit uniforms from further words.  The numbers
-are float32 (23 bits of abscissa), the precision the noise is drawn at; the tests check
-the distribution against the normal CDF (Kolmogorov-Smirnov), its moments and its tail
-mass beyond the ziggurat's base.
+Normal draws: the ziggurat method of Marsaglia & Tsang (J. Stat. Softw. 5(8), 2000) with
+256 layers on an SFC64 stream (the generator of numpy.random.SFC64, same output and
+seeding).  Each stream is seeded with three raw 64-bit words of the caller's
+``numpy.random.Generator`` (:func:`normal_stream`), so a seeded generator gives the same
+numbers every time and its state (checkpointed by the run store) is all there is.  Each
+64-bit word gives one candidate: bits 0-7 pick the layer, bit 8 the sign and bits 11-63
+the abscissa, so the layer index and the value use separate bits (the correlation
+Doornik, 2005, found in the original, which reused them, does not arise).  The rare
+rejections (about 1 %) and the tail beyond ``r`` (Marsaglia's exponential method) take
+53-bit uniforms from further words.  The numbers are rounded to float32, the precision
+the noise is drawn at; the tests check SFC64 against numpy's and the distribution
+against the normal CDF (Kolmogorov-Smirnov), its moments and its tail masses, including
+beyond the ziggurat's base.
 """
 
 from __future__ import annotations
