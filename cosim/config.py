@@ -160,6 +160,11 @@ class TrainingConfig:
         Also checkpoint every K steps (0 = only at epoch ends and on interrupt).
     signal_every_steps : int
         Store the hardware's sampled signals every K steps (0 = never).
+    error_probe_every_steps : int
+        Every K steps (and at step 1) compare each hardware product with the exact float
+        product of the same operands and store the relative rms error per layer and
+        phase (table ``product_errors``; 0 = never).  Costs one float matmul per product
+        on those steps and changes no result.
     eval_batch_size : int
         Batch size of test-set evaluation.
     """
@@ -173,6 +178,7 @@ class TrainingConfig:
     max_steps: int = 0
     checkpoint_every_steps: int = 0
     signal_every_steps: int = 10
+    error_probe_every_steps: int = 10
     eval_batch_size: int = 256
 
     def __post_init__(self) -> None:
@@ -187,6 +193,7 @@ class TrainingConfig:
         _check_int("training.max_steps", self.max_steps, 0)
         _check_int("training.checkpoint_every_steps", self.checkpoint_every_steps, 0)
         _check_int("training.signal_every_steps", self.signal_every_steps, 0)
+        _check_int("training.error_probe_every_steps", self.error_probe_every_steps, 0)
         _check_int("training.eval_batch_size", self.eval_batch_size, 1, 1_000_000)
 
 

@@ -162,3 +162,64 @@ def test_cli_ctrl_c_and_sigkill_then_resume_match_an_uninterrupted_run(tmp_path,
     _same_metrics(straight, cut)
     _same_state(straight, cut)
     assert RunFile(cut).attrs()["status"] == "complete"
+
+
+def test_product_error_probe_records_every_product_and_changes_nothing(tmp_path):
+    """training.error_probe_every_steps: each probed product's recorded error equals
+    ||Y_hw - U A^T|| / ||U A^T|| recomputed here from the operands; probing leaves the
+    run bit-identical; 4-bit converters show up as larger product errors."""
+    probed = train(small_config("hardware.architecture=bplight", "hardware.spot_check=0.0",
+                                "training.error_probe_every_steps=2"),
+                   tmp_path / "probed.h5", quiet=True)
+    plain = train(small_config("hardware.architecture=bplight", "hardware.spot_check=0.0",
+                               "training.error_probe_every_steps=0"),
+                  tmp_path / "plain.h5", quiet=True)
+    _same_metrics(probed.path, plain.path)
+    _same_state(probed.path, plain.path)
+    errs = RunFile(probed.path).table("product_errors")
+    assert sorted(set(errs["step"].tolist())) == [1, 2, 4, 6]     # step 1, then every 2nd
+    assert RunFile(plain.path).table("product_errors")["step"].size == 0
+    # forward of every layer, backward of every layer but the first, gradient of all
+    layers = ["conv1", "conv2", "fc1", "fc2", "fc3"]
+    step1 = errs["step"] == 1
+    got = set(zip(errs["layer"][step1].tolist(), errs["phase"][step1].tolist()))
+    assert got == ({(l, "forward") for l in layers} | {(l, "gradient") for l in layers}
+                   | {(l, "backward") for l in layers[1:]})
+    assert np.all((errs["rel_rms_error"] > 0) & (errs["rel_rms_error"] < 0.2))
+    coarse = train(small_config("hardware.architecture=bplight", "hardware.spot_check=0.0",
+                                "hardware.adc_bits=4", "hardware.dac_bits=4",
+                                "training.error_probe_every_steps=2"),
+                   tmp_path / "coarse.h5", quiet=True)
+    e4 = RunFile(coarse.path).table("product_errors")
+    fwd16 = np.median(errs["rel_rms_error"][errs["phase"] == "forward"])
+    fwd4 = np.median(e4["rel_rms_error"][e4["phase"] == "forward"])
+    assert fwd4 > 5 * fwd16, (fwd4, fwd16)
+
+
+def test_product_error_probe_value_is_the_relative_rms_error(tmp_path):
+    from cosim.hw.backend import HardwareConfig, build_hardware
+    from cosim.nn import lenet5
+
+    model = lenet5(width=0.34, rng=np.random.default_rng(0))
+    backend, store = build_hardware(HardwareConfig(), model, np.random.default_rng(1))
+    model.backend, model.store = backend, store
+    model.initialize(np.random.default_rng(2))
+    W = np.array(store.weight("fc1"))
+    X = np.random.default_rng(3).standard_normal((16, W.shape[1]))
+    backend.set_step(7)
+    y_off = backend.forward("fc1", W, X)
+    assert backend.product_errors() == []                         # probe off: nothing
+    backend.set_probe(True)
+    y = backend.forward("fc1", W, X)
+    dY = np.random.default_rng(4).standard_normal((16, W.shape[0]))
+    g = backend.gradient("fc1", dY, X)
+    rec = backend.product_errors()
+    exact_f, exact_g = X @ W.T, dY.T @ X
+    assert [(r["layer"], r["phase"], r["step"]) for r in rec] == [("fc1", "forward", 7),
+                                                                 ("fc1", "gradient", 7)]
+    assert rec[0]["rel_rms_error"] == pytest.approx(
+        np.linalg.norm(y - exact_f) / np.linalg.norm(exact_f), rel=1e-12)
+    assert rec[1]["rel_rms_error"] == pytest.approx(
+        np.linalg.norm(g - exact_g) / np.linalg.norm(exact_g), rel=1e-12)
+    assert backend.product_errors() == []                         # drained
+    assert y_off.shape == y.shape

@@ -66,6 +66,14 @@ def cmd_show(args) -> int:
     for layer, d in data["hardware_per_layer"].items():
         print(f"    {layer:<12} samples {d['samples']:>10}  sat. TIA {d['saturated_tia']:>8}  "
               f"clipped ADC {d['clipped_adc']:>8}  below floor {d['below_noise_floor']:>8}")
+    errs = data["product_error_median"]
+    if errs:
+        print(f"  product error    ||Y_hw - Y_exact|| / ||Y_exact||, median of "
+              f"{data['product_error_probes']} probed steps")
+        for layer, d in errs.items():
+            cells = "  ".join(f"{ph} {_f(d.get(ph))}" for ph in ("forward", "backward",
+                                                                 "gradient") if ph in d)
+            print(f"    {layer:<12} {cells}")
     print(f"  netlists stored  {data['netlists']}")
     ep = data["epoch_metrics"]
     print(f"\n  {'epoch':>5} {'train loss':>11} {'train acc':>10} {'test acc':>9} "

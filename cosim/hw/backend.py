@@ -346,6 +346,8 @@ class HardwareBackend:
         self._samples: dict[str, dict[str, np.ndarray]] = {}
         self._chain_sha: dict[int, str] = {}
         self._buffers: dict[tuple[str, str, str], np.ndarray] = {}
+        self.probe = False           # compare each product with the exact one (set_probe)
+        self._errors: list[dict] = []
 
     # --- MatmulBackend -------------------------------------------------------------
     def forward(self, layer_name: str, W: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -425,7 +427,16 @@ class HardwareBackend:
         if phase == "forward":
             self._samples[layer] = samples
             self._record_netlists(layer, transfers, u, samples)
-        return y[:, :m] * np.reshape(np.multiply(s_x, a_scale), (-1, 1))
+        y = y[:, :m] * np.reshape(np.multiply(s_x, a_scale), (-1, 1))
+        if self.probe:
+            self._probe(layer, phase, y, U @ A.T)
+        return y
+
+    def _probe(self, layer: str, phase: str, y: np.ndarray, exact: np.ndarray) -> None:
+        norm = float(np.linalg.norm(exact))
+        if norm > 0:
+            self._errors.append({"layer": layer, "phase": phase, "step": self.step,
+                                 "rel_rms_error": float(np.linalg.norm(y - exact)) / norm})
 
     def _scratch(self, layer: str, phase: str, what: str, shape: tuple,
                  copy_of: np.ndarray | None = None) -> np.ndarray:
@@ -541,6 +552,18 @@ class HardwareBackend:
     def set_step(self, step: int) -> None:
         """The global training step of the products that follow."""
         self.step = int(step)
+
+    def set_probe(self, on: bool) -> None:
+        """Compare the products that follow with the exact float products of the same
+        operands (U and A as the network passes them, before any scaling or
+        quantization) and record ``||Y_hw - U A^T|| / ||U A^T||``: every error source
+        of the hardware path at once (converters, noise, readout, saturated weights)."""
+        self.probe = bool(on)
+
+    def product_errors(self) -> list[dict]:
+        """``{"layer", "phase", "step", "rel_rms_error"}`` probed since the last call."""
+        out, self._errors = self._errors, []
+        return out
 
     def state_dict(self) -> dict:
         """``{"arrays": {}, "meta": {...}}``: noise RNG, step, weight scales, counters."""

@@ -198,6 +198,10 @@ class _Recorder:
                                   "max_abs_error": float(rec["max_abs_error"]),
                                   "rel_error": float(rec["rel_error"]),
                                   "netlist_sha256": rec.get("netlist_sha256", "")})
+        for rec in _call(b, "product_errors", []):
+            p.add("product_errors", {"layer": rec["layer"], "phase": rec["phase"],
+                                     "step": int(rec["step"]),
+                                     "rel_rms_error": float(rec["rel_rms_error"])})
         p.netlists.update(_call(b, "netlists", {}))
         for rec in _call(b, "tile_netlist_index", []):
             p.add("netlist_index", {"layer": rec["layer"], "phase": rec["phase"],
@@ -327,11 +331,14 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
             epoch = (step - 1) // spe + 1
             t0 = time.perf_counter()
             _call(backend, "set_step", None, step)
+            probe = t.error_probe_every_steps
+            _call(backend, "set_probe", None, bool(probe) and (step % probe == 0 or step == 1))
             idx = trainer.next_batch(n)
             xb, yb = prep.x_train[idx], prep.y_train[idx]
             loss, grads, outp, _ = model.loss_and_grads(xb, yb)
             trainer.optimizer.step(grads, model.store)
             trainer.step_count += 1
+            _call(backend, "set_probe", None, False)        # (not the test-set evaluation)
             acc = float(np.mean(outp.argmax(axis=1) == yb))
             dt = time.perf_counter() - t0
             done = step

@@ -127,6 +127,35 @@ def plot_saturation(run, path: str | Path) -> Path | None:
     return path
 
 
+PHASES = ("forward", "backward", "gradient")
+
+
+def plot_product_errors(run, path: str | Path) -> Path | None:
+    """Relative rms error of each layer's products against the exact float products
+    (median over the probed steps), one bar per phase: where the signal is lost."""
+    run = _run(run)
+    med = run.summary()["product_error_median"]
+    if not med:
+        return None
+    plt = _plt()
+    layers = list(med)
+    x = np.arange(len(layers))
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    width = 0.8 / len(PHASES)
+    for i, ph in enumerate(PHASES):
+        ax.bar(x + i * width, [med[l].get(ph, np.nan) for l in layers], width, label=ph)
+    ax.set_xticks(x + 0.4 - width / 2, layers)
+    ax.set_yscale("log")
+    ax.set_ylabel("||Y_hw - Y_exact|| / ||Y_exact||")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y", which="both")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def _img(path: Path | None) -> str:
     if path is None:
         return "<p>(nothing recorded)</p>"
@@ -157,6 +186,7 @@ def write_training_report(runs: dict[str, object], out_html: str | Path, *,
     curves = plot_curves(runs, png_dir / "curves.png")
     spots = plot_spot_checks(hw, png_dir / "spot_checks.png")
     sat = plot_saturation(hw, png_dir / "saturation.png")
+    errs = plot_product_errors(hw, png_dir / "product_errors.png")
     rows = []
     for label, run in runs.items():
         s = run.summary()
@@ -177,6 +207,10 @@ def write_training_report(runs: dict[str, object], out_html: str | Path, *,
         f"<tr><td>{html.escape(l)}</td><td>{d['samples']}</td>"
         + "".join(f"<td>{d[c]}</td>" for c in COUNTERS) + "</tr>"
         for l, d in s["hardware_per_layer"].items())
+    err_rows = "".join(
+        f"<tr><td>{html.escape(l)}</td>"
+        + "".join(f"<td>{d[ph]:.3g}</td>" if ph in d else "<td>-</td>" for ph in PHASES)
+        + "</tr>" for l, d in s["product_error_median"].items())
     note_html = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
     text = f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -199,6 +233,13 @@ saturated weights {tot['saturated_weights']}.</p>
 <table><tr><th>layer</th><th>samples</th>{''.join(f'<th>{c}</th>' for c in COUNTERS)}</tr>
 {sat_rows}</table>
 {_img(sat)}
+<h2>Product errors ({html.escape(hw_label)})</h2>
+<p>Each product of the hardware path against the exact float product of the same
+operands, ||Y_hw - U A^T|| / ||U A^T||, median over {s['product_error_probes']} probed
+steps (<code>training.error_probe_every_steps</code>).</p>
+<table><tr><th>layer</th>{''.join(f'<th>{ph}</th>' for ph in PHASES)}</tr>
+{err_rows}</table>
+{_img(errs)}
 </body></html>
 """
     out_html.write_text(text, encoding="utf-8")

@@ -19,6 +19,9 @@ Layout::
     /hardware_stats/       epoch, step, layer, phase, products, samples, saturated_tia,
                            clipped_adc, below_noise_floor, saturated_weights (counts
                            since the previous row of the same layer and phase)
+    /product_errors/       layer, phase, step, rel_rms_error: at probe steps, each
+                           hardware product against the exact float product of the
+                           same operands, ||Y_hw - U A^T|| / ||U A^T||
 
 Atomicity: the file on disk is only ever replaced whole.  :meth:`RunFile.commit` copies
 the current file to a temporary file beside it, appends the pending rows and the new
@@ -66,9 +69,11 @@ STATS_COLUMNS = {"epoch": np.int64, "step": np.int64, "layer": _STR, "phase": _S
                  "products": np.int64, "samples": np.int64, "saturated_tia": np.int64,
                  "clipped_adc": np.int64, "below_noise_floor": np.int64,
                  "saturated_weights": np.int64}
+PRODUCT_ERROR_COLUMNS = {"layer": _STR, "phase": _STR, "step": np.int64,
+                         "rel_rms_error": np.float64}
 TABLES = {"metrics/step": STEP_COLUMNS, "metrics/epoch": EPOCH_COLUMNS,
           "spot_checks": SPOT_CHECK_COLUMNS, "netlist_index": NETLIST_INDEX_COLUMNS,
-          "hardware_stats": STATS_COLUMNS}
+          "hardware_stats": STATS_COLUMNS, "product_errors": PRODUCT_ERROR_COLUMNS}
 """Table path -> {column: dtype} of every resizable table in a run file."""
 
 
@@ -437,6 +442,13 @@ class RunFile:
             for k in totals:
                 d[k] += int(stats[k][i])
         out["hardware_per_layer"] = per_layer
+        errs = self.table("product_errors")
+        medians: dict[str, dict[str, float]] = {}
+        for layer, phase in dict.fromkeys(zip(errs["layer"].tolist(), errs["phase"].tolist())):
+            sel = (errs["layer"] == layer) & (errs["phase"] == phase)
+            medians.setdefault(layer, {})[phase] = float(np.median(errs["rel_rms_error"][sel]))
+        out["product_error_median"] = medians
+        out["product_error_probes"] = int(np.unique(errs["step"]).size)
         return out
 
 
