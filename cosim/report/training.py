@@ -102,29 +102,38 @@ def plot_spot_checks(run, path: str | Path) -> Path | None:
 COUNTERS = ("saturated_tia", "clipped_adc", "below_noise_floor", "saturated_weights")
 
 
-def plot_saturation(run, path: str | Path) -> Path | None:
-    """Out-of-range counts per layer (fraction of samples), one bar group per counter."""
-    run = _run(run)
-    per_layer = run.summary()["hardware_per_layer"]
-    if not per_layer:
-        return None
+def _grouped_bars(groups: list[str], series: dict[str, list[float]], ylabel: str,
+                  path: str | Path, log: bool = False) -> Path:
+    """One bar group per entry of ``groups``, one bar per series, written to ``path``."""
     plt = _plt()
-    layers = list(per_layer)
-    x = np.arange(len(layers))
+    x = np.arange(len(groups))
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    width = 0.8 / len(COUNTERS)
-    for i, c in enumerate(COUNTERS):
-        frac = [per_layer[l][c] / max(per_layer[l]["samples"], 1) for l in layers]
-        ax.bar(x + i * width, frac, width, label=c.replace("_", " "))
-    ax.set_xticks(x + 0.4 - width / 2, layers)
-    ax.set_ylabel("fraction of samples")
+    width = 0.8 / len(series)
+    for i, (label, values) in enumerate(series.items()):
+        ax.bar(x + i * width, values, width, label=label)
+    ax.set_xticks(x + 0.4 - width / 2, groups)
+    if log:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, axis="y")
+    ax.grid(alpha=0.3, axis="y", which="both")
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def plot_saturation(run, path: str | Path) -> Path | None:
+    """Out-of-range counts per layer (fraction of samples), one bar group per counter."""
+    per_layer = _run(run).summary()["hardware_per_layer"]
+    if not per_layer:
+        return None
+    layers = list(per_layer)
+    return _grouped_bars(
+        layers, {c.replace("_", " "): [per_layer[l][c] / max(per_layer[l]["samples"], 1)
+                                       for l in layers] for c in COUNTERS},
+        "fraction of samples", path)
 
 
 PHASES = ("forward", "backward", "gradient")
@@ -133,27 +142,13 @@ PHASES = ("forward", "backward", "gradient")
 def plot_product_errors(run, path: str | Path) -> Path | None:
     """Relative rms error of each layer's products against the exact float products
     (median over the probed steps), one bar per phase: where the signal is lost."""
-    run = _run(run)
-    med = run.summary()["product_error_median"]
+    med = _run(run).summary()["product_error_median"]
     if not med:
         return None
-    plt = _plt()
     layers = list(med)
-    x = np.arange(len(layers))
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    width = 0.8 / len(PHASES)
-    for i, ph in enumerate(PHASES):
-        ax.bar(x + i * width, [med[l].get(ph, np.nan) for l in layers], width, label=ph)
-    ax.set_xticks(x + 0.4 - width / 2, layers)
-    ax.set_yscale("log")
-    ax.set_ylabel("||Y_hw - Y_exact|| / ||Y_exact||")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, axis="y", which="both")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _grouped_bars(layers, {ph: [med[l].get(ph, np.nan) for l in layers]
+                                  for ph in PHASES},
+                         "||Y_hw - Y_exact|| / ||Y_exact||", path, log=True)
 
 
 def _img(path: Path | None) -> str:
