@@ -335,7 +335,7 @@ def row_abs_max(x, out):
         nan = False
         for j in range(x.shape[1]):
             v = x[i, j]
-            nan |= v != v
+            nan |= np.isnan(v)
             big = max(big, abs(v))
             lo = min(lo, v)
         out[i] = np.nan if nan else big

@@ -102,10 +102,16 @@ import math
 import numpy as np
 
 from cosim.devices.converters import dequantize, quantize
-from cosim.hw import kernels
 from cosim.errors import ConfigError
-from cosim.optics import (bank_transfer, link_budget, make_weight_bank, rin_sigma,
-                          ring_powers, weight_to_detuning)
+from cosim.hw import kernels
+from cosim.optics import (
+    bank_transfer,
+    link_budget,
+    make_weight_bank,
+    rin_sigma,
+    ring_powers,
+    weight_to_detuning,
+)
 
 OPTICAL_ENGINES: tuple[str, ...] = ("ideal", "twin")
 ELECTRICAL_ENGINES: tuple[str, ...] = ("ideal", "twin", "spice")
@@ -403,7 +409,7 @@ class PhotonicTiles:
         drop, through = transfers
         mi, nj, me, ne = drop.shape
         m = self._real_outputs(drop.shape, outputs)
-        b, k = u_signed.shape
+        b = u_signed.shape[0]
         ch = nj * m
         out = np.zeros((b, mi * me))
         twin = self.electrical_engine == "twin"

@@ -4,7 +4,13 @@
 * :mod:`cosim.report.validation`: the device validation report (``cosim validate``).
 """
 
-from cosim.report.training import (plot_curves, plot_saturation, plot_spot_checks,
-                                   write_training_report)
+from cosim.report.training import (
+                                   plot_curves,
+                                   plot_product_errors,
+                                   plot_saturation,
+                                   plot_spot_checks,
+                                   write_training_report,
+)
 
-__all__ = ["plot_curves", "plot_saturation", "plot_spot_checks", "write_training_report"]
+__all__ = ["plot_curves", "plot_product_errors", "plot_saturation", "plot_spot_checks",
+           "write_training_report"]

@@ -18,10 +18,9 @@ KEY_FIGURES = (
 
 def plot_energy_breakdown(report: EnergyReport, path: str | Path, *, mode: str = "training") -> Path:
     """Stacked bars (J per image, log axis) of where the energy goes, per layer, both designs."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from cosim.report._mpl import pyplot, save
 
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     for ax, design in zip(axes, ("bplight", "baseline")):
         data = energy_by_component(report, design, mode)
@@ -36,11 +35,7 @@ def plot_energy_breakdown(report: EnergyReport, path: str | Path, *, mode: str =
         ax.tick_params(axis="x", rotation=60)
         ax.legend(fontsize=7)
     axes[0].set_ylabel("energy per image (J)")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def write_html(report: EnergyReport, out_dir: str | Path) -> Path:

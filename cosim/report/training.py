@@ -13,14 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+from cosim.report._mpl import pyplot as _plt
+from cosim.report._mpl import save as _save
 
 
 def _run(r):
@@ -69,11 +63,7 @@ def plot_curves(runs: dict[str, object], path: str | Path) -> Path:
     ax_a.set_ylim(0, 1.02)
     ax_a.grid(alpha=0.3)
     ax_a.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_spot_checks(run, path: str | Path) -> Path | None:
@@ -92,11 +82,7 @@ def plot_spot_checks(run, path: str | Path) -> Path | None:
     ax.set_ylabel("relative error, twin vs spice")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 COUNTERS = ("saturated_tia", "clipped_adc", "below_noise_floor", "saturated_weights")
@@ -117,11 +103,7 @@ def _grouped_bars(groups: list[str], series: dict[str, list[float]], ylabel: str
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="y", which="both")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_saturation(run, path: str | Path) -> Path | None:
