@@ -36,8 +36,11 @@ from _common import machine, write_section
 NAME = "training"
 
 
-def step_times(architecture: str, steps: int, workdir: Path) -> np.ndarray:
-    """Wall time (s) of each of ``steps`` training steps, as the run file records it."""
+def step_times(architecture: str, steps: int, workdir: Path, threads: int) -> np.ndarray:
+    """Wall time (s) of each of ``steps`` training steps, as the run file records it,
+    with ``threads`` BLAS and numba threads."""
+    import numba
+
     from cosim.config import load_config
     from cosim.orchestrator import train
 
@@ -47,7 +50,8 @@ def step_times(architecture: str, steps: int, workdir: Path) -> np.ndarray:
         "data.test_limit=64", f"hardware.architecture={architecture}",
         "hardware.optical_engine=twin", "hardware.electrical_engine=twin",
         "hardware.spot_check=0.0", "hardware.dac_bits=16", "hardware.adc_bits=16"])
-    with threadpool_limits(1, user_api="blas"):
+    numba.set_num_threads(threads)
+    with threadpool_limits(threads, user_api="blas"):
         res = train(cfg, workdir / f"{architecture}.h5", overwrite=True, quiet=True)
     return np.asarray(res.step_metrics["time_s"])
 

@@ -3,6 +3,7 @@ bounds, twin vs ngspice, degradation, device store, counters)."""
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
@@ -322,8 +323,44 @@ def test_fused_photonic_product_equals_the_reference_path(optical, electrical):
         again = tiles._matmul_fast(u, tr, rng=np.random.default_rng(3), counts=dict(c_f),
                                    outputs=20)
         assert np.array_equal(again, y_f)                          # same seed, same draws
+        # the blocks' noise streams do not depend on which thread runs them
+        threads = numba.get_num_threads()
+        try:
+            numba.set_num_threads(1)
+            c_1 = dict.fromkeys(c_f, 0)
+            one = tiles._matmul_fast(u, tr, rng=np.random.default_rng(3), counts=c_1,
+                                     outputs=20)
+        finally:
+            numba.set_num_threads(threads)
+        assert np.array_equal(one, y_f) and c_1 == c_f
     with pytest.raises(ValueError, match="outputs=16"):
         tiles.matmul(u, tr, rng=np.random.default_rng(3), counts=dict(c_f), outputs=16)
+
+
+@pytest.mark.parametrize("optical", ["ideal", "twin"])
+def test_backward_reuses_the_forward_rings_re_tiled(optical):
+    """transposed_transfers(transfers(a)) is transfers(a.T) exactly (rings hold one
+    weight each; padding = weight 0), for shapes that pad both tilings; with ring
+    crosstalk it declines (the rings are coupled)."""
+    from cosim.hw.backend import readout_characterization
+    from cosim.hw.photonic import PhotonicTiles
+
+    char = readout_characterization(HardwareConfig())
+    rng = np.random.default_rng(4)
+    for crosstalk in (False, True):
+        tiles = PhotonicTiles(tile_rows=16, tile_cols=4, dac_bits=16, adc_bits=16,
+                              optical_engine=optical, electrical_engine="ideal",
+                              noise=False, characterization=char,
+                              laser_power_per_channel_w=None, crosstalk=crosstalk)
+        for m, k in ((7, 37), (20, 3), (1, 5)):
+            a = rng.uniform(-1, 1, (m, k))
+            got = tiles.transposed_transfers(tiles.transfers(a), m, k)
+            if crosstalk and optical == "twin":
+                assert got is None
+                continue
+            expect = tiles.transfers(a.T)
+            assert all(g.shape == e.shape and np.array_equal(g, e)
+                       for g, e in zip(got, expect)), (m, k)
 
 
 def test_readout_curve_fast_path_is_numpys_interp_bit_for_bit():

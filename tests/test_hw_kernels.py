@@ -65,18 +65,35 @@ def test_normal_stream_is_reproducible_and_chunk_independent():
 
 
 @pytest.mark.parametrize("bits", [1, 4, 16])
-def test_dac_kernel_equals_the_numpy_formula(bits):
+@pytest.mark.parametrize("layout", ["C", "transposed"])
+def test_dac_kernel_equals_the_numpy_formula(bits, layout):
+    """Row peaks and DAC levels of C-ordered inputs and of transposed views (the
+    gradient's X.T, read in place), over several 64-row / 64-column chunks."""
     rng = np.random.default_rng(bits)
-    u = rng.standard_normal((70, 33))
+    u = rng.standard_normal((150, 133))
+    if layout == "transposed":
+        u = np.ascontiguousarray(u.T).T
+        assert not u.flags.c_contiguous
     u[0, :3] = [0.0, -0.0, np.abs(u).max()]
+    u[5] = 0.0                                          # a dark row: scale 0, zeros
     peaks = np.empty(u.shape[0])
     assert kernels.row_abs_max(u, peaks) == u.min()
     assert np.array_equal(peaks, np.max(np.abs(u), axis=1))
     s_x = peaks.max()
-    assert np.array_equal(_dac_signed(u, s_x, bits), signed_levels(u / s_x, bits))
+    assert np.array_equal(_dac_signed(u, s_x, bits)[0], signed_levels(u / s_x, bits))
+    rows = np.where(peaks > 0, peaks, 0.0)
+    expect = signed_levels(u / np.where(rows > 0, rows, 1.0)[:, None], bits)
+    assert np.array_equal(_dac_signed(u, rows, bits)[0], expect)
     pos = np.abs(u)
-    assert np.array_equal(_dac_signed(pos, s_x, bits, signed=False),
+    assert np.array_equal(_dac_signed(pos, s_x, bits, signed=False)[0],
                           signed_levels(pos / s_x, bits))
+    # which passes carry light: after quantization (a tiny value rounds to 0)
+    assert _dac_signed(u, s_x, bits)[1] == (True, True)
+    assert _dac_signed(pos, s_x, bits, signed=False)[1] == (True, False)
+    tiny = np.where(u < 0, u * 1e-9, u)
+    assert _dac_signed(tiny, s_x, bits)[1] == (True, False)
+    assert _dac_signed(np.zeros_like(u), np.zeros(u.shape[0]), bits)[1] == (False, False)
     u[3, 4] = np.nan
+    u[140, 70] = np.nan
     assert np.isnan(kernels.row_abs_max(u, peaks))
-    assert np.isnan(peaks[3]) and not np.isnan(np.delete(peaks, 3)).any()
+    assert np.isnan(peaks[[3, 140]]).all() and not np.isnan(np.delete(peaks, [3, 140])).any()

@@ -302,17 +302,18 @@ def build_hardware(config: HardwareConfig, model, rng: np.random.Generator, *,
 
 # ----------------------------------------------------------------------------- backend
 def _dac_signed(U: np.ndarray, s_x, bits: int, signed: bool = True,
-                out: np.ndarray | None = None) -> np.ndarray:
+                out: np.ndarray | None = None) -> tuple[np.ndarray, tuple[bool, bool]]:
     """``sign(U) dac_levels(|U| / s_x, bits)`` in one pass (:func:`cosim.hw.kernels.
-    dac_signed`; ``|U| / s_x`` is already in [0, 1]) for a C-contiguous U (b, k), into
-    ``out`` if given.  ``s_x``: the full scale, one number or one per row (at least the
-    row's ``max_j |U[i, j]|``; a row of scale 0 gives zeros).  Pass ``signed=False`` when
-    U has no negative entry (the sign is then skipped)."""
+    dac_signed`; ``|U| / s_x`` is already in [0, 1]) for U (b, k) C-ordered or
+    column-major (a transposed view), into ``out`` (C-contiguous) if given.  ``s_x``:
+    the full scale, one number or one per row (at least the row's ``max_j |U[i, j]|``;
+    a row of scale 0 gives zeros).  Pass ``signed=False`` when U has no negative entry
+    (the sign is then skipped).  Returns ``(levels, (any level > 0, any level < 0))``."""
     out = np.empty(U.shape) if out is None else out
     s_rows = np.broadcast_to(np.asarray(s_x, dtype=float), (U.shape[0],))
-    kernels.dac_signed(U, np.ascontiguousarray(s_rows), float(2 ** int(bits) - 1),
-                       bool(signed), out)
-    return out
+    lit = kernels.dac_signed(U, np.ascontiguousarray(s_rows), float(2 ** int(bits) - 1),
+                             bool(signed), out)
+    return out, (bool(lit[0]), bool(lit[1]))
 
 
 def _sha(text: str) -> str:
@@ -344,7 +345,8 @@ class HardwareBackend:
         self._netlists: dict[str, str] = {}
         self._index: list[dict] = []
         self._samples: dict[str, dict[str, np.ndarray]] = {}
-        self._chain_sha: dict[int, str] = {}
+        self._chain_sha: dict[int, str] = {}     # channel count -> sha, since netlists()
+        self._chain_text: dict[int, tuple[str, str]] = {}   # channel count -> (sha, text)
         self._buffers: dict[tuple[str, str, str], np.ndarray] = {}
         self.probe = False           # compare each product with the exact one (set_probe)
         self._errors: list[dict] = []
@@ -389,16 +391,21 @@ class HardwareBackend:
         hit = self._transfer_cache.get(key)
         if hit is not None and hit[0].shape == a.shape and np.array_equal(hit[0], a):
             return hit[1]
-        tr = self.tiles.transfers(a)
+        tr = None
+        fwd = self._transfer_cache.get((layer, "forward"))
+        if phase == "backward" and fwd is not None and hasattr(self.tiles, "bank") and \
+                fwd[0].shape == a.T.shape and np.array_equal(fwd[0], a.T):
+            # the same weights as the forward product: its rings, re-tiled
+            tr = self.tiles.transposed_transfers(fwd[1], *fwd[0].shape)
+        if tr is None:
+            tr = self.tiles.transfers(a)
         self._transfer_cache[key] = (a.copy(), tr)
         return tr
 
     def _product(self, layer: str, phase: str, U: np.ndarray, A: np.ndarray,
                  a_scale: float) -> np.ndarray:
         """``U @ A.T`` with ``A / a_scale`` on the tiles; U (b, k), A (m, k) -> (b, m)."""
-        U = np.asarray(U, dtype=float)
-        if not U.flags.c_contiguous:                    # the gradient's X.T
-            U = self._scratch(layer, phase, "inputs", U.shape, copy_of=U)
+        U = np.asarray(U, dtype=float)     # (the gradient's X.T: a column-major view)
         A = np.asarray(A, dtype=float)
         b, m = U.shape[0], A.shape[0]
         a = A / a_scale
@@ -416,18 +423,19 @@ class HardwareBackend:
         if self.config.dac_scale == "row":              # one power of two per row
             s_x = peaks
             s_x[:] = np.where(s_x > 0, np.ldexp(1.0, np.frexp(s_x)[1]), 0.0)
-        u = _dac_signed(U, s_x, self.config.dac_bits, signed=u_min < 0,
-                        out=self._scratch(layer, phase, "dac", U.shape))
+        u, lit = _dac_signed(U, s_x, self.config.dac_bits, signed=u_min < 0,
+                             out=self._scratch(layer, phase, "dac", U.shape))
         transfers = self._transfers(layer, phase, a)
         samples = {} if phase == "forward" else None
-        real = {"outputs": m} if isinstance(self.tiles, PhotonicTiles) else {}
+        real = {"outputs": m, "lit": lit} if isinstance(self.tiles, PhotonicTiles) else {}
         y = self.tiles.matmul(u, transfers, rng=self.rng, counts=counts, samples=samples,
                               **real)
         self.stats.add(layer, phase, products=1, saturated_weights=over, **counts)
         if phase == "forward":
             self._samples[layer] = samples
             self._record_netlists(layer, transfers, u, samples)
-        y = y[:, :m] * np.reshape(np.multiply(s_x, a_scale), (-1, 1))
+        y *= np.reshape(np.multiply(s_x, a_scale), (-1, 1))
+        y = y[:, :m]
         if self.probe:
             self._probe(layer, phase, y, U @ A.T)
         return y
@@ -438,18 +446,14 @@ class HardwareBackend:
             self._errors.append({"layer": layer, "phase": phase, "step": self.step,
                                  "rel_rms_error": float(np.linalg.norm(y - exact)) / norm})
 
-    def _scratch(self, layer: str, phase: str, what: str, shape: tuple,
-                 copy_of: np.ndarray | None = None) -> np.ndarray:
+    def _scratch(self, layer: str, phase: str, what: str, shape: tuple) -> np.ndarray:
         """A float64 array of ``shape`` kept per (layer, phase, what) and reused from
-        step to step (fresh large arrays cost a page fault per 4 kB), filled with
-        ``copy_of`` if given.  Its contents are valid until the next call with the same
-        key."""
+        step to step (fresh large arrays cost a page fault per 4 kB).  Its contents are
+        valid until the next call with the same key."""
         key = (layer, phase, what)
         buf = self._buffers.get(key)
         if buf is None or buf.shape != tuple(shape):
             buf = self._buffers[key] = np.empty(shape)
-        if copy_of is not None:
-            np.copyto(buf, copy_of)
         return buf
 
     # --- netlists and spot checks ------------------------------------------------------
@@ -476,9 +480,12 @@ class HardwareBackend:
                 self._add_netlist(layer, "all", self.tiles.last_netlist)
             else:
                 if me not in self._chain_sha:
-                    text = self.tiles.chain_netlist(me)
-                    self._chain_sha[me] = _sha(text)
-                    self._netlists[self._chain_sha[me]] = text
+                    if me not in self._chain_text:     # the same circuit every step
+                        text = self.tiles.chain_netlist(me)
+                        self._chain_text[me] = (_sha(text), text)
+                    sha, text = self._chain_text[me]
+                    self._chain_sha[me] = sha
+                    self._netlists[sha] = text
                 for i in range(mi):
                     for j in range(nj):
                         self._index.append({"layer": layer, "phase": "forward",

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 # ----------------------------------------------------------------------------- ziggurat
 #: Layers, base abscissa r and common layer area v of the 256-layer ziggurat of the
@@ -130,6 +130,22 @@ def normal_stream(rng: np.random.Generator) -> np.ndarray:
     return np.array(_sfc64_seed(rng.bit_generator.random_raw(3)), dtype=np.uint64)
 
 
+def normal_streams(rng: np.random.Generator, count: int) -> np.ndarray:
+    """``count`` new normal streams, (count, 4) uint64: row ``i`` is the state
+    :func:`normal_stream` would give on the ``i``-th of ``count`` successive calls (the
+    same ``3 count`` raw words of ``rng``, in the same order)."""
+    return _seed_rows(rng.bit_generator.random_raw(3 * int(count)).reshape(-1, 3))
+
+
+@njit(cache=True)
+def _seed_rows(raw):
+    """:func:`_sfc64_seed` of each row of ``raw`` (n, 3) -> states (n, 4)."""
+    out = np.empty((raw.shape[0], 4), dtype=np.uint64)
+    for i in range(raw.shape[0]):
+        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = _sfc64_seed(raw[i])
+    return out
+
+
 def standard_normal(rng: np.random.Generator, shape) -> np.ndarray:
     """Standard normal float32 numbers of ``shape``, in C order, from a new
     :func:`normal_stream` of ``rng`` (the same ``rng`` state gives the same numbers;
@@ -144,36 +160,55 @@ def standard_normal(rng: np.random.Generator, shape) -> np.ndarray:
 def bank_input_powers(u, sign, p_bank, rin_state, rin_sigma, out):
     """Channel powers at the bank (W) of one block of rows of one pass.
 
-    ``p = max(sign u[r, c], 0) p_bank`` for the ``k`` input columns of ``u`` (0 for the
-    padding channels of the last tile column); a lit channel (``p > 0``) carries the
-    laser RIN, ``out[r, c] = max(p (1 + rin_sigma n), 0)`` with ``n`` the next number
-    of the RIN stream ``rin_state`` (:func:`normal_stream`, as float32 like
-    :func:`standard_normal`'s; drawn for lit channels only, in row-major order: on a
-    dark channel the factor multiplies nothing).  Without RIN (``rin_state.size ==
-    0``): ``p``.
+    ``u`` (rows, k) inputs in [-1, 1]; ``out`` (nj, rows_out, ne), ``rows_out >= rows``,
+    tile column ``j`` of input column ``col = j ne + c`` (``nj ne >= k``).
+    ``p = max(sign u[r, col], 0) p_bank`` (0 for the padding channels of the last tile
+    column and for the rows beyond ``rows``); a lit channel (``p > 0``) carries the
+    laser RIN, ``p (1 + rin_sigma n)`` clipped at 0, with ``n`` the next number of the
+    RIN stream ``rin_state`` (:func:`normal_stream`, as float32 like
+    :func:`standard_normal`'s; drawn for lit channels only, in row-major order of ``u``:
+    on a dark channel the factor multiplies nothing).  Without RIN (``rin_state.size
+    == 0``): ``p``.
     """
-    rows, width = out.shape
-    k = u.shape[1]
+    nj, rows_out, ne = out.shape
+    rows, k = u.shape
     noisy = rin_state.size > 0
     if noisy:
         a, b, c, n = rin_state[0], rin_state[1], rin_state[2], rin_state[3]
     else:
         a, b, c, n = np.uint64(0), np.uint64(0), np.uint64(0), np.uint64(0)
     for r in range(rows):
-        for col in range(k):
-            p = max(sign * u[r, col], 0.0)
-            p *= p_bank
-            if noisy and p > 0.0:
-                a, b, c, n, x = _normal(a, b, c, n)
-                f = float(np.float32(x)) * rin_sigma
-                f += 1.0
-                p *= f
-                p = max(p, 0.0)
-            out[r, col] = p
-        for col in range(k, width):
-            out[r, col] = 0.0
+        for j in range(nj):
+            for cc in range(ne):
+                col = j * ne + cc
+                if col >= k:
+                    out[j, r, cc] = 0.0
+                    continue
+                p = max(sign * u[r, col], 0.0)
+                p *= p_bank
+                if noisy and p > 0.0:
+                    a, b, c, n, x = _normal(a, b, c, n)
+                    f = float(np.float32(x)) * rin_sigma
+                    f += 1.0
+                    p *= f
+                    p = max(p, 0.0)
+                out[j, r, cc] = p
+    out[:, rows:, :] = 0.0
     if noisy:
         rin_state[0], rin_state[1], rin_state[2], rin_state[3] = a, b, c, n
+
+
+@njit(cache=True)
+def signs_present(u):
+    """``(any u > 0, any u < 0)``: which passes of the product carry light."""
+    pos = False
+    neg = False
+    for v in u.reshape(-1):
+        pos |= v > 0.0
+        neg |= v < 0.0
+        if pos and neg:
+            break
+    return pos, neg
 
 
 @njit(cache=True)
@@ -233,28 +268,30 @@ def curve_eval_array(x, table, x0, inv_h, last, f_end):
 
 
 @njit(cache=True)
-def convert_block(q, m, noise_state, out, r0, counts, sample_v, sample_codes,
-                  resp, dark2, dark_total, noise_slope, noise0_sq, noise_scale, abs_gain,
-                  rf, swing, twin, ideal_gain, table, x0, inv_h, last, f_end,
-                  low, high, step, n_codes, code_scale, code_offset):
+def convert_block(q, rows, m, noise_state, out, r0, counts, sample_p, sample_v,
+                  sample_codes, resp, dark2, dark_total, noise_slope, noise0_sq,
+                  noise_scale, abs_gain, rf, swing, twin, ideal_gain, table, x0, inv_h,
+                  last, f_end, low, high, step, n_codes, code_scale, code_offset):
     """Readout and ADC of one block of rows, added into ``out[r0 + row, :m]``.
 
-    ``q`` (nj, rows, 2 m): drop then through powers (W) of the real outputs per tile
-    column; ``noise_state``: the readout-noise stream (:func:`normal_stream`, one number
-    per conversion in (row, tile column, output) order, as float32) or empty for no
-    noise.  Per conversion, in the
-    reference's order: ``I = R (P_d - P_t)``; the noise sigma at the total
+    ``q`` (nj, rows_q >= rows, 2 m): drop then through powers (W) of the real outputs
+    per tile column, for the block's first ``rows`` rows; ``noise_state``: the
+    readout-noise stream (:func:`normal_stream`, one number per conversion in (row,
+    tile column, output) order, as float32) or empty for no noise.  Per conversion, in
+    the reference's order: ``I = R (P_d - P_t)``; the noise sigma at the total
     photocurrent ``R (P_d + P_t) + 2 I_dark`` (linear in the mean-square, times
     ``noise_scale``); the TIA output ``V`` (measured DC curve, or ``ideal_gain (P_d -
-    P_t)``; ``table ... f_end`` as in :func:`curve_eval`); the counters ``below_noise_floor`` (``|I| < sigma / |Z|``),
-    ``saturated_tia`` (``|I| R_f > swing``), then noise ``V += sigma n``,
-    ``clipped_adc`` (``V`` outside ``[low, high)``); the code
-    ``clip(floor((V - low) / step), 0, n_codes - 1)``.  The codes of the tile columns
-    are summed and mapped to the output, ``sum code_scale + code_offset``.
-    ``counts``: [samples, saturated_tia, clipped_adc, below_noise_floor].
-    ``sample_v`` / ``sample_codes`` (r, c) receive tile column 0's first rows/outputs.
+    P_t)``; ``table ... f_end`` as in :func:`curve_eval`); the counters
+    ``below_noise_floor`` (``|I| < sigma / |Z|``), ``saturated_tia`` (``|I| R_f >
+    swing``), then noise ``V += sigma n``, ``clipped_adc`` (``V`` outside ``[low,
+    high)``); the code ``clip(floor((V - low) / step), 0, n_codes - 1)``.  The codes of
+    the tile columns are summed and mapped to the output, ``sum code_scale +
+    code_offset``.  ``counts``: [samples, saturated_tia, clipped_adc,
+    below_noise_floor] (added).  Signal samples of tile column 0 at the product's rows
+    ``r0 + row < sr`` and outputs ``< sc``: ``sample_p`` (sr, sc, 2) the drop and
+    through powers, ``sample_v`` the TIA output, ``sample_codes`` the ADC code.
     """
-    nj, rows, _ = q.shape
+    nj = q.shape[0]
     top = float(n_codes - 1)
     noisy = noise_state.size > 0
     if noisy:
@@ -306,11 +343,13 @@ def convert_block(q, m, noise_state, out, r0, counts, sample_v, sample_codes,
                 code = float(int(min(max(code, 0.0), top)))
                 acc[o] += code
                 v[o] = vo
-            if j == 0 and row < sr:
+            if j == 0 and r0 + row < sr:
                 for o in range(sc):
-                    sample_v[row, o] = v[o]
-                    sample_codes[row, o] = float(int(min(max((v[o] - low) / step, 0.0),
-                                                         top)))
+                    sample_p[r0 + row, o, 0] = qr[o]
+                    sample_p[r0 + row, o, 1] = qr[m + o]
+                    sample_v[r0 + row, o] = v[o]
+                    sample_codes[r0 + row, o] = float(int(min(max((v[o] - low) / step,
+                                                                  0.0), top)))
         for o in range(m):
             s = acc[o]
             s *= code_scale
@@ -324,42 +363,170 @@ def convert_block(q, m, noise_state, out, r0, counts, sample_v, sample_codes,
     counts[3] += below
 
 
+@njit(cache=True, parallel=True)
+def photonic_pass(u, sign, block, both, p_bank, rin_states, rin_sigma, read_states,
+                  p_buf, q_buf, out, tallies, sample_p, sample_v, sample_codes,
+                  resp, dark2, dark_total, noise_slope, noise0_sq, noise_scale, abs_gain,
+                  rf, swing, twin, ideal_gain, table, x0, inv_h, last, f_end,
+                  low, high, step, n_codes, code_scale, code_offset):
+    """One pass of the photonic product over blocks of ``block`` rows of ``u``, the
+    blocks shared out over the threads.
+
+    Block ``i`` (rows ``i block`` on) draws its RIN from ``rin_states[i]`` and its
+    readout noise from ``read_states[i]`` (:func:`normal_streams`; arrays of width 0:
+    no noise) and adds its counters into ``tallies[i]``, so the result does not depend
+    on the number of threads.  Per block: :func:`bank_input_powers` into the thread's
+    ``p_buf[t]`` (nj, block, ne); the optical product ``q[j] = p[j] @ both[j]`` into
+    ``q_buf[t]`` (nj, block, 2 m) for each tile column ``j`` (``both`` (nj, ne, 2 m):
+    drop then through transfers of the real outputs); :func:`convert_block` (the
+    remaining arguments are its own) into ``out``.
+    """
+    b = u.shape[0]
+    nblocks = tallies.shape[0]
+    threads = p_buf.shape[0]
+    nj = both.shape[0]
+    m = both.shape[2] // 2
+    for t in prange(threads):
+        p = p_buf[t]
+        q = q_buf[t]
+        for i in range(t, nblocks, threads):
+            r0 = i * block
+            r1 = min(b, r0 + block)
+            bank_input_powers(u[r0:r1], sign, p_bank, rin_states[i], rin_sigma, p)
+            for j in range(nj):
+                np.dot(p[j], both[j], q[j])
+            convert_block(q, r1 - r0, m, read_states[i], out, r0, tallies[i], sample_p,
+                          sample_v, sample_codes, resp, dark2, dark_total, noise_slope,
+                          noise0_sq, noise_scale, abs_gain, rf, swing, twin, ideal_gain,
+                          table, x0, inv_h, last, f_end, low, high, step, n_codes,
+                          code_scale, code_offset)
+
+
 # ----------------------------------------------------------------------------- DAC
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _column_major(x):
+    """True for a 2-d array laid out column by column (e.g. the transpose of a
+    C-contiguous array): its loops then run down the columns."""
+    return x.shape[0] > 1 and x.shape[1] > 1 and x.strides[0] < x.strides[1]
+
+
+@njit(cache=True, parallel=True)
 def row_abs_max(x, out):
-    """``out[i] = max_j |x[i, j]|`` of a 2-d C-contiguous array (NaN for a row holding
-    a NaN); returns ``min x`` (NaN if x holds a NaN), in one pass."""
+    """``out[i] = max_j |x[i, j]|`` of a 2-d array, C-ordered or column-major (NaN for
+    a row holding a NaN); returns ``min x`` (NaN if x holds a NaN), in one pass shared
+    out over the threads (in chunks of 64 rows)."""
+    rows, cols = x.shape
+    if _column_major(x):            # a transposed view: 64 columns at a time per thread
+        chunks = (cols + 63) // 64
+        lows = np.full(chunks, np.inf)
+        part = np.zeros((chunks, rows))
+        nans = np.zeros((chunks, rows), dtype=np.bool_)
+        for t in prange(chunks):
+            lo = np.inf
+            for i in range(rows):
+                big = 0.0
+                nan = False
+                for j in range(t * 64, min(cols, t * 64 + 64)):
+                    v = x[i, j]
+                    nan |= np.isnan(v)
+                    big = max(big, abs(v))
+                    lo = min(lo, v)
+                part[t, i] = big
+                nans[t, i] = nan
+                if nan:
+                    lo = np.nan
+            lows[t] = lo
+        for i in range(rows):
+            big = 0.0
+            nan = False
+            for t in range(chunks):
+                big = max(big, part[t, i])
+                nan |= nans[t, i]
+            out[i] = np.nan if nan else big
+    else:
+        chunks = (rows + 63) // 64
+        lows = np.full(chunks, np.inf)
+        _row_abs_max_c(x, out, lows)
     lo = np.inf
-    for i in range(x.shape[0]):
-        big = 0.0
-        nan = False
-        for j in range(x.shape[1]):
-            v = x[i, j]
-            nan |= np.isnan(v)
-            big = max(big, abs(v))
-            lo = min(lo, v)
-        out[i] = np.nan if nan else big
-        if nan:
-            lo = np.nan
+    for t in range(chunks):
+        if np.isnan(lows[t]):
+            return np.nan
+        lo = min(lo, lows[t])
     return lo
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
+def _row_abs_max_c(x, out, lows):
+    """:func:`row_abs_max` of a C-ordered ``x`` in chunks of 64 rows (``lows``: the
+    minimum of each chunk)."""
+    rows, cols = x.shape
+    for t in prange(lows.size):
+        lo = np.inf
+        for i in range(t * 64, min(rows, t * 64 + 64)):
+            big = 0.0
+            nan = False
+            for j in range(cols):
+                v = x[i, j]
+                nan |= np.isnan(v)
+                big = max(big, abs(v))
+                lo = min(lo, v)
+            out[i] = np.nan if nan else big
+            if nan:
+                lo = np.nan
+        lows[t] = lo
+
+
+@njit(cache=True, inline="always")
+def _dac_level(v, s, levels, signed):
+    mag = abs(v)
+    mag /= s
+    mag *= levels
+    mag = np.rint(mag)
+    mag /= levels
+    return math.copysign(mag, v) if signed else mag
+
+
+@njit(cache=True, parallel=True)
 def dac_signed(x, s_rows, levels, signed, out):
-    """``out[i] = copysign(rint(|x[i]| / s_rows[i] * levels) / levels, x[i])`` for
-    C-contiguous 2-d ``x`` and ``out`` (sign only when ``signed``; else the magnitude):
-    the DAC levels of each row of ``x`` over its full scale ``s_rows[i]``, one pass.  A
-    row with ``s_rows[i] == 0`` is all zero and gives zeros."""
-    for i in range(x.shape[0]):
+    """``out[i, j] = copysign(rint(|x[i, j]| / s_rows[i] * levels) / levels, x[i, j])``
+    (sign only when ``signed``; else the magnitude) for a 2-d ``x``, C-ordered or
+    column-major, into the C-contiguous ``out``: the DAC levels of each row of ``x``
+    over its full scale ``s_rows[i]``, one pass shared out over the threads.  A row
+    with ``s_rows[i] == 0`` is all zero and gives zeros.  Returns ``(any out > 0, any
+    out < 0)``: which optical passes the levels need."""
+    rows, cols = x.shape
+    if _column_major(x):            # a transposed view: 64 columns at a time per thread
+        chunks = (cols + 63) // 64
+        pos = np.zeros(chunks, dtype=np.bool_)
+        neg = np.zeros(chunks, dtype=np.bool_)
+        for t in prange(chunks):
+            j1 = min(cols, t * 64 + 64)
+            p = False
+            n = False
+            for i in range(rows):
+                s = s_rows[i]
+                for j in range(t * 64, j1):
+                    o = 0.0 if s == 0.0 else _dac_level(x[i, j], s, levels, signed)
+                    out[i, j] = o
+                    p |= o > 0.0
+                    n |= o < 0.0
+            pos[t] = p
+            neg[t] = n
+        return pos.any(), neg.any()
+    pos = np.zeros(rows, dtype=np.bool_)
+    neg = np.zeros(rows, dtype=np.bool_)
+    for i in prange(rows):
         s = s_rows[i]
         if s == 0.0:
             out[i, :] = 0.0
             continue
-        for j in range(x.shape[1]):
-            v = x[i, j]
-            mag = abs(v)
-            mag /= s
-            mag *= levels
-            mag = np.rint(mag)
-            mag /= levels
-            out[i, j] = math.copysign(mag, v) if signed else mag
+        p = False
+        n = False
+        for j in range(cols):
+            o = _dac_level(x[i, j], s, levels, signed)
+            out[i, j] = o
+            p |= o > 0.0
+            n |= o < 0.0
+        pos[i] = p
+        neg[i] = n
+    return pos.any(), neg.any()

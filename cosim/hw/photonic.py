@@ -99,6 +99,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
 from cosim.devices.converters import dequantize, quantize
@@ -117,8 +118,18 @@ OPTICAL_ENGINES: tuple[str, ...] = ("ideal", "twin")
 ELECTRICAL_ENGINES: tuple[str, ...] = ("ideal", "twin", "spice")
 #: Rows and channels of the signal samples kept per product (small, for the run file).
 SAMPLE_ROWS, SAMPLE_CHANNELS = 8, 16
-#: Conversions per block of the fused product (its optical powers, 512 kB, stay in L2).
+#: Numbers per block of rows of a product (its optical powers, 512 kB, stay in L2).
 _BLOCK_ELEMENTS = 65536
+#: Blocks per pass at least, when there are as many rows (work to share among threads).
+_MIN_BLOCKS = 16
+
+
+def rows_per_block(rows: int, width: int) -> int:
+    """Rows per block of a product of ``rows`` input rows whose row holds ``width``
+    numbers (channel powers or detected powers, whichever is more): about
+    ``_BLOCK_ELEMENTS`` numbers a block, and at least ``_MIN_BLOCKS`` blocks when there
+    are as many rows.  Each block has its own noise streams (module docstring)."""
+    return max(1, min(_BLOCK_ELEMENTS // max(int(width), 1), -(-int(rows) // _MIN_BLOCKS)))
 #: Largest DAC resolution for which the gradient pattern's bank transfer is a lookup
 #: table over all 2 (2**bits - 1) + 1 levels (2**19 levels: 8 MB per table).
 _TABLE_MAX_BITS = 18
@@ -279,6 +290,8 @@ class PhotonicTiles:
         self._curve = UniformCurve.from_table(characterization.dc_current_a,
                                               characterization.dc_output_v)
         self._level_table = None     # (bits, drop, through) of all DAC levels
+        self._buffers: dict[tuple, np.ndarray] = {}   # work arrays of the fused path
+        self._zero = None            # (drop, through) of weight 0
 
     # ------------------------------------------------------------------ weights -> bank
     def transfers(self, a: np.ndarray, *, levels_bits: int | None = None
@@ -327,6 +340,35 @@ class PhotonicTiles:
                 drop[i, j], through[i, j] = tr.drop, tr.through
         return drop, through
 
+    def transposed_transfers(self, transfers: tuple[np.ndarray, np.ndarray], m: int,
+                             k: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """``transfers(a.T)`` from ``transfers = transfers(a)`` of ``a`` (m, k), without
+        recomputing the rings: each ring's transfer is a function of its own weight, so
+        the tiles of ``a.T`` hold the same numbers, re-tiled (padding: the transfer of
+        weight 0).  None when the rings are coupled (crosstalk with more than one
+        channel per tile in either tiling): compute ``transfers(a.T)`` then."""
+        drop, through = transfers
+        mi, nj, me, ne = drop.shape
+        me_t, ne_t = min(self.m, k), min(self.n, m)
+        if self.crosstalk and self.optical_engine != "ideal" and max(ne, ne_t) > 1:
+            return None
+        mi_t, nj_t = -(-k // me_t), -(-m // ne_t)
+        zero = self._zero_transfers()
+        out = []
+        for t, t0 in zip((drop, through), zero):
+            full = t.transpose(0, 2, 1, 3).reshape(mi * me, nj * ne)[:m, :k]
+            pad = np.full((mi_t * me_t, nj_t * ne_t), t0)
+            pad[:k, :m] = full.T
+            out.append(pad.reshape(mi_t, me_t, nj_t, ne_t).transpose(0, 2, 1, 3))
+        return out[0], out[1]
+
+    def _zero_transfers(self) -> tuple[float, float]:
+        """(drop, through) transfer of a ring holding weight 0 (cached)."""
+        if self._zero is None:
+            drop, through = self.transfers(np.zeros((1, 1)))
+            self._zero = (float(drop.item()), float(through.item()))
+        return self._zero
+
     def _levels(self, bits: int) -> tuple[np.ndarray, np.ndarray]:
         """Drop and through transfers of every signed level ``j / L``, ``j = -L..L``
         (``L = 2**bits - 1``), indexed by ``j + L`` (no crosstalk; cached)."""
@@ -342,7 +384,8 @@ class PhotonicTiles:
     # ------------------------------------------------------------------ one product
     def matmul(self, u_signed: np.ndarray, transfers, *, rng: np.random.Generator | None,
                counts: dict, samples: dict | None = None,
-               outputs: int | None = None) -> np.ndarray:
+               outputs: int | None = None,
+               lit: tuple[bool, bool] | None = None) -> np.ndarray:
         """``u @ a.T`` for inputs ``u`` (b, k) in [-1, 1] (already DAC-quantized) and the
         bank ``transfers`` of ``a`` (m, k); returns (b, mi * me) in units of ``u a``
         (columns from ``outputs`` on, the padded bank rows, are 0).
@@ -354,6 +397,7 @@ class PhotonicTiles:
         ``counts`` receives ``samples`` (ADC conversions of real outputs),
         ``saturated_tia``, ``clipped_adc``, ``below_noise_floor`` (added, per
         conversion); ``samples`` (a dict) receives the signals of the first tile.
+        ``lit``: ``(any u > 0, any u < 0)`` if known (the DAC gives it), else found here.
 
         The ``ideal`` and ``twin`` readouts run the fused path (:meth:`_matmul_fast`):
         the same operations as :meth:`_matmul_reference`, in cache-sized blocks of rows,
@@ -367,7 +411,7 @@ class PhotonicTiles:
             return self._matmul_reference(u_signed, transfers, rng=rng, counts=counts,
                                           samples=samples, outputs=outputs)
         return self._matmul_fast(u_signed, transfers, rng=rng, counts=counts,
-                                 samples=samples, outputs=outputs)
+                                 samples=samples, outputs=outputs, lit=lit)
 
     @staticmethod
     def _real_outputs(shape: tuple, outputs: int | None) -> int:
@@ -402,15 +446,17 @@ class PhotonicTiles:
 
     def _matmul_fast(self, u_signed: np.ndarray, transfers, *,
                      rng: np.random.Generator | None, counts: dict,
-                     samples: dict | None = None, outputs: int | None = None) -> np.ndarray:
-        """:meth:`matmul` fused over blocks of rows (see there): the channel powers and
-        the readout-to-ADC chain are compiled loops (cosim.hw.kernels), the optical
-        product one matmul per block."""
+                     samples: dict | None = None, outputs: int | None = None,
+                     lit: tuple[bool, bool] | None = None) -> np.ndarray:
+        """:meth:`matmul` fused over blocks of rows (see there): the channel powers, the
+        optical product and the readout-to-ADC chain of each block are one compiled
+        pass (:func:`cosim.hw.kernels.photonic_pass`), the blocks shared out over the
+        threads (numba's, ``NUMBA_NUM_THREADS``; the result does not depend on their
+        number)."""
         drop, through = transfers
         mi, nj, me, ne = drop.shape
         m = self._real_outputs(drop.shape, outputs)
         b = u_signed.shape[0]
-        ch = nj * m
         out = np.zeros((b, mi * me))
         twin = self.electrical_engine == "twin"
         if self.noise and rng is None:
@@ -419,7 +465,7 @@ class PhotonicTiles:
         # real outputs (the tile rows side by side), one product per tile column
         def cols(t):
             return t.transpose(1, 3, 0, 2).reshape(nj, ne, mi * me)[..., :m]
-        both = np.concatenate([cols(drop), cols(through)], axis=2)
+        both = np.ascontiguousarray(np.concatenate([cols(drop), cols(through)], axis=2))
         c = self.char
         noise_slope = (c.output_noise_bright_v_rms ** 2 - c.output_noise_v_rms ** 2) / \
             (c.bright_total_current_a - c.dark_total_current_a)
@@ -432,49 +478,53 @@ class PhotonicTiles:
         y_per_code = step / self.gain_ohm / y_unit
         y_at_zero = (low + 0.5 * step - self.offset_v) / self.gain_ohm / y_unit
         curve = self._curve if self._curve is not None else _NO_CURVE  # (ideal: unused)
-        tally = np.zeros(4, dtype=np.int64)
-        block = max(SAMPLE_ROWS, _BLOCK_ELEMENTS // max(ch, nj * ne))
-        passes = []                              # a pass with no light is skipped
-        if u_signed.size and u_signed.max() > 0:
-            passes.append(1.0)
-        if u_signed.size and u_signed.min() < 0:
-            passes.append(-1.0)
-        p = np.empty((min(block, b), nj * ne))
-        for sign in passes:
+        block = rows_per_block(b, nj * max(2 * m, ne))
+        nblocks = -(-b // block) if b else 0
+        threads = max(1, min(numba.get_num_threads(), nblocks))
+        p_buf = self._buffer("powers", (threads, nj, block, ne))
+        q_buf = self._buffer("detected", (threads, nj, block, 2 * m))
+        tallies = np.zeros((nblocks, 4), dtype=np.int64)
+        no_streams = np.zeros((nblocks, 0), dtype=np.uint64)
+        if lit is None:                          # a pass with no light is skipped
+            lit = kernels.signs_present(u_signed)
+        for sign in [s for s, on in zip((1.0, -1.0), lit) if on]:
             # the draws of the reference, in its order: RIN of the pass, then readout noise
-            rin = kernels.normal_stream(rng) if self.noise else _NO_STREAM
-            read_noise = kernels.normal_stream(rng) if self.noise and twin else _NO_STREAM
-            for r0 in range(0, b, block):
-                r1 = min(b, r0 + block)
-                rows = r1 - r0
-                pb = p[:rows]
-                kernels.bank_input_powers(u_signed[r0:r1], sign, self.p_bank_w, rin,
-                                          self.rin_sigma, pb)
-                q = np.matmul(pb.reshape(rows, nj, ne).transpose(1, 0, 2), both)
-                first = samples is not None and "optical_power_w" not in samples
-                r, cc = (min(rows, SAMPLE_ROWS), min(me, SAMPLE_CHANNELS, m)) if first \
-                    else (0, 0)
-                sample_v = np.zeros((r, cc))
-                sample_codes = np.zeros((r, cc))
-                kernels.convert_block(
-                    q, m, read_noise, out, r0, tally, sample_v, sample_codes,
-                    self.resp, 2 * self.spec.dark_current_a, c.dark_total_current_a,
-                    noise_slope, c.output_noise_v_rms ** 2, self.noise_scale,
-                    abs(c.gain_ohm), self.spec.feedback_resistance_ohm, self.swing_v, twin,
-                    self.gain_ohm * self.resp, *curve.lookup_args(), low, high, step,
-                    n_codes, sign * y_per_code, sign * nj * y_at_zero)
-                if first:
-                    pd, pt = q[0, :r, :cc], q[0, :r, m:m + cc]
-                    samples["optical_power_w"] = np.stack([pd, pt], axis=-1)
-                    i_net = pd - pt
-                    i_net *= self.resp
-                    samples["photocurrent_a"] = i_net
-                    samples["tia_voltage_v"] = sample_v
-                    samples["adc_codes"] = sample_codes.astype(np.int64)
+            rin = kernels.normal_streams(rng, nblocks) if self.noise else no_streams
+            read = kernels.normal_streams(rng, nblocks) if self.noise and twin \
+                else no_streams
+            first = samples is not None and "optical_power_w" not in samples
+            r, cc = (min(b, SAMPLE_ROWS), min(me, SAMPLE_CHANNELS, m)) if first else (0, 0)
+            sample_p = np.zeros((r, cc, 2))
+            sample_v = np.zeros((r, cc))
+            sample_codes = np.zeros((r, cc))
+            kernels.photonic_pass(
+                u_signed, sign, block, both, self.p_bank_w, rin, self.rin_sigma, read,
+                p_buf, q_buf, out, tallies, sample_p, sample_v, sample_codes,
+                self.resp, 2 * self.spec.dark_current_a, c.dark_total_current_a,
+                noise_slope, c.output_noise_v_rms ** 2, self.noise_scale,
+                abs(c.gain_ohm), self.spec.feedback_resistance_ohm, self.swing_v, twin,
+                self.gain_ohm * self.resp, *curve.lookup_args(), low, high, step,
+                n_codes, sign * y_per_code, sign * nj * y_at_zero)
+            if first:
+                samples["optical_power_w"] = sample_p
+                i_net = sample_p[..., 0] - sample_p[..., 1]
+                i_net *= self.resp
+                samples["photocurrent_a"] = i_net
+                samples["tia_voltage_v"] = sample_v
+                samples["adc_codes"] = sample_codes.astype(np.int64)
         for key, n in zip(("samples", "saturated_tia", "clipped_adc", "below_noise_floor"),
-                          tally):
+                          tallies.sum(axis=0)):
             counts[key] += int(n)
         return out
+
+    def _buffer(self, name: str, shape: tuple) -> np.ndarray:
+        """A float64 work array of ``shape``, kept and reused from product to product
+        (a fresh large array costs a page fault per 4 kB); its contents are not kept."""
+        key = (name, tuple(shape))
+        buf = self._buffers.get(key)
+        if buf is None:
+            buf = self._buffers[key] = np.empty(shape)
+        return buf
 
     def _matmul_reference(self, u_signed: np.ndarray, transfers, *,
                           rng: np.random.Generator | None, counts: dict,
@@ -492,14 +542,22 @@ class PhotonicTiles:
         need_rng = self.noise and self.electrical_engine != "ideal"
         if (self.noise or need_rng) and rng is None:
             raise ConfigError("noise is on: the product needs an rng")
+        block = rows_per_block(b, nj * max(2 * m, ne))
+        blocks = [(r0, min(b, r0 + block)) for r0 in range(0, b, block)]
         for sign, part in ((1.0, np.maximum(u_signed, 0.0)), (-1.0, np.maximum(-u_signed, 0.0))):
             if not part.any():
                 continue
             p = np.zeros((b, nj * ne))
             p[:, :k] = part * self.p_bank_w
             if self.noise:
-                lit = p > 0                     # RIN on a dark channel multiplies 0
-                p[lit] *= self._rin_factor(kernels.standard_normal(rng, int(lit.sum())))
+                # one RIN stream per block of rows; a dark channel's RIN multiplies 0
+                streams = kernels.normal_streams(rng, len(blocks))
+                for (r0, r1), state in zip(blocks, streams):
+                    seg = p[r0:r1]
+                    lit = seg > 0
+                    n = np.empty(int(lit.sum()), dtype=np.float32)
+                    kernels.normal_fill(state, n)
+                    seg[lit] *= self._rin_factor(n)
                 np.maximum(p, 0.0, out=p)
             p = p.reshape(b, nj, ne).transpose(1, 0, 2)          # (nj, b, ne)
             # (mi, nj, b, me) optical power on the drop / through detectors (W)
@@ -509,7 +567,7 @@ class PhotonicTiles:
             pd = p_drop.transpose(2, 1, 0, 3).reshape(b, nj, mi * me)[..., :m].reshape(b, -1)
             pt = p_thr.transpose(2, 1, 0, 3).reshape(b, nj, mi * me)[..., :m].reshape(b, -1)
             i_net = self.resp * (pd - pt)
-            v = self._read(pd, pt, rng)
+            v = self._read(pd, pt, rng, blocks)
             codes, clipped = quantize(v, bits=self.adc_bits, full_scale_v=self.adc_fs_v)
             vq = dequantize(codes, bits=self.adc_bits, full_scale_v=self.adc_fs_v)
             counts["clipped_adc"] += clipped
@@ -531,8 +589,10 @@ class PhotonicTiles:
                 samples["adc_codes"] = codes[:r, :c].copy()
         return out
 
-    def _read(self, pd: np.ndarray, pt: np.ndarray, rng) -> np.ndarray:
-        """TIA output volts (b, channels) from the detector powers, by the electrical engine."""
+    def _read(self, pd: np.ndarray, pt: np.ndarray, rng, blocks: list) -> np.ndarray:
+        """TIA output volts (b, channels) from the detector powers, by the electrical
+        engine; the readout noise of each block ``(r0, r1)`` of rows from its own
+        stream."""
         if self.electrical_engine == "ideal":
             return self.gain_ohm * self.resp * (pd - pt)
         if self.electrical_engine == "twin":
@@ -547,7 +607,10 @@ class PhotonicTiles:
             # n * (sigma(total) * noise_scale), one draw per conversion, after the RIN draw
             total = self.resp * (pd + pt) + 2 * self.spec.dark_current_a
             sigma_v = self._sigma_v(total)
-            v = v + kernels.standard_normal(rng, v.shape) * sigma_v
+            n = np.empty(v.shape, dtype=np.float32)
+            for (r0, r1), state in zip(blocks, kernels.normal_streams(rng, len(blocks))):
+                kernels.normal_fill(state, n[r0:r1].reshape(-1))
+            v = v + n * sigma_v
         return v
 
     def readout_check(self, pd: np.ndarray, pt: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
