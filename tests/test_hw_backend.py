@@ -363,6 +363,45 @@ def test_backward_reuses_the_forward_rings_re_tiled(optical):
                        for g, e in zip(got, expect)), (m, k)
 
 
+def test_compiled_ring_response_is_the_optics_models():
+    """The bank transfers of the tile (one compiled pass) against cosim.optics'
+    weight_to_detuning + ring_powers, over the whole weight range; the gradient's
+    one-pass levelled pattern against signed_levels + the level table, exactly."""
+    from cosim.hw.backend import readout_characterization
+    from cosim.hw.photonic import PhotonicTiles, signed_levels
+    from cosim.optics import ring_powers, weight_to_detuning
+
+    tiles = PhotonicTiles(tile_rows=16, tile_cols=4, dac_bits=16, adc_bits=16,
+                          optical_engine="twin", electrical_engine="ideal", noise=False,
+                          characterization=readout_characterization(HardwareConfig()),
+                          laser_power_per_channel_w=None)
+    w = np.concatenate([np.linspace(-1, 1, 2001), [-1.0, 0.0, 1.0, 1e-300]])
+    through, drop, _ = ring_powers(weight_to_detuning(w, tiles.bank), r1=tiles.bank.r1,
+                                   r2=tiles.bank.r2, a=tiles.bank.a)
+    got_drop, got_through = (t.transpose(0, 2, 1, 3).reshape(1, -1)[0, :w.size]
+                             for t in tiles.transfers(w[None, :]))
+    # the optics path goes through delta = arccos(c) and back to cos(delta), sin(delta);
+    # the compiled one uses c and sqrt(1 - c^2): rounding apart, ~1e-13 near resonance
+    assert np.max(np.abs(got_drop - drop)) < 1e-12
+    assert np.max(np.abs(got_through - through)) < 1e-12
+    with pytest.raises(ConfigError, match="not finite"):
+        tiles.transfers(np.array([[0.5, np.nan]]))
+    rng = np.random.default_rng(8)
+    for bits in (4, 16):
+        for m, k in ((6, 50), (20, 3)):
+            a_raw = rng.standard_normal((m, k)) * 3.0
+            a_raw[0, :2] = [0.0, -0.0]
+            scale = 2.0
+            (d, t), over = tiles.level_transfers(a_raw, scale, bits)
+            a = a_raw / scale
+            expect = tiles.transfers(signed_levels(np.clip(a, -1, 1), bits),
+                                     levels_bits=bits)
+            assert np.array_equal(d, expect[0]) and np.array_equal(t, expect[1])
+            assert over == np.count_nonzero(np.abs(a) > 1)
+    tiles.optical_engine = "ideal"
+    assert tiles.level_transfers(a_raw, scale, 16) is None
+
+
 def test_readout_curve_fast_path_is_numpys_interp_bit_for_bit():
     from cosim.hw.backend import readout_characterization
     from cosim.hw.photonic import UniformCurve

@@ -365,6 +365,9 @@ class HardwareBackend:
     def gradient(self, layer_name: str, dY: np.ndarray, X: np.ndarray) -> np.ndarray:
         """``dY.T @ X``: delta^T as a temporary weight pattern, x streamed -> (n_out, n_in)."""
         s_d = float(np.max(np.abs(dY))) if dY.size else 0.0
+        if not math.isfinite(s_d):
+            raise ConfigError(f"{layer_name}: the backpropagated error is not finite: the "
+                              "training diverged; lower the learning rate")
         if s_d == 0:
             return np.zeros((dY.shape[1], X.shape[1]))
         return self._product(layer_name, "gradient", X.T, dY.T, s_d).T
@@ -408,11 +411,17 @@ class HardwareBackend:
         U = np.asarray(U, dtype=float)     # (the gradient's X.T: a column-major view)
         A = np.asarray(A, dtype=float)
         b, m = U.shape[0], A.shape[0]
-        a = A / a_scale
-        over = int(np.count_nonzero(np.abs(a) > 1.0))
-        a = np.clip(a, -1.0, 1.0)
-        if phase == "gradient":
-            a = signed_levels(a, self.config.dac_bits)
+        levelled = None
+        if phase == "gradient" and isinstance(self.tiles, PhotonicTiles):
+            levelled = self.tiles.level_transfers(A, a_scale, self.config.dac_bits)
+        if levelled is None:
+            a = A / a_scale
+            over = int(np.count_nonzero(np.abs(a) > 1.0))
+            a = np.clip(a, -1.0, 1.0)
+            if phase == "gradient":
+                a = signed_levels(a, self.config.dac_bits)
+        else:                                           # the same, in one pass
+            transfers, over = levelled
         peaks = self._scratch(layer, phase, "scale", (b,))    # max |U| per row
         u_min = kernels.row_abs_max(U, peaks) if U.size else 0.0
         s_x = float(np.max(peaks)) if U.size else 0.0
@@ -425,7 +434,8 @@ class HardwareBackend:
             s_x[:] = np.where(s_x > 0, np.ldexp(1.0, np.frexp(s_x)[1]), 0.0)
         u, lit = _dac_signed(U, s_x, self.config.dac_bits, signed=u_min < 0,
                              out=self._scratch(layer, phase, "dac", U.shape))
-        transfers = self._transfers(layer, phase, a)
+        if levelled is None:
+            transfers = self._transfers(layer, phase, a)
         samples = {} if phase == "forward" else None
         real = {"outputs": m, "lit": lit} if isinstance(self.tiles, PhotonicTiles) else {}
         y = self.tiles.matmul(u, transfers, rng=self.rng, counts=counts, samples=samples,

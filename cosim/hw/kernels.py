@@ -313,10 +313,24 @@ def convert_block(q, rows, m, noise_state, out, r0, counts, sample_p, sample_v,
                 for o in range(m):
                     a, b, c, n, x = _normal(a, b, c, n)
                     noise[o] = float(np.float32(x))
-            if twin:                # the measured DC curve (table lookups, scalar loop)
+            if twin:                # the measured DC curve: table lookups without branches
+                miss = False
                 for o in range(m):
-                    diff = qr[o] - qr[m + o]
-                    v[o] = curve_eval(diff * resp, table, x0, inv_h, last, f_end)
+                    x = qr[o] - qr[m + o]
+                    x *= resp
+                    t = x - x0
+                    t *= inv_h
+                    seg = int(min(max(t, 0.0), last))
+                    lo = table[seg, 0]
+                    miss |= (x < lo) | (x >= table[seg, 1])
+                    vo = x - lo
+                    vo *= table[seg, 3]
+                    vo += table[seg, 2]
+                    v[o] = vo
+                if miss:            # off by rounding, or beyond the grid: as curve_eval
+                    for o in range(m):
+                        diff = qr[o] - qr[m + o]
+                        v[o] = curve_eval(diff * resp, table, x0, inv_h, last, f_end)
             # the rest without branches, so that it vectorizes
             for o in range(m):
                 pd = qr[o]
@@ -363,6 +377,28 @@ def convert_block(q, rows, m, noise_state, out, r0, counts, sample_p, sample_v,
     counts[3] += below
 
 
+@njit(cache=True)
+def _tile_products(p, both, q, rows):
+    """``q[j, :rows] = p[j, :rows] @ both[j]`` for every tile column ``j``: BLAS for a
+    block of many rows, else a loop that skips dark channels (a block of a few long
+    rows, e.g. the gradient's, would pay the BLAS call overhead per tile column)."""
+    nj, _, ne = p.shape
+    if rows >= 16:
+        for j in range(nj):
+            np.dot(p[j], both[j], q[j])
+        return
+    w = both.shape[2]
+    for j in range(nj):
+        for r in range(rows):
+            acc = q[j, r]
+            acc[:] = 0.0
+            for c in range(ne):
+                pv = p[j, r, c]
+                if pv != 0.0:
+                    for o in range(w):
+                        acc[o] += pv * both[j, c, o]
+
+
 @njit(cache=True, parallel=True)
 def photonic_pass(u, sign, block, both, p_bank, rin_states, rin_sigma, read_states,
                   p_buf, q_buf, out, tallies, sample_p, sample_v, sample_codes,
@@ -393,13 +429,89 @@ def photonic_pass(u, sign, block, both, p_bank, rin_states, rin_sigma, read_stat
             r0 = i * block
             r1 = min(b, r0 + block)
             bank_input_powers(u[r0:r1], sign, p_bank, rin_states[i], rin_sigma, p)
-            for j in range(nj):
-                np.dot(p[j], both[j], q[j])
+            _tile_products(p, both, q, r1 - r0)
             convert_block(q, r1 - r0, m, read_states[i], out, r0, tallies[i], sample_p,
                           sample_v, sample_codes, resp, dark2, dark_total, noise_slope,
                           noise0_sq, noise_scale, abs_gain, rf, swing, twin, ideal_gain,
                           table, x0, inv_h, last, f_end, low, high, step, n_codes,
                           code_scale, code_offset)
+
+
+# ----------------------------------------------------------------------------- rings
+def ring_coefficients(bank) -> np.ndarray:
+    """The constants of :func:`ring_transfers` for a weight bank's rings (complex[9]):
+    the inverse map's ``E, F, A, P, g`` (:func:`cosim.optics.weight_to_detuning`), the
+    round trip ``a``, and the couplers' products of :func:`cosim.optics.weight_bank.
+    _ring_powers_cs`: ``C1_11 C2_00``, ``C2_00 C1_10``, ``C1_00``, ``C1_01``,
+    ``C1_10``, ``C1_11`` and ``a |C2_10|^2``."""
+    from cosim.optics import directional_coupler
+    from cosim.optics.weight_bank import WAVELENGTH0_M
+
+    r1, r2, a = bank.r1, bank.r2, bank.a
+    c1 = directional_coupler(WAVELENGTH0_M, power_coupling=1.0 - r1 * r1)
+    c2 = directional_coupler(WAVELENGTH0_M, power_coupling=1.0 - r2 * r2)
+    return np.array([1 + (r1 * r2 * a) ** 2, 2 * r1 * r2 * a,
+                     (1 - r1 * r1) * (1 - r2 * r2) * a, r2 * r2 * a * a + r1 * r1,
+                     bank.weight_scale, a, c1[1, 1] * c2[0, 0], c2[0, 0] * c1[1, 0],
+                     c1[0, 0], c1[0, 1], c1[1, 0], c1[1, 1], a * abs(c2[1, 0]) ** 2],
+                    dtype=complex)
+
+
+@njit(cache=True, inline="always")
+def _ring(w, k):
+    """(drop, through) power transfer of a ring holding weight ``w`` in [-1, 1] alone on
+    its channel: the detuning of the inverse map, ``cos delta = c`` (clipped to
+    [-1, 1]) on the branch [0, pi] (``sin delta = sqrt(1 - c^2)``), then the add-drop
+    ring's loop closure at that round-trip phase (``k``: :func:`ring_coefficients`)."""
+    raw = k[4].real * w
+    c = (raw * k[0].real - k[2].real + k[3].real) / (k[1].real * (1.0 + raw))
+    c = min(max(c, -1.0), 1.0)
+    s = math.sqrt(max(1.0 - c * c, 0.0))
+    g = complex(k[5].real * c, k[5].real * s)
+    g = g / (1.0 - k[6] * g)
+    u_in = k[7] * g
+    s_t = k[8] + k[9] * u_in
+    x = k[10] + k[11] * u_in
+    through = s_t.real * s_t.real + s_t.imag * s_t.imag
+    drop = k[12].real * (x.real * x.real + x.imag * x.imag)
+    return drop, through
+
+
+@njit(cache=True, parallel=True)
+def ring_transfers(w, k, drop, through):
+    """``drop[i], through[i]`` of the rings holding the weights ``w[i]`` (flat arrays;
+    :func:`_ring`), shared out over the threads."""
+    for i in prange(w.size):
+        drop[i], through[i] = _ring(w[i], k)
+
+
+@njit(cache=True, parallel=True)
+def level_transfers(a_raw, scale, levels, drop_t, through_t, drop, through):
+    """Tiled bank transfers of the gradient's weight pattern, in one pass: each entry
+    ``a = a_raw[i, j] / scale`` of ``a_raw`` (m, k) takes the sign-magnitude DAC level
+    ``sign(a) rint(min(|a|, 1) levels)`` (:func:`cosim.hw.photonic.signed_levels`),
+    whose transfers are looked up in the tables ``drop_t`` / ``through_t`` of all
+    levels (index ``level + levels``), into ``drop`` / ``through`` (mi, nj, me, ne):
+    row ``i`` in tile row ``i // me`` at ``i % me``, column ``j`` likewise; the padding
+    holds level 0.  Returns how many ``|a| > 1`` (saturated)."""
+    mi, nj, me, ne = drop.shape
+    m, k = a_raw.shape
+    lv = int(levels)
+    over = 0
+    for ii in prange(mi * me):
+        ti = ii // me
+        r = ii % me
+        for jj in range(nj * ne):
+            idx = lv
+            if ii < m and jj < k:
+                a = a_raw[ii, jj] / scale
+                mag = abs(a)
+                over += mag > 1.0
+                mag = np.rint(min(mag, 1.0) * levels)
+                idx = lv + (int(mag) if a > 0.0 else -int(mag))
+            drop[ti, jj // ne, r, jj % ne] = drop_t[idx]
+            through[ti, jj // ne, r, jj % ne] = through_t[idx]
+    return over
 
 
 # ----------------------------------------------------------------------------- DAC

@@ -110,7 +110,6 @@ from cosim.optics import (
     link_budget,
     make_weight_bank,
     rin_sigma,
-    ring_powers,
     weight_to_detuning,
 )
 
@@ -292,6 +291,7 @@ class PhotonicTiles:
         self._level_table = None     # (bits, drop, through) of all DAC levels
         self._buffers: dict[tuple, np.ndarray] = {}   # work arrays of the fused path
         self._zero = None            # (drop, through) of weight 0
+        self._ring_k = None          # constants of the compiled ring response
 
     # ------------------------------------------------------------------ weights -> bank
     def transfers(self, a: np.ndarray, *, levels_bits: int | None = None
@@ -323,11 +323,9 @@ class PhotonicTiles:
             idx = np.rint(t * levels).astype(np.intp)
             idx += levels
             return drop_t[idx], through_t[idx]
-        delta = weight_to_detuning(np.clip(t, -1.0, 1.0), self.bank)
         if not self.crosstalk or ne == 1:
-            through, drop, _ = ring_powers(delta, r1=self.bank.r1, r2=self.bank.r2,
-                                           a=self.bank.a)
-            return drop, through
+            return self._ring_transfers(t)
+        delta = weight_to_detuning(np.clip(t, -1.0, 1.0), self.bank)
         if (me, ne) != (self.m, self.n):
             bank = make_weight_bank(ne, me, crosstalk=True)
         else:
@@ -369,15 +367,51 @@ class PhotonicTiles:
             self._zero = (float(drop.item()), float(through.item()))
         return self._zero
 
+    def _ring_transfers(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(drop, through) of uncoupled rings holding the weights ``t`` (clipped to
+        [-1, 1]): :func:`cosim.hw.kernels.ring_transfers`, the single-ring inverse map
+        and ring response of :mod:`cosim.optics` in one compiled pass (equal to
+        ``ring_powers(weight_to_detuning(t))`` to rounding, tested)."""
+        t = np.ascontiguousarray(np.clip(t, -1.0, 1.0))
+        if not np.isfinite(t).all():
+            raise ConfigError("a weight of the bank is not finite (NaN): the training "
+                              "diverged; lower the learning rate")
+        if self._ring_k is None:
+            self._ring_k = kernels.ring_coefficients(self.bank)
+        drop = np.empty(t.shape)
+        through = np.empty(t.shape)
+        kernels.ring_transfers(t.reshape(-1), self._ring_k, drop.reshape(-1),
+                               through.reshape(-1))
+        return drop, through
+
+    def level_transfers(self, a_raw: np.ndarray, scale: float, bits: int
+                        ) -> tuple[tuple[np.ndarray, np.ndarray], int] | None:
+        """``(transfers(signed_levels(clip(a_raw / scale, -1, 1), bits), levels_bits=
+        bits), number of |a_raw / scale| > 1)`` in one compiled pass
+        (:func:`cosim.hw.kernels.level_transfers`; the gradient's weight pattern), or
+        None where the level table does not apply (ideal optics, coupled rings, more
+        than ``_TABLE_MAX_BITS`` bits)."""
+        m, k = a_raw.shape
+        me, ne = min(self.m, m), min(self.n, k)
+        if self.optical_engine == "ideal" or (self.crosstalk and ne > 1) or \
+                int(bits) > _TABLE_MAX_BITS:
+            return None
+        drop_t, through_t = self._levels(int(bits))
+        mi, nj = -(-m // me), -(-k // ne)
+        drop = np.empty((mi, nj, me, ne))
+        through = np.empty((mi, nj, me, ne))
+        over = kernels.level_transfers(np.asarray(a_raw, dtype=float), float(scale),
+                                       float(2 ** int(bits) - 1), drop_t, through_t,
+                                       drop, through)
+        return (drop, through), int(over)
+
     def _levels(self, bits: int) -> tuple[np.ndarray, np.ndarray]:
         """Drop and through transfers of every signed level ``j / L``, ``j = -L..L``
         (``L = 2**bits - 1``), indexed by ``j + L`` (no crosstalk; cached)."""
         if self._level_table is None or self._level_table[0] != bits:
             levels = 2 ** bits - 1
             values = np.arange(-levels, levels + 1, dtype=float) / levels
-            delta = weight_to_detuning(values, self.bank)
-            through, drop, _ = ring_powers(delta, r1=self.bank.r1, r2=self.bank.r2,
-                                           a=self.bank.a)
+            drop, through = self._ring_transfers(values)
             self._level_table = (bits, drop, through)
         return self._level_table[1], self._level_table[2]
 
