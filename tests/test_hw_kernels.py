@@ -97,3 +97,15 @@ def test_dac_kernel_equals_the_numpy_formula(bits, layout):
     u[140, 70] = np.nan
     assert np.isnan(kernels.row_abs_max(u, peaks))
     assert np.isnan(peaks[[3, 140]]).all() and not np.isnan(np.delete(peaks, [3, 140])).any()
+
+
+def test_normal_streams_are_successive_streams_of_the_generator():
+    """normal_streams(rng, n) seeds the n streams normal_stream would on n successive
+    calls (the blocks of a product), and leaves rng where those calls would."""
+    a, b = np.random.default_rng(12), np.random.default_rng(12)
+    many = kernels.normal_streams(a, 5)
+    one_by_one = np.stack([kernels.normal_stream(b) for _ in range(5)])
+    assert many.dtype == np.uint64 and np.array_equal(many, one_by_one)
+    assert a.bit_generator.random_raw() == b.bit_generator.random_raw()
+    assert len({tuple(s) for s in many}) == 5                   # distinct streams
+    assert kernels.normal_streams(a, 0).shape == (0, 4)

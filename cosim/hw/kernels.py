@@ -1,4 +1,6 @@
-"""Compiled inner loops of the photonic tile (numba): normal draws and the conversion chain.
+"""Compiled inner loops of the photonic tile (numba): normal draws, bank transfers, DAC,
+and the pass from channel powers to ADC codes, the larger ones shared out over numba's
+threads (``NUMBA_NUM_THREADS``, default all cores; no result depends on their number).
 
 A training step of LeNet-5 at batch 64 makes about 3 million ADC conversions and draws
 about 6 million standard normal numbers (laser RIN per lit input element, readout noise

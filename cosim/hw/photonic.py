@@ -77,19 +77,22 @@ Cost of a product (what is computed, and what is not).  The tile grid pads the l
 tile row up to ``M`` bank rows; padded bank rows carry no output, so they are not read:
 no TIA noise is drawn and no ADC conversion is done for them, and the ``samples``
 counter counts the conversions of real outputs only (``rows x tile columns x m`` per
-pass).  Channels are ordered (tile column, output) in both paths.  The noise draws
-(laser RIN, readout noise) are standard normal numbers from
-:func:`cosim.hw.kernels.standard_normal` (a ziggurat on an SFC64 stream seeded from the
-product's ``rng``; one stream per pass and kind, one number per conversion or per lit
-input element -- a dark channel's RIN multiplies nothing and is not drawn -- never
-reused), rounded to float32 and entering the float64 signals through
-float64 arithmetic (``1 + sigma_RIN n`` and ``n sigma_V`` are formed in float64); the
-same seed gives the same numbers.  The negative pass is skipped when the inputs have no
-negative entry (e.g. after ReLU).  The fused path (:meth:`PhotonicTiles._matmul_fast`)
-runs on blocks of rows: the channel powers with their RIN and the readout-to-ADC chain
-with its noise are compiled loops (cosim.hw.kernels) that draw from the same streams in
-the same order as the reference, and the optical product is one matmul per block over
-the real outputs of every tile column.  The digital calibration ``y = (V_q - V_0) / Z /
+pass).  Channels are ordered (tile column, output) in both paths.  The rows of U are
+cut into blocks (:func:`rows_per_block`: about 64k numbers a block, at least 16 blocks
+when there are as many rows).  The noise draws (laser RIN, readout noise) are standard
+normal numbers from the streams of :func:`cosim.hw.kernels.normal_streams` (a ziggurat
+on SFC64 streams seeded from the product's ``rng``; per pass, one RIN stream per block,
+then one readout-noise stream per block; one number per conversion or per lit input
+element -- a dark channel's RIN multiplies nothing and is not drawn -- never reused),
+rounded to float32 and entering the float64 signals through float64 arithmetic (``1 +
+sigma_RIN n`` and ``n sigma_V`` are formed in float64); the same seed gives the same
+numbers, whatever the number of threads.  The negative pass is skipped when the inputs
+have no negative entry (e.g. after ReLU).  The fused path
+(:meth:`PhotonicTiles._matmul_fast`) runs each pass as one compiled loop over the
+blocks, shared out over the threads (:func:`cosim.hw.kernels.photonic_pass`): per
+block the channel powers with their RIN, the optical product over the real outputs of
+every tile column, and the readout-to-ADC chain with its noise, drawing from the same
+streams in the same order as the reference.  The digital calibration ``y = (V_q - V_0) / Z /
 (R g P_bank)`` is applied to the ADC codes as the equivalent affine map ``y = c y_step +
 y_0`` after the tile columns' codes are summed (equal to the reference's
 dequantize-then-calibrate to rounding, 1e-12 of the scale in the tests).
