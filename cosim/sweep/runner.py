@@ -173,6 +173,16 @@ def run_sweep(spec: SweepSpec, out: str | Path | None = None, *, scheduler=None,
                        counts["failed"], time.perf_counter() - t0, backend)
 
 
+def _share_cores(threads: int) -> None:
+    """Worker initializer: the BLAS and numba threads of one worker, so that the
+    workers together use the cores once (results do not depend on thread counts)."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    threadpool_limits(threads)
+
+
 def _run_local(task: str, todo: list[Point], n_workers: int,
                record: Callable[[Point, Outcome], None]) -> None:
     """Local process pool; at most 2 points in flight per worker, so that a worker that
@@ -181,7 +191,9 @@ def _run_local(task: str, todo: list[Point], n_workers: int,
     queue = list(todo)
     ctx = multiprocessing.get_context("spawn")
     while queue:
-        with cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool:
+        threads = max(1, (os.cpu_count() or 1) // n_workers)
+        with cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx,
+                                    initializer=_share_cores, initargs=(threads,)) as pool:
             inflight: dict[cf.Future, tuple[Point, float]] = {}
             broken = False
             while (queue or inflight) and not broken:
