@@ -600,6 +600,20 @@ def _dac_level(v, s, levels, signed):
     return math.copysign(mag, v) if signed else mag
 
 
+@njit(cache=True, inline="always")
+def _dac_row(x, i, j0, j1, s, levels, signed, out):
+    """``out[i, j0:j1]``: the DAC levels of ``x[i, j0:j1]`` over the full scale ``s``
+    (zeros for ``s == 0``); returns (any level > 0, any level < 0)."""
+    p = False
+    n = False
+    for j in range(j0, j1):
+        o = 0.0 if s == 0.0 else _dac_level(x[i, j], s, levels, signed)
+        out[i, j] = o
+        p |= o > 0.0
+        n |= o < 0.0
+    return p, n
+
+
 @njit(cache=True, parallel=True)
 def dac_signed(x, s_rows, levels, signed, out):
     """``out[i, j] = copysign(rint(|x[i, j]| / s_rows[i] * levels) / levels, x[i, j])``
@@ -609,38 +623,22 @@ def dac_signed(x, s_rows, levels, signed, out):
     with ``s_rows[i] == 0`` is all zero and gives zeros.  Returns ``(any out > 0, any
     out < 0)``: which optical passes the levels need."""
     rows, cols = x.shape
-    if _column_major(x):            # a transposed view: 64 columns at a time per thread
-        chunks = (cols + 63) // 64
-        pos = np.zeros(chunks, dtype=np.bool_)
-        neg = np.zeros(chunks, dtype=np.bool_)
-        for t in prange(chunks):
-            j1 = min(cols, t * 64 + 64)
+    column_major = _column_major(x)
+    # a transposed view goes 64 columns at a time per thread, else a row per thread
+    parts = (cols + 63) // 64 if column_major else rows
+    pos = np.zeros(parts, dtype=np.bool_)
+    neg = np.zeros(parts, dtype=np.bool_)
+    for t in prange(parts):
+        if column_major:
             p = False
             n = False
             for i in range(rows):
-                s = s_rows[i]
-                for j in range(t * 64, j1):
-                    o = 0.0 if s == 0.0 else _dac_level(x[i, j], s, levels, signed)
-                    out[i, j] = o
-                    p |= o > 0.0
-                    n |= o < 0.0
-            pos[t] = p
-            neg[t] = n
-        return pos.any(), neg.any()
-    pos = np.zeros(rows, dtype=np.bool_)
-    neg = np.zeros(rows, dtype=np.bool_)
-    for i in prange(rows):
-        s = s_rows[i]
-        if s == 0.0:
-            out[i, :] = 0.0
-            continue
-        p = False
-        n = False
-        for j in range(cols):
-            o = _dac_level(x[i, j], s, levels, signed)
-            out[i, j] = o
-            p |= o > 0.0
-            n |= o < 0.0
-        pos[i] = p
-        neg[i] = n
+                pi, ni = _dac_row(x, i, t * 64, min(cols, t * 64 + 64), s_rows[i],
+                                  levels, signed, out)
+                p |= pi
+                n |= ni
+        else:
+            p, n = _dac_row(x, t, 0, cols, s_rows[t], levels, signed, out)
+        pos[t] = p
+        neg[t] = n
     return pos.any(), neg.any()
