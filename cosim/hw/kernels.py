@@ -422,7 +422,6 @@ def photonic_pass(u, sign, block, both, p_bank, rin_states, rin_sigma, read_stat
     b = u.shape[0]
     nblocks = tallies.shape[0]
     threads = p_buf.shape[0]
-    nj = both.shape[0]
     m = both.shape[2] // 2
     for t in prange(threads):
         p = p_buf[t]
