@@ -457,14 +457,8 @@ class HardwareBackend:
                                  "rel_rms_error": float(np.linalg.norm(y - exact)) / norm})
 
     def _scratch(self, layer: str, phase: str, what: str, shape: tuple) -> np.ndarray:
-        """A float64 array of ``shape`` kept per (layer, phase, what) and reused from
-        step to step (fresh large arrays cost a page fault per 4 kB).  Its contents are
-        valid until the next call with the same key."""
-        key = (layer, phase, what)
-        buf = self._buffers.get(key)
-        if buf is None or buf.shape != tuple(shape):
-            buf = self._buffers[key] = np.empty(shape)
-        return buf
+        """:func:`cosim.hw.kernels.work_array` kept per (layer, phase, what)."""
+        return kernels.work_array(self._buffers, (layer, phase, what), shape)
 
     # --- netlists and spot checks ------------------------------------------------------
     def _spot_due(self, layer: str) -> bool:

@@ -33,6 +33,16 @@ import math
 import numpy as np
 from numba import njit, prange
 
+def work_array(buffers: dict, key, shape: tuple) -> np.ndarray:
+    """A float64 array of ``shape`` kept in ``buffers`` under ``key`` and reused from
+    call to call (a fresh large array costs a page fault per 4 kB); its contents are
+    valid until the next call with the same key and shape."""
+    buf = buffers.get(key)
+    if buf is None or buf.shape != tuple(shape):
+        buf = buffers[key] = np.empty(shape)
+    return buf
+
+
 # ----------------------------------------------------------------------------- ziggurat
 #: Layers, base abscissa r and common layer area v of the 256-layer ziggurat of the
 #: unnormalised density f(x) = exp(-x^2/2) (Marsaglia & Tsang 2000, section 2).

@@ -518,8 +518,10 @@ class PhotonicTiles:
         block = rows_per_block(b, nj * max(2 * m, ne))
         nblocks = -(-b // block) if b else 0
         threads = max(1, min(numba.get_num_threads(), nblocks))
-        p_buf = self._buffer("powers", (threads, nj, block, ne))
-        q_buf = self._buffer("detected", (threads, nj, block, 2 * m))
+        p_buf = kernels.work_array(self._buffers, ("powers", threads, nj, block, ne),
+                                   (threads, nj, block, ne))
+        q_buf = kernels.work_array(self._buffers, ("detected", threads, nj, block, 2 * m),
+                                   (threads, nj, block, 2 * m))
         tallies = np.zeros((nblocks, 4), dtype=np.int64)
         no_streams = np.zeros((nblocks, 0), dtype=np.uint64)
         if lit is None:                          # a pass with no light is skipped
@@ -553,15 +555,6 @@ class PhotonicTiles:
                           tallies.sum(axis=0)):
             counts[key] += int(n)
         return out
-
-    def _buffer(self, name: str, shape: tuple) -> np.ndarray:
-        """A float64 work array of ``shape``, kept and reused from product to product
-        (a fresh large array costs a page fault per 4 kB); its contents are not kept."""
-        key = (name, tuple(shape))
-        buf = self._buffers.get(key)
-        if buf is None:
-            buf = self._buffers[key] = np.empty(shape)
-        return buf
 
     def _matmul_reference(self, u_signed: np.ndarray, transfers, *,
                           rng: np.random.Generator | None, counts: dict,
