@@ -33,13 +33,13 @@ import math
 import numpy as np
 from numba import njit, prange
 
-def work_array(buffers: dict, key, shape: tuple) -> np.ndarray:
-    """A float64 array of ``shape`` kept in ``buffers`` under ``key`` and reused from
-    call to call (a fresh large array costs a page fault per 4 kB); its contents are
-    valid until the next call with the same key and shape."""
+def work_array(buffers: dict, key, shape: tuple, dtype=np.float64) -> np.ndarray:
+    """An array of ``shape`` and ``dtype`` kept in ``buffers`` under ``key`` and reused
+    from call to call (a fresh large array costs a page fault per 4 kB); its contents
+    are valid until the next call with the same key and shape."""
     buf = buffers.get(key)
-    if buf is None or buf.shape != tuple(shape):
-        buf = buffers[key] = np.empty(shape)
+    if buf is None or buf.shape != tuple(shape) or buf.dtype != dtype:
+        buf = buffers[key] = np.empty(shape, dtype=dtype)
     return buf
 
 
@@ -169,7 +169,7 @@ def standard_normal(rng: np.random.Generator, shape) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- products
 @njit(cache=True)
-def bank_input_powers(u, sign, p_bank, rin_state, rin_sigma, out):
+def bank_input_powers(u, sign, p_bank, rin_state, rin_sigma, out, draws):
     """Channel powers at the bank (W) of one block of rows of one pass.
 
     ``u`` (rows, k) inputs in [-1, 1]; ``out`` (nj, rows_out, ne), ``rows_out >= rows``,
@@ -180,15 +180,23 @@ def bank_input_powers(u, sign, p_bank, rin_state, rin_sigma, out):
     RIN stream ``rin_state`` (:func:`normal_stream`, as float32 like
     :func:`standard_normal`'s; drawn for lit channels only, in row-major order of ``u``:
     on a dark channel the factor multiplies nothing).  Without RIN (``rin_state.size
-    == 0``): ``p``.
+    == 0``): ``p``.  ``draws``: scratch (float32, at least ``rows k + 1``) for the
+    block's RIN numbers, drawn in one go (which channels are lit is data: drawing
+    them one by one inside the loop costs a mispredicted branch each).
     """
     nj, rows_out, ne = out.shape
     rows, k = u.shape
     noisy = rin_state.size > 0
+    lit = 0
     if noisy:
-        a, b, c, n = rin_state[0], rin_state[1], rin_state[2], rin_state[3]
-    else:
-        a, b, c, n = np.uint64(0), np.uint64(0), np.uint64(0), np.uint64(0)
+        for r in range(rows):
+            for col in range(k):
+                p = max(sign * u[r, col], 0.0)
+                p *= p_bank
+                lit += p > 0.0
+        normal_fill(rin_state, draws[:lit])
+    draws[lit] = 0.0                    # read (and discarded) after the last lit channel
+    i = 0
     for r in range(rows):
         for j in range(nj):
             for cc in range(ne):
@@ -198,16 +206,15 @@ def bank_input_powers(u, sign, p_bank, rin_state, rin_sigma, out):
                     continue
                 p = max(sign * u[r, col], 0.0)
                 p *= p_bank
-                if noisy and p > 0.0:
-                    a, b, c, n, x = _normal(a, b, c, n)
-                    f = float(np.float32(x)) * rin_sigma
+                if noisy:           # branch-free: the factor is taken only when lit
+                    on = p > 0.0
+                    f = float(draws[i]) * rin_sigma
                     f += 1.0
-                    p *= f
-                    p = max(p, 0.0)
+                    noisy_p = max(p * f, 0.0)
+                    p = noisy_p if on else p
+                    i += on
                 out[j, r, cc] = p
     out[:, rows:, :] = 0.0
-    if noisy:
-        rin_state[0], rin_state[1], rin_state[2], rin_state[3] = a, b, c, n
 
 
 @njit(cache=True)
@@ -391,11 +398,12 @@ def convert_block(q, rows, m, noise_state, out, r0, counts, sample_p, sample_v,
 
 @njit(cache=True)
 def _tile_products(p, both, q, rows):
-    """``q[j, :rows] = p[j, :rows] @ both[j]`` for every tile column ``j``: BLAS for a
-    block of many rows, else a loop that skips dark channels (a block of a few long
-    rows, e.g. the gradient's, would pay the BLAS call overhead per tile column)."""
+    """``q[j, :rows] = p[j, :rows] @ both[j]`` for every tile column ``j``: BLAS, or
+    for a block of one row a loop that skips dark channels (a single row gains nothing
+    from BLAS and pays its call overhead per tile column; from two rows on BLAS is
+    faster: 10 rows x 64 channels x 32 outputs measured 8x)."""
     nj, _, ne = p.shape
-    if rows >= 16:
+    if rows >= 2:
         for j in range(nj):
             np.dot(p[j], both[j], q[j])
         return
@@ -413,7 +421,7 @@ def _tile_products(p, both, q, rows):
 
 @njit(cache=True, parallel=True)
 def photonic_pass(u, sign, block, both, p_bank, rin_states, rin_sigma, read_states,
-                  p_buf, q_buf, out, tallies, sample_p, sample_v, sample_codes,
+                  p_buf, q_buf, d_buf, out, tallies, sample_p, sample_v, sample_codes,
                   resp, dark2, dark_total, noise_slope, noise0_sq, noise_scale, abs_gain,
                   rf, swing, twin, ideal_gain, table, x0, inv_h, last, f_end,
                   low, high, step, n_codes, code_scale, code_offset):
@@ -424,7 +432,8 @@ def photonic_pass(u, sign, block, both, p_bank, rin_states, rin_sigma, read_stat
     readout noise from ``read_states[i]`` (:func:`normal_streams`; arrays of width 0:
     no noise) and adds its counters into ``tallies[i]``, so the result does not depend
     on the number of threads.  Per block: :func:`bank_input_powers` into the thread's
-    ``p_buf[t]`` (nj, block, ne); the optical product ``q[j] = p[j] @ both[j]`` into
+    ``p_buf[t]`` (nj, block, ne), its RIN numbers drawn into ``d_buf[t]`` (float32,
+    ``block k + 1``); the optical product ``q[j] = p[j] @ both[j]`` into
     ``q_buf[t]`` (nj, block, 2 m) for each tile column ``j`` (``both`` (nj, ne, 2 m):
     drop then through transfers of the real outputs); :func:`convert_block` (the
     remaining arguments are its own) into ``out``.
@@ -436,10 +445,11 @@ def photonic_pass(u, sign, block, both, p_bank, rin_states, rin_sigma, read_stat
     for t in prange(threads):
         p = p_buf[t]
         q = q_buf[t]
+        d = d_buf[t]
         for i in range(t, nblocks, threads):
             r0 = i * block
             r1 = min(b, r0 + block)
-            bank_input_powers(u[r0:r1], sign, p_bank, rin_states[i], rin_sigma, p)
+            bank_input_powers(u[r0:r1], sign, p_bank, rin_states[i], rin_sigma, p, d)
             _tile_products(p, both, q, r1 - r0)
             convert_block(q, r1 - r0, m, read_states[i], out, r0, tallies[i], sample_p,
                           sample_v, sample_codes, resp, dark2, dark_total, noise_slope,
@@ -601,26 +611,14 @@ def _row_abs_max_c(x, out, lows):
 
 @njit(cache=True, inline="always")
 def _dac_level(v, s, levels, signed):
+    """The DAC level of ``v`` over the full scale ``s`` (0 for ``s == 0``)."""
     mag = abs(v)
     mag /= s
     mag *= levels
     mag = np.rint(mag)
     mag /= levels
-    return math.copysign(mag, v) if signed else mag
-
-
-@njit(cache=True, inline="always")
-def _dac_row(x, i, j0, j1, s, levels, signed, out):
-    """``out[i, j0:j1]``: the DAC levels of ``x[i, j0:j1]`` over the full scale ``s``
-    (zeros for ``s == 0``); returns (any level > 0, any level < 0)."""
-    p = False
-    n = False
-    for j in range(j0, j1):
-        o = 0.0 if s == 0.0 else _dac_level(x[i, j], s, levels, signed)
-        out[i, j] = o
-        p |= o > 0.0
-        n |= o < 0.0
-    return p, n
+    mag = math.copysign(mag, v) if signed else mag
+    return 0.0 if s == 0.0 else mag
 
 
 @njit(cache=True, parallel=True)
@@ -633,21 +631,35 @@ def dac_signed(x, s_rows, levels, signed, out):
     out < 0)``: which optical passes the levels need."""
     rows, cols = x.shape
     column_major = _column_major(x)
-    # a transposed view goes 64 columns at a time per thread, else a row per thread
+    # a transposed view goes 64 columns at a time per thread (read down the columns
+    # into a scratch tile, then written out row by row), else a row per thread
     parts = (cols + 63) // 64 if column_major else rows
-    pos = np.zeros(parts, dtype=np.bool_)
-    neg = np.zeros(parts, dtype=np.bool_)
+    pos = np.zeros(parts, dtype=np.int64)
+    neg = np.zeros(parts, dtype=np.int64)
     for t in prange(parts):
+        p = 0
+        n = 0
         if column_major:
-            p = False
-            n = False
+            j0 = t * 64
+            j1 = min(cols, j0 + 64)
+            tile = np.empty((j1 - j0, rows))
+            for j in range(j0, j1):
+                col = tile[j - j0]
+                for i in range(rows):
+                    o = _dac_level(x[i, j], s_rows[i], levels, signed)
+                    col[i] = o
+                    p += o > 0.0
+                    n += o < 0.0
             for i in range(rows):
-                pi, ni = _dac_row(x, i, t * 64, min(cols, t * 64 + 64), s_rows[i],
-                                  levels, signed, out)
-                p |= pi
-                n |= ni
+                for j in range(j0, j1):
+                    out[i, j] = tile[j - j0, i]
         else:
-            p, n = _dac_row(x, t, 0, cols, s_rows[t], levels, signed, out)
+            s = s_rows[t]
+            for j in range(cols):
+                o = _dac_level(x[t, j], s, levels, signed)
+                out[t, j] = o
+                p += o > 0.0
+                n += o < 0.0
         pos[t] = p
         neg[t] = n
-    return pos.any(), neg.any()
+    return pos.sum() > 0, neg.sum() > 0

@@ -493,7 +493,7 @@ class PhotonicTiles:
         drop, through = transfers
         mi, nj, me, ne = drop.shape
         m = self._real_outputs(drop.shape, outputs)
-        b = u_signed.shape[0]
+        b, k_in = u_signed.shape
         out = np.zeros((b, mi * me))
         twin = self.electrical_engine == "twin"
         if self.noise and rng is None:
@@ -522,6 +522,8 @@ class PhotonicTiles:
                                    (threads, nj, block, ne))
         q_buf = kernels.work_array(self._buffers, ("detected", threads, nj, block, 2 * m),
                                    (threads, nj, block, 2 * m))
+        d_buf = kernels.work_array(self._buffers, ("draws", threads, block * k_in + 1),
+                                   (threads, block * k_in + 1), np.float32)
         tallies = np.zeros((nblocks, 4), dtype=np.int64)
         no_streams = np.zeros((nblocks, 0), dtype=np.uint64)
         if lit is None:                          # a pass with no light is skipped
@@ -538,7 +540,7 @@ class PhotonicTiles:
             sample_codes = np.zeros((r, cc))
             kernels.photonic_pass(
                 u_signed, sign, block, both, self.p_bank_w, rin, self.rin_sigma, read,
-                p_buf, q_buf, out, tallies, sample_p, sample_v, sample_codes,
+                p_buf, q_buf, d_buf, out, tallies, sample_p, sample_v, sample_codes,
                 self.resp, 2 * self.spec.dark_current_a, c.dark_total_current_a,
                 noise_slope, c.output_noise_v_rms ** 2, self.noise_scale,
                 abs(c.gain_ohm), self.spec.feedback_resistance_ohm, self.swing_v, twin,
