@@ -319,7 +319,7 @@ def test_fused_photonic_product_equals_the_reference_path(optical, electrical):
         # last tile row carry no output and are not converted
         assert c_f == c_r and c_f["samples"] == 300 * (3 * 20) * 2
         assert set(s_f) == set(s_r) and all(np.array_equal(s_f[k], s_r[k]) for k in s_r)
-        assert not y_f[:, 20:].any() and not y_r[:, 20:].any()     # padded bank rows
+        assert y_f.shape == y_r.shape == (300, 20)       # no padded bank rows
         again = tiles._matmul_fast(u, tr, rng=np.random.default_rng(3), counts=dict(c_f),
                                    outputs=20)
         assert np.array_equal(again, y_f)                          # same seed, same draws

@@ -444,8 +444,8 @@ class HardwareBackend:
         if phase == "forward":
             self._samples[layer] = samples
             self._record_netlists(layer, transfers, u, samples)
+        y = y[:, :m]                    # (the crossbar tiles return the padded rows)
         y *= np.reshape(np.multiply(s_x, a_scale), (-1, 1))
-        y = y[:, :m]
         if self.probe:
             self._probe(layer, phase, y, U @ A.T)
         return y

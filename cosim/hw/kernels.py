@@ -420,6 +420,22 @@ def _tile_products(p, both, q, rows):
 
 
 @njit(cache=True, parallel=True)
+def bank_columns(drop, through, m, out):
+    """The transfers of each tile column side by side, as the optical product takes
+    them: ``out[j, c, o] = drop[o // me, j, o % me, c]`` and ``out[j, c, m + o] =
+    through[...]`` for the ``m`` real outputs ``o`` (``drop``, ``through`` (mi, nj, me,
+    ne); ``out`` (nj, ne, 2 m)), shared out over the threads by tile column."""
+    mi, nj, me, ne = drop.shape
+    for j in prange(nj):
+        for o in range(m):
+            ti = o // me
+            r = o % me
+            for c in range(ne):
+                out[j, c, o] = drop[ti, j, r, c]
+                out[j, c, m + o] = through[ti, j, r, c]
+
+
+@njit(cache=True, parallel=True)
 def photonic_pass(u, sign, block, both, p_bank, rin_states, rin_sigma, read_states,
                   p_buf, q_buf, d_buf, out, tallies, sample_p, sample_v, sample_codes,
                   resp, dark2, dark_total, noise_slope, noise0_sq, noise_scale, abs_gain,

@@ -424,12 +424,12 @@ class PhotonicTiles:
                outputs: int | None = None,
                lit: tuple[bool, bool] | None = None) -> np.ndarray:
         """``u @ a.T`` for inputs ``u`` (b, k) in [-1, 1] (already DAC-quantized) and the
-        bank ``transfers`` of ``a`` (m, k); returns (b, mi * me) in units of ``u a``
-        (columns from ``outputs`` on, the padded bank rows, are 0).
+        bank ``transfers`` of ``a`` (m, k); returns (b, m) in units of ``u a``.
 
         ``outputs``: the number ``m`` of real outputs (rows of ``a``); the bank rows that
         only pad the last tile row up to ``M`` carry no output and are neither read,
-        converted nor given noise.  None = every bank row of the tile grid is an output.
+        converted nor given noise.  None = every bank row of the tile grid is an output
+        (``m = mi me``).
 
         ``counts`` receives ``samples`` (ADC conversions of real outputs),
         ``saturated_tia``, ``clipped_adc``, ``below_noise_floor`` (added, per
@@ -494,15 +494,14 @@ class PhotonicTiles:
         mi, nj, me, ne = drop.shape
         m = self._real_outputs(drop.shape, outputs)
         b, k_in = u_signed.shape
-        out = np.zeros((b, mi * me))
+        out = np.zeros((b, m))
         twin = self.electrical_engine == "twin"
         if self.noise and rng is None:
             raise ConfigError("noise is on: the product needs an rng")
         # (nj, ne, 2 m): per tile column, the drop then the through transfers of the m
         # real outputs (the tile rows side by side), one product per tile column
-        def cols(t):
-            return t.transpose(1, 3, 0, 2).reshape(nj, ne, mi * me)[..., :m]
-        both = np.ascontiguousarray(np.concatenate([cols(drop), cols(through)], axis=2))
+        both = np.empty((nj, ne, 2 * m))
+        kernels.bank_columns(drop, through, m, both)     # (re-tiled views as they are)
         c = self.char
         noise_slope = (c.output_noise_bright_v_rms ** 2 - c.output_noise_v_rms ** 2) / \
             (c.bright_total_current_a - c.dark_total_current_a)
@@ -570,7 +569,7 @@ class PhotonicTiles:
         mi, nj, me, ne = drop.shape
         m = self._real_outputs(drop.shape, outputs)
         b, k = u_signed.shape
-        out = np.zeros((b, mi * me))
+        out = np.zeros((b, m))
         need_rng = self.noise and self.electrical_engine != "ideal"
         if (self.noise or need_rng) and rng is None:
             raise ConfigError("noise is on: the product needs an rng")
@@ -612,7 +611,7 @@ class PhotonicTiles:
             counts["below_noise_floor"] += int(np.count_nonzero(np.abs(i_net) < sigma_i))
             i_est = (vq - self.offset_v) / self.gain_ohm
             y = i_est / (self.resp * self.g * self.p_bank_w)
-            out[:, :m] += sign * y.reshape(b, nj, m).sum(axis=1)
+            out += sign * y.reshape(b, nj, m).sum(axis=1)
             if samples is not None and "optical_power_w" not in samples:
                 r, c = min(b, SAMPLE_ROWS), min(me, SAMPLE_CHANNELS)
                 samples["optical_power_w"] = np.stack([pd[:r, :c], pt[:r, :c]], axis=-1)
