@@ -193,11 +193,6 @@ def inverse_nonlinear_conductance(g, *, g_min_s, g_max_s, p_max, a_norm):
     return np.where(lin, (g - g_min) / g_range * p_max, p_nl)
 
 
-def _where(v, sel: np.ndarray, shape: tuple):
-    """``v`` (a scalar, or an array broadcast to ``shape``) at the devices ``sel``."""
-    return v if np.ndim(v) == 0 else np.broadcast_to(v, shape)[sel]
-
-
 def apply_pulses(g_s, n_pulses, params: ProgrammingParams, *, rng: np.random.Generator | None
                  = None, g_min_s=None, g_max_s=None, a_ltp=None, a_ltd=None) -> np.ndarray:
     """Conductance after a write of ``n_pulses`` identical pulses (NeuroSim RealDevice).
@@ -231,22 +226,14 @@ def apply_pulses(g_s, n_pulses, params: ProgrammingParams, *, rng: np.random.Gen
     gmax = params.g_max_s if g_max_s is None else np.asarray(g_max_s, dtype=float)
     altp = params.a_ltp if a_ltp is None else np.asarray(a_ltp, dtype=float)
     altd = params.a_ltd if a_ltd is None else np.asarray(a_ltd, dtype=float)
-    shape = np.broadcast_shapes(g.shape, n.shape, *(np.shape(v) for v in
-                                                     (gmin, gmax, altp, altd)))
-    g_c = np.broadcast_to(np.clip(g, gmin, gmax), shape)
-    n = np.broadcast_to(n, shape)
-    g_new = g_c.copy()
-    # each device moves along its LTP curve (n > 0) or its LTD curve (n < 0) only
-    for up, p_max, a_norm in ((True, params.pulses_ltp, altp),
-                              (False, params.pulses_ltd, altd)):
-        sel = n > 0 if up else n < 0
-        if not sel.any():
-            continue
-        kw = dict(g_min_s=_where(gmin, sel, shape), g_max_s=_where(gmax, sel, shape),
-                  p_max=p_max, a_norm=_where(a_norm, sel, shape))
-        pos = inverse_nonlinear_conductance(g_c[sel], **kw) + n[sel]
-        pos = np.minimum(pos, p_max) if up else np.maximum(pos, 0.0)
-        g_new[sel] = nonlinear_conductance(pos, **kw)
+    g_c = np.clip(g, gmin, gmax)
+    kw_p = dict(g_min_s=gmin, g_max_s=gmax, p_max=params.pulses_ltp, a_norm=altp)
+    kw_d = dict(g_min_s=gmin, g_max_s=gmax, p_max=params.pulses_ltd, a_norm=altd)
+    p_ltp = inverse_nonlinear_conductance(g_c, **kw_p)
+    p_ltd = inverse_nonlinear_conductance(g_c, **kw_d)
+    g_up = nonlinear_conductance(np.minimum(p_ltp + n, params.pulses_ltp), **kw_p)
+    g_down = nonlinear_conductance(np.maximum(p_ltd + n, 0.0), **kw_d)
+    g_new = np.where(n > 0, g_up, np.where(n < 0, g_down, g_c))
     if params.c2c_sigma_frac > 0:
         if rng is None:
             raise ConfigError("cycle-to-cycle variation is on (c2c_sigma_frac > 0): pass "
