@@ -323,6 +323,11 @@ def test_fused_photonic_product_equals_the_reference_path(optical, electrical):
         again = tiles._matmul_fast(u, tr, rng=np.random.default_rng(3), counts=dict(c_f),
                                    outputs=20)
         assert np.array_equal(again, y_f)                          # same seed, same draws
+        # the digital rescaling, fused into the last pass, is y times the row's scale
+        scale = np.random.default_rng(9).uniform(0.5, 2.0, 300)
+        scaled = tiles._matmul_fast(u, tr, rng=np.random.default_rng(3),
+                                    counts=dict(c_f), outputs=20, row_scale=scale)
+        assert np.array_equal(scaled, y_f * scale[:, None])
         # the blocks' noise streams do not depend on which thread runs them
         threads = numba.get_num_threads()
         try:

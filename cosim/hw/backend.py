@@ -437,15 +437,18 @@ class HardwareBackend:
         if levelled is None:
             transfers = self._transfers(layer, phase, a)
         samples = {} if phase == "forward" else None
-        real = {"outputs": m, "lit": lit} if isinstance(self.tiles, PhotonicTiles) else {}
+        row_scale = np.broadcast_to(np.multiply(s_x, a_scale), (b,))
+        photonic = isinstance(self.tiles, PhotonicTiles)
+        real = {"outputs": m, "lit": lit, "row_scale": row_scale} if photonic else {}
         y = self.tiles.matmul(u, transfers, rng=self.rng, counts=counts, samples=samples,
                               **real)
         self.stats.add(layer, phase, products=1, saturated_weights=over, **counts)
         if phase == "forward":
             self._samples[layer] = samples
             self._record_netlists(layer, transfers, u, samples)
-        y = y[:, :m]                    # (the crossbar tiles return the padded rows)
-        y *= np.reshape(np.multiply(s_x, a_scale), (-1, 1))
+        if not photonic:                # (the photonic tiles scale as they sum)
+            y = y[:, :m]                # (the crossbar tiles return the padded rows)
+            y *= np.reshape(row_scale, (-1, 1))
         if self.probe:
             self._probe(layer, phase, y, U @ A.T)
         return y

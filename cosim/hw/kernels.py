@@ -290,7 +290,8 @@ def curve_eval_array(x, table, x0, inv_h, last, f_end):
 def convert_block(q, rows, m, noise_state, out, r0, counts, sample_p, sample_v,
                   sample_codes, resp, dark2, dark_total, noise_slope, noise0_sq,
                   noise_scale, abs_gain, rf, swing, twin, ideal_gain, table, x0, inv_h,
-                  last, f_end, low, high, step, n_codes, code_scale, code_offset):
+                  last, f_end, low, high, step, n_codes, code_scale, code_offset,
+                  row_scale):
     """Readout and ADC of one block of rows, added into ``out[r0 + row, :m]``.
 
     ``q`` (nj, rows_q >= rows, 2 m): drop then through powers (W) of the real outputs
@@ -305,7 +306,9 @@ def convert_block(q, rows, m, noise_state, out, r0, counts, sample_p, sample_v,
     swing``), then noise ``V += sigma n``, ``clipped_adc`` (``V`` outside ``[low,
     high)``); the code ``clip(floor((V - low) / step), 0, n_codes - 1)``.  The codes of
     the tile columns are summed and mapped to the output, ``sum code_scale +
-    code_offset``.  ``counts``: [samples, saturated_tia, clipped_adc,
+    code_offset``, added into ``out``, which is then multiplied by ``row_scale[r0 +
+    row]`` when ``row_scale`` is not empty (the product's digital rescaling, given on
+    its last pass).  ``counts``: [samples, saturated_tia, clipped_adc,
     below_noise_floor] (added).  Signal samples of tile column 0 at the product's rows
     ``r0 + row < sr`` and outputs ``< sc``: ``sample_p`` (sr, sc, 2) the drop and
     through powers, ``sample_v`` the TIA output, ``sample_codes`` the ADC code.
@@ -383,11 +386,16 @@ def convert_block(q, rows, m, noise_state, out, r0, counts, sample_p, sample_v,
                     sample_v[r0 + row, o] = v[o]
                     sample_codes[r0 + row, o] = float(int(min(max((v[o] - low) / step,
                                                                   0.0), top)))
+        scaled = row_scale.size > 0
+        f = row_scale[r0 + row] if scaled else 1.0
         for o in range(m):
             s = acc[o]
             s *= code_scale
             s += code_offset
-            out[r0 + row, o] += s
+            s += out[r0 + row, o]
+            if scaled:
+                s *= f
+            out[r0 + row, o] = s
     if noisy:
         noise_state[0], noise_state[1], noise_state[2], noise_state[3] = a, b, c, n
     counts[0] += rows * nj * m
@@ -440,7 +448,7 @@ def photonic_pass(u, sign, block, both, p_bank, rin_states, rin_sigma, read_stat
                   p_buf, q_buf, d_buf, out, tallies, sample_p, sample_v, sample_codes,
                   resp, dark2, dark_total, noise_slope, noise0_sq, noise_scale, abs_gain,
                   rf, swing, twin, ideal_gain, table, x0, inv_h, last, f_end,
-                  low, high, step, n_codes, code_scale, code_offset):
+                  low, high, step, n_codes, code_scale, code_offset, row_scale):
     """One pass of the photonic product over blocks of ``block`` rows of ``u``, the
     blocks shared out over the threads.
 
@@ -471,7 +479,7 @@ def photonic_pass(u, sign, block, both, p_bank, rin_states, rin_sigma, read_stat
                           sample_v, sample_codes, resp, dark2, dark_total, noise_slope,
                           noise0_sq, noise_scale, abs_gain, rf, swing, twin, ideal_gain,
                           table, x0, inv_h, last, f_end, low, high, step, n_codes,
-                          code_scale, code_offset)
+                          code_scale, code_offset, row_scale)
 
 
 # ----------------------------------------------------------------------------- rings

@@ -422,9 +422,12 @@ class PhotonicTiles:
     def matmul(self, u_signed: np.ndarray, transfers, *, rng: np.random.Generator | None,
                counts: dict, samples: dict | None = None,
                outputs: int | None = None,
-               lit: tuple[bool, bool] | None = None) -> np.ndarray:
+               lit: tuple[bool, bool] | None = None,
+               row_scale: np.ndarray | None = None) -> np.ndarray:
         """``u @ a.T`` for inputs ``u`` (b, k) in [-1, 1] (already DAC-quantized) and the
-        bank ``transfers`` of ``a`` (m, k); returns (b, m) in units of ``u a``.
+        bank ``transfers`` of ``a`` (m, k); returns (b, m) in units of ``u a``, or, given
+        ``row_scale`` (b,), each row ``i`` times ``row_scale[i]`` (the digital
+        rescaling to the operands' units, done as the last pass is summed).
 
         ``outputs``: the number ``m`` of real outputs (rows of ``a``); the bank rows that
         only pad the last tile row up to ``M`` carry no output and are neither read,
@@ -445,10 +448,14 @@ class PhotonicTiles:
         if self.electrical_engine == "spice" or (
                 self.electrical_engine == "twin" and (self.twin.residual_taps.size
                                                       or self._curve is None)):
-            return self._matmul_reference(u_signed, transfers, rng=rng, counts=counts,
-                                          samples=samples, outputs=outputs)
+            out = self._matmul_reference(u_signed, transfers, rng=rng, counts=counts,
+                                         samples=samples, outputs=outputs)
+            if row_scale is not None:
+                out *= np.reshape(row_scale, (-1, 1))
+            return out
         return self._matmul_fast(u_signed, transfers, rng=rng, counts=counts,
-                                 samples=samples, outputs=outputs, lit=lit)
+                                 samples=samples, outputs=outputs, lit=lit,
+                                 row_scale=row_scale)
 
     @staticmethod
     def _real_outputs(shape: tuple, outputs: int | None) -> int:
@@ -484,7 +491,8 @@ class PhotonicTiles:
     def _matmul_fast(self, u_signed: np.ndarray, transfers, *,
                      rng: np.random.Generator | None, counts: dict,
                      samples: dict | None = None, outputs: int | None = None,
-                     lit: tuple[bool, bool] | None = None) -> np.ndarray:
+                     lit: tuple[bool, bool] | None = None,
+                     row_scale: np.ndarray | None = None) -> np.ndarray:
         """:meth:`matmul` fused over blocks of rows (see there): the channel powers, the
         optical product and the readout-to-ADC chain of each block are one compiled
         pass (:func:`cosim.hw.kernels.photonic_pass`), the blocks shared out over the
@@ -527,7 +535,12 @@ class PhotonicTiles:
         no_streams = np.zeros((nblocks, 0), dtype=np.uint64)
         if lit is None:                          # a pass with no light is skipped
             lit = kernels.signs_present(u_signed)
-        for sign in [s for s, on in zip((1.0, -1.0), lit) if on]:
+        signs = [s for s, on in zip((1.0, -1.0), lit) if on]
+        if row_scale is not None and not signs:
+            out *= np.reshape(row_scale, (-1, 1))
+        scale = np.ascontiguousarray(np.broadcast_to(row_scale, (b,))) \
+            if row_scale is not None else np.zeros(0)
+        for sign in signs:
             # the draws of the reference, in its order: RIN of the pass, then readout noise
             rin = kernels.normal_streams(rng, nblocks) if self.noise else no_streams
             read = kernels.normal_streams(rng, nblocks) if self.noise and twin \
@@ -544,7 +557,8 @@ class PhotonicTiles:
                 noise_slope, c.output_noise_v_rms ** 2, self.noise_scale,
                 abs(c.gain_ohm), self.spec.feedback_resistance_ohm, self.swing_v, twin,
                 self.gain_ohm * self.resp, *curve.lookup_args(), low, high, step,
-                n_codes, sign * y_per_code, sign * nj * y_at_zero)
+                n_codes, sign * y_per_code, sign * nj * y_at_zero,
+                scale if sign == signs[-1] else np.zeros(0))
             if first:
                 samples["optical_power_w"] = sample_p
                 i_net = sample_p[..., 0] - sample_p[..., 1]
