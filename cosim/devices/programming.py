@@ -180,7 +180,11 @@ def nonlinear_conductance(p, *, g_min_s, g_max_s, p_max, a_norm):
     """
     p = np.asarray(p, dtype=float)
     g_min, g_range, lin, a_safe, b = _curve_terms(g_min_s, g_max_s, p_max, a_norm)
+    if lin.ndim == 0 and lin:                   # one linear device type
+        return np.asarray(g_min + g_range * p / p_max)
     g_nl = b * (-np.expm1(-p / (a_safe * p_max))) + g_min
+    if lin.ndim == 0:                           # one nonlinear device type
+        return g_nl
     return np.where(lin, g_min + g_range * p / p_max, g_nl)
 
 
@@ -189,7 +193,11 @@ def inverse_nonlinear_conductance(g, *, g_min_s, g_max_s, p_max, a_norm):
     :func:`nonlinear_conductance`): ``P = -A ln(1 - (G - G_min)/B)``."""
     g = np.asarray(g, dtype=float)
     g_min, g_range, lin, a_safe, b = _curve_terms(g_min_s, g_max_s, p_max, a_norm)
+    if lin.ndim == 0 and lin:
+        return np.asarray((g - g_min) / g_range * p_max)
     p_nl = -a_safe * p_max * np.log1p(-(g - g_min) / b)
+    if lin.ndim == 0:
+        return p_nl
     return np.where(lin, (g - g_min) / g_range * p_max, p_nl)
 
 
