@@ -302,7 +302,8 @@ def convert_block(q, rows, m, noise_state, out, r0, counts, sample_p, sample_v,
     photocurrent ``R (P_d + P_t) + 2 I_dark`` (linear in the mean-square, times
     ``noise_scale``); the TIA output ``V`` (measured DC curve, or ``ideal_gain (P_d -
     P_t)``; ``table ... f_end`` as in :func:`curve_eval`); the counters
-    ``below_noise_floor`` (``|I| < sigma / |Z|``), ``saturated_tia`` (``|I| R_f >
+    ``below_noise_floor`` (``|I| |Z| < sigma``: the signal at the TIA output below its
+    noise), ``saturated_tia`` (``|I| R_f >
     swing``), then noise ``V += sigma n``, ``clipped_adc`` (``V`` outside ``[low,
     high)``); the code ``clip(floor((V - low) / step), 0, n_codes - 1)``.  The codes of
     the tile columns are summed and mapped to the output, ``sum code_scale +
@@ -369,7 +370,7 @@ def convert_block(q, rows, m, noise_state, out, r0, counts, sample_p, sample_v,
                 sigma *= noise_scale
                 vo = v[o] if twin else ideal_gain * diff
                 a_net = abs(diff * resp)
-                below += a_net < sigma / abs_gain
+                below += a_net * abs_gain < sigma
                 sat += a_net * rf > swing
                 vo += sigma * noise[o]
                 clipped += (vo < low) | (vo >= high)

@@ -620,9 +620,9 @@ class PhotonicTiles:
             counts["saturated_tia"] += int(np.count_nonzero(
                 np.abs(i_net) * self.spec.feedback_resistance_ohm > self.swing_v))
             total = self.resp * (pd + pt) + 2 * self.spec.dark_current_a
-            sigma_i = self._sigma_v(total)
-            sigma_i /= abs(self.char.gain_ohm)
-            counts["below_noise_floor"] += int(np.count_nonzero(np.abs(i_net) < sigma_i))
+            sigma_v = self._sigma_v(total)          # below the floor: |I| |Z| < sigma_V
+            counts["below_noise_floor"] += int(np.count_nonzero(
+                np.abs(i_net) * abs(self.char.gain_ohm) < sigma_v))
             i_est = (vq - self.offset_v) / self.gain_ohm
             y = i_est / (self.resp * self.g * self.p_bank_w)
             out += sign * y.reshape(b, nj, m).sum(axis=1)
