@@ -342,6 +342,33 @@ def test_fused_photonic_product_equals_the_reference_path(optical, electrical):
         tiles.matmul(u, tr, rng=np.random.default_rng(3), counts=dict(c_f), outputs=16)
 
 
+@pytest.mark.parametrize("dac_scale", ["row", "call"])
+def test_gradient_takes_its_row_peaks_from_the_forward_pass(dac_scale):
+    """The gradient of X.T takes the column maxima of X found by the forward product:
+    the same result, bit for bit, as finding them again; a different X (same shape)
+    is not mistaken for it."""
+    cfg = HardwareConfig(tile_rows=32, tile_cols=16, dac_scale=dac_scale)
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((40, 50)) * rng.uniform(0.1, 3.0, 50)  # columns' scales vary
+    dY = rng.standard_normal((40, 6))
+    W = rng.standard_normal((6, 50)) * 0.1
+    grads = []
+    for reuse in (True, False):
+        m = _attach(_mlp(n_in=50, n_out=6), cfg)
+        b = m.backend
+        b.forward("fc1", W, X)
+        if not reuse:
+            b._col_peaks.clear()
+        grads.append(b.gradient("fc1", dY, X))
+        assert not b._col_peaks                     # taken once
+    assert np.array_equal(grads[0], grads[1])
+    m = _attach(_mlp(n_in=50, n_out=6), cfg)
+    m.backend.forward("fc1", W, X)
+    other = X * 2.0
+    assert not np.array_equal(m.backend._row_peaks("fc1", "gradient", other.T)[0],
+                              np.max(np.abs(X), axis=0))
+
+
 @pytest.mark.parametrize("optical", ["ideal", "twin"])
 def test_backward_reuses_the_forward_rings_re_tiled(optical):
     """transposed_transfers(transfers(a)) is transfers(a.T) exactly (rings hold one

@@ -77,8 +77,12 @@ def test_dac_kernel_equals_the_numpy_formula(bits, layout):
     u[0, :3] = [0.0, -0.0, np.abs(u).max()]
     u[5] = 0.0                                          # a dark row: scale 0, zeros
     peaks = np.empty(u.shape[0])
-    assert kernels.row_abs_max(u, peaks) == u.min()
+    assert kernels.row_abs_max(u, peaks, np.zeros(0)) == u.min()
     assert np.array_equal(peaks, np.max(np.abs(u), axis=1))
+    if layout != "transposed":              # the column maxima, in the same pass
+        cols = np.full(u.shape[1], np.nan)
+        assert kernels.row_abs_max(u, peaks, cols) == u.min()
+        assert np.array_equal(cols, np.max(np.abs(u), axis=0))
     s_x = peaks.max()
     assert np.array_equal(_dac_signed(u, s_x, bits)[0], signed_levels(u / s_x, bits))
     rows = np.where(peaks > 0, peaks, 0.0)
@@ -95,7 +99,7 @@ def test_dac_kernel_equals_the_numpy_formula(bits, layout):
     assert _dac_signed(np.zeros_like(u), np.zeros(u.shape[0]), bits)[1] == (False, False)
     u[3, 4] = np.nan
     u[140, 70] = np.nan
-    assert np.isnan(kernels.row_abs_max(u, peaks))
+    assert np.isnan(kernels.row_abs_max(u, peaks, np.zeros(0)))
     assert np.isnan(peaks[[3, 140]]).all() and not np.isnan(np.delete(peaks, [3, 140])).any()
 
 

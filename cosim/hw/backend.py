@@ -348,6 +348,8 @@ class HardwareBackend:
         self._chain_sha: dict[int, str] = {}     # channel count -> sha, since netlists()
         self._chain_text: dict[int, tuple[str, str]] = {}   # channel count -> (sha, text)
         self._buffers: dict[tuple[str, str, str], np.ndarray] = {}
+        # layer -> (forward input X, its column maxima, min X), for the gradient's X.T
+        self._col_peaks: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
         self.probe = False           # compare each product with the exact one (set_probe)
         self._errors: list[dict] = []
 
@@ -364,7 +366,7 @@ class HardwareBackend:
 
     def gradient(self, layer_name: str, dY: np.ndarray, X: np.ndarray) -> np.ndarray:
         """``dY.T @ X``: delta^T as a temporary weight pattern, x streamed -> (n_out, n_in)."""
-        s_d = float(np.max(np.abs(dY))) if dY.size else 0.0
+        s_d = max(float(dY.max()), -float(dY.min())) if dY.size else 0.0   # max |dY|
         if not math.isfinite(s_d):
             raise ConfigError(f"{layer_name}: the backpropagated error is not finite: the "
                               "training diverged; lower the learning rate")
@@ -422,8 +424,7 @@ class HardwareBackend:
                 a = signed_levels(a, self.config.dac_bits)
         else:                                           # the same, in one pass
             transfers, over = levelled
-        peaks = self._scratch(layer, phase, "scale", (b,))    # max |U| per row
-        u_min = kernels.row_abs_max(U, peaks) if U.size else 0.0
+        peaks, u_min = self._row_peaks(layer, phase, U)      # max |U| per row, min U
         s_x = float(np.max(peaks)) if U.size else 0.0
         counts = {"samples": 0, "saturated_tia": 0, "clipped_adc": 0, "below_noise_floor": 0}
         if s_x == 0:
@@ -452,6 +453,28 @@ class HardwareBackend:
         if self.probe:
             self._probe(layer, phase, y, U @ A.T)
         return y
+
+    def _row_peaks(self, layer: str, phase: str, U: np.ndarray) -> tuple[np.ndarray, float]:
+        """``max_j |U[i, j]|`` per row (a scratch array) and ``min U``.  A forward
+        product's C-ordered input X also yields its column maxima in the same pass:
+        they are the row peaks of the gradient's ``X.T``, which the same layer's
+        gradient then takes instead of reading X again (a layer hands its gradient the
+        input of its forward product, unchanged)."""
+        peaks = self._scratch(layer, phase, "scale", (U.shape[0],))
+        if not U.size:
+            return peaks, 0.0
+        if phase == "gradient":
+            held = self._col_peaks.pop(layer, None)
+            if held is not None and held[0].T.shape == U.shape and \
+                    held[0].ctypes.data == U.ctypes.data and held[0].T.strides == U.strides:
+                return held[1], held[2]
+        cols = np.zeros(0)
+        if phase == "forward" and U.ndim == 2 and U.flags.c_contiguous:
+            cols = np.empty(U.shape[1])
+        u_min = kernels.row_abs_max(U, peaks, cols)
+        if cols.size and math.isfinite(u_min):
+            self._col_peaks[layer] = (U, cols, u_min)
+        return peaks, u_min
 
     def _probe(self, layer: str, phase: str, y: np.ndarray, exact: np.ndarray) -> None:
         norm = float(np.linalg.norm(exact))

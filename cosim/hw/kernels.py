@@ -569,10 +569,12 @@ def _column_major(x):
 
 
 @njit(cache=True, parallel=True)
-def row_abs_max(x, out):
+def row_abs_max(x, out, col_out):
     """``out[i] = max_j |x[i, j]|`` of a 2-d array, C-ordered or column-major (NaN for
     a row holding a NaN); returns ``min x`` (NaN if x holds a NaN), in one pass shared
-    out over the threads (in chunks of 64 rows)."""
+    out over the threads (in chunks of 64 rows).  ``col_out`` (cols,) of a C-ordered
+    ``x`` receives the column maxima ``max_i |x[i, j]|`` in the same pass (when the
+    result is not NaN; an empty ``col_out``: not wanted)."""
     rows, cols = x.shape
     if _column_major(x):            # a transposed view: 64 columns at a time per thread
         chunks = (cols + 63) // 64
@@ -604,7 +606,14 @@ def row_abs_max(x, out):
     else:
         chunks = (rows + 63) // 64
         lows = np.full(chunks, np.inf)
-        _row_abs_max_c(x, out, lows)
+        with_cols = col_out.size > 0
+        part = np.zeros((chunks if with_cols else 0, cols))
+        _row_abs_max_c(x, out, lows, part)
+        if with_cols:
+            col_out[:] = 0.0
+            for t in range(chunks):
+                for j in range(cols):
+                    col_out[j] = max(col_out[j], part[t, j])
     lo = np.inf
     for t in range(chunks):
         if np.isnan(lows[t]):
@@ -614,10 +623,12 @@ def row_abs_max(x, out):
 
 
 @njit(cache=True, parallel=True)
-def _row_abs_max_c(x, out, lows):
+def _row_abs_max_c(x, out, lows, col_part):
     """:func:`row_abs_max` of a C-ordered ``x`` in chunks of 64 rows (``lows``: the
-    minimum of each chunk)."""
+    minimum of each chunk; ``col_part`` (chunks, cols), if not empty: each chunk's
+    column maxima)."""
     rows, cols = x.shape
+    with_cols = col_part.shape[0] > 0
     for t in prange(lows.size):
         lo = np.inf
         for i in range(t * 64, min(rows, t * 64 + 64)):
@@ -628,6 +639,8 @@ def _row_abs_max_c(x, out, lows):
                 nan |= np.isnan(v)
                 big = max(big, abs(v))
                 lo = min(lo, v)
+                if with_cols:
+                    col_part[t, j] = max(col_part[t, j], abs(v))
             out[i] = np.nan if nan else big
             if nan:
                 lo = np.nan
