@@ -342,6 +342,21 @@ def test_fused_photonic_product_equals_the_reference_path(optical, electrical):
         tiles.matmul(u, tr, rng=np.random.default_rng(3), counts=dict(c_f), outputs=16)
 
 
+@pytest.mark.parametrize("rows,width", [(50176, 25), (6400, 300), (150, 6400), (25, 50176),
+                                        (64, 10), (7, 100), (1, 5), (0, 5)])
+def test_row_blocks_split_the_rows_evenly(rows, width):
+    """Blocks cover the rows in order, differ by at most one row, hold about 64k numbers
+    (at most 2x that), and come in a multiple of 16 when there are that many rows."""
+    from cosim.hw.photonic import _BLOCK_ELEMENTS, row_blocks
+    bounds = row_blocks(rows, width)
+    sizes = np.diff(bounds)
+    assert bounds[0] == 0 and bounds[-1] == rows and np.all(sizes >= 1)
+    if rows:
+        assert sizes.max() - sizes.min() <= 1
+        assert (sizes.size % 16 == 0) if rows >= 16 else sizes.size == rows
+        assert sizes.max() <= max(1, 2 * _BLOCK_ELEMENTS // width)
+
+
 @pytest.mark.parametrize("dac_scale", ["row", "call"])
 def test_gradient_takes_its_row_peaks_from_the_forward_pass(dac_scale):
     """The gradient of X.T takes the column maxima of X found by the forward product:

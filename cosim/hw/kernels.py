@@ -445,15 +445,16 @@ def bank_columns(drop, through, m, out):
 
 
 @njit(cache=True, parallel=True)
-def photonic_pass(u, sign, block, both, p_bank, rin_states, rin_sigma, read_states,
+def photonic_pass(u, sign, bounds, both, p_bank, rin_states, rin_sigma, read_states,
                   p_buf, q_buf, d_buf, out, tallies, sample_p, sample_v, sample_codes,
                   resp, dark2, dark_total, noise_slope, noise0_sq, noise_scale, abs_gain,
                   rf, swing, twin, ideal_gain, table, x0, inv_h, last, f_end,
                   low, high, step, n_codes, code_scale, code_offset, row_scale):
-    """One pass of the photonic product over blocks of ``block`` rows of ``u``, the
-    blocks shared out over the threads.
+    """One pass of the photonic product over blocks of rows of ``u``, the blocks shared
+    out over the threads (consecutive blocks to each thread).
 
-    Block ``i`` (rows ``i block`` on) draws its RIN from ``rin_states[i]`` and its
+    Block ``i`` (rows ``bounds[i]`` to ``bounds[i + 1]``, at most ``block`` of them)
+    draws its RIN from ``rin_states[i]`` and its
     readout noise from ``read_states[i]`` (:func:`normal_streams`; arrays of width 0:
     no noise) and adds its counters into ``tallies[i]``, so the result does not depend
     on the number of threads.  Per block: :func:`bank_input_powers` into the thread's
@@ -463,7 +464,6 @@ def photonic_pass(u, sign, block, both, p_bank, rin_states, rin_sigma, read_stat
     drop then through transfers of the real outputs); :func:`convert_block` (the
     remaining arguments are its own) into ``out``.
     """
-    b = u.shape[0]
     nblocks = tallies.shape[0]
     threads = p_buf.shape[0]
     m = both.shape[2] // 2
@@ -471,9 +471,9 @@ def photonic_pass(u, sign, block, both, p_bank, rin_states, rin_sigma, read_stat
         p = p_buf[t]
         q = q_buf[t]
         d = d_buf[t]
-        for i in range(t, nblocks, threads):
-            r0 = i * block
-            r1 = min(b, r0 + block)
+        for i in range(t * nblocks // threads, (t + 1) * nblocks // threads):
+            r0 = bounds[i]
+            r1 = bounds[i + 1]
             bank_input_powers(u[r0:r1], sign, p_bank, rin_states[i], rin_sigma, p, d)
             _tile_products(p, both, q, r1 - r0)
             convert_block(q, r1 - r0, m, read_states[i], out, r0, tallies[i], sample_p,

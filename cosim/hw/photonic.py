@@ -78,8 +78,8 @@ tile row up to ``M`` bank rows; padded bank rows carry no output, so they are no
 no TIA noise is drawn and no ADC conversion is done for them, and the ``samples``
 counter counts the conversions of real outputs only (``rows x tile columns x m`` per
 pass).  Channels are ordered (tile column, output) in both paths.  The rows of U are
-cut into blocks (:func:`rows_per_block`: about 64k numbers a block, at least 16 blocks
-when there are as many rows).  The noise draws (laser RIN, readout noise) are standard
+cut into blocks (:func:`row_blocks`: about 64k numbers a block, a multiple of 16
+blocks when there are as many rows, sizes within one row).  The noise draws (laser RIN, readout noise) are standard
 normal numbers from the streams of :func:`cosim.hw.kernels.normal_streams` (a ziggurat
 on SFC64 streams seeded from the product's ``rng``; per pass, one RIN stream per block,
 then one readout-noise stream per block; one number per conversion or per lit input
@@ -126,12 +126,23 @@ _BLOCK_ELEMENTS = 65536
 _MIN_BLOCKS = 16
 
 
-def rows_per_block(rows: int, width: int) -> int:
-    """Rows per block of a product of ``rows`` input rows whose row holds ``width``
-    numbers (channel powers or detected powers, whichever is more): about
-    ``_BLOCK_ELEMENTS`` numbers a block, and at least ``_MIN_BLOCKS`` blocks when there
-    are as many rows.  Each block has its own noise streams (module docstring)."""
-    return max(1, min(_BLOCK_ELEMENTS // max(int(width), 1), -(-int(rows) // _MIN_BLOCKS)))
+def row_blocks(rows: int, width: int) -> np.ndarray:
+    """Block boundaries (``nblocks + 1`` row indices) of a product of ``rows`` input
+    rows whose row holds ``width`` numbers (channel powers or detected powers,
+    whichever is more): about ``_BLOCK_ELEMENTS`` numbers a block, the block count a
+    multiple of ``_MIN_BLOCKS`` (one row a block when there are fewer rows), the
+    rows spread evenly (block sizes differ by at most one row), so that any thread
+    count from 1 to ``_MIN_BLOCKS`` that divides it gets an even share.  Each block has
+    its own noise streams (module docstring)."""
+    rows = int(rows)
+    per_block = max(1, _BLOCK_ELEMENTS // max(int(width), 1))
+    groups = max(1, -(-rows // (per_block * _MIN_BLOCKS)))
+    if groups * _MIN_BLOCKS > rows:         # fewer rows than that: as many blocks as fit
+        groups = 1 if rows >= _MIN_BLOCKS else 0
+    nblocks = groups * _MIN_BLOCKS if groups else rows
+    return np.arange(nblocks + 1) * rows // max(nblocks, 1)
+
+
 #: Largest DAC resolution for which the gradient pattern's bank transfer is a lookup
 #: table over all 2 (2**bits - 1) + 1 levels (2**19 levels: 8 MB per table).
 _TABLE_MAX_BITS = 18
@@ -522,8 +533,9 @@ class PhotonicTiles:
         y_per_code = step / self.gain_ohm / y_unit
         y_at_zero = (low + 0.5 * step - self.offset_v) / self.gain_ohm / y_unit
         curve = self._curve if self._curve is not None else _NO_CURVE  # (ideal: unused)
-        block = rows_per_block(b, nj * max(2 * m, ne))
-        nblocks = -(-b // block) if b else 0
+        bounds = row_blocks(b, nj * max(2 * m, ne))
+        nblocks = bounds.size - 1
+        block = int(np.max(np.diff(bounds))) if nblocks else 1     # the largest
         threads = max(1, min(numba.get_num_threads(), nblocks))
         p_buf = kernels.work_array(self._buffers, ("powers", threads, nj, block, ne),
                                    (threads, nj, block, ne))
@@ -551,7 +563,7 @@ class PhotonicTiles:
             sample_v = np.zeros((r, cc))
             sample_codes = np.zeros((r, cc))
             kernels.photonic_pass(
-                u_signed, sign, block, both, self.p_bank_w, rin, self.rin_sigma, read,
+                u_signed, sign, bounds, both, self.p_bank_w, rin, self.rin_sigma, read,
                 p_buf, q_buf, d_buf, out, tallies, sample_p, sample_v, sample_codes,
                 self.resp, 2 * self.spec.dark_current_a, c.dark_total_current_a,
                 noise_slope, c.output_noise_v_rms ** 2, self.noise_scale,
@@ -587,8 +599,8 @@ class PhotonicTiles:
         need_rng = self.noise and self.electrical_engine != "ideal"
         if (self.noise or need_rng) and rng is None:
             raise ConfigError("noise is on: the product needs an rng")
-        block = rows_per_block(b, nj * max(2 * m, ne))
-        blocks = [(r0, min(b, r0 + block)) for r0 in range(0, b, block)]
+        bounds = row_blocks(b, nj * max(2 * m, ne))
+        blocks = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
         for sign, part in ((1.0, np.maximum(u_signed, 0.0)), (-1.0, np.maximum(-u_signed, 0.0))):
             if not part.any():
                 continue
