@@ -8,8 +8,11 @@
   All runs are preceded by 3-step warm-up runs of every architecture in the same
   process (caches, compiled kernels, and glibc malloc's adaptive mmap threshold: until
   a large array has been freed, every large allocation is fresh pages, which slowed the
-  first run measured by ~40 %); of the measured run the first step is
-  reported separately and the median of the following steps is the figure.  Both
+  first run measured by ~40 %).  The measured runs of ideal and bplight then alternate
+  ``--repeats`` times (on a shared or virtual machine the speed drifts by 10-30 % over
+  seconds; alternating keeps a drift from favouring either side).  Of each run the
+  first step is set apart (it builds the tiles); the figure is the median of all the
+  other steps of all repeats, and the ratio's spread over the repeats is shown.  Both
   architectures get the same threads: all cores (numpy's BLAS and the numba kernels of
   cosim.hw), and, on a multi-core machine, also one thread each.  Target (not a test):
   bplight twin at most 3x ideal on all cores.
@@ -77,10 +80,15 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=16, help="training steps per architecture")
     p.add_argument("--electronic-steps", type=int, default=3,
                    help="training steps of the (slow) electronic architecture; 0 skips it")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="alternating measured runs of ideal and bplight per thread count")
     p.add_argument("--skip-demo", action="store_true", help="skip the demo memory run")
     args = p.parse_args(argv)
+    if args.steps < 1 or args.repeats < 1:
+        p.error("--steps and --repeats must be at least 1")
 
     cores = os.cpu_count() or 1
+    thread_counts = [cores, 1] if cores > 1 else [1]
     runs = [(cores, "ideal", args.steps), (cores, "bplight", args.steps)]
     if args.electronic_steps > 0:
         runs.append((cores, "electronic", args.electronic_steps))
@@ -88,13 +96,24 @@ def main(argv=None) -> int:
         runs += [(1, "ideal", args.steps), (1, "bplight", args.steps)]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        rows = {}
         for threads, arch, _ in runs:               # warm-up: caches, kernels, malloc
             step_times(arch, 3, tmp, threads)
-        for threads, arch, steps in runs:
-            t = step_times(arch, steps + 1, tmp, threads)
-            rows[threads, arch] = (t[0], float(np.median(t[1:])), float(np.min(t[1:])),
-                                   steps)
+        times: dict[tuple[int, str], list[np.ndarray]] = {}
+        for threads in thread_counts:               # ideal, bplight, ideal, bplight, ...
+            for _ in range(args.repeats):
+                for arch in ("ideal", "bplight"):
+                    times.setdefault((threads, arch), []).append(
+                        step_times(arch, args.steps + 1, tmp, threads))
+            if threads == cores and args.electronic_steps > 0:
+                times[threads, "electronic"] = [
+                    step_times("electronic", args.electronic_steps + 1, tmp, threads)]
+        rows = {}
+        for key, ts in times.items():
+            rest = np.concatenate([t[1:] for t in ts])
+            rows[key] = (ts[0][0], float(np.median(rest)), float(np.min(rest)), rest.size)
+        spread = {threads: [float(np.median(b[1:]) / np.median(i[1:])) for i, b in
+                            zip(times[threads, "ideal"], times[threads, "bplight"])]
+                  for threads in thread_counts}
         demo = None if args.skip_demo else demo_memory(tmp)
 
     lines = [f"{'threads':>7} {'architecture':<17} {'steps':>5} {'first step':>11} "
@@ -104,12 +123,17 @@ def main(argv=None) -> int:
         ideal = rows[threads, "ideal"][1]
         lines.append(f"{threads:>7} {label:<17} {steps:>5} {first * 1e3:>8.0f} ms "
                      f"{med * 1e3:>9.0f} ms {mn * 1e3:>7.0f} ms {med / ideal:>7.1f}x")
+    def each(threads):
+        return ", ".join(f"{r:.2f}" for r in spread[threads])
+
     ratio = rows[cores, "bplight"][1] / rows[cores, "ideal"][1]
     lines.append(f"bplight twin / ideal (median step, {cores} threads each): {ratio:.2f}x  "
-                 f"(target <= 3x: {'met' if ratio <= 3 else 'NOT met'})")
+                 f"(target <= 3x: {'met' if ratio <= 3 else 'NOT met'}); "
+                 f"per repeat: {each(cores)}")
     if cores > 1:
         lines.append(f"bplight twin / ideal (median step, 1 thread each): "
-                     f"{rows[1, 'bplight'][1] / rows[1, 'ideal'][1]:.2f}x")
+                     f"{rows[1, 'bplight'][1] / rows[1, 'ideal'][1]:.2f}x; "
+                     f"per repeat: {each(1)}")
     if demo is not None:
         rss, wall, rc, out = demo
         lines.append(f"cosim demo: peak RSS {rss:.0f} MiB (target < 2048 MiB: "
@@ -124,7 +148,7 @@ def main(argv=None) -> int:
 
     blas = ", ".join(sorted({i.get("internal_api", "?") for i in threadpool_info()}))
     command = f"python benchmarks/training.py --steps {args.steps} " \
-              f"--electronic-steps {args.electronic_steps}" + \
+              f"--electronic-steps {args.electronic_steps} --repeats {args.repeats}" + \
               (" --skip-demo" if args.skip_demo else "")
     write_section(NAME, (
         f"## Training step: LeNet-5, batch 64, hardware twins vs ideal "
@@ -139,7 +163,10 @@ def main(argv=None) -> int:
         f"optical and electrical engines, noise on, no spot checks. electronic: memristor "
         f"crossbar tiles. The measured runs follow 3-step warm-up runs of every "
         f"architecture; a run's first step still includes building the tiles (readout "
-        f"characterization through the result cache). Threads: the BLAS and numba "
+        f"characterization through the result cache). Runs of ideal and bplight "
+        f"alternate ({args.repeats} of each per thread count); 'steps' counts the steps "
+        f"behind each median (the first step of every run set apart). Threads: the BLAS "
+        f"and numba "
         f"threads of both architectures. The demo is run in a child process (`cosim "
         f"demo`, default settings).\n\n"
         f"```\n{table}\n```"))
