@@ -413,7 +413,8 @@ def test_backward_reuses_the_forward_rings_re_tiled(optical):
 def test_compiled_ring_response_is_the_optics_models():
     """The bank transfers of the tile (one compiled pass) against cosim.optics'
     weight_to_detuning + ring_powers, over the whole weight range; the gradient's
-    one-pass levelled pattern against signed_levels + the level table, exactly."""
+    one-pass levelled pattern (in the fused product's layout) against signed_levels +
+    the level table, exactly."""
     from cosim.hw.backend import readout_characterization
     from cosim.hw.photonic import PhotonicTiles, signed_levels
     from cosim.optics import ring_powers, weight_to_detuning
@@ -439,12 +440,24 @@ def test_compiled_ring_response_is_the_optics_models():
             a_raw = rng.standard_normal((m, k)) * 3.0
             a_raw[0, :2] = [0.0, -0.0]
             scale = 2.0
-            (d, t), over = tiles.level_transfers(a_raw, scale, bits)
+            cols, over = tiles.level_transfers(a_raw, scale, bits)
+            d, t = cols.tiles()
             a = a_raw / scale
             expect = tiles.transfers(signed_levels(np.clip(a, -1, 1), bits),
                                      levels_bits=bits)
             assert np.array_equal(d, expect[0]) and np.array_equal(t, expect[1])
             assert over == np.count_nonzero(np.abs(a) > 1)
+            # a transposed view (the gradient's dY.T) reads the same
+            again, _ = tiles.level_transfers(np.ascontiguousarray(a_raw.T).T, scale, bits)
+            assert np.array_equal(again.both, cols.both)
+            # the product takes either layout, with the same result
+            u = rng.uniform(-1, 1, (9, k))
+            c1 = dict.fromkeys(("samples", "saturated_tia", "clipped_adc",
+                                "below_noise_floor"), 0)
+            c2 = dict(c1)
+            y1 = tiles.matmul(u, cols, rng=None, counts=c1, outputs=m)
+            y2 = tiles.matmul(u, (d, t), rng=None, counts=c2, outputs=m)
+            assert np.array_equal(y1, y2) and c1 == c2
     tiles.optical_engine = "ideal"
     assert tiles.level_transfers(a_raw, scale, 16) is None
 

@@ -532,31 +532,34 @@ def ring_transfers(w, k, drop, through):
 
 
 @njit(cache=True, parallel=True)
-def level_transfers(a_raw, scale, levels, drop_t, through_t, drop, through):
-    """Tiled bank transfers of the gradient's weight pattern, in one pass: each entry
-    ``a = a_raw[i, j] / scale`` of ``a_raw`` (m, k) takes the sign-magnitude DAC level
-    ``sign(a) rint(min(|a|, 1) levels)`` (:func:`cosim.hw.photonic.signed_levels`),
-    whose transfers are looked up in the tables ``drop_t`` / ``through_t`` of all
-    levels (index ``level + levels``), into ``drop`` / ``through`` (mi, nj, me, ne):
-    row ``i`` in tile row ``i // me`` at ``i % me``, column ``j`` likewise; the padding
-    holds level 0.  Returns how many ``|a| > 1`` (saturated)."""
-    mi, nj, me, ne = drop.shape
+def level_columns(a_raw, scale, levels, drop_t, through_t, ne, out):
+    """Bank transfers of the gradient's weight pattern in one pass, in the layout of the
+    fused product: each entry ``a = a_raw[o, col] / scale`` of ``a_raw`` (m, k) takes
+    the sign-magnitude DAC level ``sign(a) rint(min(|a|, 1) levels)``
+    (:func:`cosim.hw.photonic.signed_levels`), whose transfers are looked up in the
+    tables ``drop_t`` / ``through_t`` of all levels (index ``level + levels``):
+    ``out`` (nj, ne, 2 m), ``out[j, c, o]`` / ``out[j, c, m + o]`` the drop / through
+    transfer at ``col = j ne + c`` (columns beyond ``k``: level 0).  Read down the
+    columns of ``a_raw`` (the gradient's pattern is the transpose of a C-ordered
+    array), shared out over the threads by tile column; returns how many ``|a| >
+    1`` (saturated)."""
+    nj = out.shape[0]
     m, k = a_raw.shape
     lv = int(levels)
     over = 0
-    for ii in prange(mi * me):
-        ti = ii // me
-        r = ii % me
-        for jj in range(nj * ne):
-            idx = lv
-            if ii < m and jj < k:
-                a = a_raw[ii, jj] / scale
-                mag = abs(a)
-                over += mag > 1.0
-                mag = np.rint(min(mag, 1.0) * levels)
-                idx = lv + (int(mag) if a > 0.0 else -int(mag))
-            drop[ti, jj // ne, r, jj % ne] = drop_t[idx]
-            through[ti, jj // ne, r, jj % ne] = through_t[idx]
+    for j in prange(nj):
+        for c in range(ne):
+            col = j * ne + c
+            for o in range(m):
+                idx = lv
+                if col < k:
+                    a = a_raw[o, col] / scale
+                    mag = abs(a)
+                    over += mag > 1.0
+                    mag = np.rint(min(mag, 1.0) * levels)
+                    idx = lv + (int(mag) if a > 0.0 else -int(mag))
+                out[j, c, o] = drop_t[idx]
+                out[j, c, m + o] = through_t[idx]
     return over
 
 

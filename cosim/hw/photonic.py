@@ -207,6 +207,30 @@ def signed_levels(a: np.ndarray, bits: int) -> np.ndarray:
     return np.sign(a) * dac_levels(np.abs(a), bits)
 
 
+class TileColumns:
+    """Bank transfers in the layout of the fused product (:func:`cosim.hw.kernels.
+    photonic_pass`): ``both`` (nj, ne, 2 m), per tile column the drop then the through
+    transfers of the ``m`` real outputs; ``shape`` the tile grid ``(mi, nj, me, ne)``
+    of :meth:`PhotonicTiles.transfers`; ``zero`` the (drop, through) of weight 0, which
+    the padded bank rows hold.  :meth:`tiles` gives the (drop, through) arrays of
+    :meth:`PhotonicTiles.transfers` (for the step-by-step paths)."""
+
+    def __init__(self, both: np.ndarray, shape: tuple, zero: tuple[float, float]):
+        self.both, self.shape, self.zero = both, tuple(shape), zero
+
+    def tiles(self) -> tuple[np.ndarray, np.ndarray]:
+        mi, nj, me, ne = self.shape
+        m = self.both.shape[2] // 2
+        out = []
+        for part, fill in ((self.both[..., :m], self.zero[0]),
+                           (self.both[..., m:], self.zero[1])):
+            full = np.full((mi * me, nj, ne), fill)
+            full[:m] = part.transpose(2, 0, 1)
+            out.append(np.ascontiguousarray(full.reshape(mi, me, nj, ne)
+                                            .transpose(0, 2, 1, 3)))
+        return out[0], out[1]
+
+
 class PhotonicTiles:
     """The photonic tile model of one architecture (see the module docstring).
 
@@ -399,12 +423,13 @@ class PhotonicTiles:
         return drop, through
 
     def level_transfers(self, a_raw: np.ndarray, scale: float, bits: int
-                        ) -> tuple[tuple[np.ndarray, np.ndarray], int] | None:
+                        ) -> tuple[TileColumns, int] | None:
         """``(transfers(signed_levels(clip(a_raw / scale, -1, 1), bits), levels_bits=
-        bits), number of |a_raw / scale| > 1)`` in one compiled pass
-        (:func:`cosim.hw.kernels.level_transfers`; the gradient's weight pattern), or
-        None where the level table does not apply (ideal optics, coupled rings, more
-        than ``_TABLE_MAX_BITS`` bits)."""
+        bits), number of |a_raw / scale| > 1)`` in one compiled pass (the gradient's
+        weight pattern), the transfers as :class:`TileColumns` (the fused product's
+        layout, :func:`cosim.hw.kernels.level_columns`; ``.tiles()`` gives the
+        arrays), or None where the level table does not apply (ideal optics, coupled
+        rings, more than ``_TABLE_MAX_BITS`` bits)."""
         m, k = a_raw.shape
         me, ne = min(self.m, m), min(self.n, k)
         if self.optical_engine == "ideal" or (self.crosstalk and ne > 1) or \
@@ -412,12 +437,12 @@ class PhotonicTiles:
             return None
         drop_t, through_t = self._levels(int(bits))
         mi, nj = -(-m // me), -(-k // ne)
-        drop = np.empty((mi, nj, me, ne))
-        through = np.empty((mi, nj, me, ne))
-        over = kernels.level_transfers(np.asarray(a_raw, dtype=float), float(scale),
-                                       float(2 ** int(bits) - 1), drop_t, through_t,
-                                       drop, through)
-        return (drop, through), int(over)
+        levels = 2 ** int(bits) - 1
+        both = np.empty((nj, ne, 2 * m))
+        over = kernels.level_columns(np.asarray(a_raw, dtype=float), float(scale),
+                                     float(levels), drop_t, through_t, ne, both)
+        zero = (float(drop_t[levels]), float(through_t[levels]))
+        return TileColumns(both, (mi, nj, me, ne), zero), int(over)
 
     def _levels(self, bits: int) -> tuple[np.ndarray, np.ndarray]:
         """Drop and through transfers of every signed level ``j / L``, ``j = -L..L``
@@ -459,6 +484,8 @@ class PhotonicTiles:
         if self.electrical_engine == "spice" or (
                 self.electrical_engine == "twin" and (self.twin.residual_taps.size
                                                       or self._curve is None)):
+            if isinstance(transfers, TileColumns):
+                transfers = transfers.tiles()
             out = self._matmul_reference(u_signed, transfers, rng=rng, counts=counts,
                                          samples=samples, outputs=outputs)
             if row_scale is not None:
@@ -508,10 +535,12 @@ class PhotonicTiles:
         optical product and the readout-to-ADC chain of each block are one compiled
         pass (:func:`cosim.hw.kernels.photonic_pass`), the blocks shared out over the
         threads (numba's, ``NUMBA_NUM_THREADS``; the result does not depend on their
-        number)."""
-        drop, through = transfers
-        mi, nj, me, ne = drop.shape
-        m = self._real_outputs(drop.shape, outputs)
+        number).  ``transfers``: as :meth:`transfers` gives them, or
+        :class:`TileColumns`."""
+        shape = transfers.shape if isinstance(transfers, TileColumns) else \
+            transfers[0].shape
+        mi, nj, me, ne = shape
+        m = self._real_outputs(shape, outputs)
         b, k_in = u_signed.shape
         out = np.zeros((b, m))
         twin = self.electrical_engine == "twin"
@@ -519,8 +548,14 @@ class PhotonicTiles:
             raise ConfigError("noise is on: the product needs an rng")
         # (nj, ne, 2 m): per tile column, the drop then the through transfers of the m
         # real outputs (the tile rows side by side), one product per tile column
-        both = np.empty((nj, ne, 2 * m))
-        kernels.bank_columns(drop, through, m, both)     # (re-tiled views as they are)
+        if isinstance(transfers, TileColumns):
+            both = transfers.both
+            if both.shape != (nj, ne, 2 * m):
+                raise ValueError(f"outputs={outputs!r}: the tile columns hold "
+                                 f"{both.shape[2] // 2} outputs")
+        else:
+            both = np.empty((nj, ne, 2 * m))
+            kernels.bank_columns(*transfers, m, both)    # (re-tiled views as they are)
         c = self.char
         noise_slope = (c.output_noise_bright_v_rms ** 2 - c.output_noise_v_rms ** 2) / \
             (c.bright_total_current_a - c.dark_total_current_a)
