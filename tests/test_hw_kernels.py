@@ -112,4 +112,4 @@ def test_normal_streams_are_successive_streams_of_the_generator():
     assert many.dtype == np.uint64 and np.array_equal(many, one_by_one)
     assert a.bit_generator.random_raw() == b.bit_generator.random_raw()
     assert len({tuple(s) for s in many}) == 5                   # distinct streams
-    assert kernels.normal_streams(a, 0).shape == (0, 4)
+    assert kernels.normal_streams(a, 0).shape == (0, 5)

@@ -185,7 +185,14 @@ def test_product_error_probe_records_every_product_and_changes_nothing(tmp_path)
     got = set(zip(errs["layer"][step1].tolist(), errs["phase"][step1].tolist()))
     assert got == ({(l, "forward") for l in layers} | {(l, "gradient") for l in layers}
                    | {(l, "backward") for l in layers[1:]})
-    assert np.all((errs["rel_rms_error"] > 0) & (errs["rel_rms_error"] < 0.2))
+    assert np.all(errs["rel_rms_error"] > 0)
+    # forward and backward products carry their 16-bit converters' and readout's error
+    # (~2 %); a weight gradient here sums thousands of tiny backpropagated errors near
+    # the readout noise floor: over 16 seeds conv1's erred by 3.5 % median, 9 % at the
+    # 90th percentile, 22 % at most, so its bound only catches a broken product
+    grad = errs["phase"] == "gradient"
+    assert np.all(errs["rel_rms_error"][~grad] < 0.05)
+    assert np.all(errs["rel_rms_error"][grad] < 0.5)
     coarse = train(small_config("hardware.architecture=bplight", "hardware.spot_check=0.0",
                                 "hardware.adc_bits=4", "hardware.dac_bits=4",
                                 "training.error_probe_every_steps=2"),

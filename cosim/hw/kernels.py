@@ -12,18 +12,21 @@ path (``PhotonicTiles._matmul_reference``), so the two agree to rounding (the te
 hold them to 1e-12 of the scale, counters and samples exactly).
 
 Normal draws: the ziggurat method of Marsaglia & Tsang (J. Stat. Softw. 5(8), 2000) with
-256 layers on an SFC64 stream (the generator of numpy.random.SFC64, same output and
+128 layers on an SFC64 stream (the generator of numpy.random.SFC64, same output and
 seeding).  Each stream is seeded with three raw 64-bit words of the caller's
 ``numpy.random.Generator`` (:func:`normal_stream`), so a seeded generator gives the same
 numbers every time and its state (checkpointed by the run store) is all there is.  Each
-64-bit word gives one candidate: bits 0-7 pick the layer, bit 8 the sign and bits 11-63
-the abscissa, so the layer index and the value use separate bits (the correlation
-Doornik, 2005, found in the original, which reused them, does not arise).  The rare
-rejections (about 1 %) and the tail beyond ``r`` (Marsaglia's exponential method) take
-53-bit uniforms from further words.  The numbers are rounded to float32, the precision
-the noise is drawn at; the tests check SFC64 against numpy's and the distribution
-against the normal CDF (Kolmogorov-Smirnov), its moments and its tail masses, including
-beyond the ziggurat's base.
+64-bit word gives two candidates, its low then its high 32 bits (the high half waits in
+the stream's state for the next draw): bits 0-6 pick the layer, bit 7 the sign and bits
+8-31 the abscissa (24 bits, the float32 precision the noise is drawn at), so the layer
+index and the value use separate bits (the correlation Doornik, 2005, found in the
+original, which reused them, does not arise).  A candidate inside its layer's core is
+accepted on an integer comparison.  The rare others (about 2.5 %: the wedges, and the
+tail beyond ``r`` by Marsaglia's exponential method) take 53-bit uniforms from further
+words; a rejected one is replaced by a fresh candidate.  The numbers are rounded to
+float32; the tests check SFC64 against numpy's and the distribution against the normal
+CDF (Kolmogorov-Smirnov), its moments and its tail masses, including beyond the
+ziggurat's base.
 """
 
 from __future__ import annotations
@@ -44,16 +47,16 @@ def work_array(buffers: dict, key, shape: tuple, dtype=np.float64) -> np.ndarray
 
 
 # ----------------------------------------------------------------------------- ziggurat
-#: Layers, base abscissa r and common layer area v of the 256-layer ziggurat of the
+#: Layers, base abscissa r and common layer area v of the 128-layer ziggurat of the
 #: unnormalised density f(x) = exp(-x^2/2) (Marsaglia & Tsang 2000, section 2).
-ZIGGURAT_LAYERS = 256
-ZIGGURAT_R = 3.6541528853610088
-ZIGGURAT_V = 0.00492867323399
+ZIGGURAT_LAYERS = 128
+ZIGGURAT_R = 3.442619855899
+ZIGGURAT_V = 9.91256303526217e-3
 
 
 def _ziggurat_tables() -> tuple[np.ndarray, np.ndarray]:
-    """Layer edges ``x[0..256]`` (``x[0] = v / f(r)`` the base strip's width, ``x[1] = r``,
-    ``f(x[i+1]) = f(x[i]) + v / x[i]``, ``x[256] = 0``) and ``f(x)`` at them."""
+    """Layer edges ``x[0..128]`` (``x[0] = v / f(r)`` the base strip's width, ``x[1] = r``,
+    ``f(x[i+1]) = f(x[i]) + v / x[i]``, ``x[128] = 0``) and ``f(x)`` at them."""
     r, v = ZIGGURAT_R, ZIGGURAT_V
     x = np.zeros(ZIGGURAT_LAYERS + 1)
     x[0] = v / math.exp(-0.5 * r * r)
@@ -65,7 +68,12 @@ def _ziggurat_tables() -> tuple[np.ndarray, np.ndarray]:
 
 
 _ZX, _ZF = _ziggurat_tables()
+#: A candidate of layer i with 24-bit abscissa j is x = j * _ZW[i]; it lies inside the
+#: layer's core (below the next edge) when j < _ZK[i].
+_ZW = _ZX[:-1] / 2.0 ** 24
+_ZK = np.floor(_ZX[1:] / _ZX[:-1] * 2.0 ** 24).astype(np.int64)
 _U53 = 1.0 / 9007199254740992.0           # 2**-53
+_SPARE = np.uint64(1 << 32)               # flags a waiting high half in a stream's state
 
 
 @njit(cache=True, inline="always")
@@ -98,19 +106,15 @@ def sfc64_raw(state, count):
     return out
 
 
-@njit(cache=True, inline="always")
-def _normal(a, b, c, n):
-    """One standard normal number (float64) by the ziggurat from the SFC64 state
-    ``(a, b, c, n)``: -> (new state..., x)."""
+@njit(cache=True)
+def _outside_core(a, b, c, n, layer, j, sign):
+    """A candidate beyond its layer's core: the tail beyond ``r`` for the base strip
+    (Marsaglia's exponential method), else the wedge test under the curve; a rejected
+    candidate gives way to fresh ones (from the low halves of further words) until
+    one is accepted.  -> (new state..., x)."""
     shift = np.uint64(11)
     while True:
-        a, b, c, n, w = _sfc64(a, b, c, n)
-        layer = w & np.uint64(255)
-        sign = 1.0 - 2.0 * float((w >> np.uint64(8)) & np.uint64(1))
-        x = float(np.int64(w >> shift)) * _U53 * _ZX[layer]
-        if x < _ZX[layer + 1]:                         # inside the layer's core: accept
-            return a, b, c, n, sign * x
-        if layer == 0:                                 # the tail beyond r (Marsaglia)
+        if layer == 0:                                 # the tail beyond r
             while True:
                 a, b, c, n, w1 = _sfc64(a, b, c, n)
                 a, b, c, n, w2 = _sfc64(a, b, c, n)
@@ -118,32 +122,63 @@ def _normal(a, b, c, n):
                 yt = -math.log(1.0 - float(np.int64(w2 >> shift)) * _U53)
                 if yt + yt > xt * xt:
                     return a, b, c, n, sign * (ZIGGURAT_R + xt)
+        x = j * _ZW[layer]
         a, b, c, n, w1 = _sfc64(a, b, c, n)
         u = float(np.int64(w1 >> shift)) * _U53
         if _ZF[layer] + u * (_ZF[layer + 1] - _ZF[layer]) < math.exp(-0.5 * x * x):
             return a, b, c, n, sign * x                # under the curve: accept
-        # else rejected: a new candidate
+        while True:                                    # rejected: a fresh candidate
+            a, b, c, n, w = _sfc64(a, b, c, n)
+            h = np.int64(w & np.uint64(0xFFFFFFFF))
+            layer = h & 127
+            j = h >> 8
+            sign = 1.0 - 2.0 * float((h >> 7) & 1)
+            if j < _ZK[layer]:
+                return a, b, c, n, sign * (j * _ZW[layer])
+            break
+
+
+@njit(cache=True, inline="always")
+def _normal(a, b, c, n, spare):
+    """One standard normal number (float64, 24-bit abscissa) by the ziggurat from the
+    SFC64 state ``(a, b, c, n)`` and ``spare`` (the waiting high half of the last word,
+    flagged by ``_SPARE``; 0: none): -> (new state..., new spare, x)."""
+    if spare != 0:
+        h = np.int64(spare & np.uint64(0xFFFFFFFF))
+        spare = np.uint64(0)
+    else:
+        a, b, c, n, w = _sfc64(a, b, c, n)
+        h = np.int64(w & np.uint64(0xFFFFFFFF))
+        spare = (w >> np.uint64(32)) | _SPARE
+    layer = h & 127
+    j = h >> 8
+    sign = 1.0 - 2.0 * float((h >> 7) & 1)
+    if j < _ZK[layer]:                                 # inside the layer's core: accept
+        return a, b, c, n, spare, sign * (j * _ZW[layer])
+    a, b, c, n, x = _outside_core(a, b, c, n, layer, j, sign)
+    return a, b, c, n, spare, x
 
 
 @njit(cache=True)
 def normal_fill(state, out):
     """Fill ``out`` (1-d float32) with standard normal numbers from the stream
     ``state`` (:func:`normal_stream`), which is advanced in place."""
-    a, b, c, n = state[0], state[1], state[2], state[3]
+    a, b, c, n, sp = state[0], state[1], state[2], state[3], state[4]
     for i in range(out.size):
-        a, b, c, n, x = _normal(a, b, c, n)
+        a, b, c, n, sp, x = _normal(a, b, c, n, sp)
         out[i] = x
-    state[0], state[1], state[2], state[3] = a, b, c, n
+    state[0], state[1], state[2], state[3], state[4] = a, b, c, n, sp
 
 
 def normal_stream(rng: np.random.Generator) -> np.ndarray:
-    """A new normal stream: SFC64 state ``[a, b, c, counter]`` (uint64[4]) seeded with
-    three raw words of ``rng`` (numpy's SFC64 seeding: 12 outputs discarded)."""
-    return np.array(_sfc64_seed(rng.bit_generator.random_raw(3)), dtype=np.uint64)
+    """A new normal stream: SFC64 state ``[a, b, c, counter]`` seeded with three raw
+    words of ``rng`` (numpy's SFC64 seeding: 12 outputs discarded), then the waiting
+    half-word (0: none), uint64[5]."""
+    return np.array(_sfc64_seed(rng.bit_generator.random_raw(3)) + (0,), dtype=np.uint64)
 
 
 def normal_streams(rng: np.random.Generator, count: int) -> np.ndarray:
-    """``count`` new normal streams, (count, 4) uint64: row ``i`` is the state
+    """``count`` new normal streams, (count, 5) uint64: row ``i`` is the state
     :func:`normal_stream` would give on the ``i``-th of ``count`` successive calls (the
     same ``3 count`` raw words of ``rng``, in the same order)."""
     return _seed_rows(rng.bit_generator.random_raw(3 * int(count)).reshape(-1, 3))
@@ -151,8 +186,8 @@ def normal_streams(rng: np.random.Generator, count: int) -> np.ndarray:
 
 @njit(cache=True)
 def _seed_rows(raw):
-    """:func:`_sfc64_seed` of each row of ``raw`` (n, 3) -> states (n, 4)."""
-    out = np.empty((raw.shape[0], 4), dtype=np.uint64)
+    """:func:`_sfc64_seed` of each row of ``raw`` (n, 3) -> stream states (n, 5)."""
+    out = np.zeros((raw.shape[0], 5), dtype=np.uint64)
     for i in range(raw.shape[0]):
         out[i, 0], out[i, 1], out[i, 2], out[i, 3] = _sfc64_seed(raw[i])
     return out
@@ -319,8 +354,10 @@ def convert_block(q, rows, m, noise_state, out, r0, counts, sample_p, sample_v,
     noisy = noise_state.size > 0
     if noisy:
         a, b, c, n = noise_state[0], noise_state[1], noise_state[2], noise_state[3]
+        sp = noise_state[4]
     else:
         a, b, c, n = np.uint64(0), np.uint64(0), np.uint64(0), np.uint64(0)
+        sp = np.uint64(0)
     sr, sc = sample_v.shape
     v = np.empty(m)                 # TIA outputs of one row of one tile column
     noise = np.zeros(m)             # their readout-noise numbers
@@ -334,7 +371,7 @@ def convert_block(q, rows, m, noise_state, out, r0, counts, sample_p, sample_v,
             qr = q[j, row]
             if noisy:
                 for o in range(m):
-                    a, b, c, n, x = _normal(a, b, c, n)
+                    a, b, c, n, sp, x = _normal(a, b, c, n, sp)
                     noise[o] = float(np.float32(x))
             if twin:                # the measured DC curve: table lookups without branches
                 miss = False
@@ -399,6 +436,7 @@ def convert_block(q, rows, m, noise_state, out, r0, counts, sample_p, sample_v,
             out[r0 + row, o] = s
     if noisy:
         noise_state[0], noise_state[1], noise_state[2], noise_state[3] = a, b, c, n
+        noise_state[4] = sp
     counts[0] += rows * nj * m
     counts[1] += sat
     counts[2] += clipped
