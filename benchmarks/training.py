@@ -5,14 +5,17 @@
   ``cosim.orchestrator.train`` as the run file records it: architecture "ideal" (plain
   numpy), "bplight" (photonic tiles with memristor-held weights, twin engines, 16-bit
   converters, noise on, no spot checks) and "electronic" (memristor crossbar tiles).
-  All runs are preceded by 3-step warm-up runs of every architecture in the same
-  process (caches, compiled kernels, and glibc malloc's adaptive mmap threshold: until
-  a large array has been freed, every large allocation is fresh pages, which slowed the
-  first run measured by ~40 %).  The measured runs of ideal and bplight then alternate
-  ``--repeats`` times (on a shared or virtual machine the speed drifts by 10-30 % over
-  seconds; alternating keeps a drift from favouring either side).  Of each run the
-  first step is set apart (it builds the tiles); the figure is the median of all the
-  other steps of all repeats, and the ratio's spread over the repeats is shown.  Both
+  Each measured run has a process of its own, as a training run does, and follows a
+  3-step warm-up run of the same architecture there (caches, compiled kernels, and
+  glibc malloc's adaptive mmap threshold: until a large array has been freed, every
+  large allocation is fresh pages, which slowed a first run by ~40 %); in one shared
+  process what one architecture left in the allocator was charged to the next (bplight
+  measured 5-10 % slower after the electronic run).  The measured runs of ideal and
+  bplight alternate ``--repeats`` times (on a shared or virtual machine the speed
+  drifts by 10-30 % over seconds; alternating keeps a drift from favouring either
+  side).  Of each run the first step is set apart (it builds the tiles); the figure is
+  the median of all the other steps of all repeats, and the ratio's spread over the
+  repeats is shown.  Both
   architectures get the same threads: all cores (numpy's BLAS and the numba kernels of
   cosim.hw), and, on a multi-core machine, also one thread each.  Target (not a test):
   bplight twin at most 3x ideal on all cores.
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import resource
 import subprocess
@@ -64,6 +68,41 @@ def step_times(architecture: str, steps: int, workdir: Path, threads: int) -> np
     return np.asarray(res.step_metrics["time_s"])
 
 
+#: glibc malloc settings of the measured processes: large temporaries are reused from
+#: the heap instead of being mapped afresh (a page fault per 4 kB) each time.  Left to
+#: itself, glibc adapts its mmap threshold to the sizes freed so far, so a process's
+#: speed depended on what it had run before: ideal alone measured 27 ms a step, 20 ms
+#: after other runs in the same process.
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
+
+
+def isolated_step_times(architecture: str, steps: int, threads: int
+                        ) -> tuple[np.ndarray, str]:
+    """:func:`step_times` of a run in a child process of its own (``MALLOC_ENV``),
+    after a 3-step warm-up run of the same architecture there; and the child's numba
+    threading layer."""
+    code = "\n".join([
+        "import json, sys, tempfile",
+        "from pathlib import Path",
+        "import numba",
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})",
+        "from training import step_times",
+        "d = Path(tempfile.mkdtemp())",
+        f"step_times({architecture!r}, 3, d, {threads})",
+        f"t = step_times({architecture!r}, {steps}, d, {threads}).tolist()",
+        "try:",
+        "    layer = numba.threading_layer()",
+        "except ValueError:             # no parallel kernel ran (ideal, electronic)",
+        "    layer = ''",
+        "print(json.dumps({'times': t, 'layer': layer}))"])
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **MALLOC_ENV})
+    if proc.returncode != 0:
+        raise RuntimeError(f"the {architecture} run failed:\n{proc.stderr[-3000:]}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return np.asarray(out["times"]), out["layer"]
+
+
 def demo_memory(workdir: Path) -> tuple[float, float, int, str]:
     """(peak RSS MiB of the `cosim demo` child, wall s, exit code, its summary lines)."""
     t0 = time.perf_counter()
@@ -89,24 +128,19 @@ def main(argv=None) -> int:
 
     cores = os.cpu_count() or 1
     thread_counts = [cores, 1] if cores > 1 else [1]
-    runs = [(cores, "ideal", args.steps), (cores, "bplight", args.steps)]
-    if args.electronic_steps > 0:
-        runs.append((cores, "electronic", args.electronic_steps))
-    if cores > 1:
-        runs += [(1, "ideal", args.steps), (1, "bplight", args.steps)]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for threads, arch, _ in runs:               # warm-up: caches, kernels, malloc
-            step_times(arch, 3, tmp, threads)
         times: dict[tuple[int, str], list[np.ndarray]] = {}
+        threading_layer = "?"
         for threads in thread_counts:               # ideal, bplight, ideal, bplight, ...
             for _ in range(args.repeats):
                 for arch in ("ideal", "bplight"):
-                    times.setdefault((threads, arch), []).append(
-                        step_times(arch, args.steps + 1, tmp, threads))
+                    t, layer = isolated_step_times(arch, args.steps + 1, threads)
+                    times.setdefault((threads, arch), []).append(t)
+                    threading_layer = layer or threading_layer
             if threads == cores and args.electronic_steps > 0:
                 times[threads, "electronic"] = [
-                    step_times("electronic", args.electronic_steps + 1, tmp, threads)]
+                    isolated_step_times("electronic", args.electronic_steps + 1, threads)[0]]
         rows = {}
         for key, ts in times.items():
             rest = np.concatenate([t[1:] for t in ts])
@@ -155,15 +189,18 @@ def main(argv=None) -> int:
         f"(`benchmarks/training.py`)\n\n"
         f"Date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}"
         f"  \nMachine: {machine()}; numpy {np.__version__}; BLAS {blas}; numba "
-        f"{numba.__version__} (threading layer {numba.threading_layer()})  \n"
+        f"{numba.__version__} (threading layer {threading_layer})  \n"
         f"Command: `{command}`\n\n"
         f"Full-width LeNet-5 on the digits (32x32), batch 64; per-step wall time as recorded "
         f"in the run file (forward, backward, gradient products of all layers + update). "
         f"bplight: photonic tiles 64x64, memristor-held weights, 16-bit DAC/ADC, twin "
         f"optical and electrical engines, noise on, no spot checks. electronic: memristor "
-        f"crossbar tiles. The measured runs follow 3-step warm-up runs of every "
-        f"architecture; a run's first step still includes building the tiles (readout "
-        f"characterization through the result cache). Runs of ideal and bplight "
+        f"crossbar tiles. Each measured run has a process of its own (glibc malloc "
+        f"thresholds fixed: MALLOC_MMAP_THRESHOLD_=32 MiB, MALLOC_TRIM_THRESHOLD_=256 "
+        f"MiB) and follows a 3-step warm-up run of the same architecture there; a run's "
+        f"first step still "
+        f"includes building the tiles (readout characterization through the result "
+        f"cache). Runs of ideal and bplight "
         f"alternate ({args.repeats} of each per thread count); 'steps' counts the steps "
         f"behind each median (the first step of every run set apart). Threads: the BLAS "
         f"and numba "
