@@ -5,12 +5,13 @@
   ``cosim.orchestrator.train`` as the run file records it: architecture "ideal" (plain
   numpy), "bplight" (photonic tiles with memristor-held weights, twin engines, 16-bit
   converters, noise on, no spot checks) and "electronic" (memristor crossbar tiles).
-  Each measured run has a process of its own, as a training run does, and follows a
-  3-step warm-up run of the same architecture there (caches, compiled kernels, and
-  glibc malloc's adaptive mmap threshold: until a large array has been freed, every
-  large allocation is fresh pages, which slowed a first run by ~40 %); in one shared
-  process what one architecture left in the allocator was charged to the next (bplight
-  measured 5-10 % slower after the electronic run).  The measured runs of ideal and
+  Each measured run has a process of its own, as a training run does, with the
+  allocator settings of the ``cosim`` command (:func:`cosim.cli.main.tune_malloc`:
+  large temporaries reused from the heap instead of fresh pages), and follows a 3-step
+  warm-up run of the same architecture there (caches, compiled kernels).  Measured in
+  one shared process with glibc's own adaptive settings, what one architecture left in
+  the allocator was charged to the next (ideal: 27 ms a step alone, 20 ms after the
+  others; bplight 5-10 % slower after the electronic run).  The measured runs of ideal and
   bplight alternate ``--repeats`` times (on a shared or virtual machine the speed
   drifts by 10-30 % over seconds; alternating keeps a drift from favouring either
   side).  Of each run the first step is set apart (it builds the tiles); the figure is
@@ -68,23 +69,18 @@ def step_times(architecture: str, steps: int, workdir: Path, threads: int) -> np
     return np.asarray(res.step_metrics["time_s"])
 
 
-#: glibc malloc settings of the measured processes: large temporaries are reused from
-#: the heap instead of being mapped afresh (a page fault per 4 kB) each time.  Left to
-#: itself, glibc adapts its mmap threshold to the sizes freed so far, so a process's
-#: speed depended on what it had run before: ideal alone measured 27 ms a step, 20 ms
-#: after other runs in the same process.
-MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
-
-
 def isolated_step_times(architecture: str, steps: int, threads: int
                         ) -> tuple[np.ndarray, str]:
-    """:func:`step_times` of a run in a child process of its own (``MALLOC_ENV``),
-    after a 3-step warm-up run of the same architecture there; and the child's numba
-    threading layer."""
+    """:func:`step_times` of a run in a child process of its own, with the allocator
+    settings of the ``cosim`` command (:func:`cosim.cli.main.tune_malloc`), after a
+    3-step warm-up run of the same architecture there; and the child's numba threading
+    layer."""
     code = "\n".join([
         "import json, sys, tempfile",
         "from pathlib import Path",
         "import numba",
+        "from cosim.cli.main import tune_malloc",
+        "tune_malloc()",
         f"sys.path.insert(0, {str(Path(__file__).parent)!r})",
         "from training import step_times",
         "d = Path(tempfile.mkdtemp())",
@@ -95,8 +91,7 @@ def isolated_step_times(architecture: str, steps: int, threads: int
         "except ValueError:             # no parallel kernel ran (ideal, electronic)",
         "    layer = ''",
         "print(json.dumps({'times': t, 'layer': layer}))"])
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, **MALLOC_ENV})
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"the {architecture} run failed:\n{proc.stderr[-3000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -195,10 +190,9 @@ def main(argv=None) -> int:
         f"in the run file (forward, backward, gradient products of all layers + update). "
         f"bplight: photonic tiles 64x64, memristor-held weights, 16-bit DAC/ADC, twin "
         f"optical and electrical engines, noise on, no spot checks. electronic: memristor "
-        f"crossbar tiles. Each measured run has a process of its own (glibc malloc "
-        f"thresholds fixed: MALLOC_MMAP_THRESHOLD_=32 MiB, MALLOC_TRIM_THRESHOLD_=256 "
-        f"MiB) and follows a 3-step warm-up run of the same architecture there; a run's "
-        f"first step still "
+        f"crossbar tiles. Each measured run has a process of its own with the allocator "
+        f"settings of the cosim command (cosim.cli.main.tune_malloc) and follows a "
+        f"3-step warm-up run of the same architecture there; a run's first step still "
         f"includes building the tiles (readout characterization through the result "
         f"cache). Runs of ideal and bplight "
         f"alternate ({args.repeats} of each per thread count); 'steps' counts the steps "
