@@ -79,10 +79,11 @@ no TIA noise is drawn and no ADC conversion is done for them, and the ``samples`
 counter counts the conversions of real outputs only (``rows x tile columns x m`` per
 pass).  Channels are ordered (tile column, output) in both paths.  The rows of U are
 cut into blocks (:func:`row_blocks`: about 64k numbers a block, a multiple of 16
-blocks when there are as many rows, sizes within one row).  The noise draws (laser RIN, readout noise) are standard
-normal numbers from the streams of :func:`cosim.hw.kernels.normal_streams` (a ziggurat
-on SFC64 streams seeded from the product's ``rng``; per pass, one RIN stream per block,
-then one readout-noise stream per block; one number per conversion or per lit input
+blocks when there are as many rows, sizes within one row).  The noise draws (laser
+RIN, readout noise) are standard normal numbers from the streams of
+:func:`cosim.hw.kernels.normal_streams` (a ziggurat on SFC64 streams seeded from the
+product's ``rng``; per pass, one RIN stream per block, then one readout-noise stream
+per block; one number per conversion or per lit input
 element -- a dark channel's RIN multiplies nothing and is not drawn -- never reused),
 rounded to float32 and entering the float64 signals through float64 arithmetic (``1 +
 sigma_RIN n`` and ``n sigma_V`` are formed in float64); the same seed gives the same
