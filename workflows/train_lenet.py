@@ -33,10 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quiet", action="store_true", help="no progress output")
     args = p.parse_args(argv)
 
+    from cosim.cli.main import tune_malloc
     from cosim.config import load_config
     from cosim.errors import CosimError
     from cosim.orchestrator import TrainingInterrupted, train
     from cosim.store.runs import RunFile
+
+    tune_malloc()                       # as the cosim command does (large temporaries)
 
     try:
         if args.resume:

@@ -108,8 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.epochs, args.train_limit, args.test_limit, args.batch_size = 1, 32, 16, 16
 
+    from cosim.cli.main import tune_malloc
     from cosim.errors import CosimError
 
+    tune_malloc()                       # as the cosim command does (large temporaries)
     try:
         return _cifar(args) if args.cifar else _digits(args)
     except CosimError as exc:
