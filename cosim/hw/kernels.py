@@ -491,11 +491,11 @@ def photonic_pass(u, sign, bounds, both, p_bank, rin_states, rin_sigma, read_sta
     """One pass of the photonic product over blocks of rows of ``u``, the blocks shared
     out over the threads (consecutive blocks to each thread).
 
-    Block ``i`` (rows ``bounds[i]`` to ``bounds[i + 1]``, at most ``block`` of them)
-    draws its RIN from ``rin_states[i]`` and its
-    readout noise from ``read_states[i]`` (:func:`normal_streams`; arrays of width 0:
-    no noise) and adds its counters into ``tallies[i]``, so the result does not depend
-    on the number of threads.  Per block: :func:`bank_input_powers` into the thread's
+    Block ``i`` (rows ``bounds[i]`` to ``bounds[i + 1]``) draws its RIN from
+    ``rin_states[i]`` and its readout noise from ``read_states[i]``
+    (:func:`normal_streams`; arrays of width 0: no noise) and adds its counters into
+    ``tallies[i]``, so the result does not depend on the number of threads.  Per block
+    (``block``: the largest block's rows): :func:`bank_input_powers` into the thread's
     ``p_buf[t]`` (nj, block, ne), its RIN numbers drawn into ``d_buf[t]`` (float32,
     ``block k + 1``); the optical product ``q[j] = p[j] @ both[j]`` into
     ``q_buf[t]`` (nj, block, 2 m) for each tile column ``j`` (``both`` (nj, ne, 2 m):
@@ -613,61 +613,51 @@ def _column_major(x):
 def row_abs_max(x, out, col_out):
     """``out[i] = max_j |x[i, j]|`` of a 2-d array, C-ordered or column-major (NaN for
     a row holding a NaN); returns ``min x`` (NaN if x holds a NaN), in one pass shared
-    out over the threads (in chunks of 64 rows).  ``col_out`` (cols,) of a C-ordered
-    ``x`` receives the column maxima ``max_i |x[i, j]|`` in the same pass (when the
-    result is not NaN; an empty ``col_out``: not wanted)."""
-    rows, cols = x.shape
-    if _column_major(x):            # a transposed view: 64 columns at a time per thread
-        chunks = (cols + 63) // 64
-        lows = np.full(chunks, np.inf)
-        part = np.zeros((chunks, rows))
-        nans = np.zeros((chunks, rows), dtype=np.bool_)
-        for t in prange(chunks):
-            lo = np.inf
-            for i in range(rows):
-                big = 0.0
-                nan = False
-                for j in range(t * 64, min(cols, t * 64 + 64)):
-                    v = x[i, j]
-                    nan |= np.isnan(v)
-                    big = max(big, abs(v))
-                    lo = min(lo, v)
-                part[t, i] = big
-                nans[t, i] = nan
-                if nan:
-                    lo = np.nan
-            lows[t] = lo
-        for i in range(rows):
-            big = 0.0
-            nan = False
-            for t in range(chunks):
-                big = max(big, part[t, i])
-                nan |= nans[t, i]
-            out[i] = np.nan if nan else big
+    out over the threads (in chunks of 64 rows of the C-ordered array: ``x``, or
+    ``x.T`` whose column maxima are the row maxima of ``x``).  ``col_out`` (cols,) of a
+    C-ordered ``x`` receives the column maxima ``max_i |x[i, j]|`` in the same pass (an
+    empty ``col_out``: not wanted)."""
+    if _column_major(x):
+        rows = x.shape[1]           # of x.T, C-ordered
+        part = np.zeros(((rows + 63) // 64, x.shape[0]))
+        lows = np.full(part.shape[0], np.inf)
+        _row_abs_max_c(x.T, np.empty(rows), lows, part)
+        _max_down(part, out)
     else:
-        chunks = (rows + 63) // 64
+        chunks = (x.shape[0] + 63) // 64
         lows = np.full(chunks, np.inf)
-        with_cols = col_out.size > 0
-        part = np.zeros((chunks if with_cols else 0, cols))
+        part = np.zeros((chunks if col_out.size > 0 else 0, x.shape[1]))
         _row_abs_max_c(x, out, lows, part)
-        if with_cols:
-            col_out[:] = 0.0
-            for t in range(chunks):
-                for j in range(cols):
-                    col_out[j] = max(col_out[j], part[t, j])
+        if col_out.size > 0:
+            _max_down(part, col_out)
     lo = np.inf
-    for t in range(chunks):
+    for t in range(lows.size):
         if np.isnan(lows[t]):
             return np.nan
         lo = min(lo, lows[t])
     return lo
 
 
+@njit(cache=True, inline="always")
+def _max_nan(big, a):
+    """``max(big, a)`` for ``a >= 0``, NaN once either is NaN."""
+    return a if (a > big or a != a) else big
+
+
+@njit(cache=True)
+def _max_down(part, out):
+    """``out[j] = max_t part[t, j]`` (NaN where any is NaN)."""
+    out[:] = 0.0
+    for t in range(part.shape[0]):
+        for j in range(part.shape[1]):
+            out[j] = _max_nan(out[j], part[t, j])
+
+
 @njit(cache=True, parallel=True)
 def _row_abs_max_c(x, out, lows, col_part):
     """:func:`row_abs_max` of a C-ordered ``x`` in chunks of 64 rows (``lows``: the
     minimum of each chunk; ``col_part`` (chunks, cols), if not empty: each chunk's
-    column maxima)."""
+    column maxima, NaN where the column holds a NaN)."""
     rows, cols = x.shape
     with_cols = col_part.shape[0] > 0
     for t in prange(lows.size):
@@ -681,7 +671,7 @@ def _row_abs_max_c(x, out, lows, col_part):
                 big = max(big, abs(v))
                 lo = min(lo, v)
                 if with_cols:
-                    col_part[t, j] = max(col_part[t, j], abs(v))
+                    col_part[t, j] = _max_nan(col_part[t, j], abs(v))
             out[i] = np.nan if nan else big
             if nan:
                 lo = np.nan

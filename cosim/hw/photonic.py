@@ -583,9 +583,7 @@ class PhotonicTiles:
         no_streams = np.zeros((nblocks, 0), dtype=np.uint64)
         if lit is None:                          # a pass with no light is skipped
             lit = kernels.signs_present(u_signed)
-        signs = [s for s, on in zip((1.0, -1.0), lit) if on]
-        if row_scale is not None and not signs:
-            out *= np.reshape(row_scale, (-1, 1))
+        signs = [s for s, on in zip((1.0, -1.0), lit) if on]      # none: out stays 0
         scale = np.ascontiguousarray(np.broadcast_to(row_scale, (b,))) \
             if row_scale is not None else np.zeros(0)
         for sign in signs:
