@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from cosim.errors import NetlistError
-from cosim.netlist.analysis import Analysis
+from cosim.netlist.analysis import Ac, Analysis, Dc, Noise, Op, Tran
 from cosim.netlist.elements import (
     CCCS,
     CCVS,
@@ -39,12 +39,14 @@ from cosim.netlist.validate import (
     check_identifier,
     check_node,
     check_number,
+    check_title,
     format_number,
     format_value,
 )
 from cosim.resources import data_dir
 
 GROUND = "0"
+_ANALYSIS_TYPES = (Op, Dc, Ac, Tran, Noise)
 _OPTION_WORDS = {"gear", "trap", "klu", "sparse"}
 
 
@@ -59,26 +61,84 @@ class SubCircuit:
     models: list[Model] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self._check()
+
+    def _check(self) -> None:
         check_identifier(self.name, "subcircuit name")
+        if isinstance(self.ports, str) or not isinstance(self.ports, (tuple, list)):
+            raise NetlistError(f"subckt {self.name}: ports must be a tuple of node names")
         self.ports = tuple(check_node(p, f"subckt {self.name}: port") for p in self.ports)
+        if not isinstance(self.params, dict):
+            raise NetlistError(f"subckt {self.name}: params must be a dict")
         for k, v in self.params.items():
             check_identifier(k, f"subckt {self.name}: parameter")
             format_value(v, f"subckt {self.name}.{k}")
+        _check_members(self.elements, Element, f"subckt {self.name}: element")
+        _check_members(self.models, Model, f"subckt {self.name}: model")
 
     def add(self, *elements: Element) -> "SubCircuit":
         _add_unique(self, elements, f"subckt {self.name}")
         return self
 
     def render(self) -> list[str]:
+        self._check()  # fields are mutable: check them again as they are rendered
         head = f".subckt {self.name} {' '.join(self.ports)}"
         if self.params:
             head += " params: " + " ".join(
                 f"{k}={format_value(v, f'{self.name}.{k}')}" for k, v in sorted(self.params.items()))
         lines = [head]
-        lines += [m.render() for m in self.models]
-        lines += [e.render() for e in self.elements]
+        lines += [render_member(m, f"subckt {self.name}: model") for m in self.models]
+        lines += [render_member(e, f"subckt {self.name}: element") for e in self.elements]
         lines.append(f".ends {self.name}")
         return lines
+
+
+def _check_members(items: object, kind: type, where: str) -> None:
+    if not isinstance(items, list):
+        raise NetlistError(f"{where}s must be a list")
+    for item in items:
+        if not isinstance(item, kind):
+            raise NetlistError(f"{where} {item!r} is not a {kind.__name__}")
+
+
+def render_member(obj: object, where: str) -> str:
+    """One element, model or analysis line, its fields checked again first.
+
+    Frozen dataclasses can still be altered (``object.__setattr__``), so each object's own
+    validation runs again here; whatever cannot be rendered becomes a NetlistError.
+    """
+    try:
+        check = getattr(obj, "__post_init__", None)
+        if check is not None:
+            check()
+        return obj.render()  # type: ignore[attr-defined]
+    except NetlistError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        name = getattr(obj, "name", type(obj).__name__)
+        raise NetlistError(f"{where} {name!r} cannot be rendered ({exc}); was it changed "
+                           "after construction?") from None
+
+
+def check_include_name(name: object) -> str:
+    """The bare file name of a shipped library in ``netlists/``."""
+    if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith(".") \
+            or not name.isascii() or not name.isprintable():
+        raise NetlistError(f"include {name!r}: give the bare file name of a library in "
+                           "netlists/")
+    path = data_dir("netlists") / name
+    if not path.is_file():
+        have = sorted(p.name for p in data_dir("netlists").glob("*.lib"))
+        raise NetlistError(f"include {name!r}: no such shipped library; have {have}")
+    return name
+
+
+def shipped_library_lines(name: str) -> list[str]:
+    """The lines of shipped library ``name`` as a rendered netlist inlines them: blank
+    lines and ``.end`` dropped, trailing blanks stripped."""
+    text = (data_dir("netlists") / check_include_name(name)).read_text(encoding="utf-8")
+    return [ln.rstrip() for ln in text.split("\n") if ln.strip()
+            and not ln.strip().lower() == ".end"]
 
 
 def _add_unique(owner, elements: tuple[Element, ...], where: str) -> None:
@@ -122,9 +182,7 @@ class Circuit:
     analyses: list[Analysis] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.title, str) or any(c in self.title for c in "\r\n\x00") \
-                or len(self.title) > 200:
-            raise NetlistError("title must be one line of at most 200 characters")
+        check_title(self.title)
 
     # ------------------------------------------------------------------ building
     def add(self, *elements: Element) -> "Circuit":
@@ -145,13 +203,7 @@ class Circuit:
 
     def include(self, name: str) -> "Circuit":
         """Use a shipped library from ``netlists/`` (e.g. ``"memristors.lib"``)."""
-        if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
-            raise NetlistError(f"include {name!r}: give the bare file name of a library in "
-                               "netlists/")
-        path = data_dir("netlists") / name
-        if not path.is_file():
-            have = sorted(p.name for p in data_dir("netlists").glob("*.lib"))
-            raise NetlistError(f"include {name!r}: no such shipped library; have {have}")
+        check_include_name(name)
         if name not in self.includes:
             self.includes.append(name)
         return self
@@ -164,13 +216,23 @@ class Circuit:
 
     # ------------------------------------------------------------------ rendering
     def render(self, *, with_analyses: bool = True) -> str:
-        """SPICE text: byte-identical for identical objects."""
-        lines = [f"* {self.title}"]
+        """SPICE text: byte-identical for identical objects.
+
+        Every field is mutable, so the title, includes and members are checked again here;
+        ngspice's own gate (cosim.spice.gate) checks the whole text once more.
+        """
+        lines = [f"* {check_title(self.title)}"]
+        _check_members(self.includes, str, "include")
+        _check_members(self.elements, Element, "element")
+        _check_members(self.subcircuits, SubCircuit, "subcircuit")
+        _check_members(self.models, Model, "model")
+        _check_members(self.analyses, _ANALYSIS_TYPES, "analysis")
+        for what in ("params", "options", "initial_conditions"):
+            if not isinstance(getattr(self, what), dict):
+                raise NetlistError(f"circuit {what} must be a dict")
         for name in self.includes:
-            text = (data_dir("netlists") / name).read_text(encoding="utf-8")
             lines.append(f"* begin include {name}")
-            lines += [ln.rstrip() for ln in text.splitlines() if ln.strip()
-                      and not ln.strip().lower() == ".end"]
+            lines += shipped_library_lines(name)
             lines.append(f"* end include {name}")
         for k, v in self.params.items():
             check_identifier(k, "param name")
@@ -179,17 +241,17 @@ class Circuit:
             lines.append(".options " + " ".join(
                 _render_option(k, v) for k, v in self.options.items()))
         for m in self.models:
-            lines.append(m.render())
+            lines.append(render_member(m, "model"))
         for s in self.subcircuits:
             lines += s.render()
         for e in self.elements:
-            lines.append(e.render())
+            lines.append(render_member(e, "element"))
         if self.initial_conditions:
             lines.append(".ic " + " ".join(
                 f"v({check_node(n, 'ic node')})={format_number(check_number(v, f'ic {n}'))}"
                 for n, v in self.initial_conditions.items()))
         if with_analyses:
-            lines += [a.render() for a in self.analyses]
+            lines += [render_member(a, "analysis") for a in self.analyses]
         lines.append(".end")
         return "\n".join(lines) + "\n"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cosim.errors import NetlistError
 from cosim.netlist.analysis import Ac, Dc, Noise, Op, Tran
-from cosim.netlist.circuit import Circuit, SubCircuit
+from cosim.netlist.circuit import Circuit, SubCircuit, shipped_library_lines
 from cosim.netlist.elements import (
     CCCS,
     CCVS,
@@ -62,13 +62,31 @@ def _value(token: str, where: str) -> float | str:
     return parse_number(token, where)
 
 
-def _logical_lines(text: str) -> list[tuple[int, str]]:
-    """Join '+' continuation lines, drop comments; keep the first line number."""
+def _physical_lines(text: str) -> list[str]:
+    """Lines as ngspice reads a file: split on "\n" only ("\r\n" ends are accepted)."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+
+
+def _check_characters(lineno: int, line: str, origin: str) -> None:
+    """A line that is not a comment holds printable ASCII only (tabs read as spaces)."""
+    if line.lstrip().startswith("*"):
+        return
+    for ch in line:
+        if not ("\x20" <= ch <= "\x7e" or ch == "\t"):
+            raise NetlistError(f"{origin}:{lineno}: character {ch!r} (U+{ord(ch):04X}) is not "
+                               "allowed in a netlist line; use printable ASCII only")
+
+
+def _logical_lines(text: str, origin: str = "<netlist>") -> list[tuple[int, str]]:
+    """Join '+' continuation lines; keep the first line number."""
     out: list[tuple[int, str]] = []
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        if "\x00" in raw:
-            raise NetlistError(f"line {lineno}: NUL character in netlist")
-        line = raw.rstrip()
+    for lineno, raw in enumerate(_physical_lines(text), start=1):
+        if lineno > 1:
+            _check_characters(lineno, raw, origin)
+        line = raw.replace("\t", " ").rstrip()
         stripped = line.strip()
         if stripped.startswith("+"):
             if not out:
@@ -129,6 +147,9 @@ def _waveform(tok: str, where: str):
     if kind == "sin":
         return Sine(*nums)
     if kind == "trnoise":
+        if len(nums) < 2 or any(x != 0.0 for x in nums[2:]):
+            raise NetlistError(f"{where}: {tok!r}: only white TRNOISE(rms step [0 0]) is "
+                               "supported (1/f and RTS terms are not)")
         return TrNoise(nums[0], nums[1])
     return Pwl(tuple(nums[0::2]), tuple(nums[1::2]))
 
@@ -136,25 +157,40 @@ def _waveform(tok: str, where: str):
 def _source(cls, name: str, tok: list[str], where: str):
     n_pos, n_neg, rest = tok[0], tok[1], tok[2:]
     dc: float | str = 0.0
+    dc_given = False
     ac = None
     wave = None
     i = 0
     while i < len(rest):
         t = rest[i]
         low = t.lower()
-        if low == "dc":
-            dc = _value(rest[i + 1], where)
-            i += 2
+        if low == "dc" or not (low == "ac" or re.match(r"(?i)^(pulse|sin|pwl|trnoise)\(", t)):
+            if dc_given:
+                raise NetlistError(f"{where}: {name} has two DC values (at {t!r}); ngspice "
+                                   "uses the first one, give only one")
+            if low == "dc":
+                if i + 1 >= len(rest):
+                    raise NetlistError(f"{where}: {name}: 'DC' needs a value")
+                i += 1
+            dc = _value(rest[i], where)
+            dc_given = True
+            i += 1
         elif low == "ac":
+            if ac is not None:
+                raise NetlistError(f"{where}: {name} has two AC specifications; give one")
+            if i + 1 >= len(rest):
+                raise NetlistError(f"{where}: {name}: 'AC' needs a magnitude")
             ac = parse_number(rest[i + 1], where)
             i += 2
             if i < len(rest) and _NUM_RE.match(rest[i]):
-                i += 1  # phase, ignored (always 0 in rendered netlists)
-        elif re.match(r"(?i)^(pulse|sin|pwl|trnoise)\(", t):
-            wave = _waveform(t, where)
-            i += 1
+                if parse_number(rest[i], where) != 0.0:
+                    raise NetlistError(f"{where}: {name}: AC phase {rest[i]!r} is not supported "
+                                       "(the netlist core renders AC sources with phase 0)")
+                i += 1
         else:
-            dc = _value(t, where)
+            if wave is not None:
+                raise NetlistError(f"{where}: {name} has two waveforms; give one")
+            wave = _waveform(t, where)
             i += 1
     return cls(name, n_pos, n_neg, dc, ac, wave)
 
@@ -171,6 +207,10 @@ def _element(tok: list[str], where: str) -> Element:
             if val_tok.lower().startswith(("r=", "c=", "l=")):
                 val_tok = val_tok[2:]
             value = _value(val_tok, where)
+            if kind in "RL" and len(args) > 3:
+                raise NetlistError(f"{where}: {name}: token {args[3]!r} after the value is not "
+                                   "supported (instance parameters such as m=, tc1=, ac= "
+                                   "change the element in ngspice); remove it")
             if kind == "R":
                 return Resistor(name, args[0], args[1], value)
             if kind == "L":
@@ -202,11 +242,18 @@ def _element(tok: list[str], where: str) -> Element:
             return BehavioralSource(name, args[0], args[1], m.group(1).upper(),
                                     m.group(2).strip())
         if kind == "D":
+            if len(args) > 4:
+                raise NetlistError(f"{where}: {name}: token {args[4]!r} after the area is not "
+                                   "supported; remove it")
             area = parse_number(args[3], where) if len(args) > 3 else None
             return Diode(name, args[0], args[1], args[2], area)
         if kind == "M":
             kv = _kv(args[5:], where)
             kv = {k.upper(): v for k, v in kv.items()}
+            unknown = sorted(set(kv) - {"W", "L"})
+            if unknown:
+                raise NetlistError(f"{where}: {name}: instance parameters {unknown} are not "
+                                   "supported (only W= and L=)")
             return Mosfet(name, *args[:4], model=args[4], width_m=kv.get("W", 1e-6),
                           length_m=kv.get("L", 1e-6))
         if kind == "X":
@@ -221,9 +268,33 @@ def _element(tok: list[str], where: str) -> Element:
                        "netlist core (supported: R C L V I E G F H B D M X)")
 
 
+_ANALYSIS_FORMS = {
+    ".op": ".op",
+    ".dc": ".dc SOURCE START STOP STEP",
+    ".ac": ".ac dec|oct|lin POINTS FSTART FSTOP",
+    ".tran": ".tran TSTEP TSTOP [TSTART [TMAX]] [uic]",
+    ".noise": ".noise v(OUT[,REF]) SOURCE dec|oct|lin POINTS FSTART FSTOP",
+}
+_ANALYSIS_ARGS = {".op": (0, 0), ".dc": (4, 4), ".ac": (4, 4), ".tran": (2, 5),
+                  ".noise": (6, 6)}
+
+
 def _analysis(tok: list[str], where: str):
     cmd = tok[0].lower()
-    a = tok[1:]
+    low, high = _ANALYSIS_ARGS[cmd]
+    if not low <= len(tok) - 1 <= high:
+        raise NetlistError(f"{where}: {cmd} takes {low}..{high} arguments, got "
+                           f"{len(tok) - 1}; the form is '{_ANALYSIS_FORMS[cmd]}'")
+    try:
+        return _read_analysis(cmd, tok[1:], where)
+    except (IndexError, ValueError, TypeError) as exc:
+        if isinstance(exc, NetlistError):
+            raise NetlistError(f"{exc}; the form is '{_ANALYSIS_FORMS[cmd]}'") from None
+        raise NetlistError(f"{where}: cannot read {cmd} line ({exc}); the form is "
+                           f"'{_ANALYSIS_FORMS[cmd]}'") from None
+
+
+def _read_analysis(cmd: str, a: list[str], where: str):
     if cmd == ".op":
         return Op()
     if cmd == ".dc":
@@ -232,7 +303,11 @@ def _analysis(tok: list[str], where: str):
         return Ac(parse_number(a[2], where), parse_number(a[3], where), int(a[1]), a[0].lower())
     if cmd == ".tran":
         uic = any(x.lower() == "uic" for x in a)
+        if uic and a[-1].lower() != "uic":
+            raise NetlistError(f"{where}: 'uic' must be the last word of .tran")
         nums = [parse_number(x, where) for x in a if x.lower() != "uic"]
+        if len(nums) < 2:
+            raise NetlistError(f"{where}: .tran needs TSTEP and TSTOP")
         return Tran(nums[0], nums[1], nums[2] if len(nums) > 2 else 0.0,
                     nums[3] if len(nums) > 3 else None, uic)
     if cmd == ".noise":
@@ -245,29 +320,38 @@ def _analysis(tok: list[str], where: str):
 
 
 def parse_netlist(text: str, origin: str = "<netlist>") -> Circuit:
-    """Parse SPICE text into a Circuit; errors name ``origin`` and the line number."""
-    from cosim.resources import data_dir
+    """Parse SPICE text into a Circuit; errors name ``origin`` and the line number.
 
-    lines = _logical_lines(text)
+    What it cannot represent exactly as ngspice would run it is refused, never dropped:
+    instance parameters, AC phases, a second DC value, text after ``.end``, an include
+    block whose text differs from the shipped library, an include of a file that is not
+    a shipped library.
+    """
+    if not isinstance(text, str):
+        raise NetlistError(f"{origin}: netlist text must be a str, not {type(text).__name__}")
+    blocks = _include_blocks(_physical_lines(text), origin)
+    lines = _logical_lines(text, origin)
     if not lines:
         raise NetlistError(f"{origin}: empty netlist")
     title = lines[0][1].lstrip("*").strip() or "untitled"
-    circuit = Circuit(title=title[:200])
+    try:
+        circuit = Circuit(title=title[:200])
+    except NetlistError as exc:
+        raise NetlistError(f"{origin}:1: {exc}") from None
     sub: SubCircuit | None = None
-    skipping_include: str | None = None
+    ended_at: int | None = None
     for lineno, line in lines[1:]:
         where = f"{origin}:{lineno}"
         stripped = line.strip()
-        m = re.match(r"^\*\s*(begin|end) include (\S+)$", stripped)
-        if m:
-            if m.group(1) == "begin":
-                skipping_include = m.group(2)
-                circuit.include(skipping_include)
-            else:
-                skipping_include = None
+        if lineno in blocks:
+            if blocks[lineno]:
+                circuit.include(blocks[lineno])
             continue
-        if skipping_include or not stripped or stripped.startswith("*"):
+        if not stripped or stripped.startswith("*"):
             continue
+        if ended_at is not None:
+            raise NetlistError(f"{where}: text after .end (line {ended_at}) is not read; move "
+                               "it before .end or delete it")
         stripped = _strip_inline_comment(stripped)
         if not stripped:
             continue
@@ -278,7 +362,8 @@ def parse_netlist(text: str, origin: str = "<netlist>") -> Circuit:
                 raise NetlistError(f"{where}: control blocks and shell commands are not "
                                    "accepted in a netlist; remove the .control section")
             if head == ".end":
-                break
+                ended_at = lineno
+                continue
             if head == ".subckt":
                 parts = stripped.split()
                 params: dict = {}
@@ -325,11 +410,7 @@ def parse_netlist(text: str, origin: str = "<netlist>") -> Circuit:
                     circuit.initial_conditions[m.group(1)] = parse_number(m.group(2), where)
                 continue
             if head in (".include", ".inc", ".lib"):
-                name = Path(tok[1].strip("'\"")).name
-                if not (data_dir("netlists") / name).is_file():
-                    raise NetlistError(f"{where}: include of {tok[1]!r} is not a shipped library; "
-                                       "inline its contents or copy it into netlists/")
-                circuit.include(name)
+                circuit.include(_shipped_include(tok, where, origin))
                 continue
             if head in (".op", ".dc", ".ac", ".tran", ".noise"):
                 circuit.analyses.append(_analysis(tok, where))
@@ -343,6 +424,82 @@ def parse_netlist(text: str, origin: str = "<netlist>") -> Circuit:
     if sub is not None:
         raise NetlistError(f"{origin}: .subckt {sub.name} has no matching .ends")
     return circuit
+
+
+def _shipped_include(tok: list[str], where: str, origin: str) -> str:
+    """The shipped library an ``.include`` line names, or a refusal.
+
+    The path is resolved as ngspice resolves it (relative to the netlist file's folder,
+    or the working folder for text); it must exist and hold exactly a shipped library.
+    """
+    from cosim.resources import data_dir
+
+    if len(tok) != 2:
+        raise NetlistError(f"{where}: {tok[0]} takes exactly one file name (library "
+                           "sections are not supported)")
+    given = tok[1].strip("'\"")
+    path = Path(given)
+    if not path.is_absolute():
+        base = Path(origin).parent if Path(origin).is_file() else Path.cwd()
+        path = base / path
+    if not path.is_file():
+        raise NetlistError(f"{where}: include of {given!r}: no such file ({path}); ngspice "
+                           "would fail too")
+    shipped = data_dir("netlists") / path.name
+    try:
+        same = shipped.is_file() and path.read_bytes() == shipped.read_bytes()
+    except OSError as exc:
+        raise NetlistError(f"{where}: include of {given!r} cannot be read ({exc})") from None
+    if not same:
+        raise NetlistError(f"{where}: include of {given!r} is not a shipped library (only "
+                           "files identical to one in netlists/ can be checked); inline its "
+                           "contents")
+    return path.name
+
+
+_MARKER_RE = re.compile(r"^\*\s*(begin|end) include (\S+)\s*$")
+
+
+def _include_blocks(physical: list[str], origin: str) -> dict[int, str]:
+    """Line numbers of ``* begin include`` .. ``* end include`` blocks.
+
+    Each block must hold exactly the shipped library's text (as :meth:`Circuit.render`
+    inlines it); the begin line maps to the library's name, the others to "".
+    """
+    out: dict[int, str] = {}
+    i = 0
+    while i < len(physical):
+        m = _MARKER_RE.match(physical[i].strip())
+        if not m:
+            i += 1
+            continue
+        where = f"{origin}:{i + 1}"
+        kind, name = m.groups()
+        if kind == "end":
+            raise NetlistError(f"{where}: '* end include {name}' without its begin marker")
+        end = next((j for j in range(i + 1, len(physical))
+                    if _MARKER_RE.match(physical[j].strip())), None)
+        if end is None or _MARKER_RE.match(physical[end].strip()).groups() != ("end", name):
+            raise NetlistError(f"{where}: '* begin include {name}' is not closed by "
+                               f"'* end include {name}' before the next marker or the end")
+        try:
+            expected = shipped_library_lines(name)
+        except NetlistError as exc:
+            raise NetlistError(f"{where}: {exc}") from None
+        body = [(j, physical[j].rstrip()) for j in range(i + 1, end) if physical[j].strip()]
+        for k, (j, line) in enumerate(body):
+            if k >= len(expected) or line != expected[k]:
+                raise NetlistError(
+                    f"{origin}:{j + 1}: this line inside the include block of {name} differs "
+                    "from the shipped library; edits between include markers are not read. "
+                    "Move the change outside the markers")
+        if len(body) != len(expected):
+            raise NetlistError(f"{origin}:{end + 1}: the include block of {name} is missing "
+                               f"{len(expected) - len(body)} line(s) of the shipped library")
+        out[i + 1] = name
+        out.update({j + 1: "" for j in range(i + 1, end + 1)})
+        i = end + 1
+    return out
 
 
 def read_netlist(path: str | Path) -> Circuit:

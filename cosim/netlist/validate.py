@@ -44,6 +44,25 @@ def check_node(value: object, field: str) -> str:
     return value
 
 
+_TITLE_RE = re.compile(r"[\x20-\x7e]{0,200}")
+
+
+def check_title(value: object, field: str = "title") -> str:
+    """A circuit title: one line of at most 200 printable ASCII characters.
+
+    ngspice reads a comment that starts with ``#`` or ``ng_script`` as a command, so a
+    title may not start with either.
+    """
+    if not isinstance(value, str) or not _TITLE_RE.fullmatch(value):
+        raise NetlistError(
+            f"{field}: {value!r} is not a valid title; use one line of at most 200 printable "
+            "ASCII characters (no line breaks, tabs, control or non-ASCII characters)")
+    if re.match(r"\s*(#|ng_script)", value, re.IGNORECASE):
+        raise NetlistError(f"{field}: {value!r} may not start with '#' or 'ng_script' "
+                           "(ngspice reads such a comment as a command)")
+    return value
+
+
 def check_number(value: object, field: str, *, positive: bool = False,
                  nonnegative: bool = False) -> float:
     """A finite real number (bools and strings are refused)."""
@@ -87,7 +106,13 @@ def check_expression(value: object, field: str) -> str:
 
 
 def format_number(x: float) -> str:
-    """Deterministic shortest round-trip text of a float (``repr``), e.g. '1e-06'."""
+    """Deterministic shortest round-trip text of a float (``repr``), e.g. '1e-06'.
+
+    Anything but a finite real number is refused (fields are checked again as they are
+    rendered, since a frozen object can still be altered).
+    """
+    if type(x) is not float or not math.isfinite(x):
+        x = check_number(x, "value")
     text = repr(float(x))
     return text[:-2] if text.endswith(".0") else text
 

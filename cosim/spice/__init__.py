@@ -8,6 +8,7 @@ a pool of worker processes (:class:`SpiceEngine`).
 from cosim.spice.engine import Job, SpiceEngine, default_engine, make_job, run, run_many
 from cosim.spice.errors import (
     ConvergenceError,
+    DeckRefusedError,
     FloatingNodeError,
     NgspiceNotFoundError,
     SingularMatrixError,
@@ -22,7 +23,7 @@ from cosim.spice.errors import (
 from cosim.spice.result import SpiceResult
 
 __all__ = [
-    "ConvergenceError", "FloatingNodeError", "Job", "NgspiceNotFoundError",
+    "ConvergenceError", "DeckRefusedError", "FloatingNodeError", "Job", "NgspiceNotFoundError",
     "SingularMatrixError", "SpiceCrashError", "SpiceEngine", "SpiceError", "SpiceResult",
     "SpiceSyntaxError", "SpiceTimeoutError", "TimestepTooSmallError", "UnknownModelError",
     "UnknownNodeError", "default_engine", "make_job", "run", "run_many",

@@ -14,6 +14,7 @@ the netlist core, and raw text is parsed (and so re-validated) and re-rendered f
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import queue
 import socket
@@ -26,19 +27,28 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Iterable, Sequence
 
+from cosim.errors import NetlistError
 from cosim.netlist import Analysis, Circuit, parse_netlist
+from cosim.netlist.analysis import Ac, Dc, Noise, Op, Tran
+from cosim.netlist.circuit import render_member
 from cosim.spice import errors as E
+from cosim.spice.gate import check_deck
 from cosim.spice.result import _AXIS_NAMES, SpiceResult
 
 _ERRORS = {cls.__name__: cls for cls in (
-    E.SpiceError, E.NgspiceNotFoundError, E.SpiceSyntaxError, E.UnknownModelError,
-    E.UnknownNodeError, E.SingularMatrixError, E.ConvergenceError, E.TimestepTooSmallError,
+    E.SpiceError, E.NgspiceNotFoundError, E.SpiceSyntaxError, E.DeckRefusedError,
+    E.UnknownModelError, E.UnknownNodeError, E.SingularMatrixError, E.ConvergenceError, E.TimestepTooSmallError,
     E.SpiceTimeoutError, E.SpiceCrashError)}
 
 
 @dataclass(frozen=True)
 class Job:
-    """One netlist to run: validated text and the kind of its single analysis."""
+    """One netlist to run: rendered text and the kind of its single analysis.
+
+    Build it with :func:`make_job`.  Whatever its origin, its text passes the gate
+    (:func:`cosim.spice.gate.check_deck`) again when it is sent, and once more inside the
+    worker, so a hand-made or altered Job cannot carry anything else to ngspice.
+    """
 
     text: str
     kind: str
@@ -50,19 +60,32 @@ def make_job(circuit: Circuit | str, analysis: Analysis | None = None) -> Job:
 
     ``circuit`` is a Circuit or netlist text (parsed, hence validated, then re-rendered).
     Exactly one analysis is run: ``analysis`` if given, else the circuit's only one.
+    A circuit with a floating node (:meth:`Circuit.floating_nodes`) is refused with
+    :class:`~cosim.spice.errors.FloatingNodeError` unless the analysis is a transient
+    from initial conditions (``uic``), as ``cosim netlist info`` and the native engine do.
     """
     if isinstance(circuit, str):
         circuit = parse_netlist(circuit)
+    if not isinstance(circuit, Circuit):
+        raise NetlistError(f"make_job takes a Circuit or netlist text, not "
+                           f"{type(circuit).__name__}")
     if analysis is None:
         if len(circuit.analyses) != 1:
-            raise ValueError(f"the circuit has {len(circuit.analyses)} analyses; pass exactly "
+            raise NetlistError(f"the circuit has {len(circuit.analyses)} analyses; pass exactly "
                              "one analysis to run (op, dc, ac, tran or noise)")
         analysis = circuit.analyses[0]
+    if not isinstance(analysis, (Op, Dc, Ac, Tran, Noise)):
+        raise NetlistError(f"analysis {analysis!r} is not one of Op, Dc, Ac, Tran, Noise")
     body = circuit.render(with_analyses=False)
-    assert body.endswith(".end\n")  # internal invariant of Circuit.render
-    text = body[: -len(".end\n")] + analysis.render() + "\n.end\n"
-    import hashlib
-
+    floating = circuit.floating_nodes()
+    if floating and not (isinstance(analysis, Tran) and analysis.uic):
+        # ngspice would "solve" it by gmin stepping and return a voltage set by gmin.
+        shown = ", ".join(floating[:10]) + (" ..." if len(floating) > 10 else "")
+        raise E.FloatingNodeError(
+            f"node(s) {shown} have no DC path to ground (only capacitors or current sources "
+            f"reach them), so the {analysis.kind} operating point is undefined; ngspice would "
+            "report a voltage set by its gmin conductance")
+    text = body[: -len(".end\n")] + render_member(analysis, "analysis") + "\n.end\n"
     return Job(text, analysis.kind, hashlib.sha256(text.encode()).hexdigest())
 
 
@@ -228,18 +251,24 @@ class SpiceEngine:
         return self.run_job(make_job(circuit, analysis), timeout_s)
 
     def run_job(self, job: Job, timeout_s: float | None = None) -> SpiceResult:
+        """Run one job; its text passes :func:`~cosim.spice.gate.check_deck` first."""
         if self._closed:
             raise RuntimeError("this SpiceEngine is closed")
+        if not isinstance(job, Job):
+            raise E.DeckRefusedError(f"run_job takes a Job (from make_job), not "
+                                     f"{type(job).__name__}")
+        text, kind = job.text, job.kind  # read once: what is checked is what is sent
+        check_deck(text, kind)
         timeout = self.timeout_s if timeout_s is None else float(timeout_s)
         w = self._checkout()
         try:
             try:
-                w.conn.send((job.text, job.kind))
+                w.conn.send((text, kind))
             except (OSError, BrokenPipeError):
                 self._retire(w)
                 w = None
                 raise E.SpiceCrashError("ngspice worker pipe broke before the run",
-                                        netlist=job.text) from None
+                                        netlist=text) from None
             deadline = time.monotonic() + timeout
             while True:
                 remaining = deadline - time.monotonic()
@@ -247,7 +276,7 @@ class SpiceEngine:
                     self._retire(w)
                     w = None
                     raise E.SpiceTimeoutError(f"run exceeded {timeout:g} s; worker killed",
-                                              netlist=job.text)
+                                              netlist=text)
                 if w.conn.poll(min(remaining, 0.5)):
                     break
                 if not w.alive():
@@ -261,7 +290,7 @@ class SpiceEngine:
                 w = None
                 raise E.SpiceCrashError(f"ngspice worker died during the run (exit code "
                                         f"{code}); it has been replaced",
-                                        netlist=job.text) from None
+                                        netlist=text) from None
             w.runs += 1
             self.runs += 1
             if reply.get("fatal") or w.runs >= self.max_runs_per_worker:
@@ -273,19 +302,19 @@ class SpiceEngine:
                 w = None
             if reply["status"] != "ok":
                 cls = _ERRORS.get(reply["error"], E.SpiceError)
-                raise cls(reply["reason"], reply.get("lines", ()), job.text)
+                raise cls(reply["reason"], reply.get("lines", ()), text)
             vectors = reply["vectors"]
-            if job.kind == "op":
+            if kind == "op":
                 vectors = {k: v.reshape(()) if v.size == 1 else v for k, v in vectors.items()}
-            if job.kind == "noise":
+            if kind == "noise":
                 vectors = {k: v.reshape(()) if k.endswith("_total") and v.size == 1 else v
                            for k, v in vectors.items()}
-            axis = _AXIS_NAMES[job.kind]
-            if job.kind == "dc":
+            axis = _AXIS_NAMES[kind]
+            if kind == "dc":
                 axis = next((k for k in ("v-sweep", "i-sweep", "temp-sweep") if k in vectors),
                             None)
-            return SpiceResult.build(job.kind, vectors, axis, reply.get("version", ""),
-                                     job.sha256)
+            return SpiceResult.build(kind, vectors, axis, reply.get("version", ""),
+                                     hashlib.sha256(text.encode("ascii")).hexdigest())
         finally:
             self._idle.put(w)
 

@@ -7,6 +7,13 @@ from cosim.errors import CosimError
 _MAX_NETLIST_CHARS = 4000
 
 
+def _shown(line: str) -> str:
+    """A netlist line for display: non-printable characters escaped, never a line break."""
+    if all("\x20" <= c <= "\x7e" for c in line):
+        return line
+    return repr(line)[1:-1]
+
+
 class SpiceError(CosimError):
     """ngspice could not run a netlist.
 
@@ -40,7 +47,7 @@ class SpiceError(CosimError):
             if len(text) > _MAX_NETLIST_CHARS:
                 text = text[:_MAX_NETLIST_CHARS] + "\n... (truncated)"
             parts.append("  netlist:")
-            parts += [f"    {i:4d}  {line}" for i, line in enumerate(text.splitlines(), 1)]
+            parts += [f"    {i:4d}  {_shown(line)}" for i, line in enumerate(text.split("\n"), 1)]
         return "\n".join(parts)
 
     def __reduce__(self):  # picklable across worker processes
@@ -54,6 +61,14 @@ class NgspiceNotFoundError(SpiceError):
 
 class SpiceSyntaxError(SpiceError):
     hint = "correct the netlist line ngspice names above"
+
+
+class DeckRefusedError(SpiceSyntaxError):
+    """The text is outside the grammar the netlist core renders; ngspice never saw it."""
+
+    hint = ("build the circuit with cosim.netlist (or read a file with parse_netlist), which "
+            "renders only what ngspice may run; control lines, shell commands, non-ASCII "
+            "characters and includes of files outside netlists/ are never sent")
 
 
 class UnknownModelError(SpiceError):

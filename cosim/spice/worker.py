@@ -18,6 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from cosim.spice.errors import DeckRefusedError
+from cosim.spice.gate import check_deck
+
 # Lines ngspice prints that are progress or information, never failures on their own.
 _INFO_PATTERNS = re.compile(
     r"^(Note:|Trying gmin|Supplies reduced|Using SPARSE|Unsupported Ngspice version|"
@@ -81,7 +84,9 @@ class _Session:
     def load(self, text: str) -> tuple[int, list[str], list[str]]:
         self.ng._stdout.clear()
         self.ng._stderr.clear()
-        keep = [self.ffi.new("char[]", line.encode("utf-8")) for line in text.splitlines()]
+        # The gate has passed ``text`` (printable ASCII and "\n" only), so splitting on
+        # "\n" gives exactly the lines it checked.
+        keep = [self.ffi.new("char[]", line.encode("ascii")) for line in text.split("\n")]
         keep.append(self.ffi.new("char[]", b""))
         arr = self.ffi.new("char *[]", keep + [self.ffi.NULL])
         rc = self.lib.ngSpice_Circ(arr)
@@ -159,6 +164,11 @@ def classify_run(lines: list[str], kind: str) -> str | None:
 
 
 def _run_one(session: _Session, text: str, kind: str) -> dict[str, Any]:
+    try:
+        check_deck(text, kind)  # the last moment before ngspice sees the text
+    except DeckRefusedError as exc:
+        return {"status": "error", "error": "DeckRefusedError", "reason": exc.reason,
+                "lines": [], "fatal": False}
     session.reset()
     rc, out, err = session.load(text)
     all_load = out + err
@@ -210,7 +220,13 @@ def worker_main(conn) -> None:
             return
         if request is None:
             return
-        text, kind = request
+        try:
+            text, kind = request
+        except (TypeError, ValueError):
+            conn.send({"status": "error", "error": "DeckRefusedError",
+                       "reason": "refused before ngspice: a request is (text, kind)",
+                       "lines": [], "fatal": False})
+            continue
         try:
             reply = _run_one(session, text, kind)
         except Exception as exc:  # report, never die silently
