@@ -7,7 +7,7 @@ VENV   := .venv
 STAMP  := $(VENV)/.installed-stamp
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test setup ngspice bench clean
+.PHONY: demo test setup ngspice bench reliability clean
 
 demo: setup
 	$(VENV)/bin/cosim demo
@@ -29,6 +29,9 @@ $(STAMP): pyproject.toml
 
 bench: setup
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+reliability: setup
+	$(PY) scripts/reliability.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

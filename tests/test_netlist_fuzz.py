@@ -235,7 +235,7 @@ FUZZ_EXAMPLES = int(os.environ.get("COSIM_FUZZ_EXAMPLES", "5000"))
 FUZZ_SECONDS = 240.0  # the bound the suite keeps to; a run far below it is normal
 
 
-def test_fuzz_no_injection_and_no_traceback(fuzz_engine, marker_dir):
+def test_fuzz_no_injection_and_no_traceback(fuzz_engine, marker_dir, figures):
     marker = marker_dir / "marker"
     payloads = _payloads(str(marker))
     outcomes: dict[str, int] = {"ran": 0, "refused": 0}
@@ -260,6 +260,11 @@ def test_fuzz_no_injection_and_no_traceback(fuzz_engine, marker_dir):
 
     case()
     elapsed = time.monotonic() - start
+    figures("cases", sum(outcomes.values()))
+    figures("refused with a cosim error", outcomes["refused"])
+    figures("ran", outcomes["ran"])
+    figures("markers written", int(marker.exists()))
+    figures("seconds", round(elapsed, 1))
     assert not marker.exists()
     assert sum(outcomes.values()) >= min(FUZZ_EXAMPLES, 5000) * 0.95, outcomes
     assert elapsed < FUZZ_SECONDS, f"fuzzing took {elapsed:.0f} s"
