@@ -38,8 +38,6 @@ from typing import Any, Literal
 
 from cosim.errors import ConfigError
 
-DatasetName = Literal["digits"]
-ModelName = Literal["lenet5", "vgg"]
 ResizeMethod = Literal["nearest", "bilinear", "pad"]
 
 
@@ -78,10 +76,26 @@ class DataConfig:
 
     Attributes
     ----------
-    dataset : {"digits"}
-        scikit-learn's 8x8 handwritten digits (1797 images, 10 classes).
+    dataset : str
+        A name of :data:`cosim.nn.data.DATASETS`: ``digits`` (scikit-learn's bundled 8x8
+        handwritten digits, 1797 images, 10 classes; the default, needs no file),
+        ``mnist``, ``fashion-mnist`` (IDX files, gzipped or raw) or ``cifar10`` (the
+        python-version batches), the last three read from ``path``.
+    path : str
+        Folder of the local data files (``~`` is expanded); nothing is downloaded.
     test_fraction : float
-        Held-out fraction in (0, 1).
+        Held-out fraction in (0, 1) (digits only: the other sets have their own test
+        split).
+    val_fraction : float
+        Fraction of the training images held out for validation, in [0, 0.5); 0 = no
+        validation split.  Validation accuracy is recorded per epoch; choose
+        hyper-parameters on it, never on the test set.
+    val_limit : int
+        Use only the first N validation images (0 = all).
+    normalize : {"unit", "standard"}
+        ``unit``: pixels scaled to [0, 1] as loaded; ``standard``: then per channel minus
+        the training split's mean, over its standard deviation.  The applied statistics
+        are stored in the run file.
     split_seed : int
         Seed of the train/test split (independent of the run seed, so runs with
         different seeds see the same split).
@@ -93,21 +107,63 @@ class DataConfig:
         Use only the first N training / test images (0 = all): small runs for tests.
     """
 
-    dataset: DatasetName = "digits"
+    dataset: str = "digits"
+    path: str = ""
     test_fraction: float = 0.2
+    val_fraction: float = 0.0
     split_seed: int = 0
     input_size: int = 32
     resize: ResizeMethod = "nearest"
+    normalize: Literal["unit", "standard"] = "unit"
     train_limit: int = 0
+    val_limit: int = 0
     test_limit: int = 0
 
     def __post_init__(self) -> None:
+        from cosim.nn.data import DATASETS
+
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"data.dataset must be one of {', '.join(DATASETS)}, got "
+                              f"{self.dataset!r}")
         _check_float("data.test_fraction", self.test_fraction, 0.0, 1.0,
                      lo_open=True, hi_open=True)
+        _check_float("data.val_fraction", self.val_fraction, 0.0, 0.5, hi_open=True)
+        _check_int("data.val_limit", self.val_limit, 0)
         _check_int("data.split_seed", self.split_seed, 0)
         _check_int("data.input_size", self.input_size, 8, 256)
         _check_int("data.train_limit", self.train_limit, 0)
         _check_int("data.test_limit", self.test_limit, 0)
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One entry of a layer-list network (``name = "layers"``), see
+    :func:`cosim.nn.zoo.from_layers`.
+
+    Attributes
+    ----------
+    kind : {"conv2d", "linear", "relu", "maxpool2d", "avgpool2d", "flatten"}
+    out : int
+        Output channels (conv2d) or features (linear); 0 for the other kinds.
+    kernel, stride, padding : int
+        Convolution / pooling geometry; 0 = the default (kernel 3 for conv2d, 2 for
+        pooling; stride 1 for conv2d, the kernel for pooling; padding 0).
+    """
+
+    kind: str
+    out: int = 0
+    kernel: int = 0
+    stride: int = 0
+    padding: int = 0
+
+    def __post_init__(self) -> None:
+        from cosim.nn.layers import LAYERS
+
+        if self.kind not in LAYERS:
+            raise ConfigError(f"model.layers: kind must be one of {', '.join(LAYERS)}, got "
+                              f"{self.kind!r}")
+        for name in ("out", "kernel", "stride", "padding"):
+            _check_int(f"model.layers.{name}", getattr(self, name), 0)
 
 
 @dataclass(frozen=True)
@@ -116,23 +172,36 @@ class ModelConfig:
 
     Attributes
     ----------
-    name : {"lenet5", "vgg"}
+    name : str
+        A name of :data:`cosim.nn.zoo.MODELS`: ``lenet5``, ``vgg`` or ``layers`` (the
+        network given by ``layers``).
     width : float
         Multiplier of every hidden width (1 = the published network), > 0.
     pool : {"max", "avg"}
         LeNet-5 pooling.
     vgg_config : str
         VGG configuration name (``cosim.nn.VGG_CONFIGS``), for ``name = "vgg"``.
+    layers : list of LayerSpec
+        The network for ``name = "layers"`` (``[[model.layers]]`` tables in TOML); its
+        shapes are checked when the run is prepared, before the first step.
     """
 
-    name: ModelName = "lenet5"
+    name: str = "lenet5"
     width: float = 1.0
     pool: Literal["max", "avg"] = "max"
     vgg_config: str = "vgg11"
+    layers: tuple[LayerSpec, ...] = ()
 
     def __post_init__(self) -> None:
         _check_float("model.width", self.width, 0.0, 16.0, lo_open=True)
-        from cosim.nn.zoo import VGG_CONFIGS
+        from cosim.nn.zoo import MODELS, VGG_CONFIGS
+
+        if self.name not in MODELS:
+            raise ConfigError(f"model.name must be one of {', '.join(MODELS)}, got "
+                              f"{self.name!r}")
+        if (self.name == "layers") != bool(self.layers):
+            raise ConfigError("model.layers is used exactly when model.name = 'layers'; "
+                              f"got name {self.name!r} with {len(self.layers)} layers")
 
         if self.vgg_config not in VGG_CONFIGS:
             raise ConfigError(f"model.vgg_config must be one of {sorted(VGG_CONFIGS)}, got "

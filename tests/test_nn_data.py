@@ -55,8 +55,8 @@ def test_mnist_idx_gz_and_raw_round_trip(tmp_path):
         np.testing.assert_array_equal(ds.y_train, arrays["train_labels"])
         np.testing.assert_array_equal(ds.y_test, arrays["test_labels"])
         assert 0 <= ds.x_train.min() and ds.x_train.max() <= 1
-    fashion = DATASETS["fashion_mnist"](tmp_path)
-    assert fashion.name == "fashion_mnist" and fashion.x_train.shape == (5, 1, 4, 3)
+    fashion = DATASETS["fashion-mnist"](tmp_path)
+    assert fashion.name == "fashion-mnist" and fashion.x_train.shape == (5, 1, 4, 3)
 
 
 @pytest.mark.parametrize("type_code,dtype", [(0x08, np.uint8), (0x09, np.int8),

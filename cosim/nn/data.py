@@ -196,7 +196,7 @@ def load_mnist_idx(directory_or_files: str | Path | Mapping[str, str | Path], *,
         mapping with keys ``train_images``, ``train_labels``, ``test_images``,
         ``test_labels`` to file paths.
     name : str
-        Name of the returned data set (``"mnist"``, ``"fashion_mnist"``).
+        Name of the returned data set (``"mnist"``, ``"fashion-mnist"``).
     num_classes : int
         Labels must lie in ``0 .. num_classes - 1``.
 
@@ -411,8 +411,101 @@ RESIZE_METHODS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
 DATASETS: dict[str, Callable[..., Dataset]] = {
     "digits": load_digits_dataset,
     "mnist": load_mnist_idx,
-    "fashion_mnist": lambda directory_or_files, **kw: load_mnist_idx(
-        directory_or_files, name="fashion_mnist", **kw),
+    "fashion-mnist": lambda directory_or_files, **kw: load_mnist_idx(
+        directory_or_files, name="fashion-mnist", **kw),
     "cifar10": load_cifar10,
 }
-"""Data-set loaders by name (all but ``digits`` take a local path)."""
+"""Data-set loaders by name (all but ``digits`` take a local path).  The names are the
+values ``data.dataset`` of a run config accepts."""
+
+NORMALIZATIONS = ("unit", "standard")
+"""``unit``: pixel values as loaded, scaled to [0, 1]; ``standard``: then per channel
+minus the training images' mean, divided by their standard deviation."""
+
+
+@dataclass(frozen=True)
+class RunData:
+    """The images a training run uses: train, validation and test splits.
+
+    Attributes
+    ----------
+    x_train, x_val, x_test : ndarray, float64, shape (N, C, H, W)
+    y_train, y_val, y_test : ndarray, int64, shape (N,)
+        ``x_val`` is empty when no validation split was asked for.
+    num_classes : int
+    normalization : dict
+        ``{"method": ..., "mean": [per channel], "std": [per channel]}`` as applied
+        (mean 0 and std 1 for ``unit``); stored in the run file.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+    normalization: dict
+
+    @property
+    def channels(self) -> int:
+        return int(self.x_train.shape[1])
+
+
+def load_run_data(data) -> RunData:
+    """The splits a run config's ``data`` section describes (:class:`cosim.config.DataConfig`).
+
+    Order of work: load (digits split by ``split_seed``; the other sets come with their
+    own test split), draw the validation split from the training images
+    (``val_fraction``, seeded by ``split_seed``), apply ``train_limit`` / ``val_limit`` /
+    ``test_limit``, resize to ``input_size``, normalise (statistics of the training split).
+    Nothing is downloaded: the files sit under ``data.path``.
+    """
+    name = data.dataset
+    if name not in DATASETS:
+        raise ConfigError(f"data.dataset {name!r} is unknown; choose one of "
+                          f"{', '.join(DATASETS)}")
+    if name == "digits":
+        ds = load_digits_dataset(test_fraction=data.test_fraction, seed=data.split_seed)
+    else:
+        if not data.path:
+            raise ConfigError(f"data.dataset = {name!r} reads local files: set data.path to "
+                              "the folder that holds them (e.g. --set data.path=~/data/"
+                              f"{name}); nothing is downloaded")
+        ds = DATASETS[name](Path(data.path).expanduser())
+    x_tr, y_tr = ds.x_train, ds.y_train
+    x_va, y_va = x_tr[:0], y_tr[:0]
+    if data.val_fraction:
+        n = x_tr.shape[0]
+        n_val = max(1, int(round(data.val_fraction * n)))
+        if n_val >= n:
+            raise ConfigError(f"data.val_fraction {data.val_fraction} leaves no training "
+                              f"images of {n}; lower it")
+        order = np.random.default_rng([data.split_seed, 1]).permutation(n)
+        val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
+        x_tr, y_tr, x_va, y_va = x_tr[train], y_tr[train], x_tr[val], y_tr[val]
+    if data.train_limit:
+        x_tr, y_tr = x_tr[:data.train_limit], y_tr[:data.train_limit]
+    if getattr(data, "val_limit", 0):
+        x_va, y_va = x_va[:data.val_limit], y_va[:data.val_limit]
+    if data.test_limit:
+        x_te, y_te = ds.x_test[:data.test_limit], ds.y_test[:data.test_limit]
+    else:
+        x_te, y_te = ds.x_test, ds.y_test
+    if data.input_size != x_tr.shape[-1] or data.input_size != x_tr.shape[-2]:
+        x_tr, x_va, x_te = (resize_images(x, data.input_size, data.resize)
+                            for x in (x_tr, x_va, x_te))
+    channels = x_tr.shape[1]
+    mean, std = np.zeros(channels), np.ones(channels)
+    if data.normalize == "standard":
+        mean = x_tr.mean(axis=(0, 2, 3))
+        std = x_tr.std(axis=(0, 2, 3))
+        std = np.where(std > 0, std, 1.0)
+        shift, scale = mean[None, :, None, None], std[None, :, None, None]
+        x_tr, x_va, x_te = ((x - shift) / scale for x in (x_tr, x_va, x_te))
+    elif data.normalize != "unit":
+        raise ConfigError(f"data.normalize {data.normalize!r}: choose one of "
+                          f"{', '.join(NORMALIZATIONS)}")
+    norm = {"method": data.normalize, "mean": [float(v) for v in mean],
+            "std": [float(v) for v in std]}
+    return RunData(x_tr, y_tr, x_va, y_va, x_te, y_te, ds.num_classes, norm)

@@ -186,7 +186,85 @@ def vgg(config: str | Sequence = "vgg11", *, num_classes: int = 10, in_channels:
     return _finish(layers, (in_channels, input_size, input_size), backend, store, rng)
 
 
-MODELS: dict[str, Callable[..., Sequential]] = {"lenet5": lenet5, "vgg": vgg}
+def from_layers(layers: Sequence, *, num_classes: int = 10, in_channels: int = 1,
+                input_size: int = 32, width: float = 1.0,
+                rng: np.random.Generator | None = None, backend: MatmulBackend | None = None,
+                store: WeightStore | None = None) -> Sequential:
+    """A network from a layer list, as a run config's ``[[model.layers]]`` gives it.
+
+    Each entry has a ``kind`` from :data:`cosim.nn.layers.LAYERS` (``conv2d``,
+    ``linear``, ``relu``, ``maxpool2d``, ``avgpool2d``, ``flatten``) and, as the kind
+    needs them, ``out`` (output channels or features), ``kernel``, ``stride`` and
+    ``padding`` (entries are mappings or objects with those attributes; missing numbers
+    are 0, meaning "default").  Input sizes follow from the previous layer, so only a
+    wrong order or size can fail: every shape is checked here, before any training, and
+    a mismatch names the layer.  ``width`` scales every ``out`` but the last layer's,
+    which must equal ``num_classes``.
+
+    Example (LeNet-like)::
+
+        [{"kind": "conv2d", "out": 6, "kernel": 5}, {"kind": "relu"},
+         {"kind": "maxpool2d", "kernel": 2}, {"kind": "flatten"},
+         {"kind": "linear", "out": 10}]
+    """
+    from cosim.nn.layers import LAYERS, AvgPool2d
+
+    def field(spec, key: str) -> int:
+        value = spec.get(key, 0) if isinstance(spec, dict) else getattr(spec, key, 0)
+        return int(value or 0)
+
+    if not layers:
+        raise ConfigError("model.layers is empty; give at least one layer")
+    w = _check_width(width)
+    shape: tuple[int, ...] = (in_channels, input_size, input_size)
+    built: list[Layer] = []
+    counts: dict[str, int] = {}
+    for i, spec in enumerate(layers):
+        kind = spec.get("kind") if isinstance(spec, dict) else getattr(spec, "kind", None)
+        if kind not in LAYERS:
+            raise ConfigError(f"model.layers[{i}]: kind {kind!r} is unknown; choose one of "
+                              f"{', '.join(LAYERS)}")
+        counts[kind] = counts.get(kind, 0) + 1
+        name = f"{kind}{counts[kind]}"
+        last = i == len(layers) - 1
+        out = field(spec, "out")
+        if out and not last:
+            out = _scaled(out, w)
+        where = f"model.layers[{i}] ({name})"
+        if kind in ("conv2d", "linear") and out < 1:
+            raise ConfigError(f"{where}: give 'out', the number of output "
+                              f"{'channels' if kind == 'conv2d' else 'features'}")
+        if kind == "conv2d":
+            if len(shape) != 3:
+                raise ConfigError(f"{where}: a convolution needs (channels, height, width) "
+                                  f"input, but the previous layer gives {shape}")
+            layer: Layer = Conv2d(name, shape[0], out, field(spec, "kernel") or 3,
+                                  stride=field(spec, "stride") or 1,
+                                  padding=field(spec, "padding"))
+        elif kind == "linear":
+            if len(shape) != 1:
+                raise ConfigError(f"{where}: a linear layer needs a flat input, but the "
+                                  f"previous layer gives {shape}; add a flatten layer before it")
+            layer = Linear(name, shape[0], out)
+        elif kind in ("maxpool2d", "avgpool2d"):
+            cls = MaxPool2d if kind == "maxpool2d" else AvgPool2d
+            layer = cls(name, field(spec, "kernel") or 2, field(spec, "stride") or None)
+        else:
+            layer = LAYERS[kind](name)
+        try:
+            shape = tuple(layer.output_shape(shape))
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        built.append(layer)
+    if shape != (num_classes,):
+        raise ConfigError(f"model.layers: the network ends with output shape {shape}, "
+                          f"but the data set has {num_classes} classes; end with a linear "
+                          f"layer of out = {num_classes}")
+    return _finish(built, (in_channels, input_size, input_size), backend, store, rng)
+
+
+MODELS: dict[str, Callable[..., Sequential]] = {"lenet5": lenet5, "vgg": vgg,
+                                                "layers": from_layers}
 """Model builders by name; each takes keyword options and returns a Sequential."""
 
 

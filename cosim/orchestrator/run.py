@@ -89,25 +89,14 @@ class Prepared:
     backend: Any
     store: Any
     trainer: Any
+    data: Any = None  # the cosim.nn.data.RunData the splits come from
 
 
 def load_data(config: RunConfig):
-    """``(x_train, y_train, x_test, y_test)`` as the run uses them (resized, limited)."""
-    from cosim.nn import load_digits_dataset, resize_images
+    """The run's data splits (:func:`cosim.nn.data.load_run_data` of ``config.data``)."""
+    from cosim.nn.data import load_run_data
 
-    d = config.data
-    if d.dataset != "digits":
-        raise ConfigError(f"data.dataset {d.dataset!r} is not supported by the orchestrator")
-    ds = load_digits_dataset(test_fraction=d.test_fraction, seed=d.split_seed)
-    x_tr, y_tr, x_te, y_te = ds.x_train, ds.y_train, ds.x_test, ds.y_test
-    if d.train_limit:
-        x_tr, y_tr = x_tr[:d.train_limit], y_tr[:d.train_limit]
-    if d.test_limit:
-        x_te, y_te = x_te[:d.test_limit], y_te[:d.test_limit]
-    if d.input_size != x_tr.shape[-1]:
-        x_tr = resize_images(x_tr, d.input_size, d.resize)
-        x_te = resize_images(x_te, d.input_size, d.resize)
-    return x_tr, y_tr, x_te, y_te
+    return load_run_data(config.data)
 
 
 def rng_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator,
@@ -118,17 +107,31 @@ def rng_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator,
             np.random.default_rng(hw))
 
 
-def build_network(config: RunConfig):
-    """The model of the config, without parameters (float defaults for its hooks)."""
-    from cosim.nn import lenet5, vgg
+def build_network(config: RunConfig, in_channels: int, num_classes: int):
+    """The model of the config (from the registry :data:`cosim.nn.zoo.MODELS`), without
+    parameters (float defaults for its hooks); every layer shape is checked here."""
+    from cosim.nn.zoo import build_model
 
     m = config.model
-    in_ch = 1
+    options: dict[str, Any] = {"num_classes": num_classes, "in_channels": in_channels,
+                               "input_size": config.data.input_size, "width": m.width}
     if m.name == "lenet5":
-        return lenet5(num_classes=10, in_channels=in_ch, input_size=config.data.input_size,
-                      width=m.width, pool=m.pool)
-    return vgg(m.vgg_config, num_classes=10, in_channels=in_ch,
-               input_size=config.data.input_size, width=m.width)
+        options["pool"] = m.pool
+    elif m.name == "vgg":
+        options["config"] = m.vgg_config
+    elif m.name == "layers":
+        options["layers"] = m.layers
+    return build_model(m.name, **options)
+
+
+def data_description(prep: Prepared) -> dict[str, Any]:
+    """What the run file records about the data: split sizes, shape, classes and the
+    normalisation applied (with its statistics)."""
+    d = prep.data
+    return {"dataset": prep.config.data.dataset, "train": int(d.x_train.shape[0]),
+            "val": int(d.x_val.shape[0]), "test": int(d.x_test.shape[0]),
+            "input_shape": [int(v) for v in d.x_train.shape[1:]],
+            "num_classes": int(d.num_classes), "normalization": d.normalization}
 
 
 def total_steps(config: RunConfig, n_train: int) -> int:
@@ -144,9 +147,10 @@ def prepare(config: RunConfig, *, engine=None, cache=None) -> Prepared:
     from cosim.hw.backend import build_hardware
     from cosim.nn import SGD, Trainer
 
-    x_tr, y_tr, x_te, y_te = load_data(config)
+    data = load_data(config)
+    x_tr, y_tr, x_te, y_te = data.x_train, data.y_train, data.x_test, data.y_test
     init_rng, shuffle_rng, hw_rng = rng_streams(config.seed)
-    model = build_network(config)
+    model = build_network(config, data.channels, data.num_classes)
     backend, store = build_hardware(config.hardware, model, hw_rng, engine=engine,
                                     cache=cache)
     model.backend, model.store = backend, store
@@ -155,7 +159,7 @@ def prepare(config: RunConfig, *, engine=None, cache=None) -> Prepared:
     sgd = SGD(lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay,
               schedule=t.lr_schedule, total_steps=total_steps(config, x_tr.shape[0]))
     trainer = Trainer(model, sgd, shuffle_rng, t.batch_size)
-    return Prepared(config, x_tr, y_tr, x_te, y_te, model, backend, store, trainer)
+    return Prepared(config, x_tr, y_tr, x_te, y_te, model, backend, store, trainer, data)
 
 
 def _call(obj, name: str, default, *args):
@@ -281,7 +285,8 @@ def train(config: RunConfig | None, out: str | Path, *, resume: bool = False,
         prep = prepare(config, engine=engine, cache=cache)
         if not resume:   # created only once the data, model and hardware are built
             run = RunFile.create(out, config.to_json(), source_text=source_text,
-                                 overrides=overrides, overwrite=overwrite)
+                                 overrides=overrides, overwrite=overwrite,
+                                 data=data_description(prep))
         return _loop(prep, run, resume=resume, progress=progress, quiet=quiet,
                      on_step=on_step, t_call=t_call)
 
@@ -357,6 +362,10 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
             if epoch_end:
                 t_eval = time.perf_counter()
                 test_acc = model.accuracy(prep.x_test, prep.y_test, t.eval_batch_size)
+                val_acc = None
+                if prep.data is not None and prep.data.x_val.shape[0]:
+                    val_acc = model.accuracy(prep.data.x_val, prep.data.y_val,
+                                             t.eval_batch_size)
                 rec.drain(step, keep_signals=False)
                 sel = [i for i, e in enumerate(steps_hist["epoch"]) if e == epoch]
                 ep_row = {"epoch": epoch,
@@ -368,6 +377,8 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
                           "test_acc": float(test_acc),
                           "time_s": float(sum(steps_hist["time_s"][i] for i in sel)
                                           + time.perf_counter() - t_eval)}
+                if val_acc is not None:  # a column only in runs with a validation split
+                    ep_row["val_acc"] = float(val_acc)
                 pending.add("metrics/epoch", ep_row)
                 checkpoint("complete" if step == total else "running", epoch)
                 progress.epoch(epoch, t.epochs, ep_row["train_loss"], ep_row["train_acc"],

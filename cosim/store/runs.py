@@ -198,9 +198,13 @@ class RunFile:
     # --- creation and atomic commits ------------------------------------------------
     @classmethod
     def create(cls, path: str | Path, config_json: str, *, source_text: str = "",
-               overrides: tuple[str, ...] | list[str] = (), overwrite: bool = False
-               ) -> "RunFile":
-        """A new run file holding the config; refuses to replace a file unless asked."""
+               overrides: tuple[str, ...] | list[str] = (), overwrite: bool = False,
+               data: dict | None = None) -> "RunFile":
+        """A new run file holding the config; refuses to replace a file unless asked.
+
+        ``data`` describes the data the run uses (split sizes, channels, classes, the
+        normalisation applied); it is stored as JSON in the ``data`` attribute of
+        ``/config``."""
         path = Path(path)
         if path.exists() and not overwrite:
             raise RunFileError(f"{path} exists; use resume to continue it, or choose "
@@ -221,6 +225,8 @@ class RunFile:
             ds = f.create_dataset("config", data=config_json, dtype=h5py.string_dtype())
             ds.attrs["source_text"] = source_text
             ds.attrs["overrides"] = json.dumps(list(overrides))
+            if data is not None:
+                ds.attrs["data"] = json.dumps(data, sort_keys=True)
             for table in TABLES:
                 _append_table(f, table, [])
                 f.require_group(table)
