@@ -1,5 +1,6 @@
 """Processes and signals with real processes: a parent killed with SIGKILL leaves no
-ngspice worker behind."""
+ngspice worker or sweep worker behind; a hung or killed sweep point fails alone, and the
+command says how many points failed."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
 import psutil
 import pytest
+
+from cosim.sweep import SweepFile
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,6 +43,46 @@ if sys.argv[1] == "main_thread":     # the worker is started by the main thread
 else:                                # workers started by run_many's pool threads
     engine.run_many([make_job(slow_tran()), make_job(slow_tran())])
 """
+
+# Point tasks for the tests, registered when this script is imported: as the main
+# script of `cosim sweep run` and again in every spawned sweep worker, which re-imports
+# it (as the multiprocessing "spawn" start method does with the main module).
+SWEEP_SCRIPT = SLOW_TRAN + """
+import os
+import signal
+import sys
+import time
+
+from cosim.sweep import tasks
+
+
+def misbehave(params, seed):
+    x = params["x"]
+    if x == 2:
+        os.kill(os.getpid(), signal.SIGSTOP)   # hangs: stopped, no CPU, never answers
+    if x == 3:
+        os.kill(os.getpid(), signal.SIGKILL)   # the worker dies
+    return {"y": 2.0 * x}
+
+
+def slow_spice(params, seed):
+    tasks._spice_engine().run(slow_tran(), timeout_s=600)
+    return {"y": 0.0}
+
+
+def _any(params):
+    pass
+
+
+tasks.TASKS["test_misbehave"] = tasks.Task("test_misbehave", misbehave, _any, "test")
+tasks.TASKS["test_slow_spice"] = tasks.Task("test_slow_spice", slow_spice, _any, "test")
+
+if __name__ == "__main__":
+    from cosim.cli.main import main
+
+    sys.exit(main(sys.argv[1:]))
+"""
+
 
 def _env():
     env = dict(os.environ)
@@ -114,3 +158,64 @@ def test_killed_parent_leaves_no_ngspice_worker(tmp_path, mode):
     assert len(_alive(pids)) == n
     seconds = _kill_parent_and_time_orphans(proc, pids)
     print(f"{mode}: {n} ngspice workers gone {seconds:.2f} s after the kill")
+
+
+def _sweep_spec(tmp_path, task, xs):
+    spec = tmp_path / "spec.toml"
+    spec.write_text(textwrap.dedent(f"""\
+        [sweep]
+        task = "{task}"
+        out = "out.h5"
+        [sweep.grid]
+        x = {list(xs)}
+        """))
+    script = tmp_path / "sweep_cli.py"
+    script.write_text(SWEEP_SCRIPT)
+    return spec, script
+
+
+def test_killed_sweep_parent_leaves_no_process(tmp_path):
+    """`cosim sweep run` killed with SIGKILL while both workers are inside long ngspice
+    runs: the sweep workers, their ngspice workers and multiprocessing's helper are all
+    gone within 5 s."""
+    spec, script = _sweep_spec(tmp_path, "test_slow_spice", [1, 2, 3, 4])
+    proc = subprocess.Popen([sys.executable, str(script), "sweep", "run", str(spec),
+                             "--workers", "2", "--quiet"], env=_env(), cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pids = _wait_for_descendants(proc, lambda kids: len(_spice_workers(kids)) == 2)
+    time.sleep(1.0)
+    assert len(_alive(pids)) >= 4         # 2 sweep workers + their 2 ngspice workers
+    seconds = _kill_parent_and_time_orphans(proc, pids)
+    print(f"sweep: {len(pids)} processes gone {seconds:.2f} s after the kill")
+
+
+def test_hung_and_killed_points_fail_alone_and_the_command_counts_them(tmp_path):
+    """Point x=2 stops its worker (SIGSTOP: a hang) and is ended by --point-timeout;
+    point x=3 kills its worker.  Both are recorded as failed with what happened, the
+    three others complete, and the command exits 1 naming 2 failed points; so does a
+    re-run that executes nothing."""
+    spec, script = _sweep_spec(tmp_path, "test_misbehave", [1, 2, 3, 4, 5])
+    argv = [sys.executable, str(script), "sweep", "run", str(spec), "--workers", "2",
+            "--point-timeout", "3"]
+    t0 = time.monotonic()
+    first = subprocess.run(argv, check=False, env=_env(), cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120)
+    elapsed = time.monotonic() - t0
+    assert first.returncode == 1, first.stderr
+    assert "2 of 5 points failed" in first.stderr
+    assert elapsed < 60
+    with SweepFile(tmp_path / "out.h5") as f:
+        x = f.coords()["x"].tolist()
+        status = dict(zip(x, f.status()))
+        errors = dict(zip(x, f.errors()))
+        y = dict(zip(x, f.results()["y"].tolist()))
+        duration = dict(zip(x, f.column("duration_s").tolist()))
+    assert status == {1: "ok", 2: "failed", 3: "failed", 4: "ok", 5: "ok"}
+    assert "per-point timeout of 3 s" in errors[2] and "killed" in errors[2]
+    assert 3.0 <= duration[2] < 10.0
+    assert "worker process died" in errors[3] and "SIGKILL" in errors[3]
+    assert [y[k] for k in (1, 4, 5)] == [2.0, 8.0, 10.0]
+    again = subprocess.run(argv, check=False, env=_env(), cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 1, again.stderr
+    assert "0 executed" in again.stdout and "2 of 5 points failed" in again.stderr
