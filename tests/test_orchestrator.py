@@ -133,12 +133,13 @@ def straight_cli_run(tmp_path_factory):
     return straight
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_cli_ctrl_c_and_sigkill_then_resume_match_an_uninterrupted_run(tmp_path, sig,
                                                                        straight_cli_run):
-    """Real signals to a `cosim train` process: SIGINT writes a checkpoint and exits 130;
-    SIGKILL leaves the file at its last checkpoint, readable. Resuming either gives the
-    uninterrupted run's weights and metrics exactly."""
+    """Real signals to a `cosim train` process: SIGINT writes a checkpoint and exits 130,
+    SIGTERM (what schedulers send) likewise with 143; SIGKILL leaves the file at its last
+    checkpoint, readable. Resuming any of them gives the uninterrupted run's weights and
+    metrics exactly."""
     straight = straight_cli_run
     cut = tmp_path / "cut.h5"
     proc = subprocess.Popen(_cli("train", *CLI_COMMON, "--out", str(cut)),
@@ -151,9 +152,9 @@ def test_cli_ctrl_c_and_sigkill_then_resume_match_an_uninterrupted_run(tmp_path,
     ck = run.checkpoint()
     assert 2 <= ck.step < total, f"the signal came too late ({ck.step} of {total} steps)"
     assert run.step_metrics()["step"].tolist() == list(range(1, ck.step + 1))
-    if sig == signal.SIGINT:
-        assert rc == 130 and run.attrs()["status"] == "interrupted"
-        assert "interrupted" in proc.stderr.read()
+    if sig in (signal.SIGINT, signal.SIGTERM):
+        assert rc == 128 + sig and run.attrs()["status"] == "interrupted"
+        assert f"interrupted by {sig.name} after step {ck.step}" in proc.stderr.read()
     else:
         assert rc == -signal.SIGKILL and run.attrs()["status"] == "running"
     out = subprocess.run(_cli("train", "--resume", "--out", str(cut), "--quiet"),

@@ -49,9 +49,9 @@ def main(argv: list[str] | None = None) -> int:
             result = train(config, args.out, source_text=args.config.read_text(),
                            overrides=args.overrides, overwrite=args.overwrite,
                            quiet=args.quiet)
-    except TrainingInterrupted as exc:
+    except TrainingInterrupted as exc:       # SIGINT (130) or SIGTERM (143)
         print(exc, file=sys.stderr)
-        return 130
+        return 128 + exc.signum
     except CosimError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

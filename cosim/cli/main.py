@@ -3,17 +3,22 @@
 Top-level commands live in their own modules, listed in :data:`COMMAND_MODULES`; each
 defines ``register(subparsers)`` that adds its parser and sets ``func=handler`` with
 ``handler(args) -> int``.  Errors of the project (CosimError and subclasses) are printed
-as one clear message and exit with status 2; nothing else is swallowed.
+as one clear message and exit with status 2; nothing else is swallowed.  Ctrl-C (SIGINT)
+and SIGTERM stop a command the same way (``KeyboardInterrupt``, so clean-up runs: a
+training run writes its checkpoint, a sweep stops its workers) and exit with status
+``128 + signal number``: 130 and 143.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 import cosim
 from cosim.errors import CosimError
+from cosim.processes import sigterm_as_interrupt
 
 COMMAND_MODULES: list[str] = [
     "cosim.cli.demo",
@@ -73,16 +78,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0 if args.command is None else 2
     try:
-        return int(args.func(args) or 0)
+        with sigterm_as_interrupt():
+            return int(args.func(args) or 0)
     except CosimError as exc:
         print(f"cosim {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:
         print(f"cosim {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"cosim {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"cosim {args.command}: {str(exc) or 'interrupted'}", file=sys.stderr)
+        return 128 + int(getattr(exc, "signum", signal.SIGINT))
     except BrokenPipeError:  # output piped into e.g. `head`: not an error
         import os
 

@@ -1,8 +1,10 @@
 """``cosim sweep``: run a grid / Monte Carlo sweep, show and plot its result file.
 
 * ``cosim sweep run SPEC.toml [--scheduler ADDRESS] [--workers N] [--out FILE]
-  [--retry-failed]``: points on a local process pool, or on a Dask distributed cluster;
-  points already done in the file are skipped.
+  [--retry-failed] [--point-timeout S]``: points on a local process pool, or on a Dask
+  distributed cluster; points already done in the file are skipped.  Exits with status 1
+  when points of the spec are recorded as failed in the file (this run's or earlier
+  ones), naming how many.
 * ``cosim sweep show FILE [--json]``: status counts and the table of points.
 * ``cosim sweep plot FILE [-o PNG] [--result NAME ...]``: results vs the swept values.
 * ``cosim sweep tasks``: the registered point tasks.
@@ -36,6 +38,10 @@ def register(subparsers) -> None:
                      help="result file (default: the spec's sweep.out)")
     run.add_argument("--retry-failed", action="store_true",
                      help="also re-run points recorded as failed")
+    run.add_argument("--point-timeout", type=float, default=None, metavar="S",
+                     help="local pool: stop a point after S seconds of wall time (its "
+                          "worker is killed, the point recorded as failed); default: no "
+                          "limit")
     run.add_argument("--quiet", action="store_true", help="no per-point lines")
     run.set_defaults(func=cmd_run)
     show = sub.add_parser("show", help="status and table of a sweep file")
@@ -68,11 +74,17 @@ def cmd_run(args) -> int:
         print(f"point {point.index} [{c}] {outcome.duration_s:.2f} s {msg}", file=sys.stderr)
 
     rep = run_sweep(spec, args.out, scheduler=args.scheduler, workers=args.workers,
-                    retry_failed=args.retry_failed, on_point=progress)
+                    retry_failed=args.retry_failed, point_timeout_s=args.point_timeout,
+                    on_point=progress)
     print(f"{rep.path}: {rep.points} points, {rep.executed} executed ({rep.ok} ok, "
           f"{rep.failed} failed), {rep.skipped} already done; {rep.elapsed_s:.1f} s on "
           f"{rep.backend}")
-    return 0 if rep.failed == 0 else 1
+    if rep.failed_total:
+        print(f"cosim sweep run: {rep.failed_total} of {rep.points} points failed (their "
+              f"errors: cosim sweep show {rep.path}; re-run them with --retry-failed)",
+              file=sys.stderr)
+        return 1
+    return 0
 
 
 def show_data(path: Path) -> dict:

@@ -10,8 +10,8 @@ DESCRIPTION = """\
 Train a CNN where every forward product, every error backpropagation and every weight
 update goes through the simulated hardware (see cosim.orchestrator). The run file
 (HDF5) holds the config, metrics per step and per epoch, checkpoints, sampled signals,
-spot-check errors and the tile netlists. Ctrl-C writes a checkpoint and exits; --resume
-continues bit-identically.
+spot-check errors and the tile netlists. Ctrl-C (exit status 130) or SIGTERM (143)
+writes a checkpoint and exits; --resume continues bit-identically.
 
 Examples:
   cosim train --config workflows/configs/lenet_digits.toml --out runs/lenet.h5

@@ -15,7 +15,10 @@ runs the layer steps.  Each step:
 
 A checkpoint (trainer: weights or device states, optimizer, shuffling RNG, epoch position;
 backend: its RNG states) is committed atomically at every epoch end, every
-``training.checkpoint_every_steps`` steps and on SIGINT (Ctrl-C).  ``resume=True``
+``training.checkpoint_every_steps`` steps and on SIGINT (Ctrl-C) or SIGTERM (what batch
+schedulers and ``kill`` send): the signal is noted, the current step finishes, the
+checkpoint is written and :class:`TrainingInterrupted` is raised (a second signal aborts
+at once).  ``resume=True``
 continues from the latest checkpoint and gives bit-identical results to an uninterrupted
 run.  Random streams: ``numpy.random.SeedSequence(seed).spawn(3)`` gives the
 initialisation, shuffling and hardware Generators, in that order.
@@ -41,13 +44,16 @@ from cosim.store.runs import Checkpoint, PendingWrites, RunFile, RunFileError
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Training stopped on SIGINT after writing a checkpoint (``step`` steps done)."""
+    """Training stopped on SIGINT or SIGTERM (``signum``) after writing a checkpoint
+    (``step`` steps done)."""
 
-    def __init__(self, step: int, path: Path) -> None:
-        super().__init__(f"interrupted after step {step}; checkpoint written to {path} "
-                         f"(continue with --resume)")
+    def __init__(self, step: int, path: Path, signum: int = signal.SIGINT) -> None:
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {name} after step {step}; checkpoint written to "
+                         f"{path} (continue with --resume)")
         self.step = step
         self.path = path
+        self.signum = int(signum)
 
 
 @dataclass
@@ -167,24 +173,31 @@ def _call(obj, name: str, default, *args):
     return default if fn is None else fn(*args)
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextmanager
-def _sigint_flag():
-    """Turn SIGINT into a flag checked between steps (a second SIGINT aborts at once)."""
-    flag = {"set": False}
+def _stop_flag():
+    """Turn SIGINT and SIGTERM into a flag checked between steps (``flag["signum"]``: the
+    first one received); a second signal aborts at once."""
+    from cosim.processes import Terminated
+
+    flag = {"signum": 0}
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
 
     def handler(signum, frame):
-        if flag["set"]:
-            raise KeyboardInterrupt
-        flag["set"] = True
+        if flag["signum"]:
+            raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt
+        flag["signum"] = signum
 
-    old = signal.signal(signal.SIGINT, handler)
+    old = {s: signal.signal(s, handler) for s in _STOP_SIGNALS}
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, old)
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 class _Recorder:
@@ -260,7 +273,7 @@ def train(config: RunConfig | None, out: str | Path, *, resume: bool = False,
     Raises
     ------
     TrainingInterrupted
-        On SIGINT, after the checkpoint is written.
+        On SIGINT or SIGTERM (its ``signum``), after the checkpoint is written.
     """
     from threadpoolctl import threadpool_limits
 
@@ -330,7 +343,7 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
                         time_s=float(sum(steps_hist["time_s"])))
         run.commit(pending, ck, status=status)
 
-    with _sigint_flag() as flag:
+    with _stop_flag() as flag:
         while done < total:
             step = done + 1
             epoch = (step - 1) // spe + 1
@@ -385,13 +398,13 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
                                ep_row["test_acc"], step, ep_row["time_s"])
             elif t.checkpoint_every_steps and step % t.checkpoint_every_steps == 0:
                 checkpoint("running", epoch)
-            if flag["set"] and done < total:
+            if flag["signum"] and done < total:
                 if not epoch_end:
                     checkpoint("interrupted", epoch)
                 else:
                     run.commit(pending, None, status="interrupted")
                 progress.message(f"interrupted after step {done}; checkpoint written")
-                raise TrainingInterrupted(done, run.path)
+                raise TrainingInterrupted(done, run.path, flag["signum"])
     if done == total and run.attrs().get("status") != "complete":
         run.commit(pending, None, status="complete")
     epochs = run.epoch_metrics()

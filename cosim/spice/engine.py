@@ -31,6 +31,7 @@ from cosim.errors import NetlistError
 from cosim.netlist import Analysis, Circuit, parse_netlist
 from cosim.netlist.analysis import Ac, Dc, Noise, Op, Tran
 from cosim.netlist.circuit import render_member
+from cosim.processes import child_env
 from cosim.spice import errors as E
 from cosim.spice.gate import check_deck
 from cosim.spice.result import _AXIS_NAMES, SpiceResult
@@ -93,13 +94,15 @@ class _Worker:
     """One ``python -m cosim.spice.worker`` child process and its socket connection.
 
     A fresh interpreter (not fork, not multiprocessing's spawn) so that the user's main
-    module is never re-imported and no parent state leaks into ngspice.
+    module is never re-imported and no parent state leaks into ngspice.  The worker
+    watches this process and ends when it ends (:func:`cosim.processes.watch_parent`).
     """
 
     def __init__(self) -> None:
         parent_sock, child_sock = socket.socketpair()
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        env.update(child_env())   # the worker ends when this process does
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "cosim.spice.worker", str(child_sock.fileno())],
             pass_fds=(child_sock.fileno(),), stdin=subprocess.DEVNULL,

@@ -204,7 +204,11 @@ def _run_one(session: _Session, text: str, kind: str) -> dict[str, Any]:
 
 
 def worker_main(conn) -> None:
-    """Entry point of a worker process: serve run requests on ``conn`` until told to stop."""
+    """Entry point of a worker process: serve run requests on ``conn`` until told to stop
+    (or until the parent process is gone: :func:`cosim.processes.watch_env_parent`)."""
+    from cosim.processes import watch_env_parent
+
+    watch_env_parent()
     try:
         session = _Session()
     except OSError as exc:

@@ -4,8 +4,8 @@
 sends the rest to the executor and records each outcome as it arrives, in the parent
 process only.  The executor is
 
-- a local :class:`concurrent.futures.ProcessPoolExecutor` (``spawn`` start method,
-  ``workers`` processes) by default, or
+- ``workers`` local worker processes (``spawn`` start method, one point at a time
+  each) by default, or
 - a :class:`dask.distributed.Client` connected to ``scheduler`` (an address such as
   ``tcp://10.0.0.5:8786``, or a ``Client``/``LocalCluster`` object).
 
@@ -14,22 +14,32 @@ they give the same results.  A point whose task raises (including a killed ngspi
 simulation: :class:`cosim.spice.SpiceTimeoutError`, :class:`cosim.spice.SpiceCrashError`)
 or whose worker process dies is recorded as failed with the error text; the other points
 go on.  Failed points are retried only with ``retry_failed=True``.
+
+Local workers are stopped with the sweep: a point that runs longer than
+``point_timeout_s`` has its worker killed (with the ngspice processes it started: each
+worker is a process group) and is recorded as failed; a worker that dies or is killed
+fails only its own point and is replaced; Ctrl-C, SIGTERM or an error in the parent
+kills every worker; and if the parent is killed outright (``kill -9``) the workers and
+their ngspice processes notice and exit (:func:`cosim.processes.watch_parent`).
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
+import math
 import multiprocessing
 import os
+import signal
 import time
 import traceback
+from collections import deque
 from dataclasses import dataclass
+from multiprocessing.connection import wait as mp_wait
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from cosim.errors import ConfigError
+from cosim.errors import ConfigError, CosimError
 from cosim.sweep.spec import Point, SweepSpec, default_out
 from cosim.sweep.store import SweepFile
 
@@ -64,6 +74,9 @@ class SweepReport:
         Wall time of the call (s).
     backend : str
         ``"local"`` or ``"dask"``.
+    failed_total : int
+        Points of the spec recorded as failed in the file after the call (this call's
+        failures and earlier ones not retried).
     """
 
     path: Path
@@ -74,6 +87,7 @@ class SweepReport:
     failed: int
     elapsed_s: float
     backend: str
+    failed_total: int = 0
 
     def summary(self, label: str = "sweep") -> str:
         """One line: ``label: N points run, K already done, F failed (T s)``."""
@@ -120,6 +134,7 @@ def _dask_client(scheduler):
 
 def run_sweep(spec: SweepSpec, out: str | Path | None = None, *, scheduler=None,
               workers: int | None = None, retry_failed: bool = False,
+              point_timeout_s: float | None = None,
               on_point: Callable[[Point, Outcome], None] | None = None) -> SweepReport:
     """Run the points of ``spec`` not yet done in ``out``; record each as it completes.
 
@@ -134,6 +149,10 @@ def run_sweep(spec: SweepSpec, out: str | Path | None = None, *, scheduler=None,
         Local pool size (default: the CPU count, at most the number of points).
     retry_failed : bool
         Also run points recorded as failed.
+    point_timeout_s : float, optional
+        Local pool: wall-time limit of one point (s); the point's worker is killed and
+        the point recorded as failed when it is exceeded.  Default: no limit (ngspice
+        runs inside a point still have their own ``spice_timeout_s``).
     on_point : callable, optional
         ``on_point(point, outcome)`` after each point is recorded (progress display).
     """
@@ -142,6 +161,13 @@ def run_sweep(spec: SweepSpec, out: str | Path | None = None, *, scheduler=None,
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or workers < 1):
         raise ConfigError(f"workers={workers!r}: give a positive integer")
+    if point_timeout_s is not None and (isinstance(point_timeout_s, bool) or not isinstance(
+            point_timeout_s, (int, float)) or not 0 < point_timeout_s < math.inf):
+        raise ConfigError(f"point_timeout_s={point_timeout_s!r}: give a positive number of "
+                          f"seconds")
+    if point_timeout_s is not None and scheduler is not None:
+        raise ConfigError("point_timeout_s applies to the local pool only (a Dask worker "
+                          "cannot stop a running task); drop it or the scheduler")
     points = spec.points()
     with SweepFile(path, spec) as sf:
         todo = []
@@ -168,14 +194,16 @@ def run_sweep(spec: SweepSpec, out: str | Path | None = None, *, scheduler=None,
         else:
             backend = "local"
             n = workers or min(os.cpu_count() or 1, max(len(todo), 1))
-            _run_local(spec.task, todo, n, record)
+            _run_local(spec.task, todo, n, record, point_timeout_s)
+        status = dict(zip(sf.keys(), sf.status()))
+        failed_total = sum(status[p.key] == "failed" for p in points)
     return SweepReport(path, len(points), len(todo), len(points) - len(todo), counts["ok"],
-                       counts["failed"], time.perf_counter() - t0, backend)
+                       counts["failed"], time.perf_counter() - t0, backend, failed_total)
 
 
 def _share_cores(threads: int) -> None:
-    """Worker initializer: the BLAS and numba threads of one worker, so that the
-    workers together use the cores once (results do not depend on thread counts)."""
+    """Worker start-up: the BLAS and numba threads of one worker, so that the workers
+    together use the cores once (results do not depend on thread counts)."""
     import numba
     from threadpoolctl import threadpool_limits
 
@@ -183,41 +211,170 @@ def _share_cores(threads: int) -> None:
     threadpool_limits(threads)
 
 
+#: Time a local worker process may take to start (imports, thread set-up) (s).
+WORKER_START_TIMEOUT_S = 120.0
+
+
+class SweepWorkerError(CosimError):
+    """A local sweep worker process could not be started."""
+
+
+def _worker_main(conn, parent_pid: int, parent_main_thread: bool, threads: int) -> None:
+    """A local sweep worker: its own process group (so that stopping it also stops the
+    ngspice processes it started), ends with its parent, runs points sent on ``conn``
+    (``(task, params, seed)``, ``None`` to stop) and sends back their :class:`Outcome`."""
+    from cosim.processes import watch_parent
+
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        pass
+    watch_parent(parent_pid, death_signal=parent_main_thread)
+    _share_cores(threads)
+    conn.send("ready")
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        conn.send(execute_point(*msg))
+
+
+def _exit_text(code: int | None) -> str:
+    if code is None:
+        return "exit status unknown"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+class _LocalWorker:
+    """One spawned worker process, its pipe, and the point it is running."""
+
+    def __init__(self, ctx, threads: int) -> None:
+        from cosim.processes import started_from_main_thread
+
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, name="cosim-sweep-worker",
+                                args=(child, os.getpid(), started_from_main_thread(),
+                                      threads))
+        self.proc.start()
+        child.close()
+        self.ready = False
+        self.point: Point | None = None
+        self.t_start = time.monotonic()
+        self.deadline: float | None = self.t_start + WORKER_START_TIMEOUT_S
+
+    def give(self, task: str, p: Point, timeout_s: float | None) -> None:
+        try:
+            self.conn.send((task, p.params, p.seed))
+        except OSError:
+            pass    # the worker is gone: the loop finds it dead, with the point failed
+        self.point = p
+        self.t_start = time.monotonic()
+        self.deadline = None if timeout_s is None else self.t_start + timeout_s
+
+    def kill(self) -> None:
+        """SIGKILL the worker's process group (the worker and the ngspice processes it
+        started); the worker alone if it has not made its group yet."""
+        pid = self.proc.pid
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            if self.proc.exitcode is None:
+                self.proc.kill()
+        self.proc.join(5)
+        self.conn.close()
+
+    def stop(self) -> None:
+        """Ask an idle worker to exit; kill it if it does not within 5 s."""
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+        self.proc.join(5)
+        if self.proc.exitcode is None:
+            self.kill()
+        else:
+            self.conn.close()
+
+
 def _run_local(task: str, todo: list[Point], n_workers: int,
-               record: Callable[[Point, Outcome], None]) -> None:
-    """Local process pool; at most 2 points in flight per worker, so that a worker that
-    dies (and breaks the pool) takes only the points it was holding; a new pool then
-    continues with the rest."""
-    queue = list(todo)
+               record: Callable[[Point, Outcome], None],
+               point_timeout_s: float | None = None) -> None:
+    """Local worker processes (``spawn``), one point at a time each.
+
+    A point that exceeds ``point_timeout_s`` (s, measured from when its worker received
+    it) has its worker's process group killed and is recorded as failed; a worker that
+    dies takes only its own point with it.  A new worker continues with the rest.
+    However this function is left (an exception, Ctrl-C, SIGTERM as
+    :class:`cosim.processes.Terminated`), no worker outlives it.
+    """
+    queue = deque(todo)
     ctx = multiprocessing.get_context("spawn")
-    while queue:
-        threads = max(1, (os.cpu_count() or 1) // n_workers)
-        with cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx,
-                                    initializer=_share_cores, initargs=(threads,)) as pool:
-            inflight: dict[cf.Future, tuple[Point, float]] = {}
-            broken = False
-            while (queue or inflight) and not broken:
-                while queue and len(inflight) < 2 * n_workers:
-                    p = queue.pop(0)
-                    inflight[pool.submit(execute_point, task, p.params, p.seed)] = \
-                        (p, time.perf_counter())
-                done, _ = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
-                for fut in done:
-                    p, t_sub = inflight.pop(fut)
+    threads = max(1, (os.cpu_count() or 1) // n_workers)
+    workers: list[_LocalWorker] = []
+    try:
+        for _ in range(min(n_workers, len(queue))):
+            workers.append(_LocalWorker(ctx, threads))
+        while workers:
+            for w in list(workers):
+                if w.ready and w.point is None:
+                    if queue:
+                        w.give(task, queue.popleft(), point_timeout_s)
+                    else:
+                        workers.remove(w)
+                        w.stop()
+            if not workers:
+                break
+            deadlines = [w.deadline for w in workers if w.deadline is not None]
+            wait_s = None if not deadlines else max(0.0, min(deadlines) - time.monotonic())
+            mp_wait([w.conn for w in workers] + [w.proc.sentinel for w in workers], wait_s)
+            for w in list(workers):
+                gone = None         # why the worker has to be replaced, if it does
+                if w.conn.poll():
                     try:
-                        o = fut.result()
-                    except cf.process.BrokenProcessPool as exc:
-                        broken = True
-                        o = Outcome("failed", {}, f"worker process died while running the "
-                                    f"point (killed or crashed): {exc}",
-                                    time.perf_counter() - t_sub)
-                    record(p, o)
-            if broken:
-                # the pool is unusable: every point still in flight failed with it
-                for fut, (p, t_sub) in inflight.items():
-                    record(p, Outcome("failed", {}, "worker pool broke while the point "
-                                      "was queued or running (another worker died)",
-                                      time.perf_counter() - t_sub))
+                        msg = w.conn.recv()
+                    except (EOFError, OSError):
+                        w.proc.join(1)
+                        gone = (f"worker process died while running the point "
+                                f"({_exit_text(w.proc.exitcode)})")
+                    else:
+                        if msg == "ready":
+                            w.ready, w.deadline = True, None
+                        else:
+                            p, w.point, w.deadline = w.point, None, None
+                            record(p, msg)
+                elif w.proc.exitcode is not None:
+                    gone = (f"worker process died while running the point "
+                            f"({_exit_text(w.proc.exitcode)})")
+                elif w.deadline is not None and time.monotonic() >= w.deadline:
+                    if not w.ready:
+                        raise SweepWorkerError(
+                            f"a local sweep worker did not start within "
+                            f"{WORKER_START_TIMEOUT_S:g} s (machine overloaded?)")
+                    gone = (f"point exceeded the per-point timeout of "
+                            f"{point_timeout_s:g} s; its worker process was killed")
+                if gone is None:
+                    continue
+                workers.remove(w)
+                w.kill()
+                if not w.ready:
+                    raise SweepWorkerError(f"a local sweep worker process failed to start "
+                                           f"({_exit_text(w.proc.exitcode)})")
+                if w.point is not None:
+                    record(w.point, Outcome("failed", {}, gone,
+                                            time.monotonic() - w.t_start))
+                if queue:
+                    workers.append(_LocalWorker(ctx, threads))
+    finally:
+        for w in workers:
+            w.kill()
 
 
 def _run_dask(task: str, todo: list[Point], scheduler,
