@@ -59,7 +59,7 @@ _STR = "str"
 STEP_COLUMNS = {"step": np.int64, "epoch": np.int64, "loss": np.float64,
                 "train_acc": np.float64, "time_s": np.float64}
 EPOCH_COLUMNS = {"epoch": np.int64, "train_loss": np.float64, "train_acc": np.float64,
-                 "test_acc": np.float64, "time_s": np.float64}
+                 "test_acc": np.float64, "time_s": np.float64, "val_acc": np.float64}
 SPOT_CHECK_COLUMNS = {"layer": _STR, "phase": _STR, "step": np.int64,
                       "max_abs_error": np.float64, "rel_error": np.float64,
                       "netlist_sha256": _STR}
@@ -75,6 +75,10 @@ TABLES = {"metrics/step": STEP_COLUMNS, "metrics/epoch": EPOCH_COLUMNS,
           "spot_checks": SPOT_CHECK_COLUMNS, "netlist_index": NETLIST_INDEX_COLUMNS,
           "hardware_stats": STATS_COLUMNS, "product_errors": PRODUCT_ERROR_COLUMNS}
 """Table path -> {column: dtype} of every resizable table in a run file."""
+
+OPTIONAL_COLUMNS = {"metrics/epoch": frozenset({"val_acc"})}
+"""Columns a run writes only when it has them (``val_acc``: runs with a validation
+split); a run writes such a column in every row or in none."""
 
 
 def _h5py():
@@ -156,6 +160,8 @@ def _append_table(f, path: str, rows: list[dict]) -> None:
     group = f.require_group(path)
     h5py = _h5py()
     for col, dtype in columns.items():
+        if col in OPTIONAL_COLUMNS.get(path, ()) and col not in rows[0]:
+            continue
         values = [row[col] for row in rows]
         if dtype == _STR:
             data = np.array([str(v) for v in values], dtype=object)
