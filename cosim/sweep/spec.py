@@ -402,10 +402,11 @@ def _flatten_dists(raw: dict, prefix: str = "") -> dict[str, Any]:
 def load_spec(path: str | Path, *, validate_task: bool = True) -> SweepSpec:
     """A validated :class:`SweepSpec` from a TOML file (see :func:`parse_spec`)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SweepSpecError(f"sweep spec {path} does not exist") from None
+    if not path.exists():
+        raise SweepSpecError(f"sweep spec {path} does not exist")
+    from cosim.paths import read_user_text
+
+    text = read_user_text(path, "sweep spec")
     return parse_spec(text, str(path), validate_task=validate_task)
 
 
