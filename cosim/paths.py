@@ -27,7 +27,7 @@ _REASONS = {
     errno.EACCES: "permission denied",
     errno.EPERM: "operation not permitted",
     errno.EISDIR: "is a directory, not a file",
-    errno.ENOTDIR: "has a parent that is a file, not a directory",
+    errno.ENOTDIR: "is a file where a directory is needed",
     errno.EEXIST: "exists and is not a directory",
     errno.EROFS: "is on a read-only file system",
     errno.ENOSPC: "no space left on the device",
@@ -39,6 +39,9 @@ _REASONS = {
 
 def describe_os_error(exc: OSError) -> str:
     """Short reason of an OS error, without the path (e.g. ``"permission denied"``)."""
+    if exc.errno == errno.ENOTDIR and exc.filename is not None and \
+            not Path(exc.filename).exists():
+        return "has a parent that is a file, not a directory"
     if exc.errno in _REASONS:
         return _REASONS[exc.errno]
     text = str(exc)

@@ -17,8 +17,11 @@ def pyplot():
 
 def save(fig, path: str | Path, dpi: int = 100) -> Path:
     """Lay out, write ``fig`` as PNG to ``path`` and close it; returns the path."""
+    from cosim.paths import user_path
+
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=dpi)
+    with user_path(path, "plot file", "write the report to a writable directory"):
+        fig.savefig(path, dpi=dpi)
     pyplot().close(fig)
     return path

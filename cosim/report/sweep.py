@@ -107,7 +107,10 @@ def plot_sweep(path: str | Path, results: list[str] | None = None, *, out: str |
                  fontsize="medium")
     fig.tight_layout()
     if out is not None:
-        fig.savefig(out, dpi=120)
+        from cosim.paths import user_path
+
+        with user_path(out, "plot file", "give -o a writable path"):
+            fig.savefig(out, dpi=120)
     return fig
 
 

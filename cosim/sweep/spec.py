@@ -322,8 +322,10 @@ def parse_spec(text: str, origin: str = "<text>", *, validate_task: bool = True)
                              f"{', '.join(sorted(TASKS))}")
     seed = _check_seed(f"{origin}: sweep.seed", sw.get("seed", 0))
     out = sw.get("out")
-    if out is not None and (not isinstance(out, str) or not out):
-        raise SweepSpecError(f"{origin}: sweep.out={out!r}: give a file name")
+    if out is not None and (not isinstance(out, str) or not out or out.endswith("/")
+                            or Path(out).name in ("", ".", "..")):
+        raise SweepSpecError(f"{origin}: sweep.out={out!r}: give a file name, e.g. "
+                             f"out = \"sweep.h5\" (a folder is not a result file)")
     desc = sw.get("description", "")
     if not isinstance(desc, str):
         raise SweepSpecError(f"{origin}: sweep.description must be a string")
