@@ -422,10 +422,9 @@ def cmd_plot(args) -> int:
         result = engine.run(circuit, analysis)
     out = args.output or args.file.with_suffix(".png")
     axis = np.real(np.asarray(result.axis)) if result.axis is not None else None
-    import matplotlib
+    from cosim.report._mpl import pyplot
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     cells = _crossbar_cells(circuit)
     volts = result.node_voltages

@@ -17,12 +17,9 @@ import numpy as np
 
 
 def _plt():
-    import matplotlib
+    from cosim.report._mpl import pyplot
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+    return pyplot()
 
 
 # ----------------------------------------------------------------------------- plots
