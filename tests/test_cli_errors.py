@@ -31,7 +31,8 @@ def cosim(*args, cwd=None, env=None, pythonpath=None):
     full_env["PYTHONPATH"] = str(pythonpath or ROOT)
     full_env.pop("HDF5_USE_FILE_LOCKING", None)
     return subprocess.run([sys.executable, "-m", "cosim.cli.main", *map(str, args)],
-                          capture_output=True, text=True, timeout=120, cwd=cwd, env=full_env)
+                          capture_output=True, text=True, timeout=120, cwd=cwd, env=full_env,
+                          check=False)
 
 
 def one_line_error(proc, *fragments) -> str:
@@ -301,7 +302,7 @@ def test_unwritable_home_result_cache_and_matplotlib_fall_back(tmp_path, afile):
             "import matplotlib\n"
             "print(matplotlib.get_configdir())\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=60)
+                          env=env, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     base = tmp / f"cosim-{os.getuid()}"
     assert proc.stdout.split() == [str(base / "cache"), str(base / "matplotlib")]

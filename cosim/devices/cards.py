@@ -64,8 +64,8 @@ PHYSICAL_RANGES: dict[str, tuple[float, float, str]] = {
     "m^2": (0.0, 1.0, "an on-chip area is >= 0 and below 1 m^2"),
     "J": (0.0, 1.0, "an energy per operation is >= 0 and below 1 J"),
     "s": (0.0, 1e6, "a device time is >= 0 and below 1e6 s"),
-    "A/W": (0.0, 2.0, "a photodiode responsivity is >= 0 and below 2 A/W (the quantum "
-                      "limit at 1550 nm is 1.25 A/W)"),
+    "A/W": (0.0, 2.0, ("a photodiode responsivity is >= 0 and below 2 A/W (the quantum "
+                       "limit at 1550 nm is 1.25 A/W)")),
     "dB": (-200.0, 200.0, "a gain or loss is below 200 dB in magnitude"),
     "dB/m": (0.0, 1e6, "a propagation loss is >= 0 and below 1e6 dB/m"),
     "dB/Hz": (-250.0, 0.0, "a relative intensity noise is between -250 and 0 dB/Hz"),
