@@ -489,10 +489,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     if path is not None:
         path = Path(path)
         source = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"config file {path} does not exist") from None
+        if not path.exists():
+            raise ConfigError(f"config file {path} does not exist")
+        from cosim.paths import read_user_text
+
+        text = read_user_text(path, "config file")
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:

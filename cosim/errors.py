@@ -27,5 +27,10 @@ class CacheError(CosimError):
     """The HDF5 result cache could not be read or written."""
 
 
+class FileAccessError(CosimError, OSError):
+    """A file or directory the user named (or a default location) cannot be read,
+    written or created: missing, wrong kind, no permission, read-only, full or locked."""
+
+
 class CosimWarning(UserWarning):
     """A suspicious but allowed situation; counted in run files where relevant."""

@@ -81,8 +81,11 @@ def run_demo(out_dir: str | Path = "runs", *, epochs: int | None = None,
     from cosim.report import write_training_report
 
     t0 = time.perf_counter()
+    from cosim.paths import user_path
+
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with user_path(out_dir, "output directory", "give --out-dir a writable directory"):
+        out_dir.mkdir(parents=True, exist_ok=True)
     hw_cfg, ideal_cfg = demo_configs(epochs, quick)
     hw = train(hw_cfg, out_dir / "demo.h5", overwrite=True, quiet=quiet,
                overrides=DEMO_OVERRIDES)

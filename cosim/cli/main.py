@@ -3,10 +3,12 @@
 Top-level commands live in their own modules, listed in :data:`COMMAND_MODULES`; each
 defines ``register(subparsers)`` that adds its parser and sets ``func=handler`` with
 ``handler(args) -> int``.  Errors of the project (CosimError and subclasses) are printed
-as one clear message and exit with status 2; nothing else is swallowed.  Ctrl-C (SIGINT)
-and SIGTERM stop a command the same way (``KeyboardInterrupt``, so clean-up runs: a
-training run writes its checkpoint, a sweep stops its workers) and exit with status
-``128 + signal number``: 130 and 143.
+as one clear message and exit with status 2, and so is a file-system error on a named
+path (an OSError with a ``filename``) that no call site turned into a FileAccessError;
+nothing else is swallowed.  The project's warnings are printed as one-line notes.
+Ctrl-C (SIGINT) and SIGTERM stop a command the same way (``KeyboardInterrupt``, so
+clean-up runs: a training run writes its checkpoint, a sweep stops its workers) and exit
+with status ``128 + signal number``: 130 and 143.
 """
 
 from __future__ import annotations
@@ -70,8 +72,26 @@ def tune_malloc() -> bool:
         bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
 
 
+def _one_line_notes() -> None:
+    """Show the project's warnings (:class:`~cosim.errors.CosimWarning`) as one line
+    ``cosim: note: ...`` instead of Python's two lines with a source excerpt."""
+    import warnings
+
+    from cosim.errors import CosimWarning
+
+    default = warnings.formatwarning
+
+    def fmt(message, category, filename, lineno, line=None):
+        if issubclass(category, CosimWarning):
+            return f"cosim: note: {message}\n"
+        return default(message, category, filename, lineno, line)
+
+    warnings.formatwarning = fmt
+
+
 def main(argv: list[str] | None = None) -> int:
     tune_malloc()
+    _one_line_notes()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -83,9 +103,6 @@ def main(argv: list[str] | None = None) -> int:
     except CosimError as exc:
         print(f"cosim {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except FileNotFoundError as exc:
-        print(f"cosim {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt as exc:
         print(f"cosim {args.command}: {str(exc) or 'interrupted'}", file=sys.stderr)
         return 128 + int(getattr(exc, "signum", signal.SIGINT))
@@ -94,6 +111,19 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except FileNotFoundError as exc:
+        print(f"cosim {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        # A file-system failure on a path that no call site converted: still one line.
+        # OSErrors without a path (sockets, subprocesses, ...) keep their traceback.
+        if exc.filename is None:
+            raise
+        from cosim.paths import describe_os_error
+
+        print(f"cosim {args.command}: error: {exc.filename}: {describe_os_error(exc)}; "
+              f"check the path and its permissions", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -82,11 +82,29 @@ def register(subparsers) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
 
 
+def _timeout_s(args) -> float:
+    """``--timeout`` checked: a positive, finite number of seconds."""
+    import math
+
+    if not (args.timeout > 0 and math.isfinite(args.timeout)):
+        raise ConfigError(f"--timeout {args.timeout:g}: the time limit must be a positive "
+                          f"number of seconds, e.g. --timeout 120")
+    return args.timeout
+
+
+def _write_text(out: Path, text: str) -> None:
+    """Write an output file named by the user (its folder created)."""
+    from cosim.paths import user_path
+
+    with user_path(out, "output file", "give -o a writable file path"):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+
+
 def _make_build_handler(mod):
     def handler(args) -> int:
         circuit = mod.build(args)
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(circuit.render(), encoding="utf-8")
+        _write_text(args.output, circuit.render())
         print(f"wrote {args.output} ({len(circuit.elements)} elements, "
               f"{len(circuit.nodes())} nodes, sha256 {circuit.sha256()[:12]})")
         return 0
@@ -177,7 +195,7 @@ def cmd_run(args) -> int:
     else:
         from cosim.spice import SpiceEngine
 
-        with SpiceEngine(workers=1, timeout_s=args.timeout) as engine:
+        with SpiceEngine(workers=1, timeout_s=_timeout_s(args)) as engine:
             result = engine.run(circuit, analysis)
     if args.json:
         out = result.to_jsonable()
@@ -221,8 +239,7 @@ def cmd_extract(args) -> int:
     run = RunFile(args.run_file)
     sha, row = run.find_netlist(args.layer, args.step, args.phase, args.tile)
     text = run.netlist(sha)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
+    _write_text(args.output, text)
     print(f"wrote {args.output}: layer {row['layer']} {row['phase']} step {row['step']} "
           f"tile {row['tile']} (sha256 {sha[:12]})")
     return 0
@@ -401,14 +418,13 @@ def cmd_plot(args) -> int:
 
     circuit = read_netlist(args.file)
     analysis = _pick_analysis(circuit, args.analysis)
-    with SpiceEngine(workers=1, timeout_s=args.timeout) as engine:
+    with SpiceEngine(workers=1, timeout_s=_timeout_s(args)) as engine:
         result = engine.run(circuit, analysis)
     out = args.output or args.file.with_suffix(".png")
     axis = np.real(np.asarray(result.axis)) if result.axis is not None else None
-    import matplotlib
+    from cosim.report._mpl import pyplot
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     cells = _crossbar_cells(circuit)
     volts = result.node_voltages
@@ -474,8 +490,11 @@ def cmd_plot(args) -> int:
             what = f"{kind} waveforms of {len(names)} node(s)"
         ax_title = fig.axes[0]
         ax_title.set_title(f"{circuit.title}: {analysis.render()}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=90, bbox_inches="tight")
+    from cosim.paths import user_path
+
+    with user_path(out, "plot file", "give -o a writable path"):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=90, bbox_inches="tight")
     plt.close(fig)
     print(f"wrote {out}: {what}")
     return 0

@@ -77,7 +77,9 @@ def cmd_train(args) -> int:
         result = train(None, args.out, resume=True, quiet=args.quiet)
     else:
         config = load_config(args.config, overrides)
-        source = args.config.read_text(encoding="utf-8") if args.config else ""
+        from cosim.paths import read_user_text
+
+        source = read_user_text(args.config, "config file") if args.config else ""
         result = train(config, args.out, source_text=source, overrides=overrides,
                        overwrite=args.overwrite, quiet=args.quiet)
     acc = result.final_test_acc

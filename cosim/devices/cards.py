@@ -20,11 +20,22 @@ Every parameter has ``value`` (a finite number, a string, a bool or a list of nu
 ``unit`` (SI, or "1" for dimensionless) and exactly one of ``source`` (a citation) or
 ``assumption`` (why the value was chosen without one).  Unknown keys are rejected.
 Optional ``min``/``max`` give the range in which the model is valid.
+
+A parameter whose unit is in :data:`PHYSICAL_RANGES` must be one finite number (not a
+string such as ``"80k"``, a bool or a list) inside the range stated there for its unit:
+the bounds of what an on-chip device can physically be, wider than any model's range,
+so that a typo (``1e30`` W) is refused when the card is loaded rather than producing
+nonsense later.
+
+A card is named either by a shipped card's name (``"optics"``: ``devices/optics.toml``;
+letters, digits, ``_``, ``-`` and ``.`` only, so a name cannot leave ``devices/``) or by
+the path of a ``.toml`` file.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +46,33 @@ from cosim.resources import data_dir
 
 _PARAM_KEYS = {"value", "unit", "source", "assumption", "min", "max", "note"}
 _CARD_KEYS = {"name", "description", "model", "valid_range"}
+_CARD_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+#: Unit -> (lowest, highest, why): the physical range of any card value in that unit.
+#: Deliberately wide (every shipped card is far inside); a card's own min/max narrow it
+#: to where its model is valid.
+PHYSICAL_RANGES: dict[str, tuple[float, float, str]] = {
+    "ohm": (0.0, 1e15, "a resistance is >= 0 and below 1 Pohm (an insulator)"),
+    "S": (0.0, 1e6, "a conductance is >= 0 and below 1 MS"),
+    "F": (0.0, 1e-3, "an on-chip capacitance is >= 0 and below 1 mF"),
+    "W": (0.0, 10.0, "an optical or electrical power per device is >= 0 and below 10 W"),
+    "A": (-10.0, 10.0, "an on-chip current is below 10 A in magnitude"),
+    "V": (-1e3, 1e3, "an on-chip voltage is below 1 kV in magnitude"),
+    "Hz": (0.0, 1e16, "a frequency is >= 0 and below 10 PHz (optical is ~2e14 Hz)"),
+    "K": (0.0, 2000.0, "a device temperature is between 0 K and 2000 K"),
+    "m": (0.0, 1.0, "an on-chip length is >= 0 and below 1 m"),
+    "m^2": (0.0, 1.0, "an on-chip area is >= 0 and below 1 m^2"),
+    "J": (0.0, 1.0, "an energy per operation is >= 0 and below 1 J"),
+    "s": (0.0, 1e6, "a device time is >= 0 and below 1e6 s"),
+    "A/W": (0.0, 2.0, ("a photodiode responsivity is >= 0 and below 2 A/W (the quantum "
+                       "limit at 1550 nm is 1.25 A/W)")),
+    "dB": (-200.0, 200.0, "a gain or loss is below 200 dB in magnitude"),
+    "dB/m": (0.0, 1e6, "a propagation loss is >= 0 and below 1e6 dB/m"),
+    "dB/Hz": (-250.0, 0.0, "a relative intensity noise is between -250 and 0 dB/Hz"),
+    "rad/W": (0.0, 1e7, "a heater efficiency is >= 0 and below 1e7 rad/W"),
+    "A/sqrt(Hz)": (0.0, 1e-3, "a noise current density is >= 0 and below 1 mA/sqrt(Hz)"),
+    "V/sqrt(Hz)": (0.0, 1e-3, "a noise voltage density is >= 0 and below 1 mV/sqrt(Hz)"),
+}
 
 
 @dataclass(frozen=True)
@@ -99,6 +137,15 @@ class Card:
 
 def _check_value(p: Parameter, where: str) -> None:
     v = p.value
+    physical = PHYSICAL_RANGES.get(p.unit)
+    if physical is not None:
+        lo, hi, why = physical
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise CardError(f"{where}: value {v!r} must be one number in {p.unit} (SI, "
+                            f"no prefixes or quotes: e.g. 80e3, not \"80k\")")
+        if math.isfinite(v) and not lo <= v <= hi:
+            raise CardError(f"{where}: value {v!r} {p.unit} is outside the physical range "
+                            f"[{lo:g}, {hi:g}] {p.unit} ({why}); fix the value")
     if isinstance(v, bool) or isinstance(v, str):
         return
     if isinstance(v, (int, float)):
@@ -163,15 +210,22 @@ def parse_card(text: str, origin: str = "<string>", path: Path | None = None) ->
 
 def load_card(name_or_path: str | Path) -> Card:
     """Load a shipped card by name (``"optics"`` -> devices/optics.toml) or any file."""
+    from cosim.paths import read_user_text
+
     p = Path(name_or_path)
     if p.suffix != ".toml":
-        p = data_dir("devices") / f"{name_or_path}.toml"
+        name = str(name_or_path)
+        if not _CARD_NAME.fullmatch(name):
+            raise CardError(f"device card name {name!r} is not a card name (letters, "
+                            f"digits, _ - . only, so it stays in devices/); give a shipped "
+                            f"card ({', '.join(list_cards())}) or the path of a .toml file")
+        p = data_dir("devices") / f"{name}.toml"
         if not p.is_file():
             raise CardError(f"no shipped device card {name_or_path!r}; available: "
                             f"{', '.join(list_cards())}")
-    elif not p.is_file():
+    elif not p.exists():
         raise CardError(f"device card file {p} does not exist")
-    return parse_card(p.read_text(encoding="utf-8"), origin=str(p), path=p)
+    return parse_card(read_user_text(p, "device card"), origin=str(p), path=p)
 
 
 def list_cards() -> list[str]:

@@ -36,10 +36,12 @@ def load_config(path: str | Path | None = None, **sections: dict) -> dict:
     data: dict = {}
     if path is not None:
         p = Path(path)
-        if not p.is_file():
+        if not p.exists():
             raise ConfigError(f"energy config {p} does not exist")
+        from cosim.paths import read_user_text
+
         try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
+            data = tomllib.loads(read_user_text(p, "energy config"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{p}: not valid TOML ({exc})") from exc
     for k, v in sections.items():

@@ -32,9 +32,47 @@ ziggurat's base.
 from __future__ import annotations
 
 import math
+import os
+import warnings
+from pathlib import Path
 
+import numba
 import numpy as np
 from numba import njit, prange
+
+from cosim.errors import CosimWarning
+from cosim.paths import fallback_dir, unwritable_reason
+
+
+def _kernel_cache() -> bool:
+    """Whether numba keeps the compiled kernels on disk (``cache=True``), so that later
+    processes skip compiling them.
+
+    numba writes them to ``$NUMBA_CACHE_DIR`` if set, else to ``__pycache__`` beside this
+    file, else under the home directory, and refuses to import the module when none is
+    writable.  When the install is read-only and no ``NUMBA_CACHE_DIR`` is set, they go
+    to :func:`cosim.paths.fallback_dir` (``NUMBA_CACHE_DIR`` is set to it for this
+    process); when that is not writable either, the kernels are compiled in every
+    process, with a :class:`~cosim.errors.CosimWarning` saying what to set.
+    """
+    if numba.config.CACHE_DIR and unwritable_reason(numba.config.CACHE_DIR) is None:
+        return True   # the user's choice
+    in_tree = unwritable_reason(Path(__file__).resolve().parent / "__pycache__")
+    if in_tree is None:
+        return True
+    fallback = fallback_dir("numba")
+    if unwritable_reason(fallback) is None:
+        os.environ["NUMBA_CACHE_DIR"] = numba.config.CACHE_DIR = str(fallback)
+        return True
+    warnings.warn(CosimWarning(f"compiled kernels are not cached (cannot write {in_tree} "
+                               f"nor {fallback}); set NUMBA_CACHE_DIR to a writable "
+                               f"directory to skip compiling them in every run"),
+                  stacklevel=2)
+    return False
+
+
+_CACHE = _kernel_cache()
+
 
 def work_array(buffers: dict, key, shape: tuple, dtype=np.float64) -> np.ndarray:
     """An array of ``shape`` and ``dtype`` kept in ``buffers`` under ``key`` and reused
@@ -76,7 +114,7 @@ _U53 = 1.0 / 9007199254740992.0           # 2**-53
 _SPARE = np.uint64(1 << 32)               # flags a waiting high half in a stream's state
 
 
-@njit(cache=True, inline="always")
+@njit(cache=_CACHE, inline="always")
 def _sfc64(a, b, c, n):
     """One step of SFC64 (C. Doty-Humphrey's Small Fast Chaotic generator, as in
     numpy.random.SFC64): state ``(a, b, c, counter n)`` -> (new state..., output)."""
@@ -85,7 +123,7 @@ def _sfc64(a, b, c, n):
             ((c << np.uint64(24)) | (c >> np.uint64(40))) + out, n + np.uint64(1), out)
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _sfc64_seed(seed):
     """numpy's SFC64 seeding: ``[seed0, seed1, seed2, 1]`` then 12 discarded outputs."""
     a, b, c, n = seed[0], seed[1], seed[2], np.uint64(1)
@@ -94,7 +132,7 @@ def _sfc64_seed(seed):
     return a, b, c, n
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def sfc64_raw(state, count):
     """``count`` raw outputs of SFC64 from ``state = [a, b, c, counter]`` (the layout of
     numpy.random.SFC64's state), which is advanced in place."""
@@ -106,7 +144,7 @@ def sfc64_raw(state, count):
     return out
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _outside_core(a, b, c, n, layer, j, sign):
     """A candidate beyond its layer's core: the tail beyond ``r`` for the base strip
     (Marsaglia's exponential method), else the wedge test under the curve; a rejected
@@ -138,7 +176,7 @@ def _outside_core(a, b, c, n, layer, j, sign):
             break
 
 
-@njit(cache=True, inline="always")
+@njit(cache=_CACHE, inline="always")
 def _normal(a, b, c, n, spare):
     """One standard normal number (float64, 24-bit abscissa) by the ziggurat from the
     SFC64 state ``(a, b, c, n)`` and ``spare`` (the waiting high half of the last word,
@@ -159,7 +197,7 @@ def _normal(a, b, c, n, spare):
     return a, b, c, n, spare, x
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def normal_fill(state, out):
     """Fill ``out`` (1-d float32) with standard normal numbers from the stream
     ``state`` (:func:`normal_stream`), which is advanced in place."""
@@ -184,7 +222,7 @@ def normal_streams(rng: np.random.Generator, count: int) -> np.ndarray:
     return _seed_rows(rng.bit_generator.random_raw(3 * int(count)).reshape(-1, 3))
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _seed_rows(raw):
     """:func:`_sfc64_seed` of each row of ``raw`` (n, 3) -> stream states (n, 5)."""
     out = np.zeros((raw.shape[0], 5), dtype=np.uint64)
@@ -203,7 +241,7 @@ def standard_normal(rng: np.random.Generator, shape) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- products
-@njit(cache=True)
+@njit(cache=_CACHE)
 def bank_input_powers(u, sign, p_bank, rin_state, rin_sigma, out, draws):
     """Channel powers at the bank (W) of one block of rows of one pass.
 
@@ -252,7 +290,7 @@ def bank_input_powers(u, sign, p_bank, rin_state, rin_sigma, out, draws):
     out[:, rows:, :] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def signs_present(u):
     """``(any u > 0, any u < 0)``: which passes of the product carry light."""
     pos = False
@@ -265,7 +303,7 @@ def signs_present(u):
     return pos, neg
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _curve_search(x, table, f_end):
     """``np.interp`` by bisection over the rows of ``table`` (see :func:`curve_eval`)."""
     n = table.shape[0]
@@ -286,7 +324,7 @@ def _curve_search(x, table, f_end):
     return v
 
 
-@njit(cache=True, inline="always")
+@njit(cache=_CACHE, inline="always")
 def curve_eval(x, table, x0, inv_h, last, f_end):
     """``np.interp(x, xp, fp)`` of one value on a uniform grid, bit for bit.
 
@@ -312,7 +350,7 @@ def curve_eval(x, table, x0, inv_h, last, f_end):
     return _curve_search(x, table, f_end)
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def curve_eval_array(x, table, x0, inv_h, last, f_end):
     """:func:`curve_eval` of every element of the 1-d array ``x``."""
     out = np.empty(x.size)
@@ -321,7 +359,7 @@ def curve_eval_array(x, table, x0, inv_h, last, f_end):
     return out
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def convert_block(q, rows, m, noise_state, out, r0, counts, sample_p, sample_v,
                   sample_codes, resp, dark2, dark_total, noise_slope, noise0_sq,
                   noise_scale, abs_gain, rf, swing, twin, ideal_gain, table, x0, inv_h,
@@ -443,7 +481,7 @@ def convert_block(q, rows, m, noise_state, out, r0, counts, sample_p, sample_v,
     counts[3] += below
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _tile_products(p, both, q, rows):
     """``q[j, :rows] = p[j, :rows] @ both[j]`` for every tile column ``j``: BLAS, or
     for a block of one row a loop that skips dark channels (a single row gains nothing
@@ -466,7 +504,7 @@ def _tile_products(p, both, q, rows):
                         acc[o] += pv * both[j, c, o]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=_CACHE, parallel=True)
 def bank_columns(drop, through, m, out):
     """The transfers of each tile column side by side, as the optical product takes
     them: ``out[j, c, o] = drop[o // me, j, o % me, c]`` and ``out[j, c, m + o] =
@@ -482,7 +520,7 @@ def bank_columns(drop, through, m, out):
                 out[j, c, m + o] = through[ti, j, r, c]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=_CACHE, parallel=True)
 def photonic_pass(u, sign, bounds, both, p_bank, rin_states, rin_sigma, read_states,
                   p_buf, q_buf, d_buf, out, tallies, sample_p, sample_v, sample_codes,
                   resp, dark2, dark_total, noise_slope, noise0_sq, noise_scale, abs_gain,
@@ -541,7 +579,7 @@ def ring_coefficients(bank) -> np.ndarray:
                     dtype=complex)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=_CACHE, inline="always")
 def _ring(w, k):
     """(drop, through) power transfer of a ring holding weight ``w`` in [-1, 1] alone on
     its channel: the detuning of the inverse map, ``cos delta = c`` (clipped to
@@ -561,7 +599,7 @@ def _ring(w, k):
     return drop, through
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=_CACHE, parallel=True)
 def ring_transfers(w, k, drop, through):
     """``drop[i], through[i]`` of the rings holding the weights ``w[i]`` (flat arrays;
     :func:`_ring`), shared out over the threads."""
@@ -569,7 +607,7 @@ def ring_transfers(w, k, drop, through):
         drop[i], through[i] = _ring(w[i], k)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=_CACHE, parallel=True)
 def level_columns(a_raw, scale, levels, drop_t, through_t, ne, out):
     """Bank transfers of the gradient's weight pattern in one pass, in the layout of the
     fused product: each entry ``a = a_raw[o, col] / scale`` of ``a_raw`` (m, k) takes
@@ -602,14 +640,14 @@ def level_columns(a_raw, scale, levels, drop_t, through_t, ne, out):
 
 
 # ----------------------------------------------------------------------------- DAC
-@njit(cache=True, inline="always")
+@njit(cache=_CACHE, inline="always")
 def _column_major(x):
     """True for a 2-d array laid out column by column (e.g. the transpose of a
     C-contiguous array): its loops then run down the columns."""
     return x.shape[0] > 1 and x.shape[1] > 1 and x.strides[0] < x.strides[1]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=_CACHE, parallel=True)
 def row_abs_max(x, out, col_out):
     """``out[i] = max_j |x[i, j]|`` of a 2-d array, C-ordered or column-major (NaN for
     a row holding a NaN); returns ``min x`` (NaN if x holds a NaN), in one pass shared
@@ -638,13 +676,13 @@ def row_abs_max(x, out, col_out):
     return lo
 
 
-@njit(cache=True, inline="always")
+@njit(cache=_CACHE, inline="always")
 def _max_nan(big, a):
     """``max(big, a)`` for ``a >= 0``, NaN once either is NaN."""
     return a if (a > big or a != a) else big
 
 
-@njit(cache=True)
+@njit(cache=_CACHE)
 def _max_down(part, out):
     """``out[j] = max_t part[t, j]`` (NaN where any is NaN)."""
     out[:] = 0.0
@@ -653,7 +691,7 @@ def _max_down(part, out):
             out[j] = _max_nan(out[j], part[t, j])
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=_CACHE, parallel=True)
 def _row_abs_max_c(x, out, lows, col_part):
     """:func:`row_abs_max` of a C-ordered ``x`` in chunks of 64 rows (``lows``: the
     minimum of each chunk; ``col_part`` (chunks, cols), if not empty: each chunk's
@@ -678,7 +716,7 @@ def _row_abs_max_c(x, out, lows, col_part):
         lows[t] = lo
 
 
-@njit(cache=True, inline="always")
+@njit(cache=_CACHE, inline="always")
 def _dac_level(v, s, levels, signed):
     """The DAC level of ``v`` over the full scale ``s`` (0 for ``s == 0``)."""
     mag = abs(v)
@@ -690,7 +728,7 @@ def _dac_level(v, s, levels, signed):
     return 0.0 if s == 0.0 else mag
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=_CACHE, parallel=True)
 def dac_signed(x, s_rows, levels, signed, out):
     """``out[i, j] = copysign(rint(|x[i, j]| / s_rows[i] * levels) / levels, x[i, j])``
     (sign only when ``signed``; else the magnitude) for a 2-d ``x``, C-ordered or

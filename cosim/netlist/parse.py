@@ -505,6 +505,10 @@ def _include_blocks(physical: list[str], origin: str) -> dict[int, str]:
 def read_netlist(path: str | Path) -> Circuit:
     """Parse a netlist file."""
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise NetlistError(f"netlist file {p} does not exist")
-    return parse_netlist(p.read_text(encoding="utf-8", errors="replace"), origin=str(p))
+    from cosim.paths import user_path
+
+    with user_path(p, "netlist file", "give the path of a readable netlist file"):
+        text = p.read_text(encoding="utf-8", errors="replace")
+    return parse_netlist(text, origin=str(p))

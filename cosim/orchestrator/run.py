@@ -38,8 +38,9 @@ from typing import Any, Callable
 import numpy as np
 
 from cosim.config import RunConfig
-from cosim.errors import ConfigError
+from cosim.errors import ConfigError, FileAccessError
 from cosim.orchestrator.progress import Progress
+from cosim.paths import unwritable_reason
 from cosim.store.runs import Checkpoint, PendingWrites, RunFile, RunFileError
 
 
@@ -290,9 +291,16 @@ def train(config: RunConfig | None, out: str | Path, *, resume: bool = False,
     else:
         if config is None:
             raise ConfigError("train needs a config unless resuming")
+        if out.is_dir():
+            raise FileAccessError(f"run file {out}: is a directory; choose a run file path "
+                                  f"(--out), e.g. {out / 'run.h5'}")
         if out.exists() and not overwrite:
             raise RunFileError(f"{out} exists; continue it with resume (--resume), or "
                                f"choose another output file (or overwrite it)")
+        reason = unwritable_reason(out.parent)   # before the work, not after it
+        if reason is not None:
+            raise FileAccessError(f"run file {out}: cannot write to {reason}; choose a "
+                                  f"writable run file path (--out)")
 
     with threadpool_limits(config.numerics.blas_threads, user_api="blas"):
         prep = prepare(config, engine=engine, cache=cache)

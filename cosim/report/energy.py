@@ -40,8 +40,11 @@ def plot_energy_breakdown(report: EnergyReport, path: str | Path, *, mode: str =
 
 def write_html(report: EnergyReport, out_dir: str | Path) -> Path:
     """Write ``energy_<network>.html`` and its PNG to ``out_dir``; return the HTML path."""
+    from cosim.paths import user_path
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with user_path(out, "report directory", "give --out-dir a writable directory"):
+        out.mkdir(parents=True, exist_ok=True)
     png = plot_energy_breakdown(report, out / f"energy_{report.network}.png")
     rows = []
     for k in KEY_FIGURES:
@@ -77,5 +80,6 @@ table{{border-collapse:collapse}} .claim{{color:#777;font-style:italic}}</style>
 <details><summary>All figures (JSON)</summary><pre>{html.escape(json.dumps(report.as_dict()["figures"], indent=1)[:400000])}</pre></details>
 </body></html>"""
     path = out / f"energy_{report.network}.html"
-    path.write_text(text, encoding="utf-8")
+    with user_path(path, "report", "give --out-dir a writable directory"):
+        path.write_text(text, encoding="utf-8")
     return path

@@ -14,12 +14,9 @@ import numpy as np
 
 
 def _plt():
-    import matplotlib
+    from cosim.report._mpl import pyplot
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+    return pyplot()
 
 
 def sweep_table(path: str | Path) -> dict:
@@ -107,7 +104,10 @@ def plot_sweep(path: str | Path, results: list[str] | None = None, *, out: str |
                  fontsize="medium")
     fig.tight_layout()
     if out is not None:
-        fig.savefig(out, dpi=120)
+        from cosim.paths import user_path
+
+        with user_path(out, "plot file", "give -o a writable path"):
+            fig.savefig(out, dpi=120)
     return fig
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cosim.paths import user_path
 from cosim.report._mpl import pyplot as _plt
 from cosim.report._mpl import save as _save
 
@@ -156,7 +157,8 @@ def write_training_report(runs: dict[str, object], out_html: str | Path, *,
     """
     out_html = Path(out_html)
     png_dir = out_html.with_name(out_html.stem + "_files")
-    png_dir.mkdir(parents=True, exist_ok=True)
+    with user_path(png_dir, "report folder", "write the report to a writable directory"):
+        png_dir.mkdir(parents=True, exist_ok=True)
     runs = {k: _run(v) for k, v in runs.items()}
     hw_label = hardware_run or next(iter(runs))
     hw = runs[hw_label]
@@ -219,7 +221,8 @@ steps (<code>training.error_probe_every_steps</code>).</p>
 {_img(errs)}
 </body></html>
 """
-    out_html.write_text(text, encoding="utf-8")
+    with user_path(out_html, "report", "write the report to a writable directory"):
+        out_html.write_text(text, encoding="utf-8")
     return out_html
 
 

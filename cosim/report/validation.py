@@ -17,12 +17,9 @@ import numpy as np
 
 
 def _plt():
-    import matplotlib
+    from cosim.report._mpl import pyplot
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+    return pyplot()
 
 
 # ----------------------------------------------------------------------------- plots
@@ -234,8 +231,11 @@ def write_report(results: Sequence, out_dir: str | Path, *,
     dict
         The JSON summary (also written), with ``"html"`` and ``"json"`` paths added.
     """
+    from cosim.paths import user_path
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with user_path(out, "report directory", "give a writable report directory"):
+        out.mkdir(parents=True, exist_ok=True)
     data = summary(results, card_overrides=card_overrides)
     pngs: dict[str, str] = {}
     if plots:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Iterable, Sequence
 
-from cosim.errors import NetlistError
+from cosim.errors import ConfigError, NetlistError
 from cosim.netlist import Analysis, Circuit, parse_netlist
 from cosim.netlist.analysis import Ac, Dc, Noise, Op, Tran
 from cosim.netlist.circuit import render_member
@@ -177,7 +177,7 @@ class SpiceEngine:
         if not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers={workers!r}: give a positive integer")
         if not timeout_s > 0:
-            raise ValueError(f"timeout_s={timeout_s!r}: give a positive number of seconds")
+            raise ConfigError(f"timeout_s={timeout_s!r}: give a positive number of seconds")
         self.size = workers
         self.timeout_s = float(timeout_s)
         self.max_runs_per_worker = int(max_runs_per_worker)

@@ -54,6 +54,7 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 
 from cosim.errors import CacheError, ConfigError, CosimWarning
+from cosim.paths import describe_os_error, fallback_dir, unwritable_reason
 from cosim.store.fsutil import fsync_dir, pid_alive
 
 #: Version of the on-disk entry layout; entries of another version are misses.
@@ -166,12 +167,49 @@ def parse_size(text: str | int, origin: str = "size") -> int:
     return value
 
 
+_probed: dict[str, str | None] = {}
+_noted: set[Path] = set()
+
+
+def _unwritable(path: Path) -> str | None:
+    """:func:`cosim.paths.unwritable_reason`, tried once per path and process."""
+    key = str(path)
+    if key not in _probed:
+        _probed[key] = unwritable_reason(path)
+    return _probed[key]
+
+
 def default_path() -> Path:
-    """``$COSIM_CACHE`` if set, else ``~/.cache/cosim``."""
+    """``$COSIM_CACHE`` if set, else ``~/.cache/cosim``.
+
+    When the home directory gives no writable place (unwritable, missing or a file),
+    the cache moves to a temporary directory of this user
+    (:func:`cosim.paths.fallback_dir`) with a :class:`CacheWarning` saying so; when that
+    fails too, :class:`~cosim.errors.CacheError` says to set ``COSIM_CACHE``.  An
+    explicit ``$COSIM_CACHE`` is returned as it is (:func:`default_cache` checks it).
+    """
     env = os.environ.get("COSIM_CACHE")
     if env:
         return Path(env).expanduser()
-    return Path.home() / ".cache" / "cosim"
+    try:
+        home = Path.home() / ".cache" / "cosim"
+    except RuntimeError as exc:   # no HOME and no password entry
+        reason = f"no home directory ({exc})"
+    else:
+        reason = _unwritable(home)
+        if reason is None:
+            return home
+    fallback = fallback_dir("cache")
+    if _unwritable(fallback) is not None:
+        raise CacheError(f"no writable place for the result cache ({reason}; "
+                         f"{_unwritable(fallback)}); set COSIM_CACHE to a writable "
+                         f"directory")
+    if fallback not in _noted:
+        _noted.add(fallback)
+        warnings.warn(CacheWarning(f"result cache in {fallback}: cannot write {reason} "
+                                   f"(set COSIM_CACHE to a writable directory to keep "
+                                   f"results across reboots)"), stacklevel=2)
+    return fallback
 
 
 def default_max_bytes() -> int:
@@ -506,8 +544,14 @@ class ResultCache:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         """Exclusive lock across processes (fcntl.flock on ``<root>/.lock``)."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            where = self.path if exc.filename in (None, str(self.path)) else \
+                f"{self.path} ({exc.filename})"
+            raise CacheError(f"cache directory {where}: {describe_os_error(exc)}; give "
+                             f"--path or set COSIM_CACHE to a writable directory") from None
         try:
             while True:
                 try:
@@ -528,6 +572,9 @@ class ResultCache:
                       if len(d.name) == 2 and d.is_dir(follow_symlinks=False)]
         except FileNotFoundError:
             return entries, temps
+        except OSError as exc:
+            raise CacheError(f"cache directory {self.path}: {describe_os_error(exc)}; give "
+                             f"--path or set COSIM_CACHE to a readable directory") from None
         for shard in shards:
             try:
                 items = list(os.scandir(shard.path))
@@ -597,7 +644,7 @@ class ResultCache:
 
         Temporary files of writers still running are left to them.
         """
-        if not self.path.is_dir():
+        if not self.path.exists():
             return 0
         removed = 0
         with self._locked():
@@ -690,6 +737,12 @@ def default_cache() -> ResultCache:
     path, max_bytes = default_path(), default_max_bytes()
     k = (str(path), max_bytes)
     if k not in _defaults:
+        if os.environ.get("COSIM_CACHE"):
+            reason = _unwritable(path)
+            if reason is not None:
+                raise CacheError(f"COSIM_CACHE={os.environ['COSIM_CACHE']}: cannot write "
+                                 f"{reason}; set COSIM_CACHE to a writable directory (or "
+                                 f"unset it for ~/.cache/cosim)")
         _defaults[k] = ResultCache(path, max_bytes)
     return _defaults[k]
 

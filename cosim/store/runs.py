@@ -44,7 +44,8 @@ from typing import Any
 
 import numpy as np
 
-from cosim.errors import CosimError
+from cosim.errors import CosimError, FileAccessError
+from cosim.paths import describe_os_error, user_path
 from cosim.store.fsutil import pid_alive, sync_replace
 
 FORMAT = "cosim-run"
@@ -189,6 +190,9 @@ class RunFile:
         self.path = Path(path)
         if not self.path.exists():
             raise RunFileError(f"run file {self.path} does not exist")
+        if self.path.is_dir():
+            raise RunFileError(f"run file {self.path} is a directory; give the path of a "
+                               f"run file (.h5)")
         with self._open() as f:
             if f.attrs.get("format") != FORMAT:
                 raise RunFileError(f"{self.path} is an HDF5 file but not a cosim run file "
@@ -199,7 +203,14 @@ class RunFile:
         try:
             return h5py.File(self.path, mode)
         except OSError as exc:
-            raise RunFileError(f"cannot open run file {self.path}: {exc}") from None
+            if "signature" in str(exc):
+                reason = "is not an HDF5 file"
+            elif "lock" in str(exc).lower():
+                reason = ("is open for writing by another process (HDF5 file lock); wait "
+                          "until that run has finished")
+            else:
+                reason = describe_os_error(exc)
+            raise RunFileError(f"cannot open run file {self.path}: {reason}") from None
 
     # --- creation and atomic commits ------------------------------------------------
     @classmethod
@@ -212,15 +223,21 @@ class RunFile:
         normalisation applied); it is stored as JSON in the ``data`` attribute of
         ``/config``."""
         path = Path(path)
+        fix = "choose a writable run file path (--out)"
+        if path.is_dir():
+            raise FileAccessError(f"run file {path}: is a directory; {fix}")
         if path.exists() and not overwrite:
             raise RunFileError(f"{path} exists; use resume to continue it, or choose "
                                f"another output file (or overwrite it explicitly)")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        with user_path(path, "run file", fix):
+            path.parent.mkdir(parents=True, exist_ok=True)
         tmp = _tmp_name(path)
         h5py = _h5py()
         import cosim
 
-        with h5py.File(tmp, "w", fs_strategy="fsm", fs_persist=True) as f:
+        with user_path(tmp, "run file", fix):
+            f = h5py.File(tmp, "w", fs_strategy="fsm", fs_persist=True)
+        with f:
             f.attrs["format"] = FORMAT
             f.attrs["format_version"] = FORMAT_VERSION
             f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")

@@ -322,8 +322,10 @@ def parse_spec(text: str, origin: str = "<text>", *, validate_task: bool = True)
                              f"{', '.join(sorted(TASKS))}")
     seed = _check_seed(f"{origin}: sweep.seed", sw.get("seed", 0))
     out = sw.get("out")
-    if out is not None and (not isinstance(out, str) or not out):
-        raise SweepSpecError(f"{origin}: sweep.out={out!r}: give a file name")
+    if out is not None and (not isinstance(out, str) or not out or out.endswith("/")
+                            or Path(out).name in ("", ".", "..")):
+        raise SweepSpecError(f"{origin}: sweep.out={out!r}: give a file name, e.g. "
+                             f"out = \"sweep.h5\" (a folder is not a result file)")
     desc = sw.get("description", "")
     if not isinstance(desc, str):
         raise SweepSpecError(f"{origin}: sweep.description must be a string")
@@ -402,10 +404,11 @@ def _flatten_dists(raw: dict, prefix: str = "") -> dict[str, Any]:
 def load_spec(path: str | Path, *, validate_task: bool = True) -> SweepSpec:
     """A validated :class:`SweepSpec` from a TOML file (see :func:`parse_spec`)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SweepSpecError(f"sweep spec {path} does not exist") from None
+    if not path.exists():
+        raise SweepSpecError(f"sweep spec {path} does not exist")
+    from cosim.paths import read_user_text
+
+    text = read_user_text(path, "sweep spec")
     return parse_spec(text, str(path), validate_task=validate_task)
 
 

@@ -31,7 +31,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from cosim.errors import CosimError
+from cosim.errors import CosimError, FileAccessError
+from cosim.paths import describe_os_error, user_path
 from cosim.sweep.spec import Point, SweepSpec
 
 FORMAT = "cosim-sweep-1"
@@ -41,6 +42,25 @@ _STR = h5py.string_dtype("utf-8")
 
 class SweepFileError(CosimError):
     """A sweep file cannot be used (wrong format, or made by a different spec)."""
+
+
+def _open_h5(path: Path, mode: str, fix: str) -> h5py.File:
+    """``h5py.File(path, mode)`` with every failure as one message naming the path."""
+    if path.is_dir():
+        raise FileAccessError(f"sweep result file {path}: is a directory; {fix}")
+    try:
+        return h5py.File(path, mode)
+    except OSError as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            raise FileAccessError(
+                f"sweep result file {path}: is open for writing by another process (HDF5 "
+                f"file lock); wait until that sweep has finished, or read a copy of the "
+                f"file") from None
+        if "signature" in text:
+            raise SweepFileError(f"{path} is not an HDF5 file; {fix}") from None
+        raise FileAccessError(f"sweep result file {path}: {describe_os_error(exc)}; "
+                              f"{fix}") from None
 
 
 def _coord_dtype(values: list[Any]):
@@ -75,14 +95,16 @@ class SweepFile:
         self.path = Path(path)
         self.spec = spec
         if spec is None:
-            if not self.path.is_file():
+            if not self.path.exists():
                 raise FileNotFoundError(f"sweep file {self.path} does not exist")
-            self.h5 = h5py.File(self.path, "r")
+            self.h5 = _open_h5(self.path, "r", "give the path of a sweep result file")
             self._check_format()
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fix = "give a writable result file with --out or sweep.out (e.g. sweep.h5)"
+            with user_path(self.path, "sweep result file", fix):
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             new = not self.path.exists()
-            self.h5 = h5py.File(self.path, "a")
+            self.h5 = _open_h5(self.path, "a", fix)
             try:
                 if new or "points" not in self.h5:
                     self._create(spec)
@@ -106,10 +128,11 @@ class SweepFile:
         self.close()
 
     def _check_format(self) -> None:
-        if self.h5.attrs.get("format") != FORMAT or "points" not in self.h5:
+        fmt = self.h5.attrs.get("format")
+        if fmt != FORMAT or "points" not in self.h5:
             self.close()
-            raise SweepFileError(f"{self.path} is not a sweep file (format "
-                                 f"{self.h5.attrs.get('format')!r}, expected {FORMAT!r})")
+            raise SweepFileError(f"{self.path} is not a sweep file (format {fmt!r}, "
+                                 f"expected {FORMAT!r})")
 
     def _check_identity(self, spec: SweepSpec) -> None:
         stored = self.h5.attrs["identity"]
