@@ -27,5 +27,10 @@ class CacheError(CosimError):
     """The HDF5 result cache could not be read or written."""
 
 
+class ResourceLimitError(CosimError, ValueError):
+    """A request would allocate more than a documented limit allows (the message names
+    the count, the limit, the constant holding it and how to stay below it)."""
+
+
 class CosimWarning(UserWarning):
     """A suspicious but allowed situation; counted in run files where relevant."""
