@@ -32,5 +32,10 @@ class FileAccessError(CosimError, OSError):
     written or created: missing, wrong kind, no permission, read-only, full or locked."""
 
 
+class ResourceLimitError(CosimError, ValueError):
+    """A request would allocate more than a documented limit allows (the message names
+    the count, the limit, the constant holding it and how to stay below it)."""
+
+
 class CosimWarning(UserWarning):
     """A suspicious but allowed situation; counted in run files where relevant."""

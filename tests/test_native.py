@@ -171,3 +171,46 @@ def test_unsupported_and_singular_are_refused():
 def test_run_native_hash_is_the_ngspice_job_hash():
     c = parse_netlist(MIXED)
     assert run_native(c).netlist_sha256 == make_job(c).sha256
+
+
+def test_dc_sweep_over_the_point_limit_is_refused_before_anything_is_allocated():
+    """MAX_DC_POINTS + 1 points: refused at once, the message naming the sweep, the
+    count, the limit, the constant and the fix; exactly MAX_DC_POINTS points run."""
+    import time
+
+    from cosim.errors import ResourceLimitError
+    from cosim.native import solver
+
+    assert solver.MAX_DC_POINTS == 1_000_000
+    c = Circuit("divider")
+    c.add(VoltageSource("V1", "in", "0", 1.0), Resistor("R1", "in", "out", 1e3),
+          Resistor("R2", "out", "0", 3e3))
+    t0 = time.perf_counter()
+    with pytest.raises(ResourceLimitError) as exc:
+        run_native(c, Dc("V1", 0.0, 1e6, 1.0))
+    assert time.perf_counter() - t0 < 1.0
+    msg = str(exc.value)
+    for part in (".dc V1 0 1000000 1: ", "1,000,001 sweep points", "limit of 1,000,000",
+                 "cosim.native.solver.MAX_DC_POINTS", "larger step"):
+        assert part in msg, (part, msg)
+    with pytest.raises(ResourceLimitError, match="1e\\+300 sweep points"):
+        run_native(c, Dc("V1", 0.0, 1.0, 1e-300))            # would never finish before
+
+    res = run_native(c, Dc("V1", 0.0, 999_999.0, 1.0))       # exactly at the limit
+    assert res.axis.shape == (1_000_000,)
+    np.testing.assert_allclose(res.v("out"), 0.75 * res.axis, rtol=1e-12)
+
+
+def test_native_netlist_run_refuses_a_dc_sweep_over_the_limit(tmp_path, capsys, monkeypatch):
+    """The limit is read when a sweep runs: one point under a patched limit runs from
+    `cosim netlist run --engine native`, one over it exits 2 with the message."""
+    from cosim.cli.main import main
+    from cosim.native import solver
+
+    monkeypatch.setattr(solver, "MAX_DC_POINTS", 11)
+    f = tmp_path / "d.cir"
+    for step, rc in (("0.1", 0), ("0.09", 2)):             # 11 points, then 12
+        f.write_text(f"* d\nV1 in 0 1\nR1 in out 1k\nR2 out 0 1k\n.dc V1 0 1 {step}\n.end\n")
+        assert main(["netlist", "run", str(f), "--engine", "native", "--json"]) == rc
+    err = capsys.readouterr().err
+    assert "12 sweep points, more than the native solver's limit of 11" in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -158,3 +159,107 @@ def test_config_of_a_file_from_before_dac_scale_reads_as_one_scale_per_product(t
     assert RunFile.create(tmp_path / "new.h5", json.dumps(new)).read_config() \
         .hardware.dac_scale == "row"
     assert RunFile(tmp_path / "old.h5").summary()["dac_scale"] == "call"
+
+
+def _keyed_dataset(f, group: str, key: str):
+    import json
+
+    g = f[f"checkpoints/latest/{group}"]
+    return g[f"a{json.loads(g.attrs['keys']).index(key)}"]
+
+
+def _tamper(path, how):
+    with h5py.File(path, "r+") as f:
+        how(f)
+
+
+def _flip_bit(f):
+    ds = _keyed_dataset(f, "trainer", "store/device/fc1/g_pos_s")
+    a = ds[...]
+    a.view(np.uint64)[1, 2] ^= np.uint64(1 << 30)   # one bit of one conductance
+    ds[...] = a
+
+
+def _stored_as_float32(f):
+    ds = _keyed_dataset(f, "trainer", "store/device/fc1/g_pos_s")
+    a, name, attrs = ds[...], ds.name, dict(ds.attrs)
+    del f[name]
+    f.create_dataset(name, data=a.astype(np.float32))   # rounded to single precision
+    f[name].attrs.update(attrs)
+
+
+def _swap_datasets(f):
+    a = _keyed_dataset(f, "trainer", "store/device/fc1/g_pos_s")
+    b = _keyed_dataset(f, "trainer", "store/device/fc1/g_neg_s")
+    va, vb = a[...], b[...]
+    a[...], b[...] = vb, va
+
+
+def _edit_meta(f):
+    import json
+
+    g = f["checkpoints/latest/trainer"]
+    meta = json.loads(g.attrs["meta"])
+    meta["epoch"] = 7
+    g.attrs["meta"] = json.dumps(meta)
+
+
+def _edit_step(f):
+    f["checkpoints/latest"].attrs["step"] = 2
+
+
+@pytest.mark.parametrize("how, names", [
+    (_flip_bit, r"dataset /checkpoints/latest/trainer/a\d+ \(store/device/fc1/g_pos_s\)"),
+    (_stored_as_float32, r"\(store/device/fc1/g_pos_s\)"),
+    (_swap_datasets, r"\(store/device/fc1/g_neg_s\).*\(and 1 more\)"),
+    (_edit_meta, r"keys/meta of /checkpoints/latest/trainer"),
+    (_edit_step, r"step/epoch/time_s/has_backend of /checkpoints/latest"),
+])
+def test_an_altered_checkpoint_is_refused_naming_what_changed(tmp_path, how, names):
+    """Every checkpoint array, the keys/meta attributes and the step attributes carry a
+    sha256 written with them; any change after the commit is named, not read."""
+    from cosim.store.runs import CheckpointIntegrityError
+
+    path = tmp_path / "run.h5"
+    rng = np.random.default_rng(0)
+    g = rng.uniform(1e-6, 1e-4, (3, 4))
+    state = {"arrays": {"store/device/fc1/g_pos_s": g, "store/device/fc1/g_neg_s": g[::-1],
+                        "trainer/order": np.arange(5), "scalar": np.float64(0.5)},
+             "meta": {"epoch": 1, "rng": rng.bit_generator.state}}
+    run = RunFile.create(path, "{}")
+    run.commit(_pending(1, 1), Checkpoint(step=1, epoch=1, trainer=state,
+                                          backend={"arrays": {}, "meta": {}}))
+    check = run.verify_checkpoint()
+    assert (check.status, check.arrays, check.problems) == ("ok", 4, ())
+    assert np.array_equal(run.checkpoint().trainer["arrays"]["store/device/fc1/g_pos_s"], g)
+
+    _tamper(path, how)
+    check = RunFile(path).verify_checkpoint()
+    assert check.status == "corrupt"
+    assert re.search(names, check.describe()), check.describe()
+    with pytest.raises(CheckpointIntegrityError, match=names) as exc:
+        RunFile(path).checkpoint()
+    assert "\n" not in str(exc.value) and "refusing" in str(exc.value)
+    assert isinstance(exc.value, RunFileError)
+    assert RunFile(path).checkpoint(verify=False).step in (1, 2)   # forensics still work
+
+
+def test_a_checkpoint_from_before_checksums_reads_unchecked(tmp_path):
+    path = tmp_path / "run.h5"
+    run = RunFile.create(path, "{}")
+    run.commit(_pending(1, 1), Checkpoint(step=1, epoch=1,
+                                          trainer={"arrays": {"w": np.ones(3)}, "meta": {}}))
+
+    def strip(f):          # the layout written before checkpoints carried checksums
+        ck = f["checkpoints/latest"]
+        for name in ("checksums", "header_sha256"):
+            del ck.attrs[name]
+        del ck["trainer"].attrs["meta_sha256"]
+        del ck["trainer/a0"].attrs["sha256"]
+
+    _tamper(path, strip)
+    check = RunFile(path).verify_checkpoint()
+    assert check.status == "no_checksums" and check.describe() == "no checksums (older file)"
+    assert np.array_equal(RunFile(path).checkpoint().trainer["arrays"]["w"], np.ones(3))
+    assert RunFile(path).summary()["checkpoint_integrity"]["text"] == \
+        "no checksums (older file)"

@@ -217,3 +217,79 @@ def test_train_task_device_parameter_reaches_the_hardware():
 
     assert parse_card(derived_card_text("bplight", {"weight_c2c_sigma_frac": 0.25}, "x"),
                       origin="derived").values["weight_c2c_sigma_frac"] == 0.25
+
+
+def _big_grid(n_wire: int, n_seed: int) -> str:
+    wires = ", ".join(f"{0.001 * i:.3f}" for i in range(n_wire))
+    seeds = ", ".join(str(i) for i in range(n_seed))
+    return f"""
+[sweep]
+task = "crossbar_ir_drop"
+out = "big.h5"
+[sweep.base]
+rows = 4
+cols = 4
+spice = false
+[sweep.grid]
+wire_resistance_ohm = [{wires}]
+array_seed = [{seeds}]
+"""
+
+
+def test_sweep_over_the_point_limit_is_refused_before_points_are_made(tmp_path, capsys,
+                                                                        monkeypatch):
+    """A grid of MAX_SWEEP_POINTS + 1 points (and a Monte Carlo just over it) is refused
+    on loading within 1 s, the message naming the count, the dimensions, the limit, the
+    constant and the fix; a spec at the limit loads; `cosim sweep run` on a 9-million-
+    point spec exits 2 with the message and writes nothing; under a patched limit a
+    sweep runs and points() itself refuses once the limit drops below it."""
+    import time
+
+    import cosim.sweep.spec as spec_mod
+    from cosim.cli.main import build_parser, main
+    from cosim.errors import ResourceLimitError
+
+    assert spec_mod.MAX_SWEEP_POINTS == 1_000_000
+    t0 = time.perf_counter()
+    with pytest.raises(ResourceLimitError) as exc:
+        parse_spec(_big_grid(101, 9901), "over.toml")      # 101 x 9901 = 1,000,001
+    assert time.perf_counter() - t0 < 1.0
+    msg = str(exc.value)
+    for part in ("over.toml: the sweep has 1,000,001 points",
+                 "(101 wire_resistance_ohm x 9901 array_seed)", "limit of 1,000,000",
+                 "cosim.sweep.spec.MAX_SWEEP_POINTS", "split it into several specs"):
+        assert part in msg, (part, msg)
+    mc = """
+[sweep]
+kind = "monte_carlo"
+task = "memristor_variability"
+[sweep.grid]
+n_devices = [10, 20]
+[sweep.monte_carlo]
+samples = 500001
+"""
+    t0 = time.perf_counter()
+    with pytest.raises(ResourceLimitError, match=r"1,000,002 points \(2 n_devices x "
+                                                 r"500001 samples\)"):
+        parse_spec(mc)
+    assert time.perf_counter() - t0 < 1.0
+    assert parse_spec(_big_grid(100, 10000), validate_task=False).n_points == 1_000_000
+
+    big = tmp_path / "nine_million.toml"
+    big.write_text(_big_grid(3000, 3000))
+    build_parser()              # first imports of the command modules: not the refusal
+    t0 = time.perf_counter()
+    assert main(["sweep", "run", str(big), "--quiet"]) == 2
+    assert time.perf_counter() - t0 < 1.0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the sweep has 9,000,000 points" in err
+    assert "limit of 1,000,000" in err and "MAX_SWEEP_POINTS" in err
+    assert not (tmp_path / "big.h5").exists()
+
+    monkeypatch.setattr(spec_mod, "MAX_SWEEP_POINTS", 4)
+    small = parse_spec(_big_grid(2, 2))                     # at the patched limit
+    rep = run_sweep(small, tmp_path / "small.h5", workers=1)
+    assert (rep.points, rep.ok) == (4, 4)
+    monkeypatch.setattr(spec_mod, "MAX_SWEEP_POINTS", 3)
+    with pytest.raises(ResourceLimitError, match="4 points"):
+        small.points()

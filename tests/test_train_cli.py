@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from cosim.cli.main import main
@@ -114,3 +115,103 @@ def test_workflow_script_help_and_tiny_run(tmp_path):
     cfg = RunFile(run).read_config()
     assert cfg.model.width == 0.34 and cfg.training.checkpoint_every_steps == 20
     assert RunFile(run).config_source()[0].startswith("# LeNet-5 on the scikit-learn digits")
+
+
+CHECKPOINTED = ["--set=model.width=0.34", "--set=data.train_limit=64",
+                "--set=data.test_limit=16", "--set=training.batch_size=32",
+                "--set=training.epochs=1", "--set=training.checkpoint_every_steps=1",
+                "--set=hardware.spot_check=0.0", "--architecture", "bplight",
+                "--engine", "ideal"]
+
+
+@pytest.fixture(scope="module")
+def step1_checkpoint(tmp_path_factory):
+    """A real bplight run of 2 steps, and a copy of its file taken while the checkpoint of
+    step 1 was the latest (the run file as a killed run would leave it)."""
+    import shutil
+
+    from cosim.config import load_config
+    from cosim.orchestrator import train
+
+    d = tmp_path_factory.mktemp("ck")
+    straight, partial = d / "straight.h5", d / "partial.h5"
+
+    def copy_at_step_2(step, row):
+        if step == 2:                    # step 2 computed, not yet committed
+            shutil.copyfile(straight, partial)
+
+    cfg = load_config(None, [a.removeprefix("--set=") for a in CHECKPOINTED
+                             if a.startswith("--set=")]
+                      + ["hardware.architecture=bplight", "hardware.electrical_engine=ideal"])
+    train(cfg, straight, quiet=True, on_step=copy_at_step_2)
+    assert RunFile(partial).attrs()["last_step"] == 1
+    return straight, partial
+
+
+def _conductance_dataset(f):
+    g = f["checkpoints/latest/trainer"]
+    keys = json.loads(g.attrs["keys"])
+    return g[f"a{keys.index('store/device/fc1/g_pos_s')}"]
+
+
+def _resume_matches(path, straight, capsys):
+    assert main(["train", "--resume", "--quiet", "--out", str(path)]) == 0
+    assert "2 steps" in capsys.readouterr().out
+    a, b = RunFile(path).checkpoint(), RunFile(straight).checkpoint()
+    for k, v in b.trainer["arrays"].items():
+        assert np.array_equal(a.trainer["arrays"][k], v), k
+
+
+def test_corrupt_checkpoint_is_shown_and_refused_intact_and_older_files_resume(
+        step1_checkpoint, tmp_path, capsys):
+    """One flipped bit in a conductance array of a real checkpoint: `runs show` names the
+    dataset, `train --resume` refuses it in one line (exit 2) and leaves the file as it
+    was. The intact file and one without checksums (older layout) resume exactly."""
+    import hashlib
+    import shutil
+
+    import h5py
+
+    straight, partial = step1_checkpoint
+    corrupt, intact, older = (tmp_path / n for n in ("corrupt.h5", "intact.h5", "older.h5"))
+    for p in (corrupt, intact, older):
+        shutil.copyfile(partial, p)
+    with h5py.File(corrupt, "r+") as f:
+        ds = _conductance_dataset(f)
+        g = ds[...]
+        assert 1e-7 < g[0, 0] < 1e-3            # a conductance in S
+        g.view(np.uint64)[0, 0] ^= np.uint64(1 << 30)
+        ds[...] = g
+        name = ds.name
+    before = hashlib.sha256(corrupt.read_bytes()).hexdigest()
+
+    assert main(["runs", "show", str(corrupt)]) == 0
+    out = capsys.readouterr().out
+    assert f"CORRUPT: dataset {name} (store/device/fc1/g_pos_s) does not match its " \
+           f"sha256 checksum" in out
+    assert main(["runs", "show", "--json", str(corrupt)]) == 0
+    integ = json.loads(capsys.readouterr().out)["checkpoint_integrity"]
+    assert integ["status"] == "corrupt" and name in integ["problems"][0]
+
+    assert main(["train", "--resume", "--quiet", "--out", str(corrupt)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("cosim train: error: ")
+    assert f"{name} (store/device/fc1/g_pos_s) does not match its sha256 checksum" in err
+    assert "refusing" in err
+    assert hashlib.sha256(corrupt.read_bytes()).hexdigest() == before
+
+    assert main(["runs", "show", str(intact)]) == 0
+    n = len(RunFile(intact).checkpoint().trainer["arrays"])
+    assert f"step 1: {n} arrays match their sha256 checksums" in capsys.readouterr().out
+    _resume_matches(intact, straight, capsys)
+
+    with h5py.File(older, "r+") as f:      # strip what this version adds: older layout
+        def strip(_, obj):
+            for a in ("checksums", "header_sha256", "meta_sha256", "sha256"):
+                if a in obj.attrs:
+                    del obj.attrs[a]
+        f["checkpoints"].visititems(strip)
+        strip(None, f["checkpoints/latest"])
+    assert main(["runs", "show", str(older)]) == 0
+    assert "step 1: no checksums (older file)" in capsys.readouterr().out
+    _resume_matches(older, straight, capsys)

@@ -75,6 +75,8 @@ def cmd_show(args) -> int:
                                                                  "gradient") if ph in d)
             print(f"    {layer:<12} {cells}")
     print(f"  netlists stored  {data['netlists']}")
+    print(f"  checkpoint       step {data['checkpoint_step']}: "
+          f"{data['checkpoint_integrity']['text']}")
     ep = data["epoch_metrics"]
     print(f"\n  {'epoch':>5} {'train loss':>11} {'train acc':>10} {'test acc':>9} "
           f"{'time s':>8}")

@@ -15,12 +15,19 @@ from typing import Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from cosim.errors import ResourceLimitError
 from cosim.netlist import Analysis, Circuit, Dc, Op
 from cosim.native.errors import UnsupportedElementError
 from cosim.native.flatten import flatten
 from cosim.native.mna import MnaSystem, _factor
 
 _CHUNK = 64  # right-hand sides per triangular solve when building a transfer matrix
+
+MAX_DC_POINTS = 1_000_000
+"""Most points a native ``.dc`` sweep may have.  The solution of every unknown at every
+point is held in memory (8 bytes x points x unknowns), so a sweep above this is refused,
+before anything is allocated, with :class:`cosim.errors.ResourceLimitError`.  Raise the
+constant if memory allows, or split the sweep into several ranges."""
 
 
 def build_system(circuit: Circuit) -> MnaSystem:
@@ -53,9 +60,29 @@ def solve_op(circuit: Circuit) -> dict[str, float]:
     return {k: float(v) for k, v in system.vectors(x).items()}
 
 
+def dc_point_count(a: Dc) -> float:
+    """Points of a dc sweep as ngspice counts them (a float: ``inf`` if it overflows)."""
+    span = (a.stop - a.start) / a.step
+    if not np.isfinite(span):
+        return float("inf")
+    return float(np.floor(span * (1 + 1e-12) + 1e-9) + 1)
+
+
+def check_dc_points(a: Dc) -> int:
+    """The point count of ``a``; :class:`ResourceLimitError` above :data:`MAX_DC_POINTS`."""
+    n = dc_point_count(a)
+    if n > MAX_DC_POINTS:
+        count = f"{n:,.0f}" if n < 1e15 else f"{n:.3g}"
+        raise ResourceLimitError(
+            f"{a.render()}: {count} sweep points, more than the native solver's limit of "
+            f"{MAX_DC_POINTS:,} (cosim.native.solver.MAX_DC_POINTS); use a larger step "
+            f"or a shorter range, or split the sweep into several runs")
+    return int(n)
+
+
 def _dc_values(a: Dc) -> np.ndarray:
     """Sweep points as ngspice makes them: repeated addition of the step."""
-    n = int(np.floor((a.stop - a.start) / a.step * (1 + 1e-12) + 1e-9)) + 1
+    n = check_dc_points(a)
     out, v = [], float(a.start)
     for _ in range(n):
         out.append(v)
@@ -77,6 +104,8 @@ def run_native(circuit: Circuit, analysis: Analysis | None = None):
     ------
     UnsupportedElementError
         For ``ac``, ``tran``, ``noise`` or an element the native solver lacks.
+    ResourceLimitError
+        For a dc sweep of more than :data:`MAX_DC_POINTS` points.
     """
     from cosim.spice.engine import make_job
     from cosim.spice.result import SpiceResult
@@ -86,6 +115,8 @@ def run_native(circuit: Circuit, analysis: Analysis | None = None):
             raise ValueError(f"the circuit has {len(circuit.analyses)} analyses; pass exactly "
                              "one (op or dc) to run natively")
         analysis = circuit.analyses[0]
+    if isinstance(analysis, Dc):
+        check_dc_points(analysis)       # before the netlist is rendered or assembled
     sha = make_job(circuit, analysis).sha256
     system = build_system(circuit)
     if isinstance(analysis, Op):

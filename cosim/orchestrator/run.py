@@ -282,6 +282,7 @@ def train(config: RunConfig | None, out: str | Path, *, resume: bool = False,
     out = Path(out)
     if resume:
         run = RunFile(out)
+        run.checkpoint()    # refuses a corrupt checkpoint before anything is built
         stored = run.read_config()
         if config is not None and config.to_json() != stored.to_json():
             raise ConfigError(f"{out} was started with a different configuration; resume "

@@ -8,9 +8,11 @@ Layout::
                            text of the TOML file, overrides as JSON)
     /metrics/step/         step, epoch, loss, train_acc, time_s      (resizable columns)
     /metrics/epoch/        epoch, train_loss, train_acc, test_acc, time_s
-    /checkpoints/latest    attrs: step, epoch, time_s; groups trainer/ and backend/, each
-                           datasets a0, a1, ... with attrs keys (JSON list of names) and
-                           meta (JSON text: RNG states hold 128-bit integers)
+    /checkpoints/latest    attrs: step, epoch, time_s, has_backend, checksums="sha256",
+                           header_sha256; groups trainer/ and backend/, each datasets
+                           a0, a1, ... (attr sha256) with attrs keys (JSON list of
+                           names), meta (JSON text: RNG states hold 128-bit integers) and
+                           meta_sha256
     /signals/<layer>/<step>/<name>   sampled signals (optical powers W, currents A,
                                      voltages V, ADC codes)
     /netlists/<sha256>     netlist text of every tile circuit used
@@ -30,17 +32,27 @@ process killed at any moment therefore leaves either the previous or the new com
 file (plus, at worst, a stale temporary file that the next commit removes), never a
 half-written one.  Everything between two commits lives in a :class:`PendingWrites`
 buffer, so the file always describes the run exactly up to its latest checkpoint.
+
+Integrity: every checkpoint array carries the sha256 of its key, dtype, shape and bytes
+(attribute ``sha256``), computed from the array in memory when it is written; the
+``keys``/``meta`` attributes of each state group and the step, epoch, time and
+has_backend attributes of the checkpoint carry one too.  :meth:`RunFile.checkpoint`
+recomputes them and raises :class:`CheckpointIntegrityError` naming the first dataset
+that differs, so a run never resumes from a silently altered state.  A checkpoint
+written before checksums existed (no ``checksums`` attribute) is read unchecked;
+:meth:`RunFile.verify_checkpoint` tells the three cases apart.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -54,6 +66,16 @@ FORMAT_VERSION = 1
 
 class RunFileError(CosimError):
     """A run file is missing, not a run file, or lacks what was asked for."""
+
+
+class CheckpointIntegrityError(RunFileError):
+    """A checkpoint's data does not match the checksum written with it (the file was
+    altered or damaged after the commit)."""
+
+
+CHECKSUM_ALGORITHM = "sha256"
+"""Marker stored as ``checksums`` on a checkpoint written with checksums."""
+CHECKPOINT_PATH = "checkpoints/latest"
 
 
 _STR = "str"
@@ -136,22 +158,121 @@ class Checkpoint:
     time_s: float = 0.0
 
 
+def array_checksum(key: str, array) -> str:
+    """sha256 hex over a checkpoint array's key, dtype, shape and bytes.
+
+    The dtype is taken in native byte order and the bytes in C order, so the value does
+    not depend on how HDF5 stored the array.
+    """
+    a = np.asarray(array)
+    a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("="))
+    h = hashlib.sha256()
+    for chunk in (json.dumps([key, a.dtype.str, list(a.shape)]).encode(), a.tobytes()):
+        h.update(len(chunk).to_bytes(8, "little"))
+        h.update(chunk)
+    return h.hexdigest()
+
+
+def _text_checksum(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        b = part.encode("utf-8")
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    return h.hexdigest()
+
+
+def _header_checksum(g) -> str:
+    """sha256 of a checkpoint group's step, epoch, time_s and has_backend attributes."""
+    return _text_checksum(dumps([int(g.attrs["step"]), int(g.attrs["epoch"]),
+                                 float(g.attrs["time_s"]), bool(g.attrs["has_backend"])]))
+
+
 def _write_state(group, state: dict[str, Any]) -> None:
     arrays = state.get("arrays", {}) if state else {}
     keys = sorted(arrays)
     for i, key in enumerate(keys):
-        group.create_dataset(f"a{i}", data=np.asarray(arrays[key]))
+        data = np.asarray(arrays[key])
+        ds = group.create_dataset(f"a{i}", data=data)
+        ds.attrs["sha256"] = array_checksum(key, data)
     group.attrs["keys"] = json.dumps(keys)
     group.attrs["meta"] = dumps(state.get("meta", {}) if state else {})
+    group.attrs["meta_sha256"] = _text_checksum(group.attrs["keys"], group.attrs["meta"])
 
 
-def _read_state(group) -> dict[str, Any]:
+def _read_state(group, problems: list[str] | None = None) -> dict[str, Any]:
+    """Arrays and meta of a state group; with ``problems`` given (a checkpoint written
+    with checksums), each mismatch is appended to it as a description."""
     keys = json.loads(group.attrs["keys"])
     arrays = {}
+    if problems is not None and group.attrs.get("meta_sha256") != _text_checksum(
+            str(group.attrs["keys"]), str(group.attrs["meta"])):
+        problems.append(f"attributes keys/meta of {group.name} do not match their "
+                        f"sha256 checksum")
     for i, key in enumerate(keys):
         ds = group[f"a{i}"]
         arrays[key] = ds[()] if ds.shape == () else ds[...]
+        if problems is not None:
+            stored = ds.attrs.get("sha256")
+            if stored is None:
+                problems.append(f"dataset {ds.name} ({key}) has no sha256 checksum")
+            elif stored != array_checksum(key, arrays[key]):
+                problems.append(f"dataset {ds.name} ({key}) does not match its sha256 "
+                                f"checksum")
     return {"arrays": arrays, "meta": json.loads(group.attrs["meta"])}
+
+
+@dataclass(frozen=True)
+class CheckpointCheck:
+    """Outcome of :meth:`RunFile.verify_checkpoint`.
+
+    Attributes
+    ----------
+    status : {"ok", "corrupt", "no_checksums", "no_checkpoint"}
+        ``no_checksums``: written before checkpoints carried checksums (older file).
+    arrays : int
+        Checkpoint arrays in the file.
+    problems : tuple of str
+        One description per mismatch, naming the dataset (empty unless corrupt).
+    """
+
+    status: Literal["ok", "corrupt", "no_checksums", "no_checkpoint"]
+    arrays: int = 0
+    problems: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """One line for ``cosim runs show``."""
+        if self.status == "ok":
+            return f"{self.arrays} arrays match their sha256 checksums"
+        if self.status == "no_checksums":
+            return "no checksums (older file)"
+        if self.status == "no_checkpoint":
+            return "no checkpoint yet"
+        more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+        return f"CORRUPT: {self.problems[0]}{more}"
+
+
+def _read_checkpoint(f) -> tuple[Checkpoint | None, CheckpointCheck]:
+    if CHECKPOINT_PATH not in f:
+        return None, CheckpointCheck("no_checkpoint")
+    g = f[CHECKPOINT_PATH]
+    # either marker means the checkpoint was written with checksums
+    checked = "checksums" in g.attrs or "header_sha256" in g.attrs
+    problems: list[str] | None = [] if checked else None
+    if checked and g.attrs.get("header_sha256") != _header_checksum(g):
+        problems.append(f"attributes step/epoch/time_s/has_backend of {g.name} do not "
+                        f"match their sha256 checksum")
+    try:
+        trainer = _read_state(g["trainer"], problems)
+        backend = _read_state(g["backend"], problems) if g.attrs["has_backend"] else None
+    except (KeyError, ValueError) as exc:   # a missing dataset or attribute, bad JSON
+        return None, CheckpointCheck("corrupt", 0, (f"{g.name} is unreadable ({exc})",))
+    n = len(trainer["arrays"]) + (len(backend["arrays"]) if backend else 0)
+    ck = Checkpoint(step=int(g.attrs["step"]), epoch=int(g.attrs["epoch"]), trainer=trainer,
+                    backend=backend, time_s=float(g.attrs["time_s"]))
+    if not checked:
+        return ck, CheckpointCheck("no_checksums", n)
+    return ck, CheckpointCheck("corrupt" if problems else "ok", n, tuple(problems))
 
 
 def _append_table(f, path: str, rows: list[dict]) -> None:
@@ -289,6 +410,8 @@ class RunFile:
                     g.attrs["has_backend"] = checkpoint.backend is not None
                     if checkpoint.backend is not None:
                         _write_state(g.create_group("backend"), checkpoint.backend)
+                    g.attrs["header_sha256"] = _header_checksum(g)
+                    g.attrs["checksums"] = CHECKSUM_ALGORITHM
                     f.attrs["last_step"] = int(checkpoint.step)
                     f.attrs["last_epoch"] = int(checkpoint.epoch)
                 if status is not None:
@@ -353,17 +476,28 @@ class RunFile:
         """Per-epoch metrics columns."""
         return self.table("metrics/epoch")
 
-    def checkpoint(self) -> Checkpoint | None:
-        """The latest checkpoint, or None before the first one."""
+    def checkpoint(self, *, verify: bool = True) -> Checkpoint | None:
+        """The latest checkpoint, or None before the first one.
+
+        Raises :class:`CheckpointIntegrityError` (one line naming the first dataset that
+        differs) when the checkpoint does not match its checksums, unless ``verify`` is
+        False.  A checkpoint from before checksums existed is returned unchecked.
+        """
         with self._open() as f:
-            if "checkpoints/latest" not in f:
-                return None
-            g = f["checkpoints/latest"]
-            return Checkpoint(step=int(g.attrs["step"]), epoch=int(g.attrs["epoch"]),
-                              trainer=_read_state(g["trainer"]),
-                              backend=(_read_state(g["backend"]) if g.attrs["has_backend"]
-                                       else None),
-                              time_s=float(g.attrs["time_s"]))
+            ck, check = _read_checkpoint(f)
+        if verify and check.status == "corrupt":
+            more = (f" (and {len(check.problems) - 1} more)" if len(check.problems) > 1
+                    else "")
+            raise CheckpointIntegrityError(
+                f"{self.path}: checkpoint {check.problems[0]}{more}; the file was altered "
+                f"or damaged after it was written, refusing to use it (restore the run "
+                f"file from a copy, or start a new run)")
+        return ck
+
+    def verify_checkpoint(self) -> CheckpointCheck:
+        """Recompute the checkpoint's checksums (see :class:`CheckpointCheck`)."""
+        with self._open() as f:
+            return _read_checkpoint(f)[1]
 
     def netlist_hashes(self) -> list[str]:
         """sha256 of every stored netlist."""
@@ -460,6 +594,10 @@ class RunFile:
                                             if spots["step"].size else None),
             "netlists": len(self.netlist_hashes()),
         }
+        check = self.verify_checkpoint()
+        out["checkpoint_integrity"] = {"status": check.status, "arrays": check.arrays,
+                                       "problems": list(check.problems),
+                                       "text": check.describe()}
         totals = {}
         for k in ("products", "samples", "saturated_tia", "clipped_adc", "below_noise_floor",
                   "saturated_weights"):

@@ -25,6 +25,9 @@ Keys are dotted paths of the task's parameters; nested TOML tables are flattened
 dotted keys (``hardware.wire_resistance_ohm = [..]`` under ``[sweep.grid]`` is the key
 ``"hardware.wire_resistance_ohm"``).  Unknown keys anywhere are rejected with their path.
 
+A sweep has at most :data:`MAX_SWEEP_POINTS` points (grid size times Monte Carlo
+samples); a larger spec is refused on loading, before any point is enumerated.
+
 Points are enumerated deterministically: grid values in the order given, the first key
 varying slowest; a Monte Carlo repeats each grid point ``samples`` times with values
 drawn from ``numpy.random.default_rng([mc_seed, grid_index, sample])``.  Each point's
@@ -46,7 +49,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from cosim.errors import ConfigError
+from cosim.errors import ConfigError, ResourceLimitError
 
 SweepKind = Literal["grid", "monte_carlo"]
 SWEEP_KINDS: tuple[str, ...] = ("grid", "monte_carlo")
@@ -60,6 +63,13 @@ DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "choice": (("values",), ()),
     "integers": (("low", "high"), ()),
 }
+
+MAX_SWEEP_POINTS = 1_000_000
+"""Most points one sweep spec may have.  Every point is enumerated in memory (its
+coordinates, parameters, key and seed: about 1 kB) and gets a row in the result file, so a
+larger spec is refused with :class:`cosim.errors.ResourceLimitError` before any point is
+made.  Split a larger study into several specs over parts of the grid (each its own
+result file), or raise the constant if memory allows."""
 
 _SWEEP_KEYS = ("kind", "task", "out", "seed", "base", "grid", "monte_carlo", "description")
 _MC_KEYS = ("samples", "seed", "distributions")
@@ -147,8 +157,31 @@ class SweepSpec:
             keys += [k for k in self.distributions if k not in self.grid]
         return tuple(keys)
 
+    @property
+    def n_points(self) -> int:
+        """Points of the sweep: the product of the grid's value counts times ``samples``
+        (computed without enumerating them)."""
+        return math.prod(len(v) for v in self.grid.values()) * \
+            (self.samples if self.kind == "monte_carlo" else 1)
+
+    def check_size(self) -> int:
+        """:attr:`n_points`; :class:`ResourceLimitError` above :data:`MAX_SWEEP_POINTS`."""
+        n = self.n_points
+        if n > MAX_SWEEP_POINTS:
+            dims = [f"{len(v)} {k}" for k, v in self.grid.items()]
+            if self.kind == "monte_carlo":
+                dims.append(f"{self.samples} samples")
+            raise ResourceLimitError(
+                f"{self.origin}: the sweep has {n:,} points ({' x '.join(dims)}), more "
+                f"than the limit of {MAX_SWEEP_POINTS:,} (cosim.sweep.spec.MAX_SWEEP_POINTS); "
+                f"split it into several specs over parts of the grid, or use fewer values "
+                f"or samples")
+        return n
+
     def points(self) -> list[Point]:
-        """Every point of the sweep, in enumeration order."""
+        """Every point of the sweep, in enumeration order (refused above
+        :data:`MAX_SWEEP_POINTS`, see :meth:`check_size`)."""
+        self.check_size()
         keys = list(self.grid)
         combos = list(itertools.product(*(self.grid[k] for k in keys))) if keys else [()]
         out: list[Point] = []
@@ -379,6 +412,7 @@ def parse_spec(text: str, origin: str = "<text>", *, validate_task: bool = True)
     spec = SweepSpec(kind=kind, task=task, base=base, grid=grid, samples=samples,
                      mc_seed=mc_seed, distributions=dists, seed=seed, out=out, text=text,
                      origin=origin, description=desc)
+    spec.check_size()
     if validate_task:
         validator = TASKS[task].validate
         for p in spec.points():
