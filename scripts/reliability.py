@@ -48,20 +48,31 @@ ROWS: list[tuple[str, str, list[str]]] = [
       "tests/test_netlist_strict.py::test_other_unsupported*"]),
     ("4", "no tracebacks: bad analysis lines, options, config files, card values, "
           "permissions, cache and sweep paths give one line and exit 2",
-     ["tests/test_netlist_strict.py::test_short_or_garbled*", "tests/test_cli_errors.py::*"]),
+     ["tests/test_netlist_strict.py::test_short_or_garbled*",
+      "tests/test_cli_errors.py::test_netlist_*", "tests/test_cli_errors.py::test_train_*",
+      "tests/test_cli_errors.py::test_card_*", "tests/test_cli_errors.py::test_shipped_*",
+      "tests/test_cli_errors.py::test_run*", "tests/test_cli_errors.py::test_demo_*",
+      "tests/test_cli_errors.py::test_energy_*", "tests/test_cli_errors.py::test_cosim_*",
+      "tests/test_cli_errors.py::test_sweep_*"]),
     ("5", "floating nodes refused on the ngspice route, as by `netlist info` and the native "
           "engine",
      ["tests/test_netlist_strict.py::test_current_sources*",
       "tests/test_netlist_strict.py::test_floating_*"]),
     ("6", "SIGTERM checkpoints (exit 143) and resumes bit-identically; no orphan workers "
           "after kill -9; per-point sweep timeouts",
-     ["tests/test_signals.py::*"]),
+     ["tests/test_processes.py::*",
+      "tests/test_orchestrator.py::test_cli_ctrl_c_and_sigkill_then_resume*"]),
     ("7", "run-file checkpoints carry checksums; a corrupted one is reported and refused",
-     ["tests/test_checkpoint_integrity.py::*"]),
+     ["tests/test_runs.py::test_an_altered_checkpoint*",
+      "tests/test_runs.py::test_a_checkpoint_from_before*",
+      "tests/test_train_cli.py::test_corrupt_checkpoint*"]),
     ("8", "point limits before any allocation (native .dc, analyses, sweep grids)",
-     ["tests/test_limits.py::*"]),
+     ["tests/test_native.py::test_dc_sweep_over*",
+      "tests/test_native.py::test_native_netlist_run_refuses*",
+      "tests/test_sweep.py::test_sweep_over_the_point_limit*"]),
     ("9", "read-only installs: an unwritable HOME and install directory",
-     ["tests/test_readonly.py::*"]),
+     ["tests/test_cli_errors.py::test_read_only*",
+      "tests/test_cli_errors.py::test_unwritable_home*"]),
 ]
 
 

@@ -221,7 +221,11 @@ def test_vgg16_imagenet_shapes_match_published_counts():
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_every_registered_model_builds_and_runs(name):
     options = {"lenet5": {"width": 0.5},
-               "vgg": {"config": vgg_blocks_config(3, base_channels=4)}}[name]
+               "vgg": {"config": vgg_blocks_config(3, base_channels=4)},
+               "layers": {"layers": [{"kind": "conv2d", "out": 3, "kernel": 5},
+                                     {"kind": "relu"}, {"kind": "avgpool2d", "kernel": 4},
+                                     {"kind": "flatten"}, {"kind": "linear", "out": 10}]},
+               }[name]
     model = build_model(name, rng=np.random.default_rng(0), **options)
     x = np.random.default_rng(1).uniform(0, 1, (2,) + model.input_shape)
     out = model.forward(x)

@@ -143,7 +143,7 @@ def _kill_parent_and_time_orphans(proc, pids, limit_s=5.0):
 
 
 @pytest.mark.parametrize("mode", ["main_thread", "pool_threads"])
-def test_killed_parent_leaves_no_ngspice_worker(tmp_path, mode):
+def test_killed_parent_leaves_no_ngspice_worker(tmp_path, mode, figures):
     """A process running a long ngspice job is killed with SIGKILL: its ngspice workers
     (busy in the transient, so they never read their socket) are gone within 5 s, both
     when started by the main thread (Linux parent-death signal) and by other threads
@@ -158,6 +158,8 @@ def test_killed_parent_leaves_no_ngspice_worker(tmp_path, mode):
     assert len(_alive(pids)) == n
     seconds = _kill_parent_and_time_orphans(proc, pids)
     print(f"{mode}: {n} ngspice workers gone {seconds:.2f} s after the kill")
+    figures(f"ngspice workers started from {mode.replace('_', ' ')}", n)
+    figures("seconds until gone", round(seconds, 2))
 
 
 def _sweep_spec(tmp_path, task, xs):
@@ -174,7 +176,7 @@ def _sweep_spec(tmp_path, task, xs):
     return spec, script
 
 
-def test_killed_sweep_parent_leaves_no_process(tmp_path):
+def test_killed_sweep_parent_leaves_no_process(tmp_path, figures):
     """`cosim sweep run` killed with SIGKILL while both workers are inside long ngspice
     runs: the sweep workers, their ngspice workers and multiprocessing's helper are all
     gone within 5 s."""
@@ -187,9 +189,11 @@ def test_killed_sweep_parent_leaves_no_process(tmp_path):
     assert len(_alive(pids)) >= 4         # 2 sweep workers + their 2 ngspice workers
     seconds = _kill_parent_and_time_orphans(proc, pids)
     print(f"sweep: {len(pids)} processes gone {seconds:.2f} s after the kill")
+    figures("sweep processes killed with their parent", len(pids))
+    figures("seconds until gone", round(seconds, 2))
 
 
-def test_hung_and_killed_points_fail_alone_and_the_command_counts_them(tmp_path):
+def test_hung_and_killed_points_fail_alone_and_the_command_counts_them(tmp_path, figures):
     """Point x=2 stops its worker (SIGSTOP: a hang) and is ended by --point-timeout;
     point x=3 kills its worker.  Both are recorded as failed with what happened, the
     three others complete, and the command exits 1 naming 2 failed points; so does a
@@ -215,6 +219,8 @@ def test_hung_and_killed_points_fail_alone_and_the_command_counts_them(tmp_path)
     assert 3.0 <= duration[2] < 10.0
     assert "worker process died" in errors[3] and "SIGKILL" in errors[3]
     assert [y[k] for k in (1, 4, 5)] == [2.0, 8.0, 10.0]
+    figures("points failed (hung, killed) of 5", 2)
+    figures("hung point stopped after s", round(duration[2], 1))
     again = subprocess.run(argv, check=False, env=_env(), cwd=tmp_path,
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 1, again.stderr

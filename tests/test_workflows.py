@@ -3,6 +3,7 @@ the public API, and writes what it promises."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -110,14 +111,20 @@ def test_train_vgg_on_cifar_batches_quick(tmp_path):
         batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
                  b"labels": [int(v) for v in rng.integers(0, 10, n)]}
         (cifar / name).write_bytes(pickle.dumps(batch, protocol=2))
-    r = _run([WORKFLOWS / "train_vgg.py", "--cifar", cifar, "--quick",
-              "--set", "training.lr_schedule=cosine"], tmp_path)
+    r = _run([WORKFLOWS / "train_vgg.py", "--cifar", cifar, "--quick", "--quiet",
+              "--out", tmp_path / "c.h5", "--set", "training.lr_schedule=cosine"], tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
-    m = re.search(r"on CIFAR-10 \((\d+) train / (\d+) test images\), bplight: final test "
-                  r"accuracy ([0-9.]+)", r.stdout)
+    m = re.search(r"on CIFAR-10 \((\d+) train / (\d+) test images\), bplight: \d+ steps, "
+                  r"final test accuracy ([0-9.]+)", r.stdout)
     assert m, r.stdout
     assert (int(m[1]), int(m[2])) == (32, 16)          # --quick limits of 100 / 20 images
     assert float(m[3]) * 16 == pytest.approx(round(float(m[3]) * 16), abs=1e-3)
+    # the run file of the main path: 3-channel inputs, checkpoints, spot checks
+    from cosim.store.runs import RunFile
+
+    run = RunFile(tmp_path / "c.h5")
+    assert json.loads(run.config_attrs()["data"])["input_shape"] == [3, 32, 32]
+    assert run.checkpoint() is not None
     bad = _run([WORKFLOWS / "train_vgg.py", "--cifar", tmp_path / "nowhere", "--quick"],
                tmp_path)
     assert bad.returncode == 2 and "nowhere" in bad.stderr

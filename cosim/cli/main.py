@@ -29,6 +29,7 @@ COMMAND_MODULES: list[str] = [
     "cosim.cli.characterize",
     "cosim.cli.energy",
     "cosim.cli.train",
+    "cosim.cli.evaluate",
     "cosim.cli.runs",
     "cosim.cli.validate",
     "cosim.cli.sweep",

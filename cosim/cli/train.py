@@ -17,6 +17,7 @@ Examples:
   cosim train --config workflows/configs/lenet_digits.toml --out runs/lenet.h5
   cosim train --config FILE --set hardware.adc_bits=4 --set hardware.noise=false
   cosim train --resume --out runs/lenet.h5
+  cosim train --seeds 3 --out runs/lenet.h5      # 3 seeds, hardware and float, statistics
 """
 
 
@@ -39,6 +40,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="continue --out from its latest checkpoint (config from the file)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--seeds", type=int, metavar="N",
+                   help="train N seeds (seed, seed+1, ...), each on the hardware and in "
+                        "float; writes OUT_seedS.h5, OUT_seedS_float.h5 and OUT_seeds.json "
+                        "and prints mean, std and 95 %% intervals of the test accuracy and "
+                        "of the paired difference")
 
 
 def register(subparsers) -> None:
@@ -75,6 +81,18 @@ def cmd_train(args) -> int:
                               "--set and the other config flags (start a new run to change "
                               "the configuration)")
         result = train(None, args.out, resume=True, quiet=args.quiet)
+    elif args.seeds is not None:
+        from cosim.orchestrator.seeds import format_seed_table, train_seeds
+        from cosim.paths import read_user_text
+
+        config = load_config(args.config, overrides)
+        source = read_user_text(args.config, "config file") if args.config else ""
+        res = train_seeds(config, args.out, args.seeds, overwrite=args.overwrite,
+                          quiet=args.quiet, source_text=source, overrides=overrides)
+        print(format_seed_table(res.summary()))
+        print(f"wrote {len(res.files)} run files and "
+              f"{args.out.with_name(args.out.stem + '_seeds.json')}")
+        return 0
     else:
         config = load_config(args.config, overrides)
         from cosim.paths import read_user_text

@@ -26,6 +26,7 @@ initialisation, shuffling and hardware Generators, in that order.
 
 from __future__ import annotations
 
+import copy
 import math
 import signal
 import threading
@@ -345,11 +346,11 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
         progress.message(f"resuming at step {done}/{total}")
     run.commit(pending, None, status="running")
 
-    def checkpoint(status: str, epoch: int) -> None:
+    def checkpoint(status: str, epoch: int, evaluation: dict | None = None) -> None:
         rec.stats(epoch, done)
         ck = Checkpoint(step=done, epoch=epoch, trainer=trainer.state_dict(),
                         backend=_call(backend, "state_dict", None),
-                        time_s=float(sum(steps_hist["time_s"])))
+                        time_s=float(sum(steps_hist["time_s"])), evaluation=evaluation)
         run.commit(pending, ck, status=status)
 
     with _stop_flag() as flag:
@@ -383,6 +384,7 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
             epoch_end = step % spe == 0 or step == total
             if epoch_end:
                 t_eval = time.perf_counter()
+                evaluation = copy.deepcopy(_call(backend, "state_dict", None))  # cosim eval
                 test_acc = model.accuracy(prep.x_test, prep.y_test, t.eval_batch_size)
                 val_acc = None
                 if prep.data is not None and prep.data.x_val.shape[0]:
@@ -402,7 +404,7 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
                 if val_acc is not None:  # a column only in runs with a validation split
                     ep_row["val_acc"] = float(val_acc)
                 pending.add("metrics/epoch", ep_row)
-                checkpoint("complete" if step == total else "running", epoch)
+                checkpoint("complete" if step == total else "running", epoch, evaluation)
                 progress.epoch(epoch, t.epochs, ep_row["train_loss"], ep_row["train_acc"],
                                ep_row["test_acc"], step, ep_row["time_s"])
             elif t.checkpoint_every_steps and step % t.checkpoint_every_steps == 0:

@@ -156,6 +156,9 @@ class Checkpoint:
     trainer: dict[str, Any]
     backend: dict[str, Any] | None = None
     time_s: float = 0.0
+    #: The backend state just before the test-set evaluation of the epoch that ended at
+    #: ``step`` (epoch-end checkpoints only), so ``cosim eval`` repeats it exactly.
+    evaluation: dict[str, Any] | None = None
 
 
 def array_checksum(key: str, array) -> str:
@@ -265,11 +268,12 @@ def _read_checkpoint(f) -> tuple[Checkpoint | None, CheckpointCheck]:
     try:
         trainer = _read_state(g["trainer"], problems)
         backend = _read_state(g["backend"], problems) if g.attrs["has_backend"] else None
+        evaluation = _read_state(g["evaluation"], problems) if "evaluation" in g else None
     except (KeyError, ValueError) as exc:   # a missing dataset or attribute, bad JSON
         return None, CheckpointCheck("corrupt", 0, (f"{g.name} is unreadable ({exc})",))
     n = len(trainer["arrays"]) + (len(backend["arrays"]) if backend else 0)
     ck = Checkpoint(step=int(g.attrs["step"]), epoch=int(g.attrs["epoch"]), trainer=trainer,
-                    backend=backend, time_s=float(g.attrs["time_s"]))
+                    backend=backend, time_s=float(g.attrs["time_s"]), evaluation=evaluation)
     if not checked:
         return ck, CheckpointCheck("no_checksums", n)
     return ck, CheckpointCheck("corrupt" if problems else "ok", n, tuple(problems))
@@ -410,6 +414,8 @@ class RunFile:
                     g.attrs["has_backend"] = checkpoint.backend is not None
                     if checkpoint.backend is not None:
                         _write_state(g.create_group("backend"), checkpoint.backend)
+                    if checkpoint.evaluation is not None:
+                        _write_state(g.create_group("evaluation"), checkpoint.evaluation)
                     g.attrs["header_sha256"] = _header_checksum(g)
                     g.attrs["checksums"] = CHECKSUM_ALGORITHM
                     f.attrs["last_step"] = int(checkpoint.step)
@@ -433,6 +439,12 @@ class RunFile:
         """The canonical config text stored at creation."""
         with self._open() as f:
             return f["config"].asstr()[()]
+
+    def config_attrs(self) -> dict[str, str]:
+        """Attributes of ``/config``: ``source_text``, ``overrides`` and (runs written
+        since data descriptions exist) ``data``, each a string."""
+        with self._open() as f:
+            return {k: str(v) for k, v in f["config"].attrs.items()}
 
     def config_source(self) -> tuple[str, list[str]]:
         """(TOML source text, overrides) the config was made from."""

@@ -1,0 +1,141 @@
+"""Stored weights of a run: evaluate them on any hardware, export them.
+
+:func:`evaluate` rebuilds a run's network from its run file, loads the latest checkpoint
+and measures accuracy on the test (or validation) split.  On the run's own hardware it
+also restores the backend state the run had just before that checkpoint's test-set
+evaluation, so it repeats the recorded figure exactly (noise included).  With other
+hardware settings (``--architecture ideal``, ``--set hardware.adc_bits=8`` ...) the
+weights the devices held are programmed into the new hardware, which starts from the
+run's seed.  :func:`stored_weights` gives those weights as float arrays (what
+``cosim export`` writes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from cosim.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Accuracy of stored weights on one data split.
+
+    Attributes
+    ----------
+    accuracy : float
+    correct, total : int
+    interval : (float, float)
+        95 % Wilson score interval of the accuracy (binomial, ``total`` trials).
+    split : {"test", "val"}
+    same_hardware : bool
+        True when evaluated on the run's own hardware settings (and its recorded noise
+        state: the figure then equals the run's own evaluation at that checkpoint).
+    architecture : str
+    step, epoch : int
+        Of the checkpoint the weights come from.
+    """
+
+    accuracy: float
+    correct: int
+    total: int
+    interval: tuple[float, float]
+    split: str
+    same_hardware: bool
+    architecture: str
+    step: int
+    epoch: int
+
+
+def wilson_interval(correct: int, total: int, z: float = 1.959963984540054
+                    ) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (E. B. Wilson, JASA 22:209, 1927);
+    the default ``z`` gives 95 %."""
+    if total <= 0:
+        raise ConfigError("an accuracy interval needs at least one evaluated image")
+    p = correct / total
+    denom = 1 + z * z / total
+    centre = (p + z * z / (2 * total)) / denom
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _restored(path: Path, config):
+    """The run prepared with ``config`` and its latest checkpoint loaded."""
+    from cosim.orchestrator.run import prepare
+    from cosim.store.runs import RunFile
+
+    run = RunFile(path)
+    ck = run.checkpoint()
+    if ck is None:
+        raise ConfigError(f"{path} has no checkpoint yet (no step finished); nothing to "
+                          "evaluate")
+    prep = prepare(config)
+    prep.trainer.load_state_dict(ck.trainer)
+    return prep, ck
+
+
+def stored_weights(path: str | Path) -> tuple[Any, dict[str, np.ndarray]]:
+    """``(config, {name: array})``: the parameters the run's latest checkpoint holds, as
+    the network used them (a device store's weights are what its devices hold)."""
+    from cosim.store.runs import RunFile
+
+    path = Path(path)
+    config = RunFile(path).read_config()
+    prep, _ = _restored(path, config)
+    store = prep.model.store
+    return config, {name: np.array(store.weight(name)) for name in store.names()}
+
+
+def evaluate(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
+             split: Literal["test", "val"] = "test") -> EvalResult:
+    """Accuracy of the run's stored weights, on its own or on other hardware.
+
+    Parameters
+    ----------
+    path : str or Path
+        The run file.
+    overrides : sequence of str
+        Dotted overrides of the run's config (``hardware.*`` only: the network and the
+        data stay the run's), e.g. ``["hardware.architecture=ideal"]``.
+    split : {"test", "val"}
+    """
+    from cosim.config import override_config
+    from cosim.orchestrator.run import prepare
+    from cosim.store.runs import RunFile
+
+    path = Path(path)
+    for item in overrides:
+        if not item.strip().startswith("hardware."):
+            raise ConfigError(f"override {item!r}: evaluation changes hardware settings only "
+                              "(hardware.KEY=VALUE); the network and data are the run's")
+    run_config = RunFile(path).read_config()
+    config = override_config(run_config, overrides) if overrides else run_config
+    same = config.hardware == run_config.hardware
+    if same:
+        prep, ck = _restored(path, config)
+        if ck.evaluation is not None and split == "test":
+            prep.backend.load_state_dict(ck.evaluation)
+    else:
+        _, weights = stored_weights(path)
+        prep = prepare(config)
+        for name, value in weights.items():
+            prep.model.store.set_weight(name, value)
+        ck = RunFile(path).checkpoint()
+    if split == "val":
+        x, y = prep.data.x_val, prep.data.y_val
+        if x.shape[0] == 0:
+            raise ConfigError(f"{path}: the run has no validation split (data.val_fraction "
+                              "was 0); evaluate on the test split")
+    else:
+        x, y = prep.x_test, prep.y_test
+    acc = prep.model.accuracy(x, y, config.training.eval_batch_size)
+    total = int(x.shape[0])
+    correct = int(round(acc * total))
+    return EvalResult(float(acc), correct, total, wilson_interval(correct, total), split,
+                      same, config.hardware.architecture, ck.step, ck.epoch)
