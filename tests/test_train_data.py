@@ -85,14 +85,23 @@ def test_validation_split_and_standard_normalisation(tmp_path):
     assert abs(d.x_train.mean()) < 1e-12 and d.x_train.std() == pytest.approx(1.0)
 
 
-def test_validation_accuracy_is_recorded_per_epoch(tmp_path):
+def test_validation_accuracy_is_recorded_per_epoch(tmp_path, capsys):
     out = tmp_path / "val.h5"
     assert main(["train", *QUICK, "--set=data.val_fraction=0.25", "--set=data.train_limit=24",
                  "--set=data.test_limit=8", "--set=model.width=0.34", "--out",
                  str(out)]) == 0
     epochs = RunFile(out).epoch_metrics()
-    assert "val_acc" in epochs and 0.0 <= float(epochs["val_acc"][0]) <= 1.0
+    assert epochs["val_acc"].shape == epochs["test_acc"].shape == (1,)
+    assert 0.0 <= float(epochs["val_acc"][0]) <= 1.0
     assert _data_attrs(out)["val"] == round(0.25 * 1438)
+    assert main(["runs", "show", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "validation 360" in shown and "val acc" in shown
+    # a run without a validation split has no such column
+    plain = tmp_path / "plain.h5"
+    assert main(["train", *QUICK, "--set=data.train_limit=8", "--set=data.test_limit=8",
+                 "--set=model.width=0.34", "--out", str(plain)]) == 0
+    assert "val_acc" not in RunFile(plain).epoch_metrics()
 
 
 LAYERS_TOML = """

@@ -44,6 +44,12 @@ def cmd_show(args) -> int:
     print(f"{data['path']}  ({data['status']}, created {data['created']})")
     print(f"  config sha256    {data['config_sha256'][:16]}  seed {data['seed']}  model "
           f"{data['model']}")
+    d = data.get("data")
+    if d:
+        norm = d["normalization"]["method"]
+        print(f"  data             {d['dataset']} {'x'.join(map(str, d['input_shape']))}, "
+              f"{d['num_classes']} classes: train {d['train']}, validation {d['val']}, test "
+              f"{d['test']} images; normalisation {norm}")
     print(f"  hardware         {data['architecture']}  DAC {data['dac_bits']} bit "
           f"(scale per {data['dac_scale']})  ADC "
           f"{data['adc_bits']} bit  engines optical={data['engines']['optical_engine']} "
@@ -78,11 +84,13 @@ def cmd_show(args) -> int:
     print(f"  checkpoint       step {data['checkpoint_step']}: "
           f"{data['checkpoint_integrity']['text']}")
     ep = data["epoch_metrics"]
-    print(f"\n  {'epoch':>5} {'train loss':>11} {'train acc':>10} {'test acc':>9} "
-          f"{'time s':>8}")
+    val = "val_acc" in ep
+    print(f"\n  {'epoch':>5} {'train loss':>11} {'train acc':>10} "
+          + (f"{'val acc':>8} " if val else "") + f"{'test acc':>9} {'time s':>8}")
     for i in range(len(ep["epoch"])):
         print(f"  {ep['epoch'][i]:>5} {ep['train_loss'][i]:>11.4f} {ep['train_acc'][i]:>10.4f} "
-              f"{ep['test_acc'][i]:>9.4f} {ep['time_s'][i]:>8.2f}")
+              + (f"{ep['val_acc'][i]:>8.4f} " if val else "")
+              + f"{ep['test_acc'][i]:>9.4f} {ep['time_s'][i]:>8.2f}")
     if args.steps:
         st = data["step_metrics"]
         print(f"\n  {'step':>6} {'epoch':>5} {'loss':>9} {'batch acc':>9} {'time s':>8}")

@@ -476,6 +476,8 @@ class RunFile:
                     ds = f[name][col]
                     out[col] = (np.array(ds.asstr()[...], dtype=str) if dtype == _STR
                                 else ds[...])
+                elif col in OPTIONAL_COLUMNS.get(name, ()):
+                    continue  # a column this run never wrote
                 else:
                     out[col] = np.zeros(0, dtype=str if dtype == _STR else dtype)
             return out
@@ -584,6 +586,7 @@ class RunFile:
             "config_sha256": hashlib.sha256(cfg.encode("utf-8")).hexdigest(),
             "seed": cfg_d.get("seed"),
             "model": cfg_d.get("model", {}).get("name"),
+            "data": json.loads(self.config_attrs().get("data", "null")),
             "architecture": hw.get("architecture"),
             "adc_bits": hw.get("adc_bits"), "dac_bits": hw.get("dac_bits"),
             # files written before hardware.dac_scale existed used one scale per product
