@@ -121,6 +121,30 @@ def test_ideal_resnet_equals_plain_torch_forward_and_gradients(dtype, tol):
                                    atol=tol * float(g_p[name].abs().max()))
 
 
+def test_bplight_resnet_runs_forward_backward_and_an_update():
+    """Every product of every converted layer on the photonic tiles (probed against the
+    exact product of the same operands), then one device update."""
+    plain = _resnet()
+    hw = ct.convert(plain, HardwareConfig(architecture="bplight"))
+    bridge = ct.bridge_of(hw)
+    x, y = _batch(n=16)
+    bridge.backend.set_probe(True)
+    out, loss, dx, grads = _loss_and_grads(hw, x, y)
+    bridge.backend.set_probe(False)
+    assert _rel(out, plain(x).detach()) < 0.03            # programming + readout errors
+    assert math.isfinite(float(loss)) and torch.isfinite(dx).all()
+    errors = {(e["layer"], e["phase"]): e["rel_rms_error"]
+              for e in bridge.backend.product_errors()}
+    assert set(errors) == {(name, phase) for name in bridge.layers
+                           for phase in ("forward", "backward", "gradient")}
+    assert max(errors.values()) < 0.05, errors
+    before = {k: np.array(bridge.store.weight(k)) for k in bridge.layers}
+    ct.SGD(hw, lr=0.05).step()
+    for k, w in before.items():
+        assert not np.array_equal(np.array(bridge.store.weight(k)), w), k
+    hw(x)                                                   # mirrors in sync again
+
+
 def test_gradients_match_finite_differences_of_the_store_weights():
     """Central differences (float64, ideal tiles) of the loss with weight entries
     perturbed *in the store* and with the input perturbed."""
