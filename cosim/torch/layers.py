@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 
 from cosim.errors import ConfigError
@@ -80,6 +81,7 @@ class TileProduct(torch.autograd.Function):
         return _to_torch(Y, x.dtype, x.device)
 
     @staticmethod
+    @once_differentiable          # the backend's products are not differentiable again
     def backward(ctx, dy: torch.Tensor):
         layer = ctx.layer
         bridge, name = layer.bridge, layer.cosim_name
@@ -91,7 +93,6 @@ class TileProduct(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             dX = bridge.backend.backward(name, bridge.store.weight(name), dY)
             dx = _to_torch(dX, *ctx.x_kind)
-        ctx.X = None
         return dx, dw, None
 
 

@@ -123,6 +123,7 @@ class Recorder:
         self.error_probe_every_steps = error_probe_every_steps
         self.progress = progress
         self.training = dict(training or {})
+        self._t_created = time.perf_counter()
         self.run = RunFile.create(out, run_config_json(model, optimizer, self.training),
                                   overwrite=overwrite, data=data)
         self.pending = PendingWrites()
@@ -224,7 +225,8 @@ class Recorder:
                            epoch_metrics=epochs,
                            final_test_acc=(float(epochs["test_acc"][-1])
                                            if epochs["epoch"].size else None),
-                           steps=self.step, elapsed_s=self._time_s,
+                           steps=self.step,
+                           elapsed_s=time.perf_counter() - self._t_created,
                            hardware_totals=self.run.summary()["hardware_totals"])
 
 
