@@ -1,11 +1,16 @@
 # Two commands do all the set-up: `make demo` and `make test`.
 # Each one installs ngspice when missing (as root), creates .venv and installs the
-# project into it (only once: the stamp file is refreshed when pyproject.toml changes).
+# project into it with the test, plot and torch extras (only once: the stamp file is
+# refreshed when pyproject.toml changes).
+# TORCH_INDEX: an extra package index for torch, e.g. the CPU-only builds
+# (make test TORCH_INDEX=https://download.pytorch.org/whl/cpu); PyPI's Linux wheel of
+# torch bundles CUDA libraries (several GB) that the tests do not use.
 
 PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed-stamp
 PY     := $(VENV)/bin/python
+TORCH_INDEX ?=
 
 .PHONY: demo test setup ngspice bench reliability clean
 
@@ -24,7 +29,8 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + ")")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,plot]'
+	$(PY) -m pip install -q $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) \
+		-e '.[test,plot,torch]'
 	touch $(STAMP)
 
 bench: setup

@@ -170,7 +170,9 @@ def prepare(config: RunConfig, *, engine=None, cache=None) -> Prepared:
     return Prepared(config, x_tr, y_tr, x_te, y_te, model, backend, store, trainer, data)
 
 
-def _call(obj, name: str, default, *args):
+def call_if_present(obj, name: str, default, *args):
+    """``obj.name(*args)``, or ``default`` when ``obj`` has no such method (a backend's
+    recording hooks are optional)."""
     fn = getattr(obj, name, None)
     return default if fn is None else fn(*args)
 
@@ -202,8 +204,15 @@ def _stop_flag():
             signal.signal(s, h)
 
 
-class _Recorder:
-    """Buffers what the backend reports between commits."""
+class BackendRecorder:
+    """Buffers what a matmul backend reports between run-file commits.
+
+    :meth:`drain` (after every step) moves the backend's spot checks, probed product
+    errors, netlists, netlist index and (if ``keep_signals``) sampled signals into
+    ``pending``; :meth:`stats` (at every checkpoint) adds one ``hardware_stats`` row per
+    layer and phase and resets the counters.  A backend without these methods (the
+    ideal one) records nothing.  Used by :func:`train` and by :mod:`cosim.torch`.
+    """
 
     def __init__(self, backend, pending: PendingWrites) -> None:
         self.backend = backend
@@ -211,22 +220,22 @@ class _Recorder:
 
     def drain(self, step: int, keep_signals: bool) -> None:
         b, p = self.backend, self.pending
-        for rec in _call(b, "spot_checks", []):
+        for rec in call_if_present(b, "spot_checks", []):
             p.add("spot_checks", {"layer": rec["layer"], "phase": rec["phase"],
                                   "step": int(rec["step"]),
                                   "max_abs_error": float(rec["max_abs_error"]),
                                   "rel_error": float(rec["rel_error"]),
                                   "netlist_sha256": rec.get("netlist_sha256", "")})
-        for rec in _call(b, "product_errors", []):
+        for rec in call_if_present(b, "product_errors", []):
             p.add("product_errors", {"layer": rec["layer"], "phase": rec["phase"],
                                      "step": int(rec["step"]),
                                      "rel_rms_error": float(rec["rel_rms_error"])})
-        p.netlists.update(_call(b, "netlists", {}))
-        for rec in _call(b, "tile_netlist_index", []):
+        p.netlists.update(call_if_present(b, "netlists", {}))
+        for rec in call_if_present(b, "tile_netlist_index", []):
             p.add("netlist_index", {"layer": rec["layer"], "phase": rec["phase"],
                                     "step": int(rec["step"]), "tile": str(rec["tile"]),
                                     "sha256": rec["sha256"]})
-        signals = _call(b, "signal_samples", {})
+        signals = call_if_present(b, "signal_samples", {})
         if keep_signals:
             for layer, sig in signals.items():
                 if sig:
@@ -330,7 +339,7 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
         if ck is not None:
             trainer.load_state_dict(ck.trainer)
             if ck.backend is not None:
-                _call(backend, "load_state_dict", None, ck.backend)
+                call_if_present(backend, "load_state_dict", None, ck.backend)
             done = ck.step
         for k, v in run.step_metrics().items():
             steps_hist[k] = v.tolist()
@@ -339,7 +348,7 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
                                f"checkpoint is at step {done}; the file is inconsistent")
 
     pending = PendingWrites()
-    rec = _Recorder(backend, pending)
+    rec = BackendRecorder(backend, pending)
     if progress is None:
         progress = Progress(total, label=f"{run.path.name}: ", quiet=quiet)
     if resume:
@@ -349,7 +358,7 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
     def checkpoint(status: str, epoch: int, evaluation: dict | None = None) -> None:
         rec.stats(epoch, done)
         ck = Checkpoint(step=done, epoch=epoch, trainer=trainer.state_dict(),
-                        backend=_call(backend, "state_dict", None),
+                        backend=call_if_present(backend, "state_dict", None),
                         time_s=float(sum(steps_hist["time_s"])), evaluation=evaluation)
         run.commit(pending, ck, status=status)
 
@@ -358,15 +367,16 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
             step = done + 1
             epoch = (step - 1) // spe + 1
             t0 = time.perf_counter()
-            _call(backend, "set_step", None, step)
+            call_if_present(backend, "set_step", None, step)
             probe = t.error_probe_every_steps
-            _call(backend, "set_probe", None, bool(probe) and (step % probe == 0 or step == 1))
+            call_if_present(backend, "set_probe", None,
+                            bool(probe) and (step % probe == 0 or step == 1))
             idx = trainer.next_batch(n)
             xb, yb = prep.x_train[idx], prep.y_train[idx]
             loss, grads, outp, _ = model.loss_and_grads(xb, yb)
             trainer.optimizer.step(grads, model.store)
             trainer.step_count += 1
-            _call(backend, "set_probe", None, False)        # (not the test-set evaluation)
+            call_if_present(backend, "set_probe", None, False)   # (not the test-set evaluation)
             acc = float(np.mean(outp.argmax(axis=1) == yb))
             dt = time.perf_counter() - t0
             done = step
@@ -384,7 +394,7 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
             epoch_end = step % spe == 0 or step == total
             if epoch_end:
                 t_eval = time.perf_counter()
-                evaluation = copy.deepcopy(_call(backend, "state_dict", None))  # cosim eval
+                evaluation = copy.deepcopy(call_if_present(backend, "state_dict", None))  # cosim eval
                 test_acc = model.accuracy(prep.x_test, prep.y_test, t.eval_batch_size)
                 val_acc = None
                 if prep.data is not None and prep.data.x_val.shape[0]:

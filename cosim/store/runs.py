@@ -5,7 +5,9 @@ Layout::
     /                      attrs: format="cosim-run", format_version, created, status,
                            cosim_version, last_step, last_epoch
     /config                canonical JSON of the RunConfig (str dataset; attrs: source
-                           text of the TOML file, overrides as JSON)
+                           text of the TOML file, overrides as JSON); a run of a
+                           PyTorch model (cosim.torch) stores its own description
+                           there, with model.name = "torch"
     /metrics/step/         step, epoch, loss, train_acc, time_s      (resizable columns)
     /metrics/epoch/        epoch, train_loss, train_acc, test_acc, time_s
     /checkpoints/latest    attrs: step, epoch, time_s, has_backend, checksums="sha256",
@@ -460,6 +462,11 @@ class RunFile:
         from cosim.config import RunConfig
 
         data = json.loads(self.config_json())
+        model = data.get("model")
+        if isinstance(model, dict) and model.get("name") == "torch":
+            raise RunFileError(f"{self.path} is a run of a PyTorch model (cosim.torch): it "
+                               f"holds no cosim RunConfig, so cosim train cannot resume it; "
+                               f"read it with RunFile or cosim runs show")
         hw = data.get("hardware")
         if isinstance(hw, dict) and "dac_scale" not in hw:
             hw["dac_scale"] = "call"
