@@ -94,5 +94,5 @@ def test_train_seeds_writes_paired_runs_and_statistics(tmp_path, capsys):
         assert hw.seed == fl.seed == seed and fl.hardware.architecture == "ideal"
     diff = np.subtract(summary["hardware"], summary["float"])
     assert summary["difference_stats"]["mean"] == pytest.approx(diff.mean())
-    assert "difference" in text and "95 % interval" in text
+    assert "bplight - float" in text and "95 % interval" in text
     assert load_config(None, []).seed == 0  # the flag did not change the defaults

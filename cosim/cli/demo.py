@@ -55,6 +55,7 @@ class DemoResult:
     hardware_time_s: float
     ideal_time_s: float
     total_time_s: float
+    seeds: dict | None = None  # SeedsResult.summary() over all seeds of the demo
 
     @property
     def accuracy_gap(self) -> float:
@@ -75,8 +76,12 @@ def demo_configs(epochs: int | None = None, quick: bool = False):
 
 
 def run_demo(out_dir: str | Path = "runs", *, epochs: int | None = None,
-             quick: bool = False, quiet: bool = False) -> DemoResult:
-    """Train both runs, write the run files and the report; return the figures."""
+             quick: bool = False, quiet: bool = False, seeds: int = 1) -> DemoResult:
+    """Train both runs, write the run files and the report; return the figures.
+
+    With ``seeds`` > 1 the pair is trained again with seeds 1 .. seeds-1
+    (``demo_seedS.h5``, ``demo_seedS_float.h5``) and the report and the result carry
+    the accuracy statistics over all seeds (``demo_seeds.json``)."""
     from cosim.orchestrator import train
     from cosim.report import write_training_report
 
@@ -94,6 +99,17 @@ def run_demo(out_dir: str | Path = "runs", *, epochs: int | None = None,
 
     s = RunFile(hw.path).summary()
     gap = ideal.final_test_acc - hw.final_test_acc
+    seed_summary = None
+    if seeds > 1:
+        from cosim.config import override_config
+        from cosim.orchestrator.seeds import SeedsResult, train_seeds
+
+        first = SeedsResult([hw_cfg.seed], [hw.final_test_acc], [ideal.final_test_acc],
+                            hw_cfg.hardware.architecture, [str(hw.path), str(ideal.path)])
+        more = override_config(hw_cfg, [f"seed={hw_cfg.seed + 1}"])
+        seed_summary = train_seeds(more, out_dir / "demo.h5", seeds - 1, overwrite=True,
+                                   quiet=quiet, overrides=DEMO_OVERRIDES,
+                                   start=first).summary()
     notes = [
         f"LeNet-5 (width {hw_cfg.model.width}) on the scikit-learn digits resized to 32x32, "
         f"{hw_cfg.training.epochs} epoch(s), batch {hw_cfg.training.batch_size}, SGD lr "
@@ -107,9 +123,15 @@ def run_demo(out_dir: str | Path = "runs", *, epochs: int | None = None,
         f"{hw_cfg.hardware.electrical_engine}, spot-check fraction "
         f"{hw_cfg.hardware.spot_check}.",
         f"Final test accuracy: bplight {100 * hw.final_test_acc:.2f} %, float "
-        f"{100 * ideal.final_test_acc:.2f} %, difference {100 * gap:+.2f} points "
-        f"(float minus bplight).",
+        f"{100 * ideal.final_test_acc:.2f} %, bplight - float {-100 * gap:+.2f} points.",
     ]
+    if seed_summary is not None:
+        from cosim.orchestrator.seeds import format_seed_table
+
+        notes.append(format_seed_table(seed_summary).replace("\n", "; ") +
+                     " (95 % Student-t intervals of the mean; the difference is paired per "
+                     "seed; the curves below are seed "
+                     f"{hw_cfg.seed}).")
     if quick:
         notes.append("--quick: a tiny subset and one epoch; accuracies are not meaningful.")
     report = write_training_report({"bplight": hw.path, "float (ideal)": ideal.path},
@@ -121,7 +143,8 @@ def run_demo(out_dir: str | Path = "runs", *, epochs: int | None = None,
                       spot_checks=s["spot_checks"],
                       spot_check_max_rel_error=s["spot_check_max_rel_error"],
                       out_of_range=s["hardware_totals"], hardware_time_s=hw.elapsed_s,
-                      ideal_time_s=ideal.elapsed_s, total_time_s=time.perf_counter() - t0)
+                      ideal_time_s=ideal.elapsed_s, total_time_s=time.perf_counter() - t0,
+                      seeds=seed_summary)
 
 
 def register(subparsers) -> None:
@@ -135,16 +158,26 @@ def register(subparsers) -> None:
     p.add_argument("--quick", action="store_true",
                    help="tiny subset, one epoch (seconds; for tests)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--seeds", type=int, default=None, metavar="N",
+                   help="train the pair with N seeds and report the accuracy statistics "
+                        "(default 3; 1 with --quick)")
     p.set_defaults(func=cmd_demo)
 
 
 def cmd_demo(args) -> int:
-    r = run_demo(args.out_dir, epochs=args.epochs, quick=args.quick, quiet=args.quiet)
+    seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
+    r = run_demo(args.out_dir, epochs=args.epochs, quick=args.quick, quiet=args.quiet,
+                 seeds=seeds)
     print("bplight-cosim demo: LeNet-5 on the digits, BPLight hardware vs float")
     print(f"  test accuracy  bplight {100 * r.hardware_test_acc:6.2f} %   float "
-          f"{100 * r.ideal_test_acc:6.2f} %   difference {100 * r.accuracy_gap:+.2f} points")
+          f"{100 * r.ideal_test_acc:6.2f} %   bplight - float "
+          f"{-100 * r.accuracy_gap:+.2f} points")
     spot = ("none" if not r.spot_checks else
             f"{r.spot_checks}, max relative error {r.spot_check_max_rel_error:.3g}")
+    if r.seeds is not None:
+        from cosim.orchestrator.seeds import format_seed_table
+
+        print("  " + format_seed_table(r.seeds).replace("\n", "\n  "))
     print(f"  spot checks (twin vs spice)  {spot}")
     o = r.out_of_range
     print(f"  out of range   saturated TIA {o['saturated_tia']}, clipped ADC "

@@ -66,18 +66,20 @@ def _seed_path(out: Path, seed: int, suffix: str = "") -> Path:
 
 def train_seeds(config, out: str | Path, n: int, *, overwrite: bool = False,
                 quiet: bool = False, source_text: str = "",
-                overrides: list[str] | tuple[str, ...] = ()) -> SeedsResult:
+                overrides: list[str] | tuple[str, ...] = (),
+                start: SeedsResult | None = None) -> SeedsResult:
     """Train ``config`` with seeds ``config.seed .. config.seed + n - 1``, each on its
     hardware and in float; run files ``OUT_seedS.h5`` and ``OUT_seedS_float.h5``, and
-    the summary ``OUT_seeds.json``."""
+    the summary ``OUT_seeds.json``.  ``start`` holds seeds already trained (they come
+    first in the result and the summary)."""
     from cosim.config import override_config
     from cosim.orchestrator.run import train
 
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0 or (n == 0 and start is None):
         raise ConfigError(f"--seeds takes a positive number of seeds, got {n!r}")
     out = Path(out)
     arch = config.hardware.architecture
-    result = SeedsResult([], [], [], arch)
+    result = start if start is not None else SeedsResult([], [], [], arch)
     for seed in range(config.seed, config.seed + n):
         cfg = override_config(config, [f"seed={seed}"])
         runs = [("", cfg, result.hardware)]
@@ -103,11 +105,12 @@ def format_seed_table(summary: dict) -> str:
     rows = [(summary["architecture"], summary["hardware_stats"])]
     if "float_stats" in summary:
         rows += [("float", summary["float_stats"]),
-                 ("difference", summary["difference_stats"])]
+                 (f"{summary['architecture']} - float", summary["difference_stats"])]
+    width = max(12, max(len(name) for name, _ in rows) + 2)
     lines = [f"test accuracy over {summary['hardware_stats']['n']} seeds "
              f"({', '.join(map(str, summary['seeds']))}), in %:",
-             f"  {'':<12}{'mean':>8}{'std':>8}   95 % interval of the mean"]
+             f"  {'':<{width}}{'mean':>8}{'std':>8}   95 % interval of the mean"]
     for name, s in rows:
-        lines.append(f"  {name:<12}{100 * s['mean']:>8.2f}{100 * s['std']:>8.2f}   "
+        lines.append(f"  {name:<{width}}{100 * s['mean']:>8.2f}{100 * s['std']:>8.2f}   "
                      f"{100 * s['ci_low']:.2f} .. {100 * s['ci_high']:.2f}")
     return "\n".join(lines)
