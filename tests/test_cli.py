@@ -106,3 +106,48 @@ def test_cosim_keeps_large_temporaries_on_the_heap():
                                        capture_output=True, text=True).stdout)
               for mode in ("default", "tuned")}
     assert faults["tuned"] < 16 < faults["default"], faults
+
+
+def _walk_parsers(parser, path):
+    import argparse
+
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helped = {c.dest for c in action._choices_actions}
+            for name, sub in action.choices.items():
+                assert name in helped, f"{' '.join(path + [name])} has no help text"
+                yield from _walk_parsers(sub, path + [name])
+
+
+def test_every_subcommand_and_option_has_help_text():
+    from cosim.cli.main import build_parser
+
+    for path, parser in _walk_parsers(build_parser(), ["cosim"]):
+        for action in parser._actions:
+            if action.dest != "help" and not action.__class__.__name__.startswith("_Sub"):
+                assert action.help, f"{' '.join(path)}: {action.option_strings or action.dest}"
+
+
+@pytest.mark.parametrize("argv, usage", [
+    ([], "usage: cosim [-h]"),
+    (["netlist"], "usage: cosim netlist"),
+    (["train", "--bogus"], "usage: cosim train"),
+    (["netlist", "run", "x.cir", "--bogus"], "usage: cosim netlist run"),
+])
+def test_usage_errors_name_the_subcommand_and_exit_2(argv, usage):
+    proc = subprocess.run([sys.executable, "-m", "cosim", *argv], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert proc.returncode == 2 and proc.stderr.startswith(usage), proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_package_is_typed_and_licensed():
+    import tomllib
+    from pathlib import Path
+
+    import cosim
+
+    assert (Path(cosim.__file__).parent / "py.typed").is_file()
+    meta = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    assert meta["project"]["license"] == "MIT"  # an SPDX expression, not a table

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from cosim.cli.usage import usage_error
+
 import argparse
 import json
 import sys
@@ -47,7 +49,7 @@ def register(subparsers) -> None:
     clear.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     clear.set_defaults(func=cmd_clear)
 
-    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+    p.set_defaults(func=lambda args: usage_error(p))
 
 
 def _cache(args):

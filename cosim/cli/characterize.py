@@ -8,6 +8,8 @@ input-referred noise, supply power.
 
 from __future__ import annotations
 
+from cosim.cli.usage import usage_error
+
 import json
 import math
 from pathlib import Path
@@ -48,7 +50,7 @@ def register(subparsers) -> None:
                    help="ideal op-amp (noiseless, unlimited, gain 1e8, GBW kept)")
     r.add_argument("--json", action="store_true", help="print JSON")
     r.set_defaults(func=cmd_readout)
-    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+    p.set_defaults(func=lambda args: usage_error(p))
 
 
 def cmd_readout(args) -> int:

@@ -10,7 +10,8 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("energy", help="energy/latency/area breakdown, photonic vs "
                               "crossbar baseline, with the paper's claims beside ours")
-    p.add_argument("--network", choices=NETWORKS, default="lenet5")
+    p.add_argument("--network", choices=NETWORKS, default="lenet5",
+                   help="network to price (default lenet5)")
     p.add_argument("--config", metavar="FILE", help="TOML overrides: [bplight] [baseline] "
                    "[workload] [rram] tables of card parameters")
     p.add_argument("--json", action="store_true", help="print all figures as JSON")

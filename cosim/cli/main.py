@@ -19,6 +19,7 @@ import signal
 import sys
 
 import cosim
+from cosim.cli.usage import deepest_parser, usage_error
 from cosim.errors import CosimError
 from cosim.processes import sigterm_as_interrupt
 
@@ -94,10 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     tune_malloc()
     _one_line_notes()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # the usage of the subcommand the option was given to, not the top one
+        deepest_parser(parser, argv).error(f"unrecognized arguments: {' '.join(extras)}")
     if not getattr(args, "func", None):
-        parser.print_help()
-        return 0 if args.command is None else 2
+        return usage_error(parser, "give a command (see cosim --help)")
     try:
         with sigterm_as_interrupt():
             return int(args.func(args) or 0)

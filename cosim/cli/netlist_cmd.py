@@ -6,6 +6,8 @@ each defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``build(args) -> 
 
 from __future__ import annotations
 
+from cosim.cli.usage import usage_error
+
 import importlib
 import json
 import sys
@@ -32,7 +34,7 @@ def register(subparsers) -> None:
     info = sub.add_parser("info", help="summarise a netlist file",
                           description="Elements by type, node count, floating and "
                                       "single-connection nodes, models and includes.")
-    info.add_argument("file", type=Path)
+    info.add_argument("file", type=Path, help="netlist file (SPICE text)")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(func=cmd_info)
 
@@ -40,7 +42,7 @@ def register(subparsers) -> None:
                          description="Run a netlist file and print node voltages and branch "
                                      "currents. The file is parsed and validated first; "
                                      "control blocks are refused.")
-    run.add_argument("file", type=Path)
+    run.add_argument("file", type=Path, help="netlist file (SPICE text)")
     run.add_argument("--analysis", choices=_ANALYSES,
                      help="which of the file's analyses to run (default: the only one; "
                           "'op' is always available)")
@@ -55,7 +57,7 @@ def register(subparsers) -> None:
                              description="Write the netlist text a tile of a layer used at a "
                                          "training step, as stored (by sha256) in a run file; "
                                          "the file re-runs with 'cosim netlist run'.")
-    extract.add_argument("run_file", type=Path, metavar="RUN.h5")
+    extract.add_argument("run_file", type=Path, metavar="RUN.h5", help="training run file")
     extract.add_argument("--layer", required=True, help="layer name (e.g. conv1, fc3)")
     extract.add_argument("--step", type=int, required=True, metavar="N",
                          help="global training step (1-based)")
@@ -79,7 +81,7 @@ def register(subparsers) -> None:
         bp.add_argument("-o", "--output", type=Path, required=True, help="netlist file to write")
         bp.set_defaults(func=_make_build_handler(mod))
 
-    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+    p.set_defaults(func=lambda args: usage_error(p))
 
 
 def _timeout_s(args) -> float:
@@ -253,8 +255,8 @@ def _register_diff_plot(sub) -> None:
                                       "element (by name), with models, subcircuits, params, "
                                       "options, initial conditions and analyses. Exit 0 if "
                                       "identical, 1 if different (like diff).")
-    diff.add_argument("a", type=Path, metavar="A")
-    diff.add_argument("b", type=Path, metavar="B")
+    diff.add_argument("a", type=Path, metavar="A", help="first netlist file")
+    diff.add_argument("b", type=Path, metavar="B", help="second netlist file")
     diff.add_argument("--json", action="store_true", help="print JSON")
     diff.set_defaults(func=cmd_diff)
 
@@ -264,7 +266,7 @@ def _register_diff_plot(sub) -> None:
                                       "Bode plot (ac), noise spectra (noise), or, for a "
                                       "crossbar read netlist (cells R_r*_c*), maps of cell "
                                       "currents and voltages.")
-    plot.add_argument("file", type=Path)
+    plot.add_argument("file", type=Path, help="netlist file (SPICE text)")
     plot.add_argument("-o", "--output", type=Path, default=None, metavar="PNG",
                       help="image to write (default: FILE with suffix .png)")
     plot.add_argument("--analysis", choices=_ANALYSES,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cosim.cli.usage import usage_error
+
 import json
 from pathlib import Path
 
@@ -14,11 +16,11 @@ def register(subparsers) -> None:
                           description="Summary (config digest, progress, final accuracies, "
                                       "spot-check errors, out-of-range counts) and the "
                                       "per-epoch metrics table of a run file.")
-    show.add_argument("file", type=Path, metavar="RUN.h5")
+    show.add_argument("file", type=Path, metavar="RUN.h5", help="training run file")
     show.add_argument("--json", action="store_true", help="print JSON")
     show.add_argument("--steps", action="store_true", help="also print the per-step table")
     show.set_defaults(func=cmd_show)
-    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+    p.set_defaults(func=lambda args: usage_error(p))
 
 
 def show_data(path: Path) -> dict:

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from cosim.cli.usage import usage_error
+
 import json
 import math
 import sys
@@ -28,7 +30,7 @@ def register(subparsers) -> None:
                          description="Run a sweep spec (TOML, see cosim.sweep.spec). Points "
                                      "already done in the result file are skipped; failed "
                                      "points are recorded with their error.")
-    run.add_argument("spec", type=Path, metavar="SPEC.toml")
+    run.add_argument("spec", type=Path, metavar="SPEC.toml", help="sweep spec (TOML)")
     run.add_argument("--scheduler", metavar="ADDRESS",
                      help="Dask scheduler address (e.g. tcp://10.0.0.5:8786); default: a "
                           "local process pool")
@@ -45,11 +47,11 @@ def register(subparsers) -> None:
     run.add_argument("--quiet", action="store_true", help="no per-point lines")
     run.set_defaults(func=cmd_run)
     show = sub.add_parser("show", help="status and table of a sweep file")
-    show.add_argument("file", type=Path, metavar="FILE")
+    show.add_argument("file", type=Path, metavar="FILE", help="sweep result file (HDF5)")
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(func=cmd_show)
     plot = sub.add_parser("plot", help="plot results against the swept values")
-    plot.add_argument("file", type=Path, metavar="FILE")
+    plot.add_argument("file", type=Path, metavar="FILE", help="sweep result file (HDF5)")
     plot.add_argument("-o", "--output", type=Path, default=None, metavar="PNG",
                       help="image file (default: FILE with .png)")
     plot.add_argument("--result", action="append", default=None, metavar="NAME",
@@ -57,7 +59,7 @@ def register(subparsers) -> None:
     plot.set_defaults(func=cmd_plot)
     tasks = sub.add_parser("tasks", help="list the registered point tasks")
     tasks.set_defaults(func=cmd_tasks)
-    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+    p.set_defaults(func=lambda args: usage_error(p))
 
 
 def cmd_run(args) -> int:
