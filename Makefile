@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed-stamp
 PY     := $(VENV)/bin/python
 TORCH_INDEX ?=
 
-.PHONY: demo test setup ngspice bench reliability clean
+.PHONY: demo test setup ngspice bench reliability docs clean
 
 demo: setup
 	$(VENV)/bin/cosim demo
@@ -35,6 +35,9 @@ $(STAMP): pyproject.toml
 
 bench: setup
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+docs: setup
+	$(PY) scripts/docs.py
 
 reliability: setup
 	$(PY) scripts/reliability.py
