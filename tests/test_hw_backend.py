@@ -339,7 +339,8 @@ def test_fused_photonic_product_equals_the_reference_path(optical, electrical):
             numba.set_num_threads(threads)
         assert np.array_equal(one, y_f) and c_1 == c_f
     with pytest.raises(ValueError, match="outputs=16"):
-        tiles.matmul(u, tr, rng=np.random.default_rng(3), counts=dict(c_f), outputs=16)
+        tiles.matmul_transfers(u, tr, rng=np.random.default_rng(3), counts=dict(c_f),
+                               outputs=16)
 
 
 @pytest.mark.parametrize("rows,width", [(50176, 25), (6400, 300), (150, 6400), (25, 50176),
@@ -455,8 +456,8 @@ def test_compiled_ring_response_is_the_optics_models():
             c1 = dict.fromkeys(("samples", "saturated_tia", "clipped_adc",
                                 "below_noise_floor"), 0)
             c2 = dict(c1)
-            y1 = tiles.matmul(u, cols, rng=None, counts=c1, outputs=m)
-            y2 = tiles.matmul(u, (d, t), rng=None, counts=c2, outputs=m)
+            y1 = tiles.matmul_transfers(u, cols, rng=None, counts=c1, outputs=m)
+            y2 = tiles.matmul_transfers(u, (d, t), rng=None, counts=c2, outputs=m)
             assert np.array_equal(y1, y2) and c1 == c2
     tiles.optical_engine = "ideal"
     assert tiles.level_transfers(a_raw, scale, 16) is None
@@ -565,8 +566,8 @@ def test_readout_averaging_is_the_mean_of_independent_reads(electrical):
     def conversions(t, rows, seed):
         counts = dict.fromkeys(("samples", "saturated_tia", "clipped_adc",
                                 "below_noise_floor"), 0)
-        y = t.matmul(np.repeat(u, rows, axis=0), t.transfers(a),
-                     rng=np.random.default_rng(seed), counts=counts)
+        y = t.matmul_transfers(np.repeat(u, rows, axis=0), t.transfers(a),
+                               rng=np.random.default_rng(seed), counts=counts)
         assert counts["saturated_tia"] == counts["clipped_adc"] == 0
         return y
 

@@ -109,6 +109,7 @@ import numpy as np
 from cosim.devices.converters import dequantize, quantize
 from cosim.errors import ConfigError
 from cosim.hw import kernels
+from cosim.hw.protocols import Circuits, Loaded, Phase, SpotCheck, TileContext
 from cosim.optics import (
     bank_transfer,
     link_budget,
@@ -233,7 +234,8 @@ class TileColumns:
 
 
 class PhotonicTiles:
-    """The photonic tile model of one architecture (see the module docstring).
+    """The photonic tile model of one architecture (see the module docstring): the
+    ``"bplight"`` tile of :data:`cosim.hw.registry.TILES`.
 
     Parameters
     ----------
@@ -262,6 +264,9 @@ class PhotonicTiles:
         are divided by ``sqrt(A)`` (independent reads: the noise bandwidth, 546 MHz for
         tia_bplight, is far above ``f_ADC / 2``).
     """
+
+    readout = "photonic"
+    card_roles = ("laser",)
 
     def __init__(self, *, tile_rows: int, tile_cols: int, dac_bits: int, adc_bits: int,
                  optical_engine: str, electrical_engine: str, noise: bool,
@@ -331,6 +336,7 @@ class PhotonicTiles:
         self._buffers: dict[tuple, np.ndarray] = {}   # work arrays of the fused path
         self._zero = None            # (drop, through) of weight 0
         self._ring_k = None          # constants of the compiled ring response
+        self._chain_texts: dict[int, str] = {}   # channel count -> readout chain netlist
 
     # ------------------------------------------------------------------ weights -> bank
     def transfers(self, a: np.ndarray, *, levels_bits: int | None = None
@@ -455,12 +461,84 @@ class PhotonicTiles:
             self._level_table = (bits, drop, through)
         return self._level_table[1], self._level_table[2]
 
-    # ------------------------------------------------------------------ one product
-    def matmul(self, u_signed: np.ndarray, transfers, *, rng: np.random.Generator | None,
+    # ------------------------------------------------------------------ the Tile protocol
+    @classmethod
+    def build(cls, context: TileContext) -> PhotonicTiles:
+        """The MRR weight-bank tiles of a run (cosim.hw.protocols.Tile)."""
+        config, arch = context.config, context.architecture_card
+        laser = context.card("laser", "laser")
+        return cls(
+            tile_rows=config.tile_rows, tile_cols=config.tile_cols,
+            dac_bits=config.dac_bits, adc_bits=config.adc_bits,
+            optical_engine=config.optical_engine, electrical_engine=config.electrical_engine,
+            noise=config.noise, characterization=context.readout(),
+            laser_power_per_channel_w=config.laser_power_per_channel_w,
+            optical_full_scale_fraction=float(arch["optical_full_scale_fraction"]),
+            rin_db_per_hz=float(laser["rin_db_per_hz"]), crosstalk=bool(arch["crosstalk"]),
+            spice_engine=context.spice_engine, averaging=int(arch["readout_averaging"]))
+
+    def load(self, a_raw: np.ndarray, scale: float, phase: Phase, *,
+             transpose_of: Loaded | None = None) -> Loaded:
+        """The bank transfers of ``clip(a_raw / scale, -1, 1)`` (cosim.hw.protocols.Tile):
+        the gradient's pattern through the level table (:meth:`level_transfers`) where
+        it applies; a backward state re-tiled from its forward one
+        (:meth:`transposed_transfers`) where the rings are uncoupled."""
+        m, k = a_raw.shape
+        if phase == "gradient":
+            levelled = self.level_transfers(a_raw, scale, self.dac_bits)
+            if levelled is not None:
+                return Loaded(levelled[0], m, k, levelled[1])
+        a = a_raw / scale
+        over = int(np.count_nonzero(np.abs(a) > 1.0))
+        a = np.clip(a, -1.0, 1.0)
+        if phase == "gradient":
+            a = signed_levels(a, self.dac_bits)
+            return Loaded(self.transfers(a, levels_bits=self.dac_bits), m, k, over)
+        tr = None
+        if transpose_of is not None:
+            tr = self.transposed_transfers(transpose_of.state, transpose_of.outputs,
+                                           transpose_of.inputs)
+        if tr is None:
+            tr = self.transfers(a)
+        return Loaded(tr, m, k, over)
+
+    def matmul(self, u: np.ndarray, loaded: Loaded, *, rng: np.random.Generator | None,
                counts: dict, samples: dict | None = None,
-               outputs: int | None = None,
                lit: tuple[bool, bool] | None = None,
                row_scale: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`matmul_transfers` of a loaded state (cosim.hw.protocols.Tile)."""
+        return self.matmul_transfers(u, loaded.state, rng=rng, counts=counts,
+                                     samples=samples, outputs=loaded.outputs, lit=lit,
+                                     row_scale=row_scale)
+
+    def circuits(self, loaded: Loaded, u: np.ndarray, samples: dict, *,
+                 spot: bool) -> Circuits:
+        """The readout chain of every tile (the circuit the twin stands for, the same
+        text for every tile: :meth:`chain_netlist`), or with the spice engine the
+        netlist ngspice ran (tile ``"all"``); the spot check: the first tile's detector
+        powers (``samples``) through the noiseless twin and ngspice."""
+        out = Circuits()
+        state = loaded.state
+        mi, nj, me, _ = state.shape if isinstance(state, TileColumns) else state[0].shape
+        if self.electrical_engine == "spice" and self.last_netlist:
+            out.netlists.append(("all", self.last_netlist))
+        else:
+            if me not in self._chain_texts:          # the same circuit every step
+                self._chain_texts[me] = self.chain_netlist(me)
+            text = self._chain_texts[me]
+            out.netlists.extend((f"{i},{j}", text) for i in range(mi) for j in range(nj))
+        if spot and "optical_power_w" in samples:
+            p = samples["optical_power_w"]
+            v_twin, v_spice, text = self.readout_check(p[..., 0], p[..., 1])
+            out.spot = SpotCheck(v_twin, v_spice, text, self.spec.adc_full_scale_v / 2)
+        return out
+
+    # ------------------------------------------------------------------ one product
+    def matmul_transfers(self, u_signed: np.ndarray, transfers, *,
+                         rng: np.random.Generator | None, counts: dict,
+                         samples: dict | None = None, outputs: int | None = None,
+                         lit: tuple[bool, bool] | None = None,
+                         row_scale: np.ndarray | None = None) -> np.ndarray:
         """``u @ a.T`` for inputs ``u`` (b, k) in [-1, 1] (already DAC-quantized) and the
         bank ``transfers`` of ``a`` (m, k); returns (b, m) in units of ``u a``, or, given
         ``row_scale`` (b,), each row ``i`` times ``row_scale[i]`` (the digital
@@ -532,7 +610,7 @@ class PhotonicTiles:
                      samples: dict | None = None, outputs: int | None = None,
                      lit: tuple[bool, bool] | None = None,
                      row_scale: np.ndarray | None = None) -> np.ndarray:
-        """:meth:`matmul` fused over blocks of rows (see there): the channel powers, the
+        """:meth:`matmul_transfers` fused over blocks of rows (see there): the channel powers, the
         optical product and the readout-to-ADC chain of each block are one compiled
         pass (:func:`cosim.hw.kernels.photonic_pass`), the blocks shared out over the
         threads (numba's, ``NUMBA_NUM_THREADS``; the result does not depend on their

@@ -30,7 +30,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -38,6 +38,10 @@ from cosim.config import RunConfig
 from cosim.errors import ConfigError
 from cosim.orchestrator.progress import Progress
 from cosim.store.runs import Checkpoint, PendingWrites, RunFile, RunFileError
+
+if TYPE_CHECKING:
+    from cosim.hw.protocols import Recorder
+    from cosim.nn import Sequential, Trainer, WeightStore
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -78,17 +82,18 @@ class TrainResult:
 
 @dataclass
 class Prepared:
-    """Data, model, hardware and trainer of a run (before any step)."""
+    """Data, model, hardware and trainer of a run (before any step).  ``backend`` is
+    the model's matmul backend and the run's :class:`cosim.hw.protocols.Recorder`."""
 
     config: RunConfig
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    model: Any
-    backend: Any
-    store: Any
-    trainer: Any
+    model: Sequential
+    backend: Recorder
+    store: WeightStore
+    trainer: Trainer
 
 
 def load_data(config: RunConfig):
@@ -158,11 +163,6 @@ def prepare(config: RunConfig, *, engine=None, cache=None) -> Prepared:
     return Prepared(config, x_tr, y_tr, x_te, y_te, model, backend, store, trainer)
 
 
-def _call(obj, name: str, default, *args):
-    fn = getattr(obj, name, None)
-    return default if fn is None else fn(*args)
-
-
 @contextmanager
 def _sigint_flag():
     """Turn SIGINT into a flag checked between steps (a second SIGINT aborts at once)."""
@@ -186,44 +186,40 @@ def _sigint_flag():
 class _Recorder:
     """Buffers what the backend reports between commits."""
 
-    def __init__(self, backend, pending: PendingWrites) -> None:
+    def __init__(self, backend: Recorder, pending: PendingWrites) -> None:
         self.backend = backend
         self.pending = pending
 
     def drain(self, step: int, keep_signals: bool) -> None:
         b, p = self.backend, self.pending
-        for rec in _call(b, "spot_checks", []):
+        for rec in b.spot_checks():
             p.add("spot_checks", {"layer": rec["layer"], "phase": rec["phase"],
                                   "step": int(rec["step"]),
                                   "max_abs_error": float(rec["max_abs_error"]),
                                   "rel_error": float(rec["rel_error"]),
                                   "netlist_sha256": rec.get("netlist_sha256", "")})
-        for rec in _call(b, "product_errors", []):
+        for rec in b.product_errors():
             p.add("product_errors", {"layer": rec["layer"], "phase": rec["phase"],
                                      "step": int(rec["step"]),
                                      "rel_rms_error": float(rec["rel_rms_error"])})
-        p.netlists.update(_call(b, "netlists", {}))
-        for rec in _call(b, "tile_netlist_index", []):
+        p.netlists.update(b.netlists())
+        for rec in b.tile_netlist_index():
             p.add("netlist_index", {"layer": rec["layer"], "phase": rec["phase"],
                                     "step": int(rec["step"]), "tile": str(rec["tile"]),
                                     "sha256": rec["sha256"]})
-        signals = _call(b, "signal_samples", {})
+        signals = b.signal_samples()
         if keep_signals:
             for layer, sig in signals.items():
                 if sig:
                     p.signals.append((layer, step, {k: np.asarray(v) for k, v in sig.items()}))
 
     def stats(self, epoch: int, step: int) -> None:
-        stats = getattr(self.backend, "stats", None)
-        if stats is None:
-            return
-        for row in stats.as_table():
+        for row in self.backend.stats_table():
             self.pending.add("hardware_stats", {
                 "epoch": epoch, "step": step, "layer": row["layer"], "phase": row["phase"],
                 **{k: int(row.get(k, 0)) for k in ("products", "samples", "saturated_tia",
                                                    "clipped_adc", "below_noise_floor",
                                                    "saturated_weights")}})
-        stats.reset()
 
 
 def train(config: RunConfig | None, out: str | Path, *, resume: bool = False,
@@ -302,7 +298,7 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
         if ck is not None:
             trainer.load_state_dict(ck.trainer)
             if ck.backend is not None:
-                _call(backend, "load_state_dict", None, ck.backend)
+                backend.load_state_dict(ck.backend)
             done = ck.step
         for k, v in run.step_metrics().items():
             steps_hist[k] = v.tolist()
@@ -321,7 +317,7 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
     def checkpoint(status: str, epoch: int) -> None:
         rec.stats(epoch, done)
         ck = Checkpoint(step=done, epoch=epoch, trainer=trainer.state_dict(),
-                        backend=_call(backend, "state_dict", None),
+                        backend=backend.state_dict(),
                         time_s=float(sum(steps_hist["time_s"])))
         run.commit(pending, ck, status=status)
 
@@ -330,15 +326,15 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
             step = done + 1
             epoch = (step - 1) // spe + 1
             t0 = time.perf_counter()
-            _call(backend, "set_step", None, step)
+            backend.set_step(step)
             probe = t.error_probe_every_steps
-            _call(backend, "set_probe", None, bool(probe) and (step % probe == 0 or step == 1))
+            backend.set_probe(bool(probe) and (step % probe == 0 or step == 1))
             idx = trainer.next_batch(n)
             xb, yb = prep.x_train[idx], prep.y_train[idx]
             loss, grads, outp, _ = model.loss_and_grads(xb, yb)
             trainer.optimizer.step(grads, model.store)
             trainer.step_count += 1
-            _call(backend, "set_probe", None, False)        # (not the test-set evaluation)
+            backend.set_probe(False)        # (not the test-set evaluation)
             acc = float(np.mean(outp.argmax(axis=1) == yb))
             dt = time.perf_counter() - t0
             done = step
