@@ -33,16 +33,14 @@ more than the rest of the step; converters and noise still apply.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from cosim.devices.converters import dequantize, quantize
 from cosim.errors import ConfigError
+from cosim.hw import conversion
 from cosim.hw.crossbar import build_crossbar_read
 from cosim.hw.protocols import Circuits, Loaded, Phase, SpotCheck, TileContext
 
-BOLTZMANN_J_PER_K = 1.380649e-23
+BOLTZMANN_J_PER_K = conversion.BOLTZMANN_J_PER_K
 XBAR_ENGINES: tuple[str, ...] = ("ideal", "twin", "spice")
 #: Rows of a product sent through ngspice by a spot check.
 SPOT_CHECK_ROWS = 8
@@ -230,8 +228,8 @@ class CrossbarTiles:
         self.adc_fs_v = float(adc_full_scale_v)
         self.i_fs_a = self.v_read * (self.g_max - self.g_min) * self.n
         self.z_ohm = -(self.adc_fs_v / 2) / self.i_fs_a
-        self.sigma_i_a = math.sqrt((input_noise_a_per_rthz ** 2 + 4 * BOLTZMANN_J_PER_K
-                                    * temperature_k / abs(self.z_ohm)) * noise_bandwidth_hz)
+        self.sigma_i_a = conversion.tia_current_noise_a(input_noise_a_per_rthz, temperature_k,
+                                                        self.z_ohm, noise_bandwidth_hz)
         self.swing_v = float(swing_v)
         self.spice_engine = spice_engine
         self.last_netlist = None
@@ -272,10 +270,8 @@ class CrossbarTiles:
         over = int(np.count_nonzero(np.abs(a) > 1.0))
         a = np.clip(a, -1.0, 1.0)
         if phase == "gradient":
-            from cosim.hw.photonic import signed_levels
-
-            return Loaded(self.transfers(signed_levels(a, self.dac_bits), exact=True),
-                          m, k, over)
+            return Loaded(self.transfers(conversion.signed_levels(a, self.dac_bits),
+                                         exact=True), m, k, over)
         return Loaded(self.transfers(a), m, k, over)
 
     def matmul(self, u: np.ndarray, loaded: Loaded, *, rng: np.random.Generator | None,
@@ -387,6 +383,7 @@ class CrossbarTiles:
         out = np.zeros((b, mi * me))
         if self.noise and rng is None:
             raise ConfigError("noise is on: the product needs an rng")
+        low, high, step, n_codes = conversion.adc_range(self.adc_bits, self.adc_fs_v)
         for (i, j), (gp, gn, sp, sn) in transfers["tiles"].items():
             vt = v[:, j * ne:(j + 1) * ne]
             if not vt.any():
@@ -395,9 +392,10 @@ class CrossbarTiles:
             if self.noise:
                 i_net = i_net + self.sigma_i_a * rng.standard_normal(i_net.shape)
             volts = self.z_ohm * i_net
-            codes, clipped = quantize(volts, bits=self.adc_bits, full_scale_v=self.adc_fs_v)
-            vq = dequantize(codes, bits=self.adc_bits, full_scale_v=self.adc_fs_v)
-            counts["clipped_adc"] += clipped
+            codes = conversion.adc_code(volts, low, step, float(n_codes - 1))
+            vq = conversion.adc_volts(codes, low, step)
+            counts["clipped_adc"] += int(np.count_nonzero(conversion.adc_clipped(volts, low,
+                                                                                 high)))
             counts["samples"] += volts.size
             counts["saturated_tia"] += int(np.count_nonzero(np.abs(volts) > self.swing_v))
             counts["below_noise_floor"] += int(np.count_nonzero(np.abs(i_net) < self.sigma_i_a))
@@ -408,5 +406,5 @@ class CrossbarTiles:
                 samples["row_voltage_v"] = vt[:r, :c].copy()
                 samples["column_current_a"] = i_net[:r, :c].copy()
                 samples["tia_voltage_v"] = volts[:r, :c].copy()
-                samples["adc_codes"] = codes[:r, :c].copy()
+                samples["adc_codes"] = codes[:r, :c].astype(np.int64)
         return out

@@ -81,7 +81,7 @@ pass).  Channels are ordered (tile column, output) in both paths.  The rows of U
 cut into blocks (:func:`row_blocks`: about 64k numbers a block, a multiple of 16
 blocks when there are as many rows, sizes within one row).  The noise draws (laser
 RIN, readout noise) are standard normal numbers from the streams of
-:func:`cosim.hw.kernels.normal_streams` (a ziggurat on SFC64 streams seeded from the
+:func:`cosim.hw.ziggurat.normal_streams` (a ziggurat on SFC64 streams seeded from the
 product's ``rng``; per pass, one RIN stream per block, then one readout-noise stream
 per block; one number per conversion or per lit input
 element -- a dark channel's RIN multiplies nothing and is not drawn -- never reused),
@@ -106,10 +106,11 @@ import math
 import numba
 import numpy as np
 
-from cosim.devices.converters import dequantize, quantize
 from cosim.errors import ConfigError
-from cosim.hw import kernels
+from cosim.hw import conversion, kernels
+from cosim.hw.conversion import dac_levels, signed_levels  # noqa: F401 (their old home)
 from cosim.hw.protocols import Circuits, Loaded, Phase, SpotCheck, TileContext
+from cosim.hw.ziggurat import normal_fill, normal_streams
 from cosim.optics import (
     bank_transfer,
     link_budget,
@@ -198,17 +199,6 @@ _NO_STREAM = np.zeros(0, dtype=np.uint64)
 _NO_CURVE = UniformCurve(np.array([0.0, 1.0, 2.0]), np.zeros(3))
 
 
-def dac_levels(u: np.ndarray, bits: int) -> np.ndarray:
-    """Unipolar DAC: ``round(u L) / L``, ``L = 2**bits - 1``, for u in [0, 1]."""
-    levels = 2 ** int(bits) - 1
-    return np.rint(np.clip(u, 0.0, 1.0) * levels) / levels
-
-
-def signed_levels(a: np.ndarray, bits: int) -> np.ndarray:
-    """Sign-magnitude quantization of a in [-1, 1] to ``2**bits - 1`` magnitude steps."""
-    return np.sign(a) * dac_levels(np.abs(a), bits)
-
-
 class TileColumns:
     """Bank transfers in the layout of the fused product (:func:`cosim.hw.kernels.
     photonic_pass`): ``both`` (nj, ne, 2 m), per tile column the drop then the through
@@ -291,7 +281,7 @@ class PhotonicTiles:
                               f"to {2 ** 20}")
         self.averaging = int(averaging)
         #: rms of the mean of ``averaging`` independent reads, per unit rms of one read
-        self.noise_scale = 1.0 / math.sqrt(self.averaging)
+        self.noise_scale = conversion.averaging_scale(self.averaging)
         self.char = characterization
         self.spec = characterization.spec
         self.crosstalk = bool(crosstalk)
@@ -585,25 +575,21 @@ class PhotonicTiles:
                              f"holds from {(mi - 1) * me + 1} to {mi * me} outputs")
         return m
 
-    def _sigma_v(self, total: np.ndarray) -> np.ndarray:
-        """``char.output_noise_v_rms_at(total) * noise_scale``, in place on ``total``
-        (the same operations in the same order, so bit for bit the same numbers)."""
+    def _sigma_v(self, pd: np.ndarray, pt: np.ndarray) -> np.ndarray:
+        """Readout noise (V rms) of each conversion of the detector powers ``pd``, ``pt``
+        (W): :func:`cosim.hw.conversion.readout_sigma_v` at the pair's total
+        photocurrent, with this readout's measured noise and averaging."""
         c = self.char
-        slope = (c.output_noise_bright_v_rms ** 2 - c.output_noise_v_rms ** 2) / \
-            (c.bright_total_current_a - c.dark_total_current_a)
-        total -= c.dark_total_current_a
-        total *= slope
-        total += c.output_noise_v_rms ** 2
-        np.maximum(total, 0.0, out=total)
-        np.sqrt(total, out=total)
-        total *= self.noise_scale
-        return total
+        total = conversion.total_photocurrent_a(pd, pt, self.resp,
+                                                2 * self.spec.dark_current_a)
+        return conversion.readout_sigma_v(total, c.dark_total_current_a, self._noise_slope,
+                                          c.output_noise_v_rms ** 2, self.noise_scale)
 
-    def _rin_factor(self, n: np.ndarray) -> np.ndarray:
-        """``1 + sigma_RIN n`` in float64 from the float32 draws ``n``."""
-        f = np.multiply(n, self.rin_sigma, dtype=np.float64)
-        f += 1.0
-        return f
+    @property
+    def _noise_slope(self) -> float:
+        c = self.char
+        return conversion.noise_slope(c.output_noise_v_rms, c.output_noise_bright_v_rms,
+                                      c.dark_total_current_a, c.bright_total_current_a)
 
     def _matmul_fast(self, u_signed: np.ndarray, transfers, *,
                      rng: np.random.Generator | None, counts: dict,
@@ -636,13 +622,8 @@ class PhotonicTiles:
             both = np.empty((nj, ne, 2 * m))
             kernels.bank_columns(*transfers, m, both)    # (re-tiled views as they are)
         c = self.char
-        noise_slope = (c.output_noise_bright_v_rms ** 2 - c.output_noise_v_rms ** 2) / \
-            (c.bright_total_current_a - c.dark_total_current_a)
         y_unit = self.resp * self.g * self.p_bank_w
-        bits, fs = self.adc_bits, self.adc_fs_v
-        low, high = -fs / 2, fs / 2
-        n_codes = 2 ** bits
-        step = (high - low) / n_codes
+        low, high, step, n_codes = conversion.adc_range(self.adc_bits, self.adc_fs_v)
         # y = (V_q - V_0) / Z / y_unit with V_q = low + (code + 1/2) step: affine in the code
         y_per_code = step / self.gain_ohm / y_unit
         y_at_zero = (low + 0.5 * step - self.offset_v) / self.gain_ohm / y_unit
@@ -664,10 +645,21 @@ class PhotonicTiles:
         signs = [s for s, on in zip((1.0, -1.0), lit) if on]      # none: out stays 0
         scale = np.ascontiguousarray(np.broadcast_to(row_scale, (b,))) \
             if row_scale is not None else np.zeros(0)
+        consts = kernels.PassConstants(
+            p_bank=float(self.p_bank_w), rin_sigma=float(self.rin_sigma),
+            resp=self.resp, dark2=float(2 * self.spec.dark_current_a),
+            dark_total=float(c.dark_total_current_a), noise_slope=float(self._noise_slope),
+            noise0_sq=float(c.output_noise_v_rms ** 2), noise_scale=float(self.noise_scale),
+            abs_gain=float(abs(c.gain_ohm)), rf=float(self.spec.feedback_resistance_ohm),
+            swing=float(self.swing_v), twin=bool(twin),
+            ideal_gain=float(self.gain_ohm * self.resp), table=curve.table,
+            x0=curve.x0, inv_h=float(curve.inv_h), last=int(curve.last),
+            f_end=curve.f_end, low=float(low), high=float(high), step=float(step),
+            n_codes=int(n_codes), code_scale=0.0, code_offset=0.0)
         for sign in signs:
             # the draws of the reference, in its order: RIN of the pass, then readout noise
-            rin = kernels.normal_streams(rng, nblocks) if self.noise else no_streams
-            read = kernels.normal_streams(rng, nblocks) if self.noise and twin \
+            rin = normal_streams(rng, nblocks) if self.noise else no_streams
+            read = normal_streams(rng, nblocks) if self.noise and twin \
                 else no_streams
             first = samples is not None and "optical_power_w" not in samples
             r, cc = (min(b, SAMPLE_ROWS), min(me, SAMPLE_CHANNELS, m)) if first else (0, 0)
@@ -675,13 +667,10 @@ class PhotonicTiles:
             sample_v = np.zeros((r, cc))
             sample_codes = np.zeros((r, cc))
             kernels.photonic_pass(
-                u_signed, sign, bounds, both, self.p_bank_w, rin, self.rin_sigma, read,
-                p_buf, q_buf, d_buf, out, tallies, sample_p, sample_v, sample_codes,
-                self.resp, 2 * self.spec.dark_current_a, c.dark_total_current_a,
-                noise_slope, c.output_noise_v_rms ** 2, self.noise_scale,
-                abs(c.gain_ohm), self.spec.feedback_resistance_ohm, self.swing_v, twin,
-                self.gain_ohm * self.resp, *curve.lookup_args(), low, high, step,
-                n_codes, sign * y_per_code, sign * nj * y_at_zero,
+                u_signed, sign, bounds, both, rin, read, p_buf, q_buf, d_buf, out, tallies,
+                sample_p, sample_v, sample_codes,
+                consts._replace(code_scale=sign * y_per_code,
+                                code_offset=sign * nj * y_at_zero),
                 scale if sign == signs[-1] else np.zeros(0))
             if first:
                 samples["optical_power_w"] = sample_p
@@ -720,14 +709,14 @@ class PhotonicTiles:
             p[:, :k] = part * self.p_bank_w
             if self.noise:
                 # one RIN stream per block of rows; a dark channel's RIN multiplies 0
-                streams = kernels.normal_streams(rng, len(blocks))
+                streams = normal_streams(rng, len(blocks))
                 for (r0, r1), state in zip(blocks, streams):
                     seg = p[r0:r1]
                     lit = seg > 0
                     n = np.empty(int(lit.sum()), dtype=np.float32)
-                    kernels.normal_fill(state, n)
-                    seg[lit] *= self._rin_factor(n)
-                np.maximum(p, 0.0, out=p)
+                    normal_fill(state, n)
+                    seg[lit] = conversion.with_rin(seg[lit], n.astype(np.float64),
+                                                   self.rin_sigma)
             p = p.reshape(b, nj, ne).transpose(1, 0, 2)          # (nj, b, ne)
             # (mi, nj, b, me) optical power on the drop / through detectors (W)
             p_drop = np.matmul(p[None], drop.transpose(0, 1, 3, 2))
@@ -737,14 +726,16 @@ class PhotonicTiles:
             pt = p_thr.transpose(2, 1, 0, 3).reshape(b, nj, mi * me)[..., :m].reshape(b, -1)
             i_net = self.resp * (pd - pt)
             v = self._read(pd, pt, rng, blocks)
-            codes, clipped = quantize(v, bits=self.adc_bits, full_scale_v=self.adc_fs_v)
-            vq = dequantize(codes, bits=self.adc_bits, full_scale_v=self.adc_fs_v)
-            counts["clipped_adc"] += clipped
+            low, high, step, n_codes = conversion.adc_range(self.adc_bits, self.adc_fs_v)
+            codes = conversion.adc_code(v, low, step, float(n_codes - 1))
+            vq = conversion.adc_volts(codes, low, step)
+            codes = codes.astype(np.int64)
+            counts["clipped_adc"] += int(np.count_nonzero(conversion.adc_clipped(v, low,
+                                                                                 high)))
             counts["samples"] += v.size
             counts["saturated_tia"] += int(np.count_nonzero(
                 np.abs(i_net) * self.spec.feedback_resistance_ohm > self.swing_v))
-            total = self.resp * (pd + pt) + 2 * self.spec.dark_current_a
-            sigma_v = self._sigma_v(total)          # below the floor: |I| |Z| < sigma_V
+            sigma_v = self._sigma_v(pd, pt)         # below the floor: |I| |Z| < sigma_V
             counts["below_noise_floor"] += int(np.count_nonzero(
                 np.abs(i_net) * abs(self.char.gain_ohm) < sigma_v))
             i_est = (vq - self.offset_v) / self.gain_ohm
@@ -774,11 +765,10 @@ class PhotonicTiles:
         if self.noise:
             # the noise of the averaged read, drawn and scaled exactly as in _matmul_fast:
             # n * (sigma(total) * noise_scale), one draw per conversion, after the RIN draw
-            total = self.resp * (pd + pt) + 2 * self.spec.dark_current_a
-            sigma_v = self._sigma_v(total)
+            sigma_v = self._sigma_v(pd, pt)
             n = np.empty(v.shape, dtype=np.float32)
-            for (r0, r1), state in zip(blocks, kernels.normal_streams(rng, len(blocks))):
-                kernels.normal_fill(state, n[r0:r1].reshape(-1))
+            for (r0, r1), state in zip(blocks, normal_streams(rng, len(blocks))):
+                normal_fill(state, n[r0:r1].reshape(-1))
             v = v + n * sigma_v
         return v
 
