@@ -145,7 +145,21 @@ def adc_volts(code, low, step):
     return low + (code + 0.5) * step
 
 
-__all__ = ["BOLTZMANN_J_PER_K", "adc_clipped", "adc_code", "adc_range", "adc_volts",
+def adc_calibration(low: float, step: float, offset_v: float, gain_ohm: float,
+                    y_unit_a: float) -> tuple[float, float]:
+    """The digital calibration of a readout as an affine map of the ADC code:
+    ``y = (V_q - V_0) / Z / y_unit`` with ``V_q = low + (code + 1/2) step`` is
+    ``y = code y_per_code + y_at_zero``; returns ``(y_per_code, y_at_zero)``.  Summed
+    over ``n`` tile columns: ``y = (sum of codes) y_per_code + n y_at_zero``.
+    ``offset_v`` (V), ``gain_ohm`` (V/A) the measured offset and transimpedance,
+    ``y_unit_a`` the photocurrent of a unit product (A)."""
+    y_per_code = step / gain_ohm / y_unit_a
+    y_at_zero = (low + 0.5 * step - offset_v) / gain_ohm / y_unit_a
+    return y_per_code, y_at_zero
+
+
+__all__ = ["BOLTZMANN_J_PER_K", "adc_calibration", "adc_clipped", "adc_code", "adc_range",
+           "adc_volts",
            "averaging_scale", "dac_levels", "dac_magnitude", "dac_steps", "noise_slope",
            "readout_sigma_v", "rin_factor", "signed_levels", "tia_current_noise_a",
            "total_photocurrent_a", "with_rin"]

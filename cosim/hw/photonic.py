@@ -93,10 +93,11 @@ have no negative entry (e.g. after ReLU).  The fused path
 blocks, shared out over the threads (:func:`cosim.hw.kernels.photonic_pass`): per
 block the channel powers with their RIN, the optical product over the real outputs of
 every tile column, and the readout-to-ADC chain with its noise, drawing from the same
-streams in the same order as the reference.  The digital calibration ``y = (V_q - V_0) / Z /
-(R g P_bank)`` is applied to the ADC codes as the equivalent affine map ``y = c y_step +
-y_0`` after the tile columns' codes are summed (equal to the reference's
-dequantize-then-calibrate to rounding, 1e-12 of the scale in the tests).
+streams in the same order as the reference.  The digital calibration ``y = (V_q - V_0) /
+Z / (R g P_bank)`` is applied to the ADC codes as the equivalent affine map ``y = c y_step
++ y_0`` after the tile columns' codes are summed (:func:`cosim.hw.conversion.
+adc_calibration`), in both paths.  Both evaluate the functions of
+:mod:`cosim.hw.conversion` in the same order, so they agree bit for bit (tested).
 """
 
 from __future__ import annotations
@@ -625,8 +626,8 @@ class PhotonicTiles:
         y_unit = self.resp * self.g * self.p_bank_w
         low, high, step, n_codes = conversion.adc_range(self.adc_bits, self.adc_fs_v)
         # y = (V_q - V_0) / Z / y_unit with V_q = low + (code + 1/2) step: affine in the code
-        y_per_code = step / self.gain_ohm / y_unit
-        y_at_zero = (low + 0.5 * step - self.offset_v) / self.gain_ohm / y_unit
+        y_per_code, y_at_zero = conversion.adc_calibration(low, step, self.offset_v,
+                                                           self.gain_ohm, y_unit)
         curve = self._curve if self._curve is not None else _NO_CURVE  # (ideal: unused)
         bounds = row_blocks(b, nj * max(2 * m, ne))
         nblocks = bounds.size - 1
@@ -728,8 +729,6 @@ class PhotonicTiles:
             v = self._read(pd, pt, rng, blocks)
             low, high, step, n_codes = conversion.adc_range(self.adc_bits, self.adc_fs_v)
             codes = conversion.adc_code(v, low, step, float(n_codes - 1))
-            vq = conversion.adc_volts(codes, low, step)
-            codes = codes.astype(np.int64)
             counts["clipped_adc"] += int(np.count_nonzero(conversion.adc_clipped(v, low,
                                                                                  high)))
             counts["samples"] += v.size
@@ -738,15 +737,18 @@ class PhotonicTiles:
             sigma_v = self._sigma_v(pd, pt)         # below the floor: |I| |Z| < sigma_V
             counts["below_noise_floor"] += int(np.count_nonzero(
                 np.abs(i_net) * abs(self.char.gain_ohm) < sigma_v))
-            i_est = (vq - self.offset_v) / self.gain_ohm
-            y = i_est / (self.resp * self.g * self.p_bank_w)
-            out += sign * y.reshape(b, nj, m).sum(axis=1)
+            # the calibration (V_q - V_0) / Z / (R g P_bank) of the codes summed over the
+            # tile columns (integers: exact in any order), as the fused path applies it
+            y_per_code, y_at_zero = conversion.adc_calibration(
+                low, step, self.offset_v, self.gain_ohm, self.resp * self.g * self.p_bank_w)
+            acc = codes.reshape(b, nj, m).sum(axis=1, dtype=float)
+            out = acc * (sign * y_per_code) + sign * nj * y_at_zero + out
             if samples is not None and "optical_power_w" not in samples:
                 r, c = min(b, SAMPLE_ROWS), min(me, SAMPLE_CHANNELS)
                 samples["optical_power_w"] = np.stack([pd[:r, :c], pt[:r, :c]], axis=-1)
                 samples["photocurrent_a"] = i_net[:r, :c].copy()
                 samples["tia_voltage_v"] = v[:r, :c].copy()
-                samples["adc_codes"] = codes[:r, :c].copy()
+                samples["adc_codes"] = codes[:r, :c].astype(np.int64)
         return out
 
     def _read(self, pd: np.ndarray, pt: np.ndarray, rng, blocks: list) -> np.ndarray:
