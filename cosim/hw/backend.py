@@ -271,7 +271,7 @@ def build_hardware(config: HardwareConfig, model, rng: np.random.Generator, *,
             store.set_weight(name, np.array(existing.weight(name)))
 
     tiles = tile_class(config.architecture).build(
-        TileContext(config, arch, spice_engine=engine, cache=cache))
+        TileContext(config, arch, spice_engine=engine, cache=cache, seed=int(seeds[2])))
     backend = HardwareBackend(config, tiles, store, np.random.default_rng(int(seeds[1])),
                               spot_seed=int(seeds[2]), headroom=headroom, stats=stats,
                               spice_engine=engine)

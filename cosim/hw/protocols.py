@@ -111,12 +111,17 @@ class TileContext:
         optical full scale, crossbar readout bandwidth, ...).
     spice_engine : cosim.spice.SpiceEngine or None
     cache : cosim.store.ResultCache or None
+    seed : int
+        For the tile's own draws (e.g. static device variations): a tile takes its
+        Generator as ``numpy.random.default_rng([seed, ...])`` with entries of its own,
+        so the same run gives the same draws (also after a resume).
     """
 
     config: HardwareConfig
     architecture_card: Any
     spice_engine: Any = None
     cache: Any = None
+    seed: int = 0
 
     def card(self, role: str, default: str):
         """The card of ``role`` (``hardware.cards`` override, else ``default``)."""
