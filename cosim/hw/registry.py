@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from cosim.errors import ConfigError
 from cosim.hw.crossbar_tile import CrossbarTiles
+from cosim.hw.mzi_tile import MziMeshTiles
 from cosim.hw.photonic import PhotonicTiles
 from cosim.hw.protocols import Tile
 
@@ -16,6 +17,7 @@ from cosim.hw.protocols import Tile
 TILES: dict[str, type[Tile]] = {
     "bplight": PhotonicTiles,
     "electronic": CrossbarTiles,
+    "photonic-mzi": MziMeshTiles,
 }
 
 
