@@ -6,10 +6,11 @@ A training step of LeNet-5 at batch 64 makes about 3 million ADC conversions and
 about 6 million standard normal numbers (laser RIN per lit input element, readout noise
 per conversion).  Done as whole-array numpy passes, that is ~30 passes over every
 conversion and ~15 ns per normal draw; here each is one compiled loop.  The physics is
-the one written out in :mod:`cosim.hw.photonic`; these functions only evaluate it, in
-the same floating-point operations in the same order as the step-by-step reference
-path (``PhotonicTiles._matmul_reference``), so the two agree to rounding (the tests
-hold them to 1e-12 of the scale, counters and samples exactly).
+the one written out in :mod:`cosim.hw.photonic`, its conversions the functions of
+:mod:`cosim.hw.conversion`; these loops only evaluate them, in the same floating-point
+operations in the same order as the step-by-step reference path
+(``PhotonicTiles._matmul_reference``), so the two agree bit for bit (tested: outputs,
+counters and samples).
 
 Normal draws come from :mod:`cosim.hw.ziggurat` (SFC64 streams seeded from the caller's
 ``numpy.random.Generator``); the conversions (DAC levels, RIN, readout noise, ADC codes)
