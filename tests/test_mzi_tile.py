@@ -179,3 +179,24 @@ def test_interrupt_and_resume_is_bit_identical_on_the_mzi_tile(tmp_path):
     wa = RunFile(straight.path).checkpoint().trainer["arrays"]
     wb = RunFile(resumed.path).checkpoint().trainer["arrays"]
     assert sorted(wa) == sorted(wb) and all(np.array_equal(wa[k], wb[k]) for k in wa)
+
+
+def test_spot_check_sends_the_readout_through_ngspice_and_spice_engine_is_refused():
+    from cosim.errors import ConfigError
+    from cosim.hw import build_hardware
+    from cosim.nn import Linear, Sequential
+
+    model = Sequential([Linear("fc1", 12, 5)], input_shape=(12,))
+    model.initialize(np.random.default_rng(0))
+    backend, store = build_hardware(HardwareConfig(
+        architecture="photonic-mzi", noise=False, spot_check=1.0, tile_rows=8,
+        tile_cols=8), model, np.random.default_rng(1))
+    backend.set_step(1)
+    backend.forward("fc1", np.array(store.weight("fc1")),
+                    np.random.default_rng(2).uniform(-1, 1, (4, 12)))
+    (rec,) = backend.spot_checks()
+    assert rec["rel_error"] < 1e-4 and rec["netlist_sha256"] in backend.netlists()
+    with pytest.raises(ConfigError, match="photonic-mzi tile offers ideal, twin"):
+        build_hardware(HardwareConfig(architecture="photonic-mzi",
+                                      electrical_engine="spice"),
+                       model, np.random.default_rng(1))
