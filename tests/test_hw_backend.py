@@ -291,7 +291,8 @@ def test_state_dict_round_trip_continues_bit_identically():
 def test_fused_photonic_product_equals_the_reference_path(optical, electrical):
     """The fused, blocked product (and the level table of the gradient pattern) against
     the step-by-step reference of the same tile physics, noise on and off: same draws in
-    the same order, so the outputs and every counter agree to 1e-12 of the scale."""
+    the same order and the same functions (cosim.hw.conversion), so the outputs, every
+    counter and the samples agree bit for bit."""
     from cosim.hw.photonic import signed_levels
 
     rng = np.random.default_rng(11)
@@ -314,7 +315,7 @@ def test_fused_photonic_product_equals_the_reference_path(optical, electrical):
                                      samples=samples, outputs=20)
             out[path] = (y, counts, samples)
         (y_f, c_f, s_f), (y_r, c_r, s_r) = out["_matmul_fast"], out["_matmul_reference"]
-        assert np.max(np.abs(y_f - y_r)) <= 1e-12 * np.max(np.abs(y_r))
+        assert np.array_equal(y_f, y_r)
         # rows x (tile columns x real outputs) x passes: the 4 padded bank rows of the
         # last tile row carry no output and are not converted
         assert c_f == c_r and c_f["samples"] == 300 * (3 * 20) * 2
@@ -339,7 +340,8 @@ def test_fused_photonic_product_equals_the_reference_path(optical, electrical):
             numba.set_num_threads(threads)
         assert np.array_equal(one, y_f) and c_1 == c_f
     with pytest.raises(ValueError, match="outputs=16"):
-        tiles.matmul(u, tr, rng=np.random.default_rng(3), counts=dict(c_f), outputs=16)
+        tiles.matmul_transfers(u, tr, rng=np.random.default_rng(3), counts=dict(c_f),
+                               outputs=16)
 
 
 @pytest.mark.parametrize("rows,width", [(50176, 25), (6400, 300), (150, 6400), (25, 50176),
@@ -455,8 +457,8 @@ def test_compiled_ring_response_is_the_optics_models():
             c1 = dict.fromkeys(("samples", "saturated_tia", "clipped_adc",
                                 "below_noise_floor"), 0)
             c2 = dict(c1)
-            y1 = tiles.matmul(u, cols, rng=None, counts=c1, outputs=m)
-            y2 = tiles.matmul(u, (d, t), rng=None, counts=c2, outputs=m)
+            y1 = tiles.matmul_transfers(u, cols, rng=None, counts=c1, outputs=m)
+            y2 = tiles.matmul_transfers(u, (d, t), rng=None, counts=c2, outputs=m)
             assert np.array_equal(y1, y2) and c1 == c2
     tiles.optical_engine = "ideal"
     assert tiles.level_transfers(a_raw, scale, 16) is None
@@ -565,8 +567,8 @@ def test_readout_averaging_is_the_mean_of_independent_reads(electrical):
     def conversions(t, rows, seed):
         counts = dict.fromkeys(("samples", "saturated_tia", "clipped_adc",
                                 "below_noise_floor"), 0)
-        y = t.matmul(np.repeat(u, rows, axis=0), t.transfers(a),
-                     rng=np.random.default_rng(seed), counts=counts)
+        y = t.matmul_transfers(np.repeat(u, rows, axis=0), t.transfers(a),
+                               rng=np.random.default_rng(seed), counts=counts)
         assert counts["saturated_tia"] == counts["clipped_adc"] == 0
         return y
 

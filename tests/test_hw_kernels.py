@@ -1,7 +1,7 @@
-"""The compiled loops of cosim.hw.kernels against independent references: numpy's own
-SFC64 generator, the normal distribution's CDF and tail masses (scipy), numpy's DAC
-formula.  (The fused product as a whole is checked against the step-by-step reference
-path in test_hw_backend.py.)"""
+"""The compiled loops of cosim.hw.kernels and cosim.hw.ziggurat against independent
+references: numpy's own SFC64 generator, the normal distribution's CDF and tail masses
+(scipy), numpy's DAC formula.  (The fused product as a whole is checked against the
+step-by-step reference path in test_hw_backend.py.)"""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from cosim.hw import kernels
+from cosim.hw import kernels, ziggurat
 from cosim.hw.backend import _dac_signed
 from cosim.hw.photonic import signed_levels
 
@@ -21,10 +21,10 @@ def test_sfc64_stream_is_numpys_sfc64():
     st["state"]["state"] = state.copy()
     st["has_uint32"], st["uinteger"] = 0, 0
     ref.state = st
-    assert np.array_equal(kernels.sfc64_raw(state, 5000), ref.random_raw(5000))
+    assert np.array_equal(ziggurat.sfc64_raw(state, 5000), ref.random_raw(5000))
     # the seeding (three words, then 12 outputs discarded) is numpy's too
     seed = np.array([7, 8, 9], dtype=np.uint64)
-    ours = np.array(kernels._sfc64_seed(seed), dtype=np.uint64)
+    ours = np.array(ziggurat._sfc64_seed(seed), dtype=np.uint64)
     st["state"]["state"] = np.array([7, 8, 9, 1], dtype=np.uint64)
     ref.state = st
     ref.random_raw(12)
@@ -32,7 +32,7 @@ def test_sfc64_stream_is_numpys_sfc64():
 
 
 def test_ziggurat_normals_have_the_normal_distribution():
-    z = kernels.standard_normal(np.random.default_rng(2024), 10_000_000).astype(float)
+    z = ziggurat.standard_normal(np.random.default_rng(2024), 10_000_000).astype(float)
     n = z.size
     assert z.dtype == float and np.all(np.isfinite(z))
     assert abs(z.mean()) < 5 / np.sqrt(n)
@@ -41,7 +41,7 @@ def test_ziggurat_normals_have_the_normal_distribution():
     assert abs(stats.kurtosis(z)) < 5 * np.sqrt(24 / n)
     assert stats.kstest(z[:1_000_000], "norm").pvalue > 1e-3
     # the mass beyond the ziggurat's base (its tail algorithm) and in the layers' wedges
-    for c in (0.5, 1.0, 2.0, 3.0, kernels.ZIGGURAT_R, 4.0, 4.5):
+    for c in (0.5, 1.0, 2.0, 3.0, ziggurat.ZIGGURAT_R, 4.0, 4.5):
         p = 2 * stats.norm.sf(c)
         got = np.count_nonzero(np.abs(z) > c)
         assert abs(got - n * p) < 5 * np.sqrt(n * p * (1 - p)) + 1, (c, got, n * p)
@@ -49,19 +49,19 @@ def test_ziggurat_normals_have_the_normal_distribution():
 
 
 def test_normal_stream_is_reproducible_and_chunk_independent():
-    a = kernels.standard_normal(np.random.default_rng(5), (300, 7))
-    b = kernels.standard_normal(np.random.default_rng(5), (300, 7))
+    a = ziggurat.standard_normal(np.random.default_rng(5), (300, 7))
+    b = ziggurat.standard_normal(np.random.default_rng(5), (300, 7))
     assert a.dtype == np.float32 and np.array_equal(a, b)
     # drawn in pieces from one stream (as the fused product does, block by block)
-    state = kernels.normal_stream(np.random.default_rng(5))
+    state = ziggurat.normal_stream(np.random.default_rng(5))
     parts = [np.empty(n, dtype=np.float32) for n in (1, 999, 1100)]
     for part in parts:
-        kernels.normal_fill(state, part)
+        ziggurat.normal_fill(state, part)
     assert np.array_equal(np.concatenate(parts), a.reshape(-1))
     # the generator advances: the next call gives other numbers
     rng = np.random.default_rng(5)
-    kernels.standard_normal(rng, 4)
-    assert not np.array_equal(kernels.standard_normal(rng, (300, 7)), a)
+    ziggurat.standard_normal(rng, 4)
+    assert not np.array_equal(ziggurat.standard_normal(rng, (300, 7)), a)
 
 
 @pytest.mark.parametrize("bits", [1, 4, 16])
@@ -107,9 +107,9 @@ def test_normal_streams_are_successive_streams_of_the_generator():
     """normal_streams(rng, n) seeds the n streams normal_stream would on n successive
     calls (the blocks of a product), and leaves rng where those calls would."""
     a, b = np.random.default_rng(12), np.random.default_rng(12)
-    many = kernels.normal_streams(a, 5)
-    one_by_one = np.stack([kernels.normal_stream(b) for _ in range(5)])
+    many = ziggurat.normal_streams(a, 5)
+    one_by_one = np.stack([ziggurat.normal_stream(b) for _ in range(5)])
     assert many.dtype == np.uint64 and np.array_equal(many, one_by_one)
     assert a.bit_generator.random_raw() == b.bit_generator.random_raw()
     assert len({tuple(s) for s in many}) == 5                   # distinct streams
-    assert kernels.normal_streams(a, 0).shape == (0, 5)
+    assert ziggurat.normal_streams(a, 0).shape == (0, 5)

@@ -2,12 +2,14 @@
 
 Architectures (:data:`ARCHITECTURES`):
 
-* ``"ideal"``: :class:`cosim.nn.IdealBackend` and :class:`cosim.nn.ArrayWeightStore`,
-  exactly what plain training uses (bit for bit).
-* ``"bplight"``: photonic tiles (:mod:`cosim.hw.photonic`: DAC -> MRR bank -> balanced
-  PD + TIA -> ADC) with memristor-held weights (:mod:`cosim.hw.weights`).
-* ``"electronic"``: memristor crossbar tiles (:mod:`cosim.hw.crossbar_tile`), same
-  converters and weight store.
+* ``"ideal"``: :class:`IdealHardware` (:class:`cosim.nn.IdealBackend`) and
+  :class:`cosim.nn.ArrayWeightStore`, exactly what plain training uses (bit for bit).
+* every tile of :data:`cosim.hw.registry.TILES`, with memristor-held weights
+  (:mod:`cosim.hw.weights`): ``"bplight"`` photonic tiles (:mod:`cosim.hw.photonic`:
+  DAC -> MRR bank -> balanced PD + TIA -> ADC), ``"electronic"`` memristor crossbar
+  tiles (:mod:`cosim.hw.crossbar_tile`), ...
+
+:class:`HardwareBackend` knows tiles only through :class:`cosim.hw.protocols.Tile`.
 
 Mapping of the three products of a layer with weights W (n_out, n_in):
 
@@ -53,18 +55,20 @@ import numpy as np
 
 from cosim.errors import ConfigError
 from cosim.hw import kernels
-from cosim.hw.photonic import PhotonicTiles, signed_levels
+from cosim.hw.protocols import COUNTERS, Loaded, Phase, Tile, TileContext
+from cosim.hw.registry import TILES, tile_class
 from cosim.hw.stats import HardwareStats
 from cosim.nn.backend import ArrayWeightStore, IdealBackend
 
-ARCHITECTURES: tuple[str, ...] = ("ideal", "bplight", "electronic")
+#: ``"ideal"`` (float arithmetic) and the registered tiles (cosim.hw.registry.TILES)
+ARCHITECTURES: tuple[str, ...] = ("ideal", *TILES)
 OPTICAL_ENGINES: tuple[str, ...] = ("ideal", "twin")
 ELECTRICAL_ENGINES: tuple[str, ...] = ("ideal", "twin", "spice")
 DAC_SCALES: tuple[str, ...] = ("call", "row")
-CARD_ROLES: tuple[str, ...] = ("bplight", "photodetector", "tia", "converters", "laser",
-                               "crossbar", "memristor")
-#: Rows of a product sent through ngspice by a spot check.
-SPOT_CHECK_ROWS = 8
+#: Card roles of ``hardware.cards``: the shared ones, then those the tiles declare.
+CARD_ROLES: tuple[str, ...] = tuple(dict.fromkeys(
+    ("bplight", "photodetector", "tia", "converters", "memristor")
+    + tuple(r for cls in TILES.values() for r in cls.card_roles)))
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,8 @@ class HardwareConfig:
 
     Attributes
     ----------
-    architecture : {"ideal", "bplight", "electronic"}
+    architecture : str
+        ``"ideal"`` or a tile of :data:`cosim.hw.registry.TILES` (:data:`ARCHITECTURES`).
     dac_bits, adc_bits : int, 1..24
     tile_rows : int
         Inputs per tile (wavelengths N of a photonic bank; crossbar rows).
@@ -100,7 +105,7 @@ class HardwareConfig:
         Card overrides by role (:data:`CARD_ROLES`): name or path of a TOML card.
     """
 
-    architecture: Literal["ideal", "bplight", "electronic"] = "bplight"
+    architecture: str = "bplight"
     dac_bits: int = 16
     adc_bits: int = 16
     tile_rows: int = 64
@@ -119,7 +124,11 @@ class HardwareConfig:
         def bad(name: str, rule: str) -> ConfigError:
             return ConfigError(f"hardware.{name}={getattr(self, name)!r}: {rule}")
 
-        for name, allowed in (("architecture", ARCHITECTURES), ("dac_scale", DAC_SCALES),
+        if not isinstance(self.architecture, str) or self.architecture not in ARCHITECTURES:
+            raise ConfigError(f"hardware.architecture must be one of "
+                              f"{', '.join(ARCHITECTURES)} (ideal, or a tile of "
+                              f"cosim.hw.registry.TILES), got {self.architecture!r}")
+        for name, allowed in (("dac_scale", DAC_SCALES),
                               ("optical_engine", OPTICAL_ENGINES),
                               ("electrical_engine", ELECTRICAL_ENGINES)):
             if getattr(self, name) not in allowed:
@@ -177,11 +186,13 @@ def _card(config: HardwareConfig, role: str, default: str):
 
 
 def readout_tia_card(config: HardwareConfig) -> str:
-    """Default TIA card of ``config``'s readout: for ``"bplight"`` the bplight card's
+    """Default TIA card of ``config``'s readout: for a tile with a photonic readout
+    (``Tile.readout == "photonic"``, e.g. ``"bplight"``) the bplight card's
     ``readout_tia_card`` (the readout designed for the photonic link budget,
     devices/tia_bplight.toml), otherwise the published-TIA card ``"tia"``.  A ``tia``
     entry in ``config.cards`` overrides both."""
-    if config.architecture == "bplight":
+    if config.architecture != "ideal" and \
+            tile_class(config.architecture).readout == "photonic":
         return str(_card(config, "bplight", "bplight")["readout_tia_card"])
     return "tia"
 
@@ -220,7 +231,7 @@ def build_hardware(config: HardwareConfig, model, rng: np.random.Generator, *,
     Returns
     -------
     (backend, store)
-        ``"ideal"``: ``(IdealBackend(), ArrayWeightStore())``; otherwise a
+        ``"ideal"``: ``(IdealHardware(), ArrayWeightStore())``; otherwise a
         :class:`HardwareBackend` and a :class:`~cosim.hw.weights.DeviceWeightStore` (or
         an ``ArrayWeightStore`` with ``weights_on_devices=False``).
     """
@@ -237,7 +248,7 @@ def build_hardware(config: HardwareConfig, model, rng: np.random.Generator, *,
         if have:
             for name in shapes:
                 store.set_weight(name, np.array(existing.weight(name)))
-        return IdealBackend(), store
+        return IdealHardware(), store
 
     from cosim.hw.weights import DeviceWeightStore, programming_params_for
 
@@ -259,41 +270,8 @@ def build_hardware(config: HardwareConfig, model, rng: np.random.Generator, *,
         for name in shapes:
             store.set_weight(name, np.array(existing.weight(name)))
 
-    char = readout_characterization(config, engine=engine, cache=cache)
-    spec = char.spec
-    if config.architecture == "bplight":
-        from cosim.hw.photonic import PhotonicTiles
-
-        laser = _card(config, "laser", "laser")
-        tiles = PhotonicTiles(
-            tile_rows=config.tile_rows, tile_cols=config.tile_cols,
-            dac_bits=config.dac_bits, adc_bits=config.adc_bits,
-            optical_engine=config.optical_engine, electrical_engine=config.electrical_engine,
-            noise=config.noise, characterization=char,
-            laser_power_per_channel_w=config.laser_power_per_channel_w,
-            optical_full_scale_fraction=float(arch["optical_full_scale_fraction"]),
-            rin_db_per_hz=float(laser["rin_db_per_hz"]), crosstalk=bool(arch["crosstalk"]),
-            spice_engine=engine, averaging=int(arch["readout_averaging"]))
-    else:
-        from cosim.hw.crossbar_tile import CrossbarTiles
-
-        xbar = _card(config, "crossbar", "crossbar")
-        tia = _card(config, "tia", "tia")
-        wire = (float(xbar["wire_resistance_crosspoint_ohm"])
-                if config.wire_resistance_ohm is None else float(config.wire_resistance_ohm))
-        tiles = CrossbarTiles(
-            tile_rows=config.tile_rows, tile_cols=config.tile_cols,
-            dac_bits=config.dac_bits, adc_bits=config.adc_bits,
-            electrical_engine=config.electrical_engine, noise=config.noise,
-            g_min_s=float(xbar["g_min_s"]), g_max_s=float(xbar["g_max_s"]),
-            read_voltage_v=float(arch["read_voltage_v"]), wire_resistance_ohm=wire,
-            driver_resistance_ohm=float(xbar["driver_resistance_ohm"]),
-            sense_resistance_ohm=float(xbar["sense_resistance_ohm"]),
-            adc_full_scale_v=spec.adc_full_scale_v,
-            input_noise_a_per_rthz=float(tia["input_noise_current_a_per_rthz"]),
-            temperature_k=float(tia["temperature_k"]),
-            noise_bandwidth_hz=float(arch["crossbar_tia_noise_bandwidth_hz"]),
-            swing_v=min(spec.output_high_v, -spec.output_low_v), spice_engine=engine)
+    tiles = tile_class(config.architecture).build(
+        TileContext(config, arch, spice_engine=engine, cache=cache, seed=int(seeds[2])))
     backend = HardwareBackend(config, tiles, store, np.random.default_rng(int(seeds[1])),
                               spot_seed=int(seeds[2]), headroom=headroom, stats=stats,
                               spice_engine=engine)
@@ -324,10 +302,11 @@ class HardwareBackend:
     """Implements cosim.nn's MatmulBackend on tile models (see the module docstring).
 
     Build it with :func:`build_hardware`.  Attributes: ``stats`` (:class:`HardwareStats`),
-    ``config``, ``tiles`` (the tile model), ``step`` (set by :meth:`set_step`).
+    ``config``, ``tiles`` (the :class:`cosim.hw.protocols.Tile`), ``step`` (set by
+    :meth:`set_step`).  Implements :class:`cosim.hw.protocols.Recorder`.
     """
 
-    def __init__(self, config: HardwareConfig, tiles, store, rng: np.random.Generator, *,
+    def __init__(self, config: HardwareConfig, tiles: Tile, store, rng: np.random.Generator, *,
                  spot_seed: int, headroom: float, stats: HardwareStats | None = None,
                  spice_engine=None) -> None:
         self.config = config
@@ -340,13 +319,13 @@ class HardwareBackend:
         self.spice_engine = spice_engine
         self.step = 0
         self._w_scale: dict[str, float] = {}
-        self._transfer_cache: dict[tuple[str, str], tuple[np.ndarray, object]] = {}
+        # (layer, phase) -> (weights as given, their scale, the loaded state)
+        self._loaded: dict[tuple[str, str], tuple[np.ndarray, float, Loaded]] = {}
         self._spot: list[dict] = []
         self._netlists: dict[str, str] = {}
         self._index: list[dict] = []
         self._samples: dict[str, dict[str, np.ndarray]] = {}
-        self._chain_sha: dict[int, str] = {}     # channel count -> sha, since netlists()
-        self._chain_text: dict[int, tuple[str, str]] = {}   # channel count -> (sha, text)
+        self._shas: dict[str, str] = {}          # netlist text -> sha256 (memo)
         self._buffers: dict[tuple[str, str, str], np.ndarray] = {}
         # layer -> (forward input X, its column maxima, min X), for the gradient's X.T
         self._col_peaks: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
@@ -387,46 +366,37 @@ class HardwareBackend:
             self._w_scale[layer] = self.headroom * peak if peak > 0 else 1.0
         return self._w_scale[layer]
 
-    def _transfers(self, layer: str, phase: str, a: np.ndarray):
+    def _load(self, layer: str, phase: Phase, A: np.ndarray, scale: float) -> Loaded:
+        """``A / scale`` on the tiles: a weight state is loaded once and reused while
+        the weights (and their scale) do not change; a backward product of the forward
+        product's weights is offered the forward state to re-tile; the gradient's
+        pattern is loaded at every product."""
         if phase == "gradient":
-            if not hasattr(self.tiles, "bank"):      # crossbar: ideal array (module doc)
-                return self.tiles.transfers(a, exact=True)
-            return self.tiles.transfers(a, levels_bits=self.config.dac_bits)
-        key = (layer, phase)
-        hit = self._transfer_cache.get(key)
-        if hit is not None and hit[0].shape == a.shape and np.array_equal(hit[0], a):
-            return hit[1]
-        tr = None
-        fwd = self._transfer_cache.get((layer, "forward"))
-        if phase == "backward" and fwd is not None and hasattr(self.tiles, "bank") and \
-                fwd[0].shape == a.T.shape and np.array_equal(fwd[0], a.T):
-            # the same weights as the forward product: its rings, re-tiled
-            tr = self.tiles.transposed_transfers(fwd[1], *fwd[0].shape)
-        if tr is None:
-            tr = self.tiles.transfers(a)
-        self._transfer_cache[key] = (a.copy(), tr)
-        return tr
+            return self.tiles.load(A, scale, phase)
+        hit = self._loaded.get((layer, phase))
+        if hit is not None and hit[1] == scale and hit[0].shape == A.shape and \
+                np.array_equal(hit[0], A):
+            return hit[2]
+        fwd = self._loaded.get((layer, "forward"))
+        like = None
+        if phase == "backward" and fwd is not None and fwd[1] == scale and \
+                fwd[0].shape == A.T.shape and np.array_equal(fwd[0], A.T):
+            like = fwd[2]
+        loaded = self.tiles.load(A, scale, phase, transpose_of=like)
+        self._loaded[(layer, phase)] = (A.copy(), scale, loaded)
+        return loaded
 
-    def _product(self, layer: str, phase: str, U: np.ndarray, A: np.ndarray,
+    def _product(self, layer: str, phase: Phase, U: np.ndarray, A: np.ndarray,
                  a_scale: float) -> np.ndarray:
         """``U @ A.T`` with ``A / a_scale`` on the tiles; U (b, k), A (m, k) -> (b, m)."""
         U = np.asarray(U, dtype=float)     # (the gradient's X.T: a column-major view)
         A = np.asarray(A, dtype=float)
         b, m = U.shape[0], A.shape[0]
-        levelled = None
-        if phase == "gradient" and isinstance(self.tiles, PhotonicTiles):
-            levelled = self.tiles.level_transfers(A, a_scale, self.config.dac_bits)
-        if levelled is None:
-            a = A / a_scale
-            over = int(np.count_nonzero(np.abs(a) > 1.0))
-            a = np.clip(a, -1.0, 1.0)
-            if phase == "gradient":
-                a = signed_levels(a, self.config.dac_bits)
-        else:                                           # the same, in one pass
-            transfers, over = levelled
+        loaded = self._load(layer, phase, A, a_scale)
+        over = loaded.saturated
         peaks, u_min = self._row_peaks(layer, phase, U)      # max |U| per row, min U
         s_x = float(np.max(peaks)) if U.size else 0.0
-        counts = {"samples": 0, "saturated_tia": 0, "clipped_adc": 0, "below_noise_floor": 0}
+        counts = dict.fromkeys(COUNTERS, 0)
         if s_x == 0:
             self.stats.add(layer, phase, products=1, saturated_weights=over)
             return np.zeros((b, m))
@@ -435,21 +405,14 @@ class HardwareBackend:
             s_x[:] = np.where(s_x > 0, np.ldexp(1.0, np.frexp(s_x)[1]), 0.0)
         u, lit = _dac_signed(U, s_x, self.config.dac_bits, signed=u_min < 0,
                              out=self._scratch(layer, phase, "dac", U.shape))
-        if levelled is None:
-            transfers = self._transfers(layer, phase, a)
         samples = {} if phase == "forward" else None
         row_scale = np.broadcast_to(np.multiply(s_x, a_scale), (b,))
-        photonic = isinstance(self.tiles, PhotonicTiles)
-        real = {"outputs": m, "lit": lit, "row_scale": row_scale} if photonic else {}
-        y = self.tiles.matmul(u, transfers, rng=self.rng, counts=counts, samples=samples,
-                              **real)
+        y = self.tiles.matmul(u, loaded, rng=self.rng, counts=counts, samples=samples,
+                              lit=lit, row_scale=row_scale)
         self.stats.add(layer, phase, products=1, saturated_weights=over, **counts)
         if phase == "forward":
             self._samples[layer] = samples
-            self._record_netlists(layer, transfers, u, samples)
-        if not photonic:                # (the photonic tiles scale as they sum)
-            y = y[:, :m]                # (the crossbar tiles return the padded rows)
-            y *= np.reshape(row_scale, (-1, 1))
+            self._record_circuits(layer, loaded, u, samples)
         if self.probe:
             self._probe(layer, phase, y, U @ A.T)
         return y
@@ -494,63 +457,32 @@ class HardwareBackend:
         return bool(r.random() < self.config.spot_check)
 
     def _add_netlist(self, layer: str, tile: str, text: str) -> str:
-        sha = _sha(text)
+        sha = self._sha(text)
         self._netlists[sha] = text
         self._index.append({"layer": layer, "phase": "forward", "step": self.step,
                             "tile": tile, "sha256": sha})
         return sha
 
-    def _record_netlists(self, layer: str, transfers, u: np.ndarray, samples: dict) -> None:
-        from cosim.hw.photonic import PhotonicTiles
+    def _sha(self, text: str) -> str:
+        """sha256 of a netlist text (kept: a tile hands the same text every step)."""
+        sha = self._shas.get(text)
+        if sha is None:
+            if len(self._shas) > 256:
+                self._shas.clear()
+            sha = self._shas[text] = _sha(text)
+        return sha
 
-        spot = self._spot_due(layer)
-        if isinstance(self.tiles, PhotonicTiles):
-            mi, nj, me, _ = transfers[0].shape
-            if self.config.electrical_engine == "spice" and self.tiles.last_netlist:
-                self._add_netlist(layer, "all", self.tiles.last_netlist)
-            else:
-                if me not in self._chain_sha:
-                    if me not in self._chain_text:     # the same circuit every step
-                        text = self.tiles.chain_netlist(me)
-                        self._chain_text[me] = (_sha(text), text)
-                    sha, text = self._chain_text[me]
-                    self._chain_sha[me] = sha
-                    self._netlists[sha] = text
-                for i in range(mi):
-                    for j in range(nj):
-                        self._index.append({"layer": layer, "phase": "forward",
-                                            "step": self.step, "tile": f"{i},{j}",
-                                            "sha256": self._chain_sha[me]})
-            if spot and "optical_power_w" in samples:
-                p = samples["optical_power_w"]
-                v_twin, v_spice, text = self.tiles.readout_check(p[..., 0], p[..., 1])
-                sha = self._add_netlist(layer, "spot_check", text)
-                self._spot_record(layer, v_twin, v_spice, sha,
-                                  self.tiles.spec.adc_full_scale_v / 2)
-            return
-        # crossbar: netlists of the forward tiles at spot-check steps or with spice
-        if not (spot or self.config.electrical_engine == "spice"):
-            return
-        tiles = transfers["tiles"]
-        _, nj, _, ne = transfers["shape"]
-        rows = u[:SPOT_CHECK_ROWS]
-        for (i, j), (gp, gn, _, _) in tiles.items():
-            v = np.zeros(ne)
-            seg = rows[0, j * ne:(j + 1) * ne] * self.tiles.v_read
-            v[:seg.size] = seg
-            sha = self._add_netlist(layer, f"{i},{j}+", self.tiles.netlist(gp, v))
-            self._add_netlist(layer, f"{i},{j}-", self.tiles.netlist(gn, v))
-            if spot and (i, j) == (0, 0):
-                self._crossbar_spot(layer, gp, rows[:, :ne] * self.tiles.v_read, sha)
-
-    def _crossbar_spot(self, layer: str, g: np.ndarray, v: np.ndarray, sha: str) -> None:
-        from cosim.hw.crossbar import crossbar_solver
-
-        pad = np.zeros((v.shape[0], g.shape[0]))
-        pad[:, :min(v.shape[1], g.shape[0])] = v[:, :g.shape[0]]
-        twin = crossbar_solver(g, **self.tiles._options()).solve(pad)
-        spice = self.tiles._currents("spice", g, None, pad)
-        self._spot_record(layer, twin, spice, sha, self.tiles.i_fs_a)
+    def _record_circuits(self, layer: str, loaded: Loaded, u: np.ndarray,
+                         samples: dict) -> None:
+        """Index the netlists of a forward product; record its spot check if due."""
+        circuits = self.tiles.circuits(loaded, u, samples, spot=self._spot_due(layer))
+        for tile, text in circuits.netlists:
+            self._add_netlist(layer, tile, text)
+        spot = circuits.spot
+        if spot is not None:
+            sha = self._sha(spot.netlist) if spot.listed else \
+                self._add_netlist(layer, "spot_check", spot.netlist)
+            self._spot_record(layer, spot.twin, spot.spice, sha, spot.full_scale)
 
     def _spot_record(self, layer: str, twin: np.ndarray, spice: np.ndarray, sha: str,
                      full_scale: float) -> None:
@@ -570,7 +502,6 @@ class HardwareBackend:
     def netlists(self) -> dict[str, str]:
         """sha256 -> netlist text of the tile circuits used since the last call."""
         out, self._netlists = self._netlists, {}
-        self._chain_sha.clear()
         return out
 
     def tile_netlist_index(self) -> list[dict]:
@@ -585,6 +516,12 @@ class HardwareBackend:
         ``column_current_a``, ``tia_voltage_v``, ``adc_codes``."""
         out, self._samples = self._samples, {}
         return out
+
+    def stats_table(self) -> list[dict]:
+        """The counters since the last call (:meth:`HardwareStats.as_table`), then reset."""
+        rows = self.stats.as_table()
+        self.stats.reset()
+        return rows
 
     def set_step(self, step: int) -> None:
         """The global training step of the products that follow."""
@@ -619,9 +556,45 @@ class HardwareBackend:
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"hardware backend state is incomplete ({exc}); give what "
                               "HardwareBackend.state_dict returned") from None
-        self._transfer_cache.clear()
+        self._loaded.clear()
+
+
+class IdealHardware(IdealBackend):
+    """The ``"ideal"`` architecture: :class:`cosim.nn.IdealBackend`'s float products,
+    and a :class:`cosim.hw.protocols.Recorder` that records nothing."""
+
+    def set_step(self, step: int) -> None:
+        """(nothing to record)"""
+
+    def set_probe(self, on: bool) -> None:
+        """(the products are exact)"""
+
+    def spot_checks(self) -> list[dict]:
+        return []
+
+    def product_errors(self) -> list[dict]:
+        return []
+
+    def netlists(self) -> dict[str, str]:
+        return {}
+
+    def tile_netlist_index(self) -> list[dict]:
+        return []
+
+    def signal_samples(self) -> dict[str, dict[str, np.ndarray]]:
+        return {}
+
+    def stats_table(self) -> list[dict]:
+        return []
+
+    def state_dict(self) -> dict | None:
+        """None: no state to checkpoint."""
+        return None
+
+    def load_state_dict(self, state: dict) -> None:
+        """(no state)"""
 
 
 __all__ = ["ARCHITECTURES", "CARD_ROLES", "ELECTRICAL_ENGINES", "OPTICAL_ENGINES",
-           "HardwareBackend", "HardwareConfig", "build_hardware", "readout_characterization",
-           "readout_tia_card"]
+           "HardwareBackend", "HardwareConfig", "IdealHardware", "build_hardware",
+           "readout_characterization", "readout_tia_card"]

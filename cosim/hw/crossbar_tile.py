@@ -33,16 +33,17 @@ more than the rest of the step; converters and noise still apply.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from cosim.devices.converters import dequantize, quantize
 from cosim.errors import ConfigError
+from cosim.hw import conversion
 from cosim.hw.crossbar import build_crossbar_read
+from cosim.hw.protocols import Circuits, Loaded, Phase, SpotCheck, TileContext
 
-BOLTZMANN_J_PER_K = 1.380649e-23
+BOLTZMANN_J_PER_K = conversion.BOLTZMANN_J_PER_K
 XBAR_ENGINES: tuple[str, ...] = ("ideal", "twin", "spice")
+#: Rows of a product sent through ngspice by a spot check.
+SPOT_CHECK_ROWS = 8
 
 
 def read_transfer(g: np.ndarray, *, wire_resistance_ohm: float, driver_resistance_ohm: float,
@@ -177,7 +178,10 @@ def _wired_transfer(g: np.ndarray, wire: float, drv: float, sense: float) -> np.
 
 
 class CrossbarTiles:
-    """Crossbar tile model (module docstring).
+    """Crossbar tile model (module docstring): the ``"electronic"`` tile of
+    :data:`cosim.hw.registry.TILES`.  The tiling of a matrix (:meth:`transfers`): tiles
+    of ``tile_rows`` inputs by ``tile_cols`` outputs, the matrix zero-padded to whole
+    tiles, tile partial sums added digitally after each tile's ADC.
 
     Parameters
     ----------
@@ -197,6 +201,9 @@ class CrossbarTiles:
     temperature_k, noise_bandwidth_hz : float
     spice_engine : cosim.spice.SpiceEngine, optional
     """
+
+    readout = "electronic"
+    card_roles = ("crossbar",)
 
     def __init__(self, *, tile_rows: int, tile_cols: int, dac_bits: int, adc_bits: int,
                  electrical_engine: str, noise: bool, g_min_s: float, g_max_s: float,
@@ -221,12 +228,99 @@ class CrossbarTiles:
         self.adc_fs_v = float(adc_full_scale_v)
         self.i_fs_a = self.v_read * (self.g_max - self.g_min) * self.n
         self.z_ohm = -(self.adc_fs_v / 2) / self.i_fs_a
-        self.sigma_i_a = math.sqrt((input_noise_a_per_rthz ** 2 + 4 * BOLTZMANN_J_PER_K
-                                    * temperature_k / abs(self.z_ohm)) * noise_bandwidth_hz)
+        self.sigma_i_a = conversion.tia_current_noise_a(input_noise_a_per_rthz, temperature_k,
+                                                        self.z_ohm, noise_bandwidth_hz)
         self.swing_v = float(swing_v)
         self.spice_engine = spice_engine
         self.last_netlist = None
 
+    # ------------------------------------------------------------------ the Tile protocol
+    @classmethod
+    def build(cls, context: TileContext) -> CrossbarTiles:
+        """The crossbar tiles of a run (cosim.hw.protocols.Tile)."""
+        config, arch = context.config, context.architecture_card
+        spec = context.readout().spec
+        xbar = context.card("crossbar", "crossbar")
+        tia = context.card("tia", "tia")
+        wire = (float(xbar["wire_resistance_crosspoint_ohm"])
+                if config.wire_resistance_ohm is None else float(config.wire_resistance_ohm))
+        return cls(
+            tile_rows=config.tile_rows, tile_cols=config.tile_cols,
+            dac_bits=config.dac_bits, adc_bits=config.adc_bits,
+            electrical_engine=config.electrical_engine, noise=config.noise,
+            g_min_s=float(xbar["g_min_s"]), g_max_s=float(xbar["g_max_s"]),
+            read_voltage_v=float(arch["read_voltage_v"]), wire_resistance_ohm=wire,
+            driver_resistance_ohm=float(xbar["driver_resistance_ohm"]),
+            sense_resistance_ohm=float(xbar["sense_resistance_ohm"]),
+            adc_full_scale_v=spec.adc_full_scale_v,
+            input_noise_a_per_rthz=float(tia["input_noise_current_a_per_rthz"]),
+            temperature_k=float(tia["temperature_k"]),
+            noise_bandwidth_hz=float(arch["crossbar_tia_noise_bandwidth_hz"]),
+            swing_v=min(spec.output_high_v, -spec.output_low_v),
+            spice_engine=context.spice_engine)
+
+    def load(self, a_raw: np.ndarray, scale: float, phase: Phase, *,
+             transpose_of: Loaded | None = None) -> Loaded:
+        """The conductance pairs of ``clip(a_raw / scale, -1, 1)`` and their readers
+        (cosim.hw.protocols.Tile); the gradient's temporary pattern on the ideal array
+        (module docstring).  A transposed state is programmed anew (the array's
+        transfer is not the transpose of the transposed array's)."""
+        m, k = a_raw.shape
+        a = a_raw / scale
+        over = int(np.count_nonzero(np.abs(a) > 1.0))
+        a = np.clip(a, -1.0, 1.0)
+        if phase == "gradient":
+            return Loaded(self.transfers(conversion.signed_levels(a, self.dac_bits),
+                                         exact=True), m, k, over)
+        return Loaded(self.transfers(a), m, k, over)
+
+    def matmul(self, u: np.ndarray, loaded: Loaded, *, rng: np.random.Generator | None,
+               counts: dict, samples: dict | None = None,
+               lit: tuple[bool, bool] | None = None,
+               row_scale: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`matmul_padded` of a loaded state, its real outputs, each row times
+        ``row_scale`` (cosim.hw.protocols.Tile)."""
+        y = self.matmul_padded(u, loaded.state, rng=rng, counts=counts, samples=samples)
+        y = y[:, :loaded.outputs]
+        if row_scale is not None:
+            y *= np.reshape(row_scale, (-1, 1))
+        return y
+
+    def circuits(self, loaded: Loaded, u: np.ndarray, samples: dict, *,
+                 spot: bool) -> Circuits:
+        """The read netlists of every tile array (``"i,j+"``, ``"i,j-"``, driven by the
+        first input row) at spot-check steps or with the spice engine; the spot check:
+        the first :data:`SPOT_CHECK_ROWS` rows on tile (0, 0)'s positive array, native
+        solver against ngspice ``.op``."""
+        out = Circuits()
+        if not (spot or self.electrical_engine == "spice"):
+            return out
+        transfers = loaded.state
+        _, _, _, ne = transfers["shape"]
+        rows = u[:SPOT_CHECK_ROWS]
+        for (i, j), (gp, gn, _, _) in transfers["tiles"].items():
+            v = np.zeros(ne)
+            seg = rows[0, j * ne:(j + 1) * ne] * self.v_read
+            v[:seg.size] = seg
+            text = self.netlist(gp, v)
+            out.netlists.append((f"{i},{j}+", text))
+            out.netlists.append((f"{i},{j}-", self.netlist(gn, v)))
+            if spot and (i, j) == (0, 0):
+                twin, spice = self.spot_currents(gp, rows[:, :ne] * self.v_read)
+                out.spot = SpotCheck(twin, spice, text, self.i_fs_a, listed=True)
+        return out
+
+    def spot_currents(self, g: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Column currents (A) of the array ``g`` for row voltages ``v`` (b, <= rows; V):
+        ``(native MNA solver, ngspice .op)``."""
+        from cosim.hw.crossbar import crossbar_solver
+
+        pad = np.zeros((v.shape[0], g.shape[0]))
+        pad[:, :min(v.shape[1], g.shape[0])] = v[:, :g.shape[0]]
+        twin = crossbar_solver(g, **self._options()).solve(pad)
+        return twin, self._currents("spice", g, None, pad)
+
+    # ------------------------------------------------------------------ the model
     def _options(self) -> dict:
         return {"wire_resistance_ohm": self.wire, "driver_resistance_ohm": self.driver,
                 "sense_resistance_ohm": self.sense}
@@ -278,8 +372,8 @@ class CrossbarTiles:
         results = eng.run_many([make_job(c, c.analyses[0]) for c in circs])
         return np.array([read_currents(r, *g.shape) for r in results])
 
-    def matmul(self, u_signed: np.ndarray, transfers: dict, *, rng, counts: dict,
-               samples: dict | None = None) -> np.ndarray:
+    def matmul_padded(self, u_signed: np.ndarray, transfers: dict, *, rng, counts: dict,
+                      samples: dict | None = None) -> np.ndarray:
         """``u @ a.T`` for DAC-quantized ``u`` (b, k) in [-1, 1]; (b, m_padded)."""
         mi, nj, me, ne = transfers["shape"]
         engine = transfers["engine"]
@@ -289,6 +383,7 @@ class CrossbarTiles:
         out = np.zeros((b, mi * me))
         if self.noise and rng is None:
             raise ConfigError("noise is on: the product needs an rng")
+        low, high, step, n_codes = conversion.adc_range(self.adc_bits, self.adc_fs_v)
         for (i, j), (gp, gn, sp, sn) in transfers["tiles"].items():
             vt = v[:, j * ne:(j + 1) * ne]
             if not vt.any():
@@ -297,9 +392,10 @@ class CrossbarTiles:
             if self.noise:
                 i_net = i_net + self.sigma_i_a * rng.standard_normal(i_net.shape)
             volts = self.z_ohm * i_net
-            codes, clipped = quantize(volts, bits=self.adc_bits, full_scale_v=self.adc_fs_v)
-            vq = dequantize(codes, bits=self.adc_bits, full_scale_v=self.adc_fs_v)
-            counts["clipped_adc"] += clipped
+            codes = conversion.adc_code(volts, low, step, float(n_codes - 1))
+            vq = conversion.adc_volts(codes, low, step)
+            counts["clipped_adc"] += int(np.count_nonzero(conversion.adc_clipped(volts, low,
+                                                                                 high)))
             counts["samples"] += volts.size
             counts["saturated_tia"] += int(np.count_nonzero(np.abs(volts) > self.swing_v))
             counts["below_noise_floor"] += int(np.count_nonzero(np.abs(i_net) < self.sigma_i_a))
@@ -310,5 +406,5 @@ class CrossbarTiles:
                 samples["row_voltage_v"] = vt[:r, :c].copy()
                 samples["column_current_a"] = i_net[:r, :c].copy()
                 samples["tia_voltage_v"] = volts[:r, :c].copy()
-                samples["adc_codes"] = codes[:r, :c].copy()
+                samples["adc_codes"] = codes[:r, :c].astype(np.int64)
         return out

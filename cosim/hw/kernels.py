@@ -1,4 +1,4 @@
-"""Compiled inner loops of the photonic tile (numba): normal draws, bank transfers, DAC,
+"""Compiled inner loops of the photonic tile (numba): bank transfers, DAC,
 and the pass from channel powers to ADC codes, the larger ones shared out over numba's
 threads (``NUMBA_NUM_THREADS``, default all cores; no result depends on their number).
 
@@ -6,73 +6,77 @@ A training step of LeNet-5 at batch 64 makes about 3 million ADC conversions and
 about 6 million standard normal numbers (laser RIN per lit input element, readout noise
 per conversion).  Done as whole-array numpy passes, that is ~30 passes over every
 conversion and ~15 ns per normal draw; here each is one compiled loop.  The physics is
-the one written out in :mod:`cosim.hw.photonic`; these functions only evaluate it, in
-the same floating-point operations in the same order as the step-by-step reference
-path (``PhotonicTiles._matmul_reference``), so the two agree to rounding (the tests
-hold them to 1e-12 of the scale, counters and samples exactly).
+the one written out in :mod:`cosim.hw.photonic`, its conversions the functions of
+:mod:`cosim.hw.conversion`; these loops only evaluate them, in the same floating-point
+operations in the same order as the step-by-step reference path
+(``PhotonicTiles._matmul_reference``), so the two agree bit for bit (tested: outputs,
+counters and samples).
 
-Normal draws: the ziggurat method of Marsaglia & Tsang (J. Stat. Softw. 5(8), 2000) with
-128 layers on an SFC64 stream (the generator of numpy.random.SFC64, same output and
-seeding).  Each stream is seeded with three raw 64-bit words of the caller's
-``numpy.random.Generator`` (:func:`normal_stream`), so a seeded generator gives the same
-numbers every time and its state (checkpointed by the run store) is all there is.  Each
-64-bit word gives two candidates, its low then its high 32 bits (the high half waits in
-the stream's state for the next draw): bits 0-6 pick the layer, bit 7 the sign and bits
-8-31 the abscissa (24 bits, the float32 precision the noise is drawn at), so the layer
-index and the value use separate bits (the correlation Doornik, 2005, found in the
-original, which reused them, does not arise).  A candidate inside its layer's core is
-accepted on an integer comparison.  The rare others (about 2.5 %: the wedges, and the
-tail beyond ``r`` by Marsaglia's exponential method) take 53-bit uniforms from further
-words; a rejected one is replaced by a fresh candidate.  The numbers are rounded to
-float32; the tests check SFC64 against numpy's and the distribution against the normal
-CDF (Kolmogorov-Smirnov), its moments and its tail masses, including beyond the
-ziggurat's base.
+Normal draws come from :mod:`cosim.hw.ziggurat` (SFC64 streams seeded from the caller's
+``numpy.random.Generator``); the conversions (DAC levels, RIN, readout noise, ADC codes)
+are the functions of :mod:`cosim.hw.conversion`, compiled here.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import warnings
-from pathlib import Path
+from typing import NamedTuple
 
 import numba
 import numpy as np
 from numba import njit, prange
 
-from cosim.errors import CosimWarning
-from cosim.paths import fallback_dir, unwritable_reason
+from cosim.hw import conversion
+from cosim.hw.jitcache import KERNEL_CACHE as _CACHE
+from cosim.hw.ziggurat import normal_fill, normal_next
+
+# the conversions of cosim.hw.conversion, compiled for one number at a time
+_with_rin = njit(cache=_CACHE, inline="always")(conversion.with_rin)
+_total_photocurrent = njit(cache=_CACHE, inline="always")(conversion.total_photocurrent_a)
+_readout_sigma = njit(cache=_CACHE, inline="always")(conversion.readout_sigma_v)
+_adc_code = njit(cache=_CACHE, inline="always")(conversion.adc_code)
+_adc_clipped = njit(cache=_CACHE, inline="always")(conversion.adc_clipped)
+_dac_magnitude = njit(cache=_CACHE, inline="always")(conversion.dac_magnitude)
 
 
-def _kernel_cache() -> bool:
-    """Whether numba keeps the compiled kernels on disk (``cache=True``), so that later
-    processes skip compiling them.
+class PassConstants(NamedTuple):
+    """The constants of one pass of the photonic product (:func:`photonic_pass`), one
+    record instead of a row of positional arguments.
 
-    numba writes them to ``$NUMBA_CACHE_DIR`` if set, else to ``__pycache__`` beside this
-    file, else under the home directory, and refuses to import the module when none is
-    writable.  When the install is read-only and no ``NUMBA_CACHE_DIR`` is set, they go
-    to :func:`cosim.paths.fallback_dir` (``NUMBA_CACHE_DIR`` is set to it for this
-    process); when that is not writable either, the kernels are compiled in every
-    process, with a :class:`~cosim.errors.CosimWarning` saying what to set.
-    """
-    if numba.config.CACHE_DIR and unwritable_reason(numba.config.CACHE_DIR) is None:
-        return True   # the user's choice
-    in_tree = unwritable_reason(Path(__file__).resolve().parent / "__pycache__")
-    if in_tree is None:
-        return True
-    fallback = fallback_dir("numba")
-    if unwritable_reason(fallback) is None:
-        os.environ["NUMBA_CACHE_DIR"] = numba.config.CACHE_DIR = str(fallback)
-        return True
-    warnings.warn(CosimWarning(f"compiled kernels are not cached (cannot write {in_tree} "
-                               f"nor {fallback}); set NUMBA_CACHE_DIR to a writable "
-                               f"directory to skip compiling them in every run"),
-                  stacklevel=2)
-    return False
+    Optics: ``p_bank`` channel power at the bank (W), ``rin_sigma`` (RIN per unit power,
+    averaging included).  Readout (:mod:`cosim.hw.conversion`): ``resp`` (A/W),
+    ``dark2`` (2 I_dark, A), ``dark_total``, ``noise_slope``, ``noise0_sq``,
+    ``noise_scale`` (readout noise), ``abs_gain`` (|Z|, ohm), ``rf`` (R_f, ohm),
+    ``swing`` (V), ``twin`` (the measured DC curve ``table, x0, inv_h, last, f_end``
+    as in :func:`curve_eval`, else ``ideal_gain`` (V/W) times the power difference).
+    ADC: ``low``, ``high``, ``step`` (V), ``n_codes``.  Digital: ``code_scale`` and
+    ``code_offset`` (the summed codes of a row to the output, sign of the pass
+    included)."""
 
-
-_CACHE = _kernel_cache()
-
+    p_bank: float
+    rin_sigma: float
+    resp: float
+    dark2: float
+    dark_total: float
+    noise_slope: float
+    noise0_sq: float
+    noise_scale: float
+    abs_gain: float
+    rf: float
+    swing: float
+    twin: bool
+    ideal_gain: float
+    table: np.ndarray
+    x0: float
+    inv_h: float
+    last: int
+    f_end: float
+    low: float
+    high: float
+    step: float
+    n_codes: int
+    code_scale: float
+    code_offset: float
 
 def work_array(buffers: dict, key, shape: tuple, dtype=np.float64) -> np.ndarray:
     """An array of ``shape`` and ``dtype`` kept in ``buffers`` under ``key`` and reused
@@ -84,162 +88,6 @@ def work_array(buffers: dict, key, shape: tuple, dtype=np.float64) -> np.ndarray
     return buf
 
 
-# ----------------------------------------------------------------------------- ziggurat
-#: Layers, base abscissa r and common layer area v of the 128-layer ziggurat of the
-#: unnormalised density f(x) = exp(-x^2/2) (Marsaglia & Tsang 2000, section 2).
-ZIGGURAT_LAYERS = 128
-ZIGGURAT_R = 3.442619855899
-ZIGGURAT_V = 9.91256303526217e-3
-
-
-def _ziggurat_tables() -> tuple[np.ndarray, np.ndarray]:
-    """Layer edges ``x[0..128]`` (``x[0] = v / f(r)`` the base strip's width, ``x[1] = r``,
-    ``f(x[i+1]) = f(x[i]) + v / x[i]``, ``x[128] = 0``) and ``f(x)`` at them."""
-    r, v = ZIGGURAT_R, ZIGGURAT_V
-    x = np.zeros(ZIGGURAT_LAYERS + 1)
-    x[0] = v / math.exp(-0.5 * r * r)
-    x[1] = r
-    for i in range(1, ZIGGURAT_LAYERS - 1):
-        x[i + 1] = math.sqrt(-2.0 * math.log(math.exp(-0.5 * x[i] * x[i]) + v / x[i]))
-    x[ZIGGURAT_LAYERS] = 0.0
-    return x, np.exp(-0.5 * x * x)
-
-
-_ZX, _ZF = _ziggurat_tables()
-#: A candidate of layer i with 24-bit abscissa j is x = j * _ZW[i]; it lies inside the
-#: layer's core (below the next edge) when j < _ZK[i].
-_ZW = _ZX[:-1] / 2.0 ** 24
-_ZK = np.floor(_ZX[1:] / _ZX[:-1] * 2.0 ** 24).astype(np.int64)
-_U53 = 1.0 / 9007199254740992.0           # 2**-53
-_SPARE = np.uint64(1 << 32)               # flags a waiting high half in a stream's state
-
-
-@njit(cache=_CACHE, inline="always")
-def _sfc64(a, b, c, n):
-    """One step of SFC64 (C. Doty-Humphrey's Small Fast Chaotic generator, as in
-    numpy.random.SFC64): state ``(a, b, c, counter n)`` -> (new state..., output)."""
-    out = a + b + n
-    return (b ^ (b >> np.uint64(11)), c + (c << np.uint64(3)),
-            ((c << np.uint64(24)) | (c >> np.uint64(40))) + out, n + np.uint64(1), out)
-
-
-@njit(cache=_CACHE)
-def _sfc64_seed(seed):
-    """numpy's SFC64 seeding: ``[seed0, seed1, seed2, 1]`` then 12 discarded outputs."""
-    a, b, c, n = seed[0], seed[1], seed[2], np.uint64(1)
-    for _ in range(12):
-        a, b, c, n, _out = _sfc64(a, b, c, n)
-    return a, b, c, n
-
-
-@njit(cache=_CACHE)
-def sfc64_raw(state, count):
-    """``count`` raw outputs of SFC64 from ``state = [a, b, c, counter]`` (the layout of
-    numpy.random.SFC64's state), which is advanced in place."""
-    a, b, c, n = state[0], state[1], state[2], state[3]
-    out = np.empty(count, dtype=np.uint64)
-    for i in range(count):
-        a, b, c, n, out[i] = _sfc64(a, b, c, n)
-    state[0], state[1], state[2], state[3] = a, b, c, n
-    return out
-
-
-@njit(cache=_CACHE)
-def _outside_core(a, b, c, n, layer, j, sign):
-    """A candidate beyond its layer's core: the tail beyond ``r`` for the base strip
-    (Marsaglia's exponential method), else the wedge test under the curve; a rejected
-    candidate gives way to fresh ones (from the low halves of further words) until
-    one is accepted.  -> (new state..., x)."""
-    shift = np.uint64(11)
-    while True:
-        if layer == 0:                                 # the tail beyond r
-            while True:
-                a, b, c, n, w1 = _sfc64(a, b, c, n)
-                a, b, c, n, w2 = _sfc64(a, b, c, n)
-                xt = -math.log(1.0 - float(np.int64(w1 >> shift)) * _U53) / ZIGGURAT_R
-                yt = -math.log(1.0 - float(np.int64(w2 >> shift)) * _U53)
-                if yt + yt > xt * xt:
-                    return a, b, c, n, sign * (ZIGGURAT_R + xt)
-        x = j * _ZW[layer]
-        a, b, c, n, w1 = _sfc64(a, b, c, n)
-        u = float(np.int64(w1 >> shift)) * _U53
-        if _ZF[layer] + u * (_ZF[layer + 1] - _ZF[layer]) < math.exp(-0.5 * x * x):
-            return a, b, c, n, sign * x                # under the curve: accept
-        while True:                                    # rejected: a fresh candidate
-            a, b, c, n, w = _sfc64(a, b, c, n)
-            h = np.int64(w & np.uint64(0xFFFFFFFF))
-            layer = h & 127
-            j = h >> 8
-            sign = 1.0 - 2.0 * float((h >> 7) & 1)
-            if j < _ZK[layer]:
-                return a, b, c, n, sign * (j * _ZW[layer])
-            break
-
-
-@njit(cache=_CACHE, inline="always")
-def _normal(a, b, c, n, spare):
-    """One standard normal number (float64, 24-bit abscissa) by the ziggurat from the
-    SFC64 state ``(a, b, c, n)`` and ``spare`` (the waiting high half of the last word,
-    flagged by ``_SPARE``; 0: none): -> (new state..., new spare, x)."""
-    if spare != 0:
-        h = np.int64(spare & np.uint64(0xFFFFFFFF))
-        spare = np.uint64(0)
-    else:
-        a, b, c, n, w = _sfc64(a, b, c, n)
-        h = np.int64(w & np.uint64(0xFFFFFFFF))
-        spare = (w >> np.uint64(32)) | _SPARE
-    layer = h & 127
-    j = h >> 8
-    sign = 1.0 - 2.0 * float((h >> 7) & 1)
-    if j < _ZK[layer]:                                 # inside the layer's core: accept
-        return a, b, c, n, spare, sign * (j * _ZW[layer])
-    a, b, c, n, x = _outside_core(a, b, c, n, layer, j, sign)
-    return a, b, c, n, spare, x
-
-
-@njit(cache=_CACHE)
-def normal_fill(state, out):
-    """Fill ``out`` (1-d float32) with standard normal numbers from the stream
-    ``state`` (:func:`normal_stream`), which is advanced in place."""
-    a, b, c, n, sp = state[0], state[1], state[2], state[3], state[4]
-    for i in range(out.size):
-        a, b, c, n, sp, x = _normal(a, b, c, n, sp)
-        out[i] = x
-    state[0], state[1], state[2], state[3], state[4] = a, b, c, n, sp
-
-
-def normal_stream(rng: np.random.Generator) -> np.ndarray:
-    """A new normal stream: SFC64 state ``[a, b, c, counter]`` seeded with three raw
-    words of ``rng`` (numpy's SFC64 seeding: 12 outputs discarded), then the waiting
-    half-word (0: none), uint64[5]."""
-    return np.array(_sfc64_seed(rng.bit_generator.random_raw(3)) + (0,), dtype=np.uint64)
-
-
-def normal_streams(rng: np.random.Generator, count: int) -> np.ndarray:
-    """``count`` new normal streams, (count, 5) uint64: row ``i`` is the state
-    :func:`normal_stream` would give on the ``i``-th of ``count`` successive calls (the
-    same ``3 count`` raw words of ``rng``, in the same order)."""
-    return _seed_rows(rng.bit_generator.random_raw(3 * int(count)).reshape(-1, 3))
-
-
-@njit(cache=_CACHE)
-def _seed_rows(raw):
-    """:func:`_sfc64_seed` of each row of ``raw`` (n, 3) -> stream states (n, 5)."""
-    out = np.zeros((raw.shape[0], 5), dtype=np.uint64)
-    for i in range(raw.shape[0]):
-        out[i, 0], out[i, 1], out[i, 2], out[i, 3] = _sfc64_seed(raw[i])
-    return out
-
-
-def standard_normal(rng: np.random.Generator, shape) -> np.ndarray:
-    """Standard normal float32 numbers of ``shape``, in C order, from a new
-    :func:`normal_stream` of ``rng`` (the same ``rng`` state gives the same numbers;
-    ``rng`` advances by three words a call)."""
-    out = np.empty(shape, dtype=np.float32)
-    normal_fill(normal_stream(rng), out.reshape(-1))
-    return out
-
-
 # ----------------------------------------------------------------------------- products
 @njit(cache=_CACHE)
 def bank_input_powers(u, sign, p_bank, rin_state, rin_sigma, out, draws):
@@ -249,11 +97,11 @@ def bank_input_powers(u, sign, p_bank, rin_state, rin_sigma, out, draws):
     tile column ``j`` of input column ``col = j ne + c`` (``nj ne >= k``).
     ``p = max(sign u[r, col], 0) p_bank`` (0 for the padding channels of the last tile
     column and for the rows beyond ``rows``); a lit channel (``p > 0``) carries the
-    laser RIN, ``p (1 + rin_sigma n)`` clipped at 0, with ``n`` the next number of the
-    RIN stream ``rin_state`` (:func:`normal_stream`, as float32 like
-    :func:`standard_normal`'s; drawn for lit channels only, in row-major order of ``u``:
-    on a dark channel the factor multiplies nothing).  Without RIN (``rin_state.size
-    == 0``): ``p``.  ``draws``: scratch (float32, at least ``rows k + 1``) for the
+    laser RIN, ``p (1 + rin_sigma n)`` clipped at 0 (:func:`cosim.hw.conversion.
+    with_rin`), with ``n`` the next number of the RIN stream ``rin_state``
+    (:func:`cosim.hw.ziggurat.normal_stream`, as float32; drawn for lit channels only,
+    in row-major order of ``u``: on a dark channel the factor multiplies nothing).
+    Without RIN (``rin_state.size == 0``): ``p``.  ``draws``: scratch (float32, at least ``rows k + 1``) for the
     block's RIN numbers, drawn in one go (which channels are lit is data: drawing
     them one by one inside the loop costs a mispredicted branch each).
     """
@@ -281,9 +129,7 @@ def bank_input_powers(u, sign, p_bank, rin_state, rin_sigma, out, draws):
                 p *= p_bank
                 if noisy:           # branch-free: the factor is taken only when lit
                     on = p > 0.0
-                    f = float(draws[i]) * rin_sigma
-                    f += 1.0
-                    noisy_p = max(p * f, 0.0)
+                    noisy_p = _with_rin(p, float(draws[i]), rin_sigma)
                     p = noisy_p if on else p
                     i += on
                 out[j, r, cc] = p
@@ -361,20 +207,18 @@ def curve_eval_array(x, table, x0, inv_h, last, f_end):
 
 @njit(cache=_CACHE)
 def convert_block(q, rows, m, noise_state, out, r0, counts, sample_p, sample_v,
-                  sample_codes, resp, dark2, dark_total, noise_slope, noise0_sq,
-                  noise_scale, abs_gain, rf, swing, twin, ideal_gain, table, x0, inv_h,
-                  last, f_end, low, high, step, n_codes, code_scale, code_offset,
-                  row_scale):
+                  sample_codes, k, row_scale):
     """Readout and ADC of one block of rows, added into ``out[r0 + row, :m]``.
 
     ``q`` (nj, rows_q >= rows, 2 m): drop then through powers (W) of the real outputs
     per tile column, for the block's first ``rows`` rows; ``noise_state``: the
-    readout-noise stream (:func:`normal_stream`, one number per conversion in (row,
-    tile column, output) order, as float32) or empty for no noise.  Per conversion, in
-    the reference's order: ``I = R (P_d - P_t)``; the noise sigma at the total
-    photocurrent ``R (P_d + P_t) + 2 I_dark`` (linear in the mean-square, times
-    ``noise_scale``); the TIA output ``V`` (measured DC curve, or ``ideal_gain (P_d -
-    P_t)``; ``table ... f_end`` as in :func:`curve_eval`); the counters
+    readout-noise stream (:func:`cosim.hw.ziggurat.normal_stream`, one number per
+    conversion in (row, tile column, output) order, as float32) or empty for no noise; ``k`` the
+    :class:`PassConstants`.  Per conversion, in the reference's order: ``I = R (P_d -
+    P_t)``; the noise sigma at the total photocurrent ``R (P_d + P_t) + 2 I_dark``
+    (:func:`cosim.hw.conversion.readout_sigma_v`); the TIA output ``V`` (measured DC
+    curve, or ``ideal_gain (P_d - P_t)``; ``table ... f_end`` as in
+    :func:`curve_eval`); the counters
     ``below_noise_floor`` (``|I| |Z| < sigma``: the signal at the TIA output below its
     noise), ``saturated_tia`` (``|I| R_f >
     swing``), then noise ``V += sigma n``, ``clipped_adc`` (``V`` outside ``[low,
@@ -388,7 +232,9 @@ def convert_block(q, rows, m, noise_state, out, r0, counts, sample_p, sample_v,
     through powers, ``sample_v`` the TIA output, ``sample_codes`` the ADC code.
     """
     nj = q.shape[0]
-    top = float(n_codes - 1)
+    resp, twin, table, x0, inv_h = k.resp, k.twin, k.table, k.x0, k.inv_h
+    last, f_end, low, high, step = k.last, k.f_end, k.low, k.high, k.step
+    top = float(k.n_codes - 1)
     noisy = noise_state.size > 0
     if noisy:
         a, b, c, n = noise_state[0], noise_state[1], noise_state[2], noise_state[3]
@@ -409,7 +255,7 @@ def convert_block(q, rows, m, noise_state, out, r0, counts, sample_p, sample_v,
             qr = q[j, row]
             if noisy:
                 for o in range(m):
-                    a, b, c, n, sp, x = _normal(a, b, c, n, sp)
+                    a, b, c, n, sp, x = normal_next(a, b, c, n, sp)
                     noise[o] = float(np.float32(x))
             if twin:                # the measured DC curve: table lookups without branches
                 miss = False
@@ -434,40 +280,29 @@ def convert_block(q, rows, m, noise_state, out, r0, counts, sample_p, sample_v,
                 pd = qr[o]
                 pt = qr[m + o]
                 diff = pd - pt
-                total = pd + pt
-                total *= resp
-                total += dark2
-                total -= dark_total
-                total *= noise_slope
-                total += noise0_sq
-                total = max(total, 0.0)
-                sigma = math.sqrt(total)
-                sigma *= noise_scale
-                vo = v[o] if twin else ideal_gain * diff
+                total = _total_photocurrent(pd, pt, resp, k.dark2)
+                sigma = _readout_sigma(total, k.dark_total, k.noise_slope, k.noise0_sq,
+                                       k.noise_scale)
+                vo = v[o] if twin else k.ideal_gain * diff
                 a_net = abs(diff * resp)
-                below += a_net * abs_gain < sigma
-                sat += a_net * rf > swing
+                below += a_net * k.abs_gain < sigma
+                sat += a_net * k.rf > k.swing
                 vo += sigma * noise[o]
-                clipped += (vo < low) | (vo >= high)
-                code = vo - low
-                code /= step
-                # clip(floor(code), 0, n_codes - 1): truncation is floor once code >= 0
-                code = float(int(min(max(code, 0.0), top)))
-                acc[o] += code
+                clipped += _adc_clipped(vo, low, high)
+                acc[o] += _adc_code(vo, low, step, top)
                 v[o] = vo
             if j == 0 and r0 + row < sr:
                 for o in range(sc):
                     sample_p[r0 + row, o, 0] = qr[o]
                     sample_p[r0 + row, o, 1] = qr[m + o]
                     sample_v[r0 + row, o] = v[o]
-                    sample_codes[r0 + row, o] = float(int(min(max((v[o] - low) / step,
-                                                                  0.0), top)))
+                    sample_codes[r0 + row, o] = _adc_code(v[o], low, step, top)
         scaled = row_scale.size > 0
         f = row_scale[r0 + row] if scaled else 1.0
         for o in range(m):
             s = acc[o]
-            s *= code_scale
-            s += code_offset
+            s *= k.code_scale
+            s += k.code_offset
             s += out[r0 + row, o]
             if scaled:
                 s *= f
@@ -521,11 +356,8 @@ def bank_columns(drop, through, m, out):
 
 
 @njit(cache=_CACHE, parallel=True)
-def photonic_pass(u, sign, bounds, both, p_bank, rin_states, rin_sigma, read_states,
-                  p_buf, q_buf, d_buf, out, tallies, sample_p, sample_v, sample_codes,
-                  resp, dark2, dark_total, noise_slope, noise0_sq, noise_scale, abs_gain,
-                  rf, swing, twin, ideal_gain, table, x0, inv_h, last, f_end,
-                  low, high, step, n_codes, code_scale, code_offset, row_scale):
+def photonic_pass(u, sign, bounds, both, rin_states, read_states, p_buf, q_buf, d_buf,
+                  out, tallies, sample_p, sample_v, sample_codes, k, row_scale):
     """One pass of the photonic product over blocks of rows of ``u``, the blocks shared
     out over the threads (consecutive blocks to each thread).
 
@@ -537,8 +369,9 @@ def photonic_pass(u, sign, bounds, both, p_bank, rin_states, rin_sigma, read_sta
     ``p_buf[t]`` (nj, block, ne), its RIN numbers drawn into ``d_buf[t]`` (float32,
     ``block k + 1``); the optical product ``q[j] = p[j] @ both[j]`` into
     ``q_buf[t]`` (nj, block, 2 m) for each tile column ``j`` (``both`` (nj, ne, 2 m):
-    drop then through transfers of the real outputs); :func:`convert_block` (the
-    remaining arguments are its own) into ``out``.
+    drop then through transfers of the real outputs); :func:`convert_block` into
+    ``out``.  ``k``: the pass's :class:`PassConstants`; ``row_scale``: as in
+    :func:`convert_block`.
     """
     nblocks = tallies.shape[0]
     threads = p_buf.shape[0]
@@ -550,13 +383,10 @@ def photonic_pass(u, sign, bounds, both, p_bank, rin_states, rin_sigma, read_sta
         for i in range(t * nblocks // threads, (t + 1) * nblocks // threads):
             r0 = bounds[i]
             r1 = bounds[i + 1]
-            bank_input_powers(u[r0:r1], sign, p_bank, rin_states[i], rin_sigma, p, d)
+            bank_input_powers(u[r0:r1], sign, k.p_bank, rin_states[i], k.rin_sigma, p, d)
             _tile_products(p, both, q, r1 - r0)
             convert_block(q, r1 - r0, m, read_states[i], out, r0, tallies[i], sample_p,
-                          sample_v, sample_codes, resp, dark2, dark_total, noise_slope,
-                          noise0_sq, noise_scale, abs_gain, rf, swing, twin, ideal_gain,
-                          table, x0, inv_h, last, f_end, low, high, step, n_codes,
-                          code_scale, code_offset, row_scale)
+                          sample_v, sample_codes, k, row_scale)
 
 
 # ----------------------------------------------------------------------------- rings
@@ -721,9 +551,7 @@ def _dac_level(v, s, levels, signed):
     """The DAC level of ``v`` over the full scale ``s`` (0 for ``s == 0``)."""
     mag = abs(v)
     mag /= s
-    mag *= levels
-    mag = np.rint(mag)
-    mag /= levels
+    mag = _dac_magnitude(mag, levels)
     mag = math.copysign(mag, v) if signed else mag
     return 0.0 if s == 0.0 else mag
 

@@ -81,7 +81,7 @@ pass).  Channels are ordered (tile column, output) in both paths.  The rows of U
 cut into blocks (:func:`row_blocks`: about 64k numbers a block, a multiple of 16
 blocks when there are as many rows, sizes within one row).  The noise draws (laser
 RIN, readout noise) are standard normal numbers from the streams of
-:func:`cosim.hw.kernels.normal_streams` (a ziggurat on SFC64 streams seeded from the
+:func:`cosim.hw.ziggurat.normal_streams` (a ziggurat on SFC64 streams seeded from the
 product's ``rng``; per pass, one RIN stream per block, then one readout-noise stream
 per block; one number per conversion or per lit input
 element -- a dark channel's RIN multiplies nothing and is not drawn -- never reused),
@@ -93,10 +93,11 @@ have no negative entry (e.g. after ReLU).  The fused path
 blocks, shared out over the threads (:func:`cosim.hw.kernels.photonic_pass`): per
 block the channel powers with their RIN, the optical product over the real outputs of
 every tile column, and the readout-to-ADC chain with its noise, drawing from the same
-streams in the same order as the reference.  The digital calibration ``y = (V_q - V_0) / Z /
-(R g P_bank)`` is applied to the ADC codes as the equivalent affine map ``y = c y_step +
-y_0`` after the tile columns' codes are summed (equal to the reference's
-dequantize-then-calibrate to rounding, 1e-12 of the scale in the tests).
+streams in the same order as the reference.  The digital calibration ``y = (V_q - V_0) /
+Z / (R g P_bank)`` is applied to the ADC codes as the equivalent affine map ``y = c y_step
++ y_0`` after the tile columns' codes are summed (:func:`cosim.hw.conversion.
+adc_calibration`), in both paths.  Both evaluate the functions of
+:mod:`cosim.hw.conversion` in the same order, so they agree bit for bit (tested).
 """
 
 from __future__ import annotations
@@ -106,9 +107,11 @@ import math
 import numba
 import numpy as np
 
-from cosim.devices.converters import dequantize, quantize
 from cosim.errors import ConfigError
-from cosim.hw import kernels
+from cosim.hw import conversion, kernels
+from cosim.hw.conversion import dac_levels, signed_levels  # noqa: F401 (their old home)
+from cosim.hw.protocols import Circuits, Loaded, Phase, SpotCheck, TileContext
+from cosim.hw.ziggurat import normal_fill, normal_streams
 from cosim.optics import (
     bank_transfer,
     link_budget,
@@ -197,17 +200,6 @@ _NO_STREAM = np.zeros(0, dtype=np.uint64)
 _NO_CURVE = UniformCurve(np.array([0.0, 1.0, 2.0]), np.zeros(3))
 
 
-def dac_levels(u: np.ndarray, bits: int) -> np.ndarray:
-    """Unipolar DAC: ``round(u L) / L``, ``L = 2**bits - 1``, for u in [0, 1]."""
-    levels = 2 ** int(bits) - 1
-    return np.rint(np.clip(u, 0.0, 1.0) * levels) / levels
-
-
-def signed_levels(a: np.ndarray, bits: int) -> np.ndarray:
-    """Sign-magnitude quantization of a in [-1, 1] to ``2**bits - 1`` magnitude steps."""
-    return np.sign(a) * dac_levels(np.abs(a), bits)
-
-
 class TileColumns:
     """Bank transfers in the layout of the fused product (:func:`cosim.hw.kernels.
     photonic_pass`): ``both`` (nj, ne, 2 m), per tile column the drop then the through
@@ -233,7 +225,8 @@ class TileColumns:
 
 
 class PhotonicTiles:
-    """The photonic tile model of one architecture (see the module docstring).
+    """The photonic tile model of one architecture (see the module docstring): the
+    ``"bplight"`` tile of :data:`cosim.hw.registry.TILES`.
 
     Parameters
     ----------
@@ -263,6 +256,9 @@ class PhotonicTiles:
         tia_bplight, is far above ``f_ADC / 2``).
     """
 
+    readout = "photonic"
+    card_roles = ("laser",)
+
     def __init__(self, *, tile_rows: int, tile_cols: int, dac_bits: int, adc_bits: int,
                  optical_engine: str, electrical_engine: str, noise: bool,
                  characterization, laser_power_per_channel_w: float | None,
@@ -286,7 +282,7 @@ class PhotonicTiles:
                               f"to {2 ** 20}")
         self.averaging = int(averaging)
         #: rms of the mean of ``averaging`` independent reads, per unit rms of one read
-        self.noise_scale = 1.0 / math.sqrt(self.averaging)
+        self.noise_scale = conversion.averaging_scale(self.averaging)
         self.char = characterization
         self.spec = characterization.spec
         self.crosstalk = bool(crosstalk)
@@ -331,6 +327,7 @@ class PhotonicTiles:
         self._buffers: dict[tuple, np.ndarray] = {}   # work arrays of the fused path
         self._zero = None            # (drop, through) of weight 0
         self._ring_k = None          # constants of the compiled ring response
+        self._chain_texts: dict[int, str] = {}   # channel count -> readout chain netlist
 
     # ------------------------------------------------------------------ weights -> bank
     def transfers(self, a: np.ndarray, *, levels_bits: int | None = None
@@ -455,12 +452,84 @@ class PhotonicTiles:
             self._level_table = (bits, drop, through)
         return self._level_table[1], self._level_table[2]
 
-    # ------------------------------------------------------------------ one product
-    def matmul(self, u_signed: np.ndarray, transfers, *, rng: np.random.Generator | None,
+    # ------------------------------------------------------------------ the Tile protocol
+    @classmethod
+    def build(cls, context: TileContext) -> PhotonicTiles:
+        """The MRR weight-bank tiles of a run (cosim.hw.protocols.Tile)."""
+        config, arch = context.config, context.architecture_card
+        laser = context.card("laser", "laser")
+        return cls(
+            tile_rows=config.tile_rows, tile_cols=config.tile_cols,
+            dac_bits=config.dac_bits, adc_bits=config.adc_bits,
+            optical_engine=config.optical_engine, electrical_engine=config.electrical_engine,
+            noise=config.noise, characterization=context.readout(),
+            laser_power_per_channel_w=config.laser_power_per_channel_w,
+            optical_full_scale_fraction=float(arch["optical_full_scale_fraction"]),
+            rin_db_per_hz=float(laser["rin_db_per_hz"]), crosstalk=bool(arch["crosstalk"]),
+            spice_engine=context.spice_engine, averaging=int(arch["readout_averaging"]))
+
+    def load(self, a_raw: np.ndarray, scale: float, phase: Phase, *,
+             transpose_of: Loaded | None = None) -> Loaded:
+        """The bank transfers of ``clip(a_raw / scale, -1, 1)`` (cosim.hw.protocols.Tile):
+        the gradient's pattern through the level table (:meth:`level_transfers`) where
+        it applies; a backward state re-tiled from its forward one
+        (:meth:`transposed_transfers`) where the rings are uncoupled."""
+        m, k = a_raw.shape
+        if phase == "gradient":
+            levelled = self.level_transfers(a_raw, scale, self.dac_bits)
+            if levelled is not None:
+                return Loaded(levelled[0], m, k, levelled[1])
+        a = a_raw / scale
+        over = int(np.count_nonzero(np.abs(a) > 1.0))
+        a = np.clip(a, -1.0, 1.0)
+        if phase == "gradient":
+            a = signed_levels(a, self.dac_bits)
+            return Loaded(self.transfers(a, levels_bits=self.dac_bits), m, k, over)
+        tr = None
+        if transpose_of is not None:
+            tr = self.transposed_transfers(transpose_of.state, transpose_of.outputs,
+                                           transpose_of.inputs)
+        if tr is None:
+            tr = self.transfers(a)
+        return Loaded(tr, m, k, over)
+
+    def matmul(self, u: np.ndarray, loaded: Loaded, *, rng: np.random.Generator | None,
                counts: dict, samples: dict | None = None,
-               outputs: int | None = None,
                lit: tuple[bool, bool] | None = None,
                row_scale: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`matmul_transfers` of a loaded state (cosim.hw.protocols.Tile)."""
+        return self.matmul_transfers(u, loaded.state, rng=rng, counts=counts,
+                                     samples=samples, outputs=loaded.outputs, lit=lit,
+                                     row_scale=row_scale)
+
+    def circuits(self, loaded: Loaded, u: np.ndarray, samples: dict, *,
+                 spot: bool) -> Circuits:
+        """The readout chain of every tile (the circuit the twin stands for, the same
+        text for every tile: :meth:`chain_netlist`), or with the spice engine the
+        netlist ngspice ran (tile ``"all"``); the spot check: the first tile's detector
+        powers (``samples``) through the noiseless twin and ngspice."""
+        out = Circuits()
+        state = loaded.state
+        mi, nj, me, _ = state.shape if isinstance(state, TileColumns) else state[0].shape
+        if self.electrical_engine == "spice" and self.last_netlist:
+            out.netlists.append(("all", self.last_netlist))
+        else:
+            if me not in self._chain_texts:          # the same circuit every step
+                self._chain_texts[me] = self.chain_netlist(me)
+            text = self._chain_texts[me]
+            out.netlists.extend((f"{i},{j}", text) for i in range(mi) for j in range(nj))
+        if spot and "optical_power_w" in samples:
+            p = samples["optical_power_w"]
+            v_twin, v_spice, text = self.readout_check(p[..., 0], p[..., 1])
+            out.spot = SpotCheck(v_twin, v_spice, text, self.spec.adc_full_scale_v / 2)
+        return out
+
+    # ------------------------------------------------------------------ one product
+    def matmul_transfers(self, u_signed: np.ndarray, transfers, *,
+                         rng: np.random.Generator | None, counts: dict,
+                         samples: dict | None = None, outputs: int | None = None,
+                         lit: tuple[bool, bool] | None = None,
+                         row_scale: np.ndarray | None = None) -> np.ndarray:
         """``u @ a.T`` for inputs ``u`` (b, k) in [-1, 1] (already DAC-quantized) and the
         bank ``transfers`` of ``a`` (m, k); returns (b, m) in units of ``u a``, or, given
         ``row_scale`` (b,), each row ``i`` times ``row_scale[i]`` (the digital
@@ -507,32 +576,28 @@ class PhotonicTiles:
                              f"holds from {(mi - 1) * me + 1} to {mi * me} outputs")
         return m
 
-    def _sigma_v(self, total: np.ndarray) -> np.ndarray:
-        """``char.output_noise_v_rms_at(total) * noise_scale``, in place on ``total``
-        (the same operations in the same order, so bit for bit the same numbers)."""
+    def _sigma_v(self, pd: np.ndarray, pt: np.ndarray) -> np.ndarray:
+        """Readout noise (V rms) of each conversion of the detector powers ``pd``, ``pt``
+        (W): :func:`cosim.hw.conversion.readout_sigma_v` at the pair's total
+        photocurrent, with this readout's measured noise and averaging."""
         c = self.char
-        slope = (c.output_noise_bright_v_rms ** 2 - c.output_noise_v_rms ** 2) / \
-            (c.bright_total_current_a - c.dark_total_current_a)
-        total -= c.dark_total_current_a
-        total *= slope
-        total += c.output_noise_v_rms ** 2
-        np.maximum(total, 0.0, out=total)
-        np.sqrt(total, out=total)
-        total *= self.noise_scale
-        return total
+        total = conversion.total_photocurrent_a(pd, pt, self.resp,
+                                                2 * self.spec.dark_current_a)
+        return conversion.readout_sigma_v(total, c.dark_total_current_a, self._noise_slope,
+                                          c.output_noise_v_rms ** 2, self.noise_scale)
 
-    def _rin_factor(self, n: np.ndarray) -> np.ndarray:
-        """``1 + sigma_RIN n`` in float64 from the float32 draws ``n``."""
-        f = np.multiply(n, self.rin_sigma, dtype=np.float64)
-        f += 1.0
-        return f
+    @property
+    def _noise_slope(self) -> float:
+        c = self.char
+        return conversion.noise_slope(c.output_noise_v_rms, c.output_noise_bright_v_rms,
+                                      c.dark_total_current_a, c.bright_total_current_a)
 
     def _matmul_fast(self, u_signed: np.ndarray, transfers, *,
                      rng: np.random.Generator | None, counts: dict,
                      samples: dict | None = None, outputs: int | None = None,
                      lit: tuple[bool, bool] | None = None,
                      row_scale: np.ndarray | None = None) -> np.ndarray:
-        """:meth:`matmul` fused over blocks of rows (see there): the channel powers, the
+        """:meth:`matmul_transfers` fused over blocks of rows (see there): the channel powers, the
         optical product and the readout-to-ADC chain of each block are one compiled
         pass (:func:`cosim.hw.kernels.photonic_pass`), the blocks shared out over the
         threads (numba's, ``NUMBA_NUM_THREADS``; the result does not depend on their
@@ -558,16 +623,11 @@ class PhotonicTiles:
             both = np.empty((nj, ne, 2 * m))
             kernels.bank_columns(*transfers, m, both)    # (re-tiled views as they are)
         c = self.char
-        noise_slope = (c.output_noise_bright_v_rms ** 2 - c.output_noise_v_rms ** 2) / \
-            (c.bright_total_current_a - c.dark_total_current_a)
         y_unit = self.resp * self.g * self.p_bank_w
-        bits, fs = self.adc_bits, self.adc_fs_v
-        low, high = -fs / 2, fs / 2
-        n_codes = 2 ** bits
-        step = (high - low) / n_codes
+        low, high, step, n_codes = conversion.adc_range(self.adc_bits, self.adc_fs_v)
         # y = (V_q - V_0) / Z / y_unit with V_q = low + (code + 1/2) step: affine in the code
-        y_per_code = step / self.gain_ohm / y_unit
-        y_at_zero = (low + 0.5 * step - self.offset_v) / self.gain_ohm / y_unit
+        y_per_code, y_at_zero = conversion.adc_calibration(low, step, self.offset_v,
+                                                           self.gain_ohm, y_unit)
         curve = self._curve if self._curve is not None else _NO_CURVE  # (ideal: unused)
         bounds = row_blocks(b, nj * max(2 * m, ne))
         nblocks = bounds.size - 1
@@ -586,10 +646,21 @@ class PhotonicTiles:
         signs = [s for s, on in zip((1.0, -1.0), lit) if on]      # none: out stays 0
         scale = np.ascontiguousarray(np.broadcast_to(row_scale, (b,))) \
             if row_scale is not None else np.zeros(0)
+        consts = kernels.PassConstants(
+            p_bank=float(self.p_bank_w), rin_sigma=float(self.rin_sigma),
+            resp=self.resp, dark2=float(2 * self.spec.dark_current_a),
+            dark_total=float(c.dark_total_current_a), noise_slope=float(self._noise_slope),
+            noise0_sq=float(c.output_noise_v_rms ** 2), noise_scale=float(self.noise_scale),
+            abs_gain=float(abs(c.gain_ohm)), rf=float(self.spec.feedback_resistance_ohm),
+            swing=float(self.swing_v), twin=bool(twin),
+            ideal_gain=float(self.gain_ohm * self.resp), table=curve.table,
+            x0=curve.x0, inv_h=float(curve.inv_h), last=int(curve.last),
+            f_end=curve.f_end, low=float(low), high=float(high), step=float(step),
+            n_codes=int(n_codes), code_scale=0.0, code_offset=0.0)
         for sign in signs:
             # the draws of the reference, in its order: RIN of the pass, then readout noise
-            rin = kernels.normal_streams(rng, nblocks) if self.noise else no_streams
-            read = kernels.normal_streams(rng, nblocks) if self.noise and twin \
+            rin = normal_streams(rng, nblocks) if self.noise else no_streams
+            read = normal_streams(rng, nblocks) if self.noise and twin \
                 else no_streams
             first = samples is not None and "optical_power_w" not in samples
             r, cc = (min(b, SAMPLE_ROWS), min(me, SAMPLE_CHANNELS, m)) if first else (0, 0)
@@ -597,13 +668,10 @@ class PhotonicTiles:
             sample_v = np.zeros((r, cc))
             sample_codes = np.zeros((r, cc))
             kernels.photonic_pass(
-                u_signed, sign, bounds, both, self.p_bank_w, rin, self.rin_sigma, read,
-                p_buf, q_buf, d_buf, out, tallies, sample_p, sample_v, sample_codes,
-                self.resp, 2 * self.spec.dark_current_a, c.dark_total_current_a,
-                noise_slope, c.output_noise_v_rms ** 2, self.noise_scale,
-                abs(c.gain_ohm), self.spec.feedback_resistance_ohm, self.swing_v, twin,
-                self.gain_ohm * self.resp, *curve.lookup_args(), low, high, step,
-                n_codes, sign * y_per_code, sign * nj * y_at_zero,
+                u_signed, sign, bounds, both, rin, read, p_buf, q_buf, d_buf, out, tallies,
+                sample_p, sample_v, sample_codes,
+                consts._replace(code_scale=sign * y_per_code,
+                                code_offset=sign * nj * y_at_zero),
                 scale if sign == signs[-1] else np.zeros(0))
             if first:
                 samples["optical_power_w"] = sample_p
@@ -642,14 +710,14 @@ class PhotonicTiles:
             p[:, :k] = part * self.p_bank_w
             if self.noise:
                 # one RIN stream per block of rows; a dark channel's RIN multiplies 0
-                streams = kernels.normal_streams(rng, len(blocks))
+                streams = normal_streams(rng, len(blocks))
                 for (r0, r1), state in zip(blocks, streams):
                     seg = p[r0:r1]
                     lit = seg > 0
                     n = np.empty(int(lit.sum()), dtype=np.float32)
-                    kernels.normal_fill(state, n)
-                    seg[lit] *= self._rin_factor(n)
-                np.maximum(p, 0.0, out=p)
+                    normal_fill(state, n)
+                    seg[lit] = conversion.with_rin(seg[lit], n.astype(np.float64),
+                                                   self.rin_sigma)
             p = p.reshape(b, nj, ne).transpose(1, 0, 2)          # (nj, b, ne)
             # (mi, nj, b, me) optical power on the drop / through detectors (W)
             p_drop = np.matmul(p[None], drop.transpose(0, 1, 3, 2))
@@ -659,25 +727,28 @@ class PhotonicTiles:
             pt = p_thr.transpose(2, 1, 0, 3).reshape(b, nj, mi * me)[..., :m].reshape(b, -1)
             i_net = self.resp * (pd - pt)
             v = self._read(pd, pt, rng, blocks)
-            codes, clipped = quantize(v, bits=self.adc_bits, full_scale_v=self.adc_fs_v)
-            vq = dequantize(codes, bits=self.adc_bits, full_scale_v=self.adc_fs_v)
-            counts["clipped_adc"] += clipped
+            low, high, step, n_codes = conversion.adc_range(self.adc_bits, self.adc_fs_v)
+            codes = conversion.adc_code(v, low, step, float(n_codes - 1))
+            counts["clipped_adc"] += int(np.count_nonzero(conversion.adc_clipped(v, low,
+                                                                                 high)))
             counts["samples"] += v.size
             counts["saturated_tia"] += int(np.count_nonzero(
                 np.abs(i_net) * self.spec.feedback_resistance_ohm > self.swing_v))
-            total = self.resp * (pd + pt) + 2 * self.spec.dark_current_a
-            sigma_v = self._sigma_v(total)          # below the floor: |I| |Z| < sigma_V
+            sigma_v = self._sigma_v(pd, pt)         # below the floor: |I| |Z| < sigma_V
             counts["below_noise_floor"] += int(np.count_nonzero(
                 np.abs(i_net) * abs(self.char.gain_ohm) < sigma_v))
-            i_est = (vq - self.offset_v) / self.gain_ohm
-            y = i_est / (self.resp * self.g * self.p_bank_w)
-            out += sign * y.reshape(b, nj, m).sum(axis=1)
+            # the calibration (V_q - V_0) / Z / (R g P_bank) of the codes summed over the
+            # tile columns (integers: exact in any order), as the fused path applies it
+            y_per_code, y_at_zero = conversion.adc_calibration(
+                low, step, self.offset_v, self.gain_ohm, self.resp * self.g * self.p_bank_w)
+            acc = codes.reshape(b, nj, m).sum(axis=1, dtype=float)
+            out = acc * (sign * y_per_code) + sign * nj * y_at_zero + out
             if samples is not None and "optical_power_w" not in samples:
                 r, c = min(b, SAMPLE_ROWS), min(me, SAMPLE_CHANNELS)
                 samples["optical_power_w"] = np.stack([pd[:r, :c], pt[:r, :c]], axis=-1)
                 samples["photocurrent_a"] = i_net[:r, :c].copy()
                 samples["tia_voltage_v"] = v[:r, :c].copy()
-                samples["adc_codes"] = codes[:r, :c].copy()
+                samples["adc_codes"] = codes[:r, :c].astype(np.int64)
         return out
 
     def _read(self, pd: np.ndarray, pt: np.ndarray, rng, blocks: list) -> np.ndarray:
@@ -696,11 +767,10 @@ class PhotonicTiles:
         if self.noise:
             # the noise of the averaged read, drawn and scaled exactly as in _matmul_fast:
             # n * (sigma(total) * noise_scale), one draw per conversion, after the RIN draw
-            total = self.resp * (pd + pt) + 2 * self.spec.dark_current_a
-            sigma_v = self._sigma_v(total)
+            sigma_v = self._sigma_v(pd, pt)
             n = np.empty(v.shape, dtype=np.float32)
-            for (r0, r1), state in zip(blocks, kernels.normal_streams(rng, len(blocks))):
-                kernels.normal_fill(state, n[r0:r1].reshape(-1))
+            for (r0, r1), state in zip(blocks, normal_streams(rng, len(blocks))):
+                normal_fill(state, n[r0:r1].reshape(-1))
             v = v + n * sigma_v
         return v
 

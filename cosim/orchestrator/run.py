@@ -34,7 +34,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -43,6 +43,11 @@ from cosim.errors import ConfigError, FileAccessError
 from cosim.orchestrator.progress import Progress
 from cosim.paths import unwritable_reason
 from cosim.store.runs import Checkpoint, PendingWrites, RunFile, RunFileError
+
+if TYPE_CHECKING:
+    from cosim.hw.protocols import Recorder
+    from cosim.nn import Sequential, Trainer, WeightStore
+    from cosim.nn.data import RunData
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -86,18 +91,19 @@ class TrainResult:
 
 @dataclass
 class Prepared:
-    """Data, model, hardware and trainer of a run (before any step)."""
+    """Data, model, hardware and trainer of a run (before any step).  ``backend`` is
+    the model's matmul backend and the run's :class:`cosim.hw.protocols.Recorder`."""
 
     config: RunConfig
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    model: Any
-    backend: Any
-    store: Any
-    trainer: Any
-    data: Any = None  # the cosim.nn.data.RunData the splits come from
+    model: Sequential
+    backend: Recorder
+    store: WeightStore
+    trainer: Trainer
+    data: RunData | None = None  # the splits' source (validation split, normalisation)
 
 
 def load_data(config: RunConfig):
@@ -170,16 +176,6 @@ def prepare(config: RunConfig, *, engine=None, cache=None) -> Prepared:
     return Prepared(config, x_tr, y_tr, x_te, y_te, model, backend, store, trainer, data)
 
 
-def call_if_present(obj, name: str, default, *args):
-    """``obj.name(*args)``, or ``default`` when ``obj`` has no such method (a backend's
-    recording hooks are optional)."""
-    fn = getattr(obj, name, None)
-    return default if fn is None else fn(*args)
-
-
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
 @contextmanager
 def _stop_flag():
     """Turn SIGINT and SIGTERM into a flag checked between steps (``flag["signum"]``: the
@@ -204,6 +200,9 @@ def _stop_flag():
             signal.signal(s, h)
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 class BackendRecorder:
     """Buffers what a matmul backend reports between run-file commits.
 
@@ -214,44 +213,40 @@ class BackendRecorder:
     ideal one) records nothing.  Used by :func:`train` and by :mod:`cosim.torch`.
     """
 
-    def __init__(self, backend, pending: PendingWrites) -> None:
+    def __init__(self, backend: Recorder, pending: PendingWrites) -> None:
         self.backend = backend
         self.pending = pending
 
     def drain(self, step: int, keep_signals: bool) -> None:
         b, p = self.backend, self.pending
-        for rec in call_if_present(b, "spot_checks", []):
+        for rec in b.spot_checks():
             p.add("spot_checks", {"layer": rec["layer"], "phase": rec["phase"],
                                   "step": int(rec["step"]),
                                   "max_abs_error": float(rec["max_abs_error"]),
                                   "rel_error": float(rec["rel_error"]),
                                   "netlist_sha256": rec.get("netlist_sha256", "")})
-        for rec in call_if_present(b, "product_errors", []):
+        for rec in b.product_errors():
             p.add("product_errors", {"layer": rec["layer"], "phase": rec["phase"],
                                      "step": int(rec["step"]),
                                      "rel_rms_error": float(rec["rel_rms_error"])})
-        p.netlists.update(call_if_present(b, "netlists", {}))
-        for rec in call_if_present(b, "tile_netlist_index", []):
+        p.netlists.update(b.netlists())
+        for rec in b.tile_netlist_index():
             p.add("netlist_index", {"layer": rec["layer"], "phase": rec["phase"],
                                     "step": int(rec["step"]), "tile": str(rec["tile"]),
                                     "sha256": rec["sha256"]})
-        signals = call_if_present(b, "signal_samples", {})
+        signals = b.signal_samples()
         if keep_signals:
             for layer, sig in signals.items():
                 if sig:
                     p.signals.append((layer, step, {k: np.asarray(v) for k, v in sig.items()}))
 
     def stats(self, epoch: int, step: int) -> None:
-        stats = getattr(self.backend, "stats", None)
-        if stats is None:
-            return
-        for row in stats.as_table():
+        for row in self.backend.stats_table():
             self.pending.add("hardware_stats", {
                 "epoch": epoch, "step": step, "layer": row["layer"], "phase": row["phase"],
                 **{k: int(row.get(k, 0)) for k in ("products", "samples", "saturated_tia",
                                                    "clipped_adc", "below_noise_floor",
                                                    "saturated_weights")}})
-        stats.reset()
 
 
 def train(config: RunConfig | None, out: str | Path, *, resume: bool = False,
@@ -339,7 +334,7 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
         if ck is not None:
             trainer.load_state_dict(ck.trainer)
             if ck.backend is not None:
-                call_if_present(backend, "load_state_dict", None, ck.backend)
+                backend.load_state_dict(ck.backend)
             done = ck.step
         for k, v in run.step_metrics().items():
             steps_hist[k] = v.tolist()
@@ -358,7 +353,7 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
     def checkpoint(status: str, epoch: int, evaluation: dict | None = None) -> None:
         rec.stats(epoch, done)
         ck = Checkpoint(step=done, epoch=epoch, trainer=trainer.state_dict(),
-                        backend=call_if_present(backend, "state_dict", None),
+                        backend=backend.state_dict(),
                         time_s=float(sum(steps_hist["time_s"])), evaluation=evaluation)
         run.commit(pending, ck, status=status)
 
@@ -367,16 +362,15 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
             step = done + 1
             epoch = (step - 1) // spe + 1
             t0 = time.perf_counter()
-            call_if_present(backend, "set_step", None, step)
+            backend.set_step(step)
             probe = t.error_probe_every_steps
-            call_if_present(backend, "set_probe", None,
-                            bool(probe) and (step % probe == 0 or step == 1))
+            backend.set_probe(bool(probe) and (step % probe == 0 or step == 1))
             idx = trainer.next_batch(n)
             xb, yb = prep.x_train[idx], prep.y_train[idx]
             loss, grads, outp, _ = model.loss_and_grads(xb, yb)
             trainer.optimizer.step(grads, model.store)
             trainer.step_count += 1
-            call_if_present(backend, "set_probe", None, False)   # (not the test-set evaluation)
+            backend.set_probe(False)        # (not the test-set evaluation)
             acc = float(np.mean(outp.argmax(axis=1) == yb))
             dt = time.perf_counter() - t0
             done = step
@@ -394,7 +388,7 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
             epoch_end = step % spe == 0 or step == total
             if epoch_end:
                 t_eval = time.perf_counter()
-                evaluation = copy.deepcopy(call_if_present(backend, "state_dict", None))  # cosim eval
+                evaluation = copy.deepcopy(backend.state_dict())  # what cosim eval repeats
                 test_acc = model.accuracy(prep.x_test, prep.y_test, t.eval_batch_size)
                 val_acc = None
                 if prep.data is not None and prep.data.x_val.shape[0]:

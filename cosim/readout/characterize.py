@@ -96,13 +96,16 @@ class ReadoutCharacterization:
         """Output noise (V rms) at a total detected photocurrent (A, both detectors).
 
         Noise power is affine in the total current (shot noise 2qI adds to the thermal
-        and amplifier noise): interpolated between the dark and bright measurements.
+        and amplifier noise): interpolated between the dark and bright measurements
+        (:func:`cosim.hw.conversion.readout_sigma_v`, the formula of the tiles).
         """
+        from cosim.hw.conversion import noise_slope, readout_sigma_v
+
         i = np.asarray(total_current_a, dtype=float)
-        slope = (self.output_noise_bright_v_rms ** 2 - self.output_noise_v_rms ** 2) / \
-            (self.bright_total_current_a - self.dark_total_current_a)
-        var = self.output_noise_v_rms ** 2 + slope * (i - self.dark_total_current_a)
-        return np.sqrt(np.maximum(var, 0.0))
+        slope = noise_slope(self.output_noise_v_rms, self.output_noise_bright_v_rms,
+                            self.dark_total_current_a, self.bright_total_current_a)
+        return readout_sigma_v(i, self.dark_total_current_a, slope,
+                               self.output_noise_v_rms ** 2, 1.0)
 
     def step_fraction(self, time_s: np.ndarray | float) -> np.ndarray:
         """Normalised step response s(t) (0 before the step, 1 when settled)."""

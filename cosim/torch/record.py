@@ -32,7 +32,7 @@ from torch import nn
 from cosim.errors import ConfigError
 from cosim.nn.backend import bias_name
 from cosim.orchestrator.progress import Progress
-from cosim.orchestrator.run import BackendRecorder, TrainResult, call_if_present
+from cosim.orchestrator.run import BackendRecorder, TrainResult
 from cosim.store.runs import Checkpoint, PendingWrites, RunFile
 from cosim.torch.convert import bridge_of
 from cosim.torch.layers import HardwareConv2d
@@ -144,17 +144,16 @@ class Recorder:
                               "training step")
         self.step += 1
         self._t0 = time.perf_counter()
-        call_if_present(self.backend, "set_step", None, self.step)
+        self.backend.set_step(self.step)
         k = self.error_probe_every_steps
-        call_if_present(self.backend, "set_probe", None,
-                        bool(k) and (self.step % k == 0 or self.step == 1))
+        self.backend.set_probe(bool(k) and (self.step % k == 0 or self.step == 1))
         return self.step
 
     def end_step(self, loss: float, train_acc: float, batch_size: int = 1) -> dict:
         """Record the step's metrics and what the backend reported; returns the row."""
         if self._t0 is None:
             raise ConfigError("Recorder.end_step without begin_step")
-        call_if_present(self.backend, "set_probe", None, False)
+        self.backend.set_probe(False)
         dt = time.perf_counter() - self._t0
         self._t0 = None
         self._time_s += dt
@@ -213,7 +212,7 @@ class Recorder:
                                if layer.bias is not None]}
         return Checkpoint(step=self.step, epoch=self.epoch,
                           trainer={"arrays": arrays, "meta": meta},
-                          backend=call_if_present(self.backend, "state_dict", None),
+                          backend=self.backend.state_dict(),
                           time_s=self._time_s)
 
     def close(self, status: str = "complete") -> TrainResult:

@@ -1,0 +1,110 @@
+"""Produce tests/golden/tiles_golden.npz: 20-step LeNet-5 runs with noise on, per tile.
+
+How the golden was made: this script, run from the tree of commit "Golden runs of the
+bplight and electronic tiles" (before the tiles were moved behind the Tile protocol)::
+
+    PYTHONPATH=. python tests/golden/make_golden.py
+
+tests/test_tiles_golden.py re-runs the same configurations (:data:`RUNS`) and compares
+the step and epoch metrics and every checkpointed array (trainer and backend state)
+bit for bit.  Stored per run: the metric columns in full, a sha256 of every checkpoint
+array (its dtype, shape and bytes), the backend's checkpoint meta as JSON, the probed
+product errors, and digests of what the hardware recorded (netlists and their index,
+counters, sampled signals, spot checks; the spot-check errors themselves in full).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+GOLDEN = HERE / "tiles_golden.npz"
+
+_COMMON = ["data.train_limit=320", "data.test_limit=64", "training.epochs=1",
+           "training.max_steps=20", "training.signal_every_steps=5",
+           "training.error_probe_every_steps=5", "hardware.noise=true",
+           "hardware.spot_check=0.1", "seed=3"]
+#: run name -> dotted overrides of the default config
+RUNS: dict[str, list[str]] = {
+    "bplight": _COMMON + ["hardware.architecture=bplight", "model.width=0.34",
+                          "training.batch_size=16", "hardware.tile_rows=32",
+                          "hardware.tile_cols=16"],
+    "electronic": _COMMON + ["hardware.architecture=electronic", "model.width=0.25",
+                             "data.input_size=28", "training.batch_size=4",
+                             "hardware.tile_rows=16", "hardware.tile_cols=8"],
+}
+STEP_COLS = ("step", "epoch", "loss", "train_acc")
+EPOCH_COLS = ("epoch", "train_loss", "train_acc", "test_acc")
+
+
+def _digest(a: np.ndarray) -> str:
+    a = np.ascontiguousarray(a)
+    h = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode())
+    h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _table_digest(table: dict[str, np.ndarray]) -> str:
+    return hashlib.sha256(json.dumps({k: np.asarray(v).tolist() for k, v in table.items()},
+                                     sort_keys=True).encode()).hexdigest()
+
+
+def run_summary(name: str, out_dir: Path) -> dict[str, np.ndarray]:
+    """Train run ``name`` into ``out_dir`` and return what the golden holds, as flat
+    arrays keyed ``"{name}/..."``."""
+    from cosim.config import load_config
+    from cosim.orchestrator import train
+    from cosim.store.runs import RunFile
+
+    cfg = load_config(None, RUNS[name])
+    res = train(cfg, out_dir / f"{name}.h5", quiet=True)
+    run = RunFile(res.path)
+    out: dict[str, np.ndarray] = {}
+    steps, epochs = run.table("metrics/step"), run.table("metrics/epoch")
+    for c in STEP_COLS:
+        out[f"{name}/step/{c}"] = np.asarray(steps[c])
+    for c in EPOCH_COLS:
+        out[f"{name}/epoch/{c}"] = np.asarray(epochs[c])
+    ck = run.checkpoint()
+    digests = {f"trainer/{k}": _digest(np.asarray(v)) for k, v in ck.trainer["arrays"].items()}
+    digests.update({f"backend/{k}": _digest(np.asarray(v))
+                    for k, v in (ck.backend or {}).get("arrays", {}).items()})
+    out[f"{name}/digests"] = np.array(json.dumps(digests, sort_keys=True))
+    meta = (ck.backend or {}).get("meta", {})
+    out[f"{name}/backend_meta"] = np.array(json.dumps(meta, sort_keys=True, default=str))
+    out[f"{name}/product_errors"] = np.asarray(run.table("product_errors")["rel_rms_error"])
+    spots = run.table("spot_checks")
+    out[f"{name}/spot_max_abs_error"] = np.asarray(spots["max_abs_error"])
+    recorded = {"netlists": run.netlist_hashes(),
+                "netlist_index": _table_digest(run.table("netlist_index")),
+                "hardware_stats": _table_digest(run.table("hardware_stats")),
+                "spot_checks": _table_digest({k: v for k, v in spots.items()
+                                              if k != "max_abs_error" and k != "rel_error"}),
+                "signals": {f"{layer}/{step}/{k}": _digest(v)
+                            for layer, by_step in run.signals().items()
+                            for step, sig in by_step.items() for k, v in sig.items()}}
+    out[f"{name}/recorded"] = np.array(json.dumps(recorded, sort_keys=True))
+    out[f"{name}/trainer_meta"] = np.array(json.dumps(ck.trainer["meta"], sort_keys=True,
+                                                      default=str))
+    return out
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(RUNS)
+    data: dict[str, np.ndarray] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            data.update(run_summary(name, Path(tmp)))
+    np.savez_compressed(GOLDEN, **data)
+    print(f"wrote {GOLDEN} ({GOLDEN.stat().st_size} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
