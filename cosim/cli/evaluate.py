@@ -32,8 +32,10 @@ def register(subparsers) -> None:
                               "hardware", description=EVAL_DESCRIPTION,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", type=Path, metavar="RUN.h5", help="run file")
-    p.add_argument("--architecture", choices=("ideal", "bplight", "electronic"),
-                   help="evaluate on this architecture (sets hardware.architecture)")
+    p.add_argument("--architecture", metavar="NAME",
+                   help="evaluate on this architecture (sets hardware.architecture): ideal, "
+                        "or a tile of cosim.hw.registry.TILES; unknown names are refused "
+                        "with the list")
     p.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="hardware.KEY=VALUE",
                    help="hardware override, value in TOML syntax (repeatable)")

@@ -30,8 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "(repeatable)")
     p.add_argument("--engine", choices=("ideal", "twin", "spice"),
                    help="electrical engine (sets hardware.electrical_engine)")
-    p.add_argument("--architecture", choices=("ideal", "bplight", "electronic"),
-                   help="sets hardware.architecture")
+    p.add_argument("--architecture", metavar="NAME",
+                   help="sets hardware.architecture: ideal, or a tile of "
+                        "cosim.hw.registry.TILES (unknown names are refused with the list)")
     p.add_argument("--epochs", type=int, metavar="N", help="sets training.epochs")
     p.add_argument("--seed", type=int, help="sets seed")
     p.add_argument("--out", type=Path, default=Path("runs/run.h5"), metavar="RUN.h5",
