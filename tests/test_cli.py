@@ -80,7 +80,7 @@ def test_built_netlist_runs_in_plain_ngspice(tmp_path):
 
 def test_import_cosim_is_light():
     code = ("import sys, cosim, cosim.netlist, cosim.devices; "
-            "bad = [m for m in ('PySpice', 'h5py', 'matplotlib', 'torch') "
+            "bad = [m for m in ('PySpice', 'h5py', 'matplotlib', 'torch', 'pint') "
             "if m in sys.modules]; "
             "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout

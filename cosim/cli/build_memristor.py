@@ -8,8 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cosim.devices.memristor import MEMRISTOR_MODELS, bench_circuit, bench_drive_from_card, \
-    get_model, params_from_card
+from cosim.devices import load_card
+from cosim.devices.memristor import (
+    MEMRISTOR_MODELS,
+    bench_circuit,
+    bench_drive_from_card,
+    get_model,
+    params_from_card,
+)
 from cosim.errors import ConfigError
 from cosim.netlist import Circuit
 
@@ -33,16 +39,16 @@ def add_arguments(parser) -> None:
 
 def build(args) -> Circuit:
     model = get_model(args.model)
-    card = model.card if args.card is None else args.card
     if args.card is not None and Path(args.card).suffix != ".toml":
         raise ConfigError(f"--card {args.card}: give a .toml device card file")
+    card = load_card(model.card if args.card is None else args.card, kind=model.card)
     params = params_from_card(card, model)
     amplitude, frequency = args.amplitude, args.frequency
     if amplitude is None or frequency is None:
         try:
             a_card, f_card = bench_drive_from_card(card)
         except ConfigError:
-            raise ConfigError(f"card {card} has no bench_amplitude_v/bench_frequency_hz; "
+            raise ConfigError(f"card {card.path} has no bench_amplitude_v/bench_frequency_hz; "
                               "give --amplitude and --frequency") from None
         amplitude = a_card if amplitude is None else amplitude
         frequency = f_card if frequency is None else frequency

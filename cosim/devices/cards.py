@@ -17,11 +17,23 @@ A card looks like this::
     assumption = "no primary figure found; order of magnitude of thermo-optic heaters"
 
 Every parameter has ``value`` (a finite number, a string, a bool or a list of numbers),
-``unit`` (SI, or "1" for dimensionless) and exactly one of ``source`` (a citation) or
-``assumption`` (why the value was chosen without one).  Unknown keys are rejected.
-Optional ``min``/``max`` give the range in which the model is valid.
+``unit`` and exactly one of ``source`` (a citation) or ``assumption`` (why the value was
+chosen without one).  Unknown keys are rejected.  Optional ``min``/``max`` give the range
+in which the model is valid, always in the parameter's SI unit (so that a copied card
+keeps its range when only ``value`` and ``unit`` are changed).
 
-A parameter whose unit is in :data:`PHYSICAL_RANGES` must be one finite number (not a
+Each card is of a *kind* (:data:`CARD_KINDS`: the TIA, the photodetector, the optics...),
+named by the consumer that loads it (``load_card(path, kind="tia")``; a shipped card's
+kind is known).  The kind's reference card (the first shipped card of the kind) fixes
+which parameters a card of that kind may have and each one's SI unit.  A parameter that
+is not one of them is refused, naming the closest valid name.  A ``unit`` other than the
+parameter's SI unit is converted with pint when it has the same dimension (``"kohm"`` ->
+ohm, ``"nm"`` -> m, ``"degC"`` -> K, ``"dB/cm"`` -> dB/m) and refused when it has not;
+the loaded :class:`Parameter` holds the SI value and unit, and ``given`` keeps what the
+card wrote.  A logarithmic unit other than a loss per length (``dB``, ``dB/Hz``) is not
+converted: write it as the reference card does.
+
+A parameter whose (SI) unit is in :data:`PHYSICAL_RANGES` must be one finite number (not a
 string such as ``"80k"``, a bool or a list) inside the range stated there for its unit:
 the bounds of what an on-chip device can physically be, wider than any model's range,
 so that a typo (``1e30`` W) is refused when the card is loaded rather than producing
@@ -34,10 +46,12 @@ the path of a ``.toml`` file.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import math
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +88,35 @@ PHYSICAL_RANGES: dict[str, tuple[float, float, str]] = {
     "V/sqrt(Hz)": (0.0, 1e-3, "a noise voltage density is >= 0 and below 1 mV/sqrt(Hz)"),
 }
 
+#: Card kind -> the shipped cards of that kind.  The first is the kind's reference: its
+#: parameters, with their SI units, are the ones a card of the kind may have.  A consumer
+#: loads a user's card with the kind it reads (``load_card(path, kind="tia")``).
+CARD_KINDS: dict[str, tuple[str, ...]] = {
+    "bplight": ("bplight",),
+    "converters": ("converters",),
+    "crossbar": ("crossbar",),
+    "energy_baseline": ("energy_baseline",),
+    "energy_bplight": ("energy_bplight",),
+    "energy_workload": ("energy_workload",),
+    "laser": ("laser",),
+    "memristor_linear_biolek": ("memristor_linear_biolek",),
+    "memristor_linear_joglekar": ("memristor_linear_joglekar",),
+    "memristor_vteam": ("memristor_vteam",),
+    "memristor_yakopcic": ("memristor_yakopcic",),
+    "optics": ("optics",),
+    "photodetector": ("photodetector",),
+    "rram_array": ("rram_array",),
+    "tia": ("tia", "tia_bplight"),
+}
+
+#: What an SI unit of the cards measures, for messages.
+_QUANTITIES: dict[str, str] = {
+    "ohm": "a resistance", "S": "a conductance", "F": "a capacitance", "W": "a power",
+    "A": "a current", "V": "a voltage", "Hz": "a frequency", "K": "a temperature",
+    "m": "a length", "m^2": "an area", "J": "an energy", "s": "a time",
+    "1": "a dimensionless number", "1/s": "a rate", "m/s": "a velocity",
+}
+
 
 @dataclass(frozen=True)
 class Parameter:
@@ -87,6 +130,7 @@ class Parameter:
     min: float | None = None
     max: float | None = None
     note: str | None = None
+    given: str | None = None  # value and unit as the card wrote them, if converted to SI
 
     @property
     def is_assumption(self) -> bool:
@@ -107,6 +151,7 @@ class Card:
     path: Path | None = None
     model: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    kind: str | None = None
 
     @property
     def values(self) -> dict[str, Any]:
@@ -127,25 +172,31 @@ class Card:
         params = dict(self.params)
         for key, value in overrides.items():
             if key not in params:
-                raise CardError(f"card {self.name!r} has no parameter {key!r} to override")
+                close = difflib.get_close_matches(key, list(params), n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]!r}?" if close else \
+                    f"valid: {', '.join(sorted(params))}"
+                raise CardError(f"card {self.name!r} has no parameter {key!r} to override; "
+                                f"{hint}")
             old = params[key]
             new = Parameter(key, value, old.unit, None, "user override", old.min, old.max)
             _check_value(new, f"override of {self.name}.{key}")
             params[key] = new
-        return Card(self.name, self.description, params, self.path, self.model, self.extra)
+        return replace(self, params=params)
 
 
 def _check_value(p: Parameter, where: str) -> None:
     v = p.value
+    given = f" (the card's {p.given})" if p.given else ""
     physical = PHYSICAL_RANGES.get(p.unit)
     if physical is not None:
         lo, hi, why = physical
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise CardError(f"{where}: value {v!r} must be one number in {p.unit} (SI, "
-                            f"no prefixes or quotes: e.g. 80e3, not \"80k\")")
+            raise CardError(f"{where}: value {v!r} must be one number in {p.unit} (no "
+                            f"quotes or suffixes: e.g. 80e3, not \"80k\"; a prefixed "
+                            f"unit goes in 'unit', e.g. value = 80 with unit = \"kohm\")")
         if math.isfinite(v) and not lo <= v <= hi:
-            raise CardError(f"{where}: value {v!r} {p.unit} is outside the physical range "
-                            f"[{lo:g}, {hi:g}] {p.unit} ({why}); fix the value")
+            raise CardError(f"{where}: value {v!r} {p.unit}{given} is outside the physical "
+                            f"range [{lo:g}, {hi:g}] {p.unit} ({why}); fix the value")
     if isinstance(v, bool) or isinstance(v, str):
         return
     if isinstance(v, (int, float)):
@@ -159,13 +210,29 @@ def _check_value(p: Parameter, where: str) -> None:
         if not math.isfinite(x):
             raise CardError(f"{where}: value {x!r} is not finite; give a finite number in {p.unit}")
         if p.min is not None and x < p.min:
-            raise CardError(f"{where}: value {x!r} {p.unit} is below the valid minimum {p.min}")
+            raise CardError(f"{where}: value {x!r} {p.unit}{given} is below the valid "
+                            f"minimum {p.min} {p.unit}")
         if p.max is not None and x > p.max:
-            raise CardError(f"{where}: value {x!r} {p.unit} is above the valid maximum {p.max}")
+            raise CardError(f"{where}: value {x!r} {p.unit}{given} is above the valid "
+                            f"maximum {p.max} {p.unit}")
 
 
-def parse_card(text: str, origin: str = "<string>", path: Path | None = None) -> Card:
-    """Parse and validate card text; ``origin`` names it in error messages."""
+def parse_card(text: str, origin: str = "<string>", path: Path | None = None,
+               kind: str | None = None) -> Card:
+    """Parse and validate card text; ``origin`` names it in error messages.
+
+    ``kind`` (a key of :data:`CARD_KINDS`, or a shipped card name standing for its kind)
+    restricts the parameters to those of the kind and gives each one's SI unit, to which
+    a card's other units are converted.  Without a kind, the names are not checked and a
+    unit is converted to the SI unit its name has in the kinds, if any.
+    """
+    return _parse(text, origin, path, None if kind is None else _resolve_kind(kind))
+
+
+def _parse(text: str, origin: str, path: Path | None, kind: str | None,
+           raw: bool = False) -> Card:
+    """:func:`parse_card` with a resolved ``kind``; ``raw`` keeps every unit as written
+    (for the reference cards, which define the SI units)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -181,12 +248,15 @@ def parse_card(text: str, origin: str = "<string>", path: Path | None = None) ->
     if extra_tables:
         raise CardError(f"{origin}: unknown table(s) {sorted(extra_tables)}; "
                         "a card has only [card] and [params.*]")
-    raw = data.get("params", {})
-    if not isinstance(raw, dict) or not raw:
+    raw_params = data.get("params", {})
+    if not isinstance(raw_params, dict) or not raw_params:
         raise CardError(f"{origin}: no [params.*] tables")
+    schema = None if raw or kind is None else _kind_units(kind)
     params: dict[str, Parameter] = {}
-    for name, entry in raw.items():
+    for name, entry in raw_params.items():
         where = f"{origin}: params.{name}"
+        if schema is not None and name not in schema:
+            raise CardError(_unknown_parameter(where, name, kind, schema))
         if not isinstance(entry, dict):
             raise CardError(f"{where}: must be a table with value, unit and source/assumption")
         unknown = set(entry) - _PARAM_KEYS
@@ -200,18 +270,32 @@ def parse_card(text: str, origin: str = "<string>", path: Path | None = None) ->
         if has_src == has_ass:
             raise CardError(f"{where}: needs exactly one of 'source' (a citation) or "
                             "'assumption' (why the value has none)")
+        if not isinstance(entry["unit"], str):
+            raise CardError(f"{where}: unit {entry['unit']!r} must be a string, e.g. \"ohm\"")
+        if not raw:
+            si = schema[name] if schema is not None else _si_unit_of(name, entry["unit"], where)
+            if entry["unit"] != si:
+                entry = _entry_in_si(entry, si, name, where)
         p = Parameter(name=name, **entry)
         _check_value(p, where)
         params[name] = p
     return Card(name=str(head["name"]), description=str(head.get("description", "")),
                 params=params, path=path, model=head.get("model"),
-                extra={k: v for k, v in head.items() if k == "valid_range"})
+                extra={k: v for k, v in head.items() if k == "valid_range"}, kind=kind)
 
 
-def load_card(name_or_path: str | Path) -> Card:
-    """Load a shipped card by name (``"optics"`` -> devices/optics.toml) or any file."""
+def load_card(name_or_path: str | Path, kind: str | None = None) -> Card:
+    """Load a shipped card by name (``"optics"`` -> devices/optics.toml) or any file.
+
+    ``kind`` is the kind of card the caller reads (a key of :data:`CARD_KINDS`, or a
+    shipped card name standing for its kind, e.g. the default the caller would load):
+    a card of another kind, a parameter the kind does not have or a unit of the wrong
+    dimension is refused (:class:`~cosim.errors.CardError`).  A shipped card is checked
+    against its own kind.
+    """
     from cosim.paths import read_user_text
 
+    want = None if kind is None else _resolve_kind(kind)
     p = Path(name_or_path)
     if p.suffix != ".toml":
         name = str(name_or_path)
@@ -223,11 +307,149 @@ def load_card(name_or_path: str | Path) -> Card:
         if not p.is_file():
             raise CardError(f"no shipped device card {name_or_path!r}; available: "
                             f"{', '.join(list_cards())}")
+        own = card_kind(name)
+        if want is not None and own != want:
+            raise CardError(f"device card {name!r} is a {own} card, not a {want} card; give "
+                            f"one of {', '.join(CARD_KINDS.get(want, (want,)))} or a .toml file")
+        want = own
     elif not p.exists():
         raise CardError(f"device card file {p} does not exist")
-    return parse_card(read_user_text(p, "device card"), origin=str(p), path=p)
+    return _parse(read_user_text(p, "device card"), str(p), p, want)
 
 
 def list_cards() -> list[str]:
     """Names of the shipped device cards."""
     return sorted(p.stem for p in data_dir("devices").glob("*.toml"))
+
+
+def card_kind(name: str) -> str:
+    """The kind (:data:`CARD_KINDS`) of the shipped card ``name``; a shipped card listed
+    under no kind is a kind of its own."""
+    for kind, names in CARD_KINDS.items():
+        if name in names:
+            return kind
+    return name
+
+
+def kind_parameters(kind: str) -> dict[str, str]:
+    """Parameter name -> SI unit of the cards of ``kind`` (its reference card's)."""
+    return dict(_kind_units(_resolve_kind(kind)))
+
+
+# ----------------------------------------------------------------------------- kinds
+def _resolve_kind(kind: str) -> str:
+    if kind in CARD_KINDS:
+        return kind
+    if _CARD_NAME.fullmatch(kind) and (data_dir("devices") / f"{kind}.toml").is_file():
+        return card_kind(kind)
+    raise CardError(f"unknown device card kind {kind!r}; valid: {', '.join(CARD_KINDS)}")
+
+
+def _reference_path(kind: str) -> Path:
+    return data_dir("devices") / f"{CARD_KINDS.get(kind, (kind,))[0]}.toml"
+
+
+@functools.cache
+def _kind_units(kind: str) -> dict[str, str]:
+    """Parameter name -> SI unit of ``kind``, read from its reference card."""
+    path = _reference_path(kind)
+    card = _parse(path.read_text(encoding="utf-8"), str(path), path, None, raw=True)
+    return {n: p.unit for n, p in card.params.items()}
+
+
+@functools.cache
+def _all_units() -> tuple[dict[str, str], frozenset[str]]:
+    """(name -> SI unit of the names that have one unit in every kind, every SI unit)."""
+    seen: dict[str, set[str]] = {}
+    for kind in CARD_KINDS:
+        for name, unit in _kind_units(kind).items():
+            seen.setdefault(name, set()).add(unit)
+    by_name = {n: next(iter(u)) for n, u in seen.items() if len(u) == 1}
+    units = frozenset(u for us in seen.values() for u in us) | frozenset(PHYSICAL_RANGES)
+    return by_name, units
+
+
+def _si_unit_of(name: str, unit: str, where: str) -> str:
+    """SI unit of parameter ``name`` of a card of unknown kind (``unit`` as written)."""
+    by_name, units = _all_units()
+    if name in by_name:
+        return by_name[name]
+    if unit in units:
+        return unit
+    raise CardError(f"{where}: unit {unit!r} is not one of the SI units of the cards and "
+                    f"the card's kind is not known, so it cannot be converted; write the "
+                    f"value in SI ({', '.join(sorted(units))})")
+
+
+def _unknown_parameter(where: str, name: str, kind: str, schema: dict[str, str]) -> str:
+    ref = _reference_path(kind).name
+    close = difflib.get_close_matches(name, list(schema), n=1, cutoff=0.6)
+    if close:
+        return (f"{where}: a {kind} card has no parameter {name!r}; did you mean "
+                f"{close[0]!r}? (the parameters are those of devices/{ref})")
+    return (f"{where}: a {kind} card has no parameter {name!r}; valid: "
+            f"{', '.join(sorted(schema))} (those of devices/{ref})")
+
+
+# ----------------------------------------------------------------------------- units
+@functools.cache
+def _registry():
+    """pint's unit registry (imported here: ``import cosim`` stays light), with the two
+    units of the cards pint lacks: ``LSB`` and a linear ``dB`` for losses per length."""
+    import pint
+
+    ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=False)
+    ureg.define("least_significant_bit = [lsb] = LSB")
+    ureg.define("decibel_ratio = [log_ratio] = dB_ratio")
+    return ureg
+
+
+def _pint_unit(text: str, where: str):
+    """pint unit of a card's unit string (``sqrt(Hz)`` and ``m^2`` as the cards write
+    them; ``dB`` as a linear ratio, so that ``dB/cm`` converts to ``dB/m``)."""
+    ureg = _registry()
+    expr = re.sub(r"sqrt\(([^()]*)\)", r"(\1)**0.5", text)
+    expr = re.sub(r"\bdB\b", "dB_ratio", expr)
+    try:
+        return ureg.Quantity(1.0, expr or "1").units
+    except Exception as exc:  # noqa: BLE001 - pint's parser raises many kinds
+        raise CardError(f"{where}: unit {text!r} is not a unit pint knows ({exc}); write "
+                        f"e.g. \"ohm\", \"kohm\", \"nm\", \"A/sqrt(Hz)\"") from None
+
+
+def _entry_in_si(entry: dict, si: str, name: str, where: str) -> dict:
+    """``entry`` with its value (in ``entry["unit"]``) converted to the SI unit ``si``
+    (min and max are in SI already); refused when the dimensions differ."""
+    unit = entry["unit"]
+    given, target = _pint_unit(unit, where), _pint_unit(si, where)
+    what = _QUANTITIES.get(si, "")
+    if given.dimensionality != target.dimensionality:
+        raise CardError(
+            f"{where}: unit {unit!r} has dimension {given.dimensionality}, but {name} is "
+            f"{what + ' ' if what else ''}in {si} (dimension {target.dimensionality}); "
+            f"give the value in {si} or a unit of the same dimension")
+    loss_per_length = "dB" in si and target.dimensionality == _registry().Unit(
+        "dB_ratio/m").dimensionality
+    if "dB" in si + unit and not loss_per_length:
+        raise CardError(f"{where}: {name} is a logarithmic quantity in {si}; unit {unit!r} "
+                        f"is not converted (a level is not proportional to its unit): "
+                        f"write the value in {si}")
+
+    def convert(x: Any) -> Any:
+        if isinstance(x, bool) or not isinstance(x, (int, float)):
+            raise CardError(f"{where}: value {x!r} in {unit!r} cannot be converted to {si}; "
+                            f"give a number, or the value in {si}")
+        ureg = _registry()
+        if ureg.Quantity(0.0, given).to(target).magnitude != 0:  # an offset unit (degC)
+            return float(ureg.Quantity(float(x), given).to(target).magnitude)
+        factor = float(ureg.Quantity(1.0, given).to(target).magnitude)
+        n = round(1.0 / factor) if 0 < factor < 1 else 0
+        if n > 1 and abs(1.0 / factor - n) <= 1e-9 * n:
+            return float(x) / n  # one rounding: 1550 nm gives exactly 1.55e-6 m
+        return float(x) * factor
+
+    value = entry["value"]
+    shown = f"{value:.15g}" if isinstance(value, (int, float)) else repr(value)
+    out = dict(entry, unit=si, given=f"{shown} {unit}")
+    out["value"] = [convert(x) for x in value] if isinstance(value, list) else convert(value)
+    return out

@@ -287,7 +287,7 @@ def _from_card(cls, prefix: str, card, rng, overrides):
     from cosim.devices.cards import Card, load_card
 
     if not isinstance(card, Card):
-        card = load_card(card)
+        card = load_card(card, kind="converters")
     values = {
         "bits": int(card[f"{prefix}_bits"]),
         "full_scale_v": float(card[f"{prefix}_full_scale_v"]),

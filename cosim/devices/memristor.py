@@ -441,7 +441,7 @@ def params_from_card(card: Any, model: str | MemristorModel | None = None) -> di
     from cosim.devices.cards import Card, load_card
 
     if not isinstance(card, Card):
-        card = load_card(card)
+        card = load_card(card, kind=None if model is None else get_model(model).card)
     if model is None:
         if not card.model:
             raise ConfigError(f"card {card.name!r} names no model; pass model=... "

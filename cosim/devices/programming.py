@@ -127,7 +127,7 @@ def params_from_card(card: Any = "rram_array", **overrides: Any) -> ProgrammingP
     from cosim.devices.cards import Card, load_card
 
     if not isinstance(card, Card):
-        card = load_card(card)
+        card = load_card(card, kind="rram_array")
     names = {f.name for f in fields(ProgrammingParams)}
     unknown = set(card.values) - names
     if unknown:

@@ -182,7 +182,7 @@ _CHARACTERIZATIONS: dict = {}
 def _card(config: HardwareConfig, role: str, default: str):
     from cosim.devices.cards import load_card
 
-    return load_card(config.cards.get(role, default))
+    return load_card(config.cards.get(role, default), kind=default)
 
 
 def readout_tia_card(config: HardwareConfig) -> str:

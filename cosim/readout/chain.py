@@ -68,7 +68,7 @@ def _cards(value, default: str) -> Card:
         return load_card(default)
     if isinstance(value, Card):
         return value
-    return load_card(value)
+    return load_card(value, kind=default)
 
 
 @dataclass(frozen=True)

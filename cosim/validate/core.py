@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from cosim.errors import ConfigError, CosimError
+from cosim.errors import CardError, ConfigError, CosimError
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ class CheckContext:
 
     def __init__(self, card_overrides: Mapping[str, str | Path] | None = None, seed: int = 0,
                  engine=None, cache=None) -> None:
-        from cosim.devices import list_cards
+        from cosim.devices import list_cards, load_card
 
         self.card_overrides = {k: Path(v) for k, v in (card_overrides or {}).items()}
         known = set(list_cards())
@@ -125,6 +125,7 @@ class CheckContext:
                                   f"valid names: {sorted(known)}")
             if not path.is_file():
                 raise ConfigError(f"--card {name}={path}: file does not exist")
+            load_card(path, kind=name)  # a broken card is refused here, before any check
         self.seed = int(seed)
         self._engine = engine
         self.cache = cache
@@ -147,7 +148,7 @@ class CheckContext:
         """The device card ``name``, or the file that overrides it."""
         from cosim.devices import load_card
 
-        return load_card(self.card_overrides.get(name, name))
+        return load_card(self.card_overrides.get(name, name), kind=name)
 
     def card_origin(self, name: str) -> str:
         return str(self.card_overrides[name]) if name in self.card_overrides \
@@ -199,9 +200,11 @@ def run_checks(card_overrides: Mapping[str, str | Path] | None = None,
     Returns
     -------
     list of CheckResult
-        A check that raises a project error (a broken card refused by a model, a
-        failed ngspice run) gives a failed result whose details carry the error; it
-        does not stop the other checks.
+        A check that raises a project error (card values a model refuses, a failed
+        ngspice run) gives a failed result whose details carry the error; it does not
+        stop the other checks.  A malformed card (:class:`~cosim.errors.CardError`: an
+        unknown parameter, a unit of the wrong dimension, a value outside its range) is
+        raised: the cards given as overrides are loaded before any check runs.
     """
     specs = list_checks()
     if only:
@@ -218,6 +221,8 @@ def run_checks(card_overrides: Mapping[str, str | Path] | None = None,
     for spec in specs:
         try:
             res = spec.func(ctx)
+        except CardError:
+            raise  # a broken card is the user's to fix (exit 2), not a failed check
         except (CosimError, ValueError) as exc:
             res = CheckResult(spec.name, spec.device, False, float("nan"), float("nan"),
                               "the check could not be evaluated",
