@@ -206,7 +206,8 @@ def cmd_run(args) -> int:
         print(json.dumps(out))
         return 0
     print(f"{args.file}: {analysis.render()}  (engine {args.engine}"
-          + (f", ngspice {result.ngspice_version}" if result.ngspice_version else "") + ")")
+          + (f", ngspice {result.ngspice_version}" if args.engine == "ngspice"
+             and result.ngspice_version else "") + ")")
     _print_vectors(result)
     return 0
 

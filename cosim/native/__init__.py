@@ -10,8 +10,10 @@ result names and signs, so that ngspice can serve as its reference in the tests.
     y = s.solve(u)                             # u: (batch, 2) -> y: (batch, 1)
 
 Supported: R, V, I, E, G, F, H, L (short), C (open), B-sources with expressions,
-diodes, level-1 MOSFETs and subcircuit instances (flattened with ngspice's names).
-Analyses: op and dc.  Anything else raises :class:`UnsupportedElementError`.
+diodes, level-1 MOSFETs and subcircuit instances (flattened with ngspice's names),
+including those of the shipped libraries a circuit includes (``netlists/*.lib``, read by
+:mod:`cosim.native.library`).  Analyses: op and dc.  Anything else raises
+:class:`UnsupportedElementError`, naming the element or analysis.
 """
 
 from cosim.native.errors import (

@@ -9,6 +9,7 @@ together on numpy arrays by :func:`evaluate`, which returns the value and the pa
 derivatives with respect to each variable (for Newton's method).
 
 Supported: numbers with SPICE scale suffixes, ``+ - * / ^ **``, unary ``- + !``,
+parentheses and braces (``{lin}*v(n1)``: ngspice substitutes the value of ``lin``),
 comparisons, ``&& ||``, ``c ? a : b``, ``v(node)``, ``v(a, b)``, ``i(vsource)``, and the
 functions in :data:`FUNCTIONS`.  Anything else raises :class:`ExpressionError`; nothing is
 ever passed to Python's ``eval``.
@@ -32,7 +33,7 @@ class ExpressionError(NetlistError):
 _TOKEN_RE = re.compile(r"""
     (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[A-Za-z]*)
   | (?P<name>[A-Za-z_][A-Za-z0-9_.]*)
-  | (?P<op>\*\*|<=|>=|==|!=|&&|\|\||[-+*/^(),?:<>!])
+  | (?P<op>\*\*|<=|>=|==|!=|&&|\|\||[-+*/^(){},?:<>!])
   | (?P<ws>\s+)
 """, re.VERBOSE)
 
@@ -40,8 +41,6 @@ _TOKEN_RE = re.compile(r"""
 def _tokenize(text: str) -> list[tuple[str, str]]:
     out, pos = [], 0
     text = text.strip()
-    if text.startswith("{") and text.endswith("}"):
-        text = text[1:-1]
     while pos < len(text):
         m = _TOKEN_RE.match(text, pos)
         if not m:
@@ -116,9 +115,9 @@ class _Parser:
         kind, tok = self.take()
         if kind == "num":
             return ("num", parse_number(tok, f"expression {self.text!r}"))
-        if tok == "(":
+        if tok in ("(", "{"):              # {p} inside an expression: p's value
             inner = self.ternary()
-            self.take(")")
+            self.take(")" if tok == "(" else "}")
             return inner
         if kind != "name":
             raise ExpressionError(f"expression {self.text!r}: unexpected {tok!r}")

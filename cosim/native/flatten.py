@@ -7,6 +7,10 @@ ngspice results share their keys: an internal node ``m`` of instance ``x1`` beco
 
 Parameters are resolved with ngspice's scoping: global ``.param`` values, then the
 subcircuit's defaults, then the instance's overrides (evaluated in the parent's scope).
+
+Subcircuits and models come from the circuit itself and from the shipped libraries it
+includes (``Circuit.includes``, the ``* begin include NAME`` blocks of a rendered
+netlist), read by :func:`cosim.native.library.shipped_library`.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from cosim.netlist import (
     VoltageSource,
 )
 from cosim.native.errors import UnsupportedElementError
-from cosim.native.expr import constant_value, parse_expression, resolve
+from cosim.native.expr import ExpressionError, constant_value, parse_expression, resolve
+from cosim.native.library import shipped_library
 
 GROUND = "0"
 
@@ -65,9 +70,12 @@ _DEFAULT_PARAMS = {"time": 0.0, "temper": 27.0, "pi": 3.141592653589793}
 
 def _const(value, params: dict, where: str) -> float:
     if isinstance(value, str):
-        tree = parse_expression(value)
-        tree = resolve(tree, params, _no_nodes(where), _no_nodes(where))
-        return constant_value(tree)
+        try:
+            tree = parse_expression(value)
+            tree = resolve(tree, params, _no_nodes(where), _no_nodes(where))
+            return constant_value(tree)
+        except ExpressionError as exc:
+            raise ExpressionError(f"{where}: {exc}") from None
     return float(value)
 
 
@@ -94,8 +102,22 @@ def flatten(circuit: Circuit) -> list[Flat]:
         For an element type or subcircuit the native solver cannot handle.
     """
     params = _eval_params(circuit.params.items(), _DEFAULT_PARAMS, "circuit .param")
-    subckts = {s.name.lower(): s for s in circuit.subcircuits}
-    models = {m.name.lower(): m for m in circuit.models}
+    subckts: dict = {}
+    models: dict = {}
+    origin: dict[tuple[str, str], str] = {}
+    sources = [(f"include {name}", shipped_library(name)) for name in circuit.includes]
+    sources.append(("the circuit", circuit))
+    for where, lib in sources:
+        for kind, table, items in (("subcircuit", subckts, lib.subcircuits),
+                                   ("model", models, lib.models)):
+            for item in items:
+                key = item.name.lower()
+                if key in table:
+                    raise UnsupportedElementError(
+                        f"{kind} {item.name!r} is defined twice (in {origin[kind, key]} and "
+                        f"in {where}); rename one of them")
+                table[key] = item
+                origin[kind, key] = where
     out: list[Flat] = []
     _expand(circuit.elements, (), {}, params, models, subckts, out, depth=0)
     return out
@@ -132,8 +154,9 @@ def _expand(elements, path: tuple[str, ...], portmap: dict[str, str], params: di
                 raise UnsupportedElementError(f"{where}: resistance {r!r} ohm must be > 0")
             out.append(Flat("R", ename(e.name), (node(e.n_pos), node(e.n_neg)), 1.0 / r))
         elif isinstance(e, Capacitor):
+            ic = None if e.ic_v is None else _const(e.ic_v, params, f"{where}: IC")
             out.append(Flat("C", ename(e.name), (node(e.n_pos), node(e.n_neg)),
-                            _const(e.capacitance_f, params, where)))
+                            _const(e.capacitance_f, params, where), extra={"ic": ic}))
         elif isinstance(e, Inductor):
             out.append(Flat("L", ename(e.name), (node(e.n_pos), node(e.n_neg)), 0.0,
                             branch=branch(e.name)))
@@ -146,14 +169,18 @@ def _expand(elements, path: tuple[str, ...], portmap: dict[str, str], params: di
         elif isinstance(e, (VCVS, VCCS)):
             kind = "E" if isinstance(e, VCVS) else "G"
             out.append(Flat(kind, ename(e.name), tuple(node(n) for n in e.nodes),
-                            float(e.gain), branch=branch(e.name) if kind == "E" else None))
+                            _const(e.gain, params, f"{where}: gain"),
+                            branch=branch(e.name) if kind == "E" else None))
         elif isinstance(e, (CCCS, CCVS)):
             kind = "F" if isinstance(e, CCCS) else "H"
             out.append(Flat(kind, ename(e.name), (node(e.n_pos), node(e.n_neg)),
                             float(e.gain), branch=branch(e.name) if kind == "H" else None,
                             control=branch(e.vsource)))
         elif isinstance(e, BehavioralSource):
-            tree = resolve(parse_expression(e.expression), params, node, branch)
+            try:
+                tree = resolve(parse_expression(e.expression), params, node, branch)
+            except ExpressionError as exc:
+                raise ExpressionError(f"{where}: {exc}") from None
             out.append(Flat("B", ename(e.name), (node(e.n_pos), node(e.n_neg)),
                             expr=tree, quantity=e.quantity,
                             branch=branch(e.name) if e.quantity == "V" else None))

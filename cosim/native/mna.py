@@ -168,6 +168,15 @@ class MnaSystem:
         if mosfets:
             self.groups.append(_MosGroup(mosfets, self))
         self.linear = not self.groups
+        # Unknowns at the terminals of pn junctions (diodes, MOSFETs): a Newton step moves
+        # them by at most max_step_v, so that exp(V/Vt) cannot overflow.  Nodes driven only
+        # by B-sources are not limited (ngspice limits device junctions, not B-sources; a
+        # saturated amplifier's internal node may sit thousands of volts away).
+        self.junction_nodes = np.zeros(self.n, dtype=bool)
+        for g in self.groups:
+            if isinstance(g, (_DiodeGroup, _MosGroup)):
+                k = np.concatenate(g.pattern())
+                self.junction_nodes[k[k < self.n_nodes]] = True
         self._check_structure()
 
     # ---------------------------------------------------------------- helpers
@@ -242,7 +251,11 @@ class MnaSystem:
     def newton(self, b: np.ndarray, x0: np.ndarray | None = None, *, max_iter: int = 200,
                reltol: float = 1e-10, vntol: float = 1e-12, abstol: float = 1e-15,
                max_step_v: float = 2.0) -> np.ndarray:
-        """Solve F(x) = 0 by damped Newton; falls back to source stepping."""
+        """Solve F(x) = 0 by damped Newton; falls back to source stepping.
+
+        A step changes no diode or MOSFET terminal voltage by more than ``max_step_v``
+        (V); other unknowns are limited only by the line search on the KCL residual.
+        """
         if x0 is None:
             x = np.zeros(self.n)
             F0, _ = self.residual_jacobian(x, b, with_jac=False)
@@ -266,11 +279,16 @@ class MnaSystem:
         tol = np.where(np.arange(self.n) < self.n_nodes, vntol, abstol)
         F, J = self.residual_jacobian(x, b)
         fnorm = np.linalg.norm(F)
+        # Scale of each unknown for the natural-monotonicity test below (V, A).
+        floor = np.where(np.arange(self.n) < self.n_nodes, 1e-6, 1e-12)
         for _ in range(max_iter):
-            dx = -_factor(J, self).solve(F)
-            big = np.max(np.abs(dx[: self.n_nodes]), initial=0.0)
+            lu = _factor(J, self)
+            dx = -lu.solve(F)
+            big = np.max(np.abs(dx[self.junction_nodes]), initial=0.0)
             if big > max_step_v:
                 dx *= max_step_v / big
+            weight = 1.0 / (1e-3 * np.abs(x) + floor)
+            dx_norm = np.max(np.abs(dx) * weight, initial=0.0)
             step = 1.0
             for _ls in range(40):
                 x_try = x + step * dx
@@ -278,6 +296,14 @@ class MnaSystem:
                 n_try = np.linalg.norm(F_try)
                 if np.isfinite(n_try) and (n_try <= fnorm or n_try < 1e-300):
                     break
+                # The residual mixes A (KCL rows) and V (branch rows), so a good step may
+                # raise its norm.  Accept it too if the next Newton correction, with this
+                # Jacobian, is smaller than this one (Deuflhard's natural-monotonicity
+                # test, "Newton Methods for Nonlinear Problems", Springer 2004, sec. 3.3).
+                if np.isfinite(n_try):
+                    nxt = np.max(np.abs(lu.solve(F_try)) * weight, initial=0.0)
+                    if nxt <= (1.0 - 0.5 * step) * dx_norm:
+                        break
                 step *= 0.5
             else:  # no decrease along dx (a kink or a step in f): take the plain step
                 x_try = x + dx

@@ -115,6 +115,10 @@ def run_native(circuit: Circuit, analysis: Analysis | None = None):
             raise ValueError(f"the circuit has {len(circuit.analyses)} analyses; pass exactly "
                              "one (op or dc) to run natively")
         analysis = circuit.analyses[0]
+    if not isinstance(analysis, (Op, Dc)):   # before the circuit is flattened
+        raise UnsupportedElementError(f"analysis .{analysis.kind} is not implemented by the "
+                                      "native solver (it runs .op and .dc); run it with "
+                                      "--engine ngspice")
     if isinstance(analysis, Dc):
         check_dc_points(analysis)       # before the netlist is rendered or assembled
     sha = make_job(circuit, analysis).sha256
@@ -135,8 +139,6 @@ def run_native(circuit: Circuit, analysis: Analysis | None = None):
         axis = ("v-sweep" if name.startswith("v") else "i-sweep")
         vec[axis] = values
         return SpiceResult.build("dc", vec, axis, "native", sha)
-    raise UnsupportedElementError(f"analysis {analysis.kind!r} is not implemented by the "
-                                  "native solver (op and dc are); run it with ngspice")
 
 
 class NativeSolver:
