@@ -103,6 +103,7 @@ CARD_KINDS: dict[str, tuple[str, ...]] = {
     "memristor_linear_joglekar": ("memristor_linear_joglekar",),
     "memristor_vteam": ("memristor_vteam",),
     "memristor_yakopcic": ("memristor_yakopcic",),
+    "mzi_mesh": ("mzi_mesh",),
     "optics": ("optics",),
     "photodetector": ("photodetector",),
     "rram_array": ("rram_array",),
