@@ -8,8 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cosim.devices.memristor import MEMRISTOR_MODELS, bench_circuit, bench_drive_from_card, \
-    get_model, params_from_card
+from cosim.devices.memristor import (
+    MEMRISTOR_MODELS,
+    bench_circuit,
+    bench_drive_from_card,
+    get_model,
+    params_from_card,
+)
 from cosim.errors import ConfigError
 from cosim.netlist import Circuit
 

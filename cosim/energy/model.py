@@ -26,11 +26,15 @@ Digital: activation, pooling, bias and accumulation operations at the energy per
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from cosim.energy.components import (baseline_components, photonic_components,
-                                     readout_spec, workload_components)
+from cosim.energy.components import (
+    baseline_components,
+    photonic_components,
+    readout_spec,
+    workload_components,
+)
 from cosim.energy.quantity import Quantity, derive, leaf, total
 
 PHASES = ("forward", "backward", "update")

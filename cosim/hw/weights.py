@@ -25,8 +25,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from cosim.devices.programming import (UPDATE_SCHEMES, ArrayState, DeviceSpread,
-                                       ProgrammingParams, weight_update_pulses)
+from cosim.devices.programming import (
+    UPDATE_SCHEMES,
+    ArrayState,
+    DeviceSpread,
+    ProgrammingParams,
+    weight_update_pulses,
+)
 from cosim.errors import ConfigError
 from cosim.nn.backend import is_bias_name
 

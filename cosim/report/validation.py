@@ -10,8 +10,8 @@ import datetime as _dt
 import html
 import json
 import platform
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -214,7 +214,7 @@ def summary(results: Sequence, *, card_overrides: dict | None = None) -> dict:
         "n_checks": len(results),
         "n_failed": sum(not r.passed for r in results),
         "failed": [r.name for r in results if not r.passed],
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "card_overrides": {k: str(v) for k, v in (card_overrides or {}).items()},
         "published_curves": PUBLISHED_CURVES_NOTE,

@@ -22,10 +22,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Iterable, Sequence
 
 from cosim.errors import ConfigError, NetlistError
 from cosim.netlist import Analysis, Circuit, parse_netlist
@@ -350,7 +350,7 @@ class SpiceEngine:
         for w in workers:
             w.stop()
 
-    def __enter__(self) -> "SpiceEngine":
+    def __enter__(self) -> SpiceEngine:
         return self
 
     def __exit__(self, *exc) -> None:

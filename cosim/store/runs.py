@@ -343,7 +343,7 @@ class RunFile:
     @classmethod
     def create(cls, path: str | Path, config_json: str, *, source_text: str = "",
                overrides: tuple[str, ...] | list[str] = (), overwrite: bool = False,
-               data: dict | None = None) -> "RunFile":
+               data: dict | None = None) -> RunFile:
         """A new run file holding the config; refuses to replace a file unless asked.
 
         ``data`` describes the data the run uses (split sizes, channels, classes, the

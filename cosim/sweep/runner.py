@@ -32,10 +32,11 @@ import signal
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import wait as mp_wait
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

@@ -33,8 +33,12 @@ def _pinch_current(v: np.ndarray, i: np.ndarray) -> float:
 def _hysteresis(model_name: str):
     def check(ctx: CheckContext) -> CheckResult:
         from cosim.devices.memristor import (
-            MEMRISTOR_MODELS, bench_circuit, bench_drive_from_card, params_from_card,
-            simulate)
+            MEMRISTOR_MODELS,
+            bench_circuit,
+            bench_drive_from_card,
+            params_from_card,
+            simulate,
+        )
         from cosim.spice import make_job
 
         m = MEMRISTOR_MODELS[model_name]

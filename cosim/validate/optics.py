@@ -107,8 +107,12 @@ def _mrr(ctx: CheckContext) -> CheckResult:
           "MRR weight bank with inter-channel and thermal crosstalk: weight error before "
           "and after calibration")
 def _bank(ctx: CheckContext) -> CheckResult:
-    from cosim.optics.weight_bank import (calibrate_bank, effective_weights,
-                                          make_weight_bank, program_bank)
+    from cosim.optics.weight_bank import (
+        calibrate_bank,
+        effective_weights,
+        make_weight_bank,
+        program_bank,
+    )
 
     o = _optics(ctx)
     n, m = 8, 4
