@@ -858,8 +858,11 @@ def _integrate_batch(m: MemristorModel, pr: Mapping[str, Any], t: np.ndarray, v:
                 dv_s = dv if shared_v or whole else dv[sel]
                 if j > _J_EXPLICIT:
                     ms = min(h, max_step_s) if max_step_s else h
-                    x[sel] = _radau(drive, f, lambda tt: vk_s + (tt - t_k) / h * dv_s, t_k,
-                                    float(t[k + 1]), x[sel], rtol, atol, ms, m.name)
+                    # the loop's values bound now (the drive is only used inside _radau)
+                    def v_of(tt, vk_s=vk_s, dv_s=dv_s, t_k=t_k, h=h):
+                        return vk_s + (tt - t_k) / h * dv_s
+                    x[sel] = _radau(drive, f, v_of, t_k, float(t[k + 1]), x[sel], rtol, atol,
+                                    ms, m.name)
                     with np.errstate(all="ignore"):
                         k1[sel] = np.broadcast_to(f(drive(vk_s + 1.0 * dv_s), x[sel]),
                                                   (sel.size,))

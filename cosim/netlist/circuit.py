@@ -138,7 +138,7 @@ def shipped_library_lines(name: str) -> list[str]:
     lines and ``.end`` dropped, trailing blanks stripped."""
     text = (data_dir("netlists") / check_include_name(name)).read_text(encoding="utf-8")
     return [ln.rstrip() for ln in text.split("\n") if ln.strip()
-            and not ln.strip().lower() == ".end"]
+            and ln.strip().lower() != ".end"]
 
 
 def _add_unique(owner, elements: tuple[Element, ...], where: str) -> None:

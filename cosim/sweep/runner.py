@@ -25,6 +25,7 @@ their ngspice processes notice and exit (:func:`cosim.processes.watch_parent`).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import os
@@ -226,10 +227,8 @@ def _worker_main(conn, parent_pid: int, parent_main_thread: bool, threads: int) 
     (``(task, params, seed)``, ``None`` to stop) and sends back their :class:`Outcome`."""
     from cosim.processes import watch_parent
 
-    try:
+    with contextlib.suppress(OSError):
         os.setpgid(0, 0)
-    except OSError:
-        pass
     watch_parent(parent_pid, death_signal=parent_main_thread)
     _share_cores(threads)
     conn.send("ready")
@@ -272,10 +271,9 @@ class _LocalWorker:
         self.deadline: float | None = self.t_start + WORKER_START_TIMEOUT_S
 
     def give(self, task: str, p: Point, timeout_s: float | None) -> None:
-        try:
+        # the worker may be gone: the loop finds it dead, with the point failed
+        with contextlib.suppress(OSError):
             self.conn.send((task, p.params, p.seed))
-        except OSError:
-            pass    # the worker is gone: the loop finds it dead, with the point failed
         self.point = p
         self.t_start = time.monotonic()
         self.deadline = None if timeout_s is None else self.t_start + timeout_s
@@ -294,10 +292,8 @@ class _LocalWorker:
 
     def stop(self) -> None:
         """Ask an idle worker to exit; kill it if it does not within 5 s."""
-        try:
+        with contextlib.suppress(OSError):
             self.conn.send(None)
-        except OSError:
-            pass
         self.proc.join(5)
         if self.proc.exitcode is None:
             self.kill()
