@@ -377,7 +377,7 @@ def _build(cls, data: Any, prefix: str, source: str):
         raise ConfigError(f"{source}: {where}: {exc}") from None
 
 
-def _coerce(tp, value: Any, path: str, source: str):
+def _coerce(tp, value: Any, path: str, source: str):  # noqa: C901 - one branch per annotation kind
     """Check ``value`` against the annotation ``tp``; return the value to construct with."""
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):

@@ -81,7 +81,7 @@ class ProgrammingParams:
     v_write_v: float = 2.0
     t_write_s: float = 8e-8
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # noqa: C901 - one range check per parameter
         def bad(name: str, rule: str) -> ConfigError:
             return ConfigError(f"programming parameter {name}={getattr(self, name)!r} is out "
                                f"of range: it must be {rule}")

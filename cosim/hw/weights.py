@@ -185,8 +185,9 @@ class DeviceWeightStore:
 
     # --- checkpoint -----------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Named arrays: biases and read-back weights under their own names, every device array (conductances, fault masks, d2d
-        draws), ``w_max`` and the RNG state (JSON bytes), for an exact resume."""
+        """Named arrays: biases and read-back weights under their own names, every device
+        array (conductances, fault masks, d2d draws), ``w_max`` and the RNG state (JSON
+        bytes), for an exact resume."""
         out: dict[str, np.ndarray] = {}
         for name, b in self._biases.items():
             out[name] = b.copy()

@@ -85,7 +85,8 @@ class SubCircuit:
         head = f".subckt {self.name} {' '.join(self.ports)}"
         if self.params:
             head += " params: " + " ".join(
-                f"{k}={format_value(v, f'{self.name}.{k}')}" for k, v in sorted(self.params.items()))
+                f"{k}={format_value(v, f'{self.name}.{k}')}"
+                for k, v in sorted(self.params.items()))
         lines = [head]
         lines += [render_member(m, f"subckt {self.name}: model") for m in self.models]
         lines += [render_member(e, f"subckt {self.name}: element") for e in self.elements]

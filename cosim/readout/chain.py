@@ -262,7 +262,7 @@ def _tia_params(spec: ReadoutSpec, nzpsd: float) -> dict[str, float]:
     }
 
 
-def build_readout_chain(spec: ReadoutSpec | None = None, n_channels: int = 1, *,
+def build_readout_chain(spec: ReadoutSpec | None = None, n_channels: int = 1, *,  # noqa: C901 - argument checks
                         drive: Drive = "signal",
                         signal_a: float | np.ndarray = 0.0,
                         common_mode_w: float | np.ndarray = 0.0,

@@ -281,4 +281,5 @@ def make_readout(name: str, spec: ReadoutSpec | None = None, **kwargs):
     return cls.from_spec(spec, **kwargs)
 
 
-__all__ = ["NOISE_SOURCES", "READOUT_ENGINES", "ReadoutEngine", "SpiceReadout", "TwinReadout", "make_readout"]
+__all__ = ["NOISE_SOURCES", "READOUT_ENGINES", "ReadoutEngine", "SpiceReadout", "TwinReadout",
+           "make_readout"]

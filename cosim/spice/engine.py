@@ -38,7 +38,8 @@ from cosim.spice.result import _AXIS_NAMES, SpiceResult
 
 _ERRORS = {cls.__name__: cls for cls in (
     E.SpiceError, E.NgspiceNotFoundError, E.SpiceSyntaxError, E.DeckRefusedError,
-    E.UnknownModelError, E.UnknownNodeError, E.SingularMatrixError, E.ConvergenceError, E.TimestepTooSmallError,
+    E.UnknownModelError, E.UnknownNodeError, E.SingularMatrixError, E.ConvergenceError,
+    E.TimestepTooSmallError,
     E.SpiceTimeoutError, E.SpiceCrashError)}
 
 

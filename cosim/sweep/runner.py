@@ -301,7 +301,7 @@ class _LocalWorker:
             self.conn.close()
 
 
-def _run_local(task: str, todo: list[Point], n_workers: int,
+def _run_local(task: str, todo: list[Point], n_workers: int,  # noqa: C901 - the worker event loop
                record: Callable[[Point, Outcome], None],
                point_timeout_s: float | None = None) -> None:
     """Local worker processes (``spawn``), one point at a time each.

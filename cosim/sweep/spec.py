@@ -317,7 +317,7 @@ def _check_dist(where: str, d: Any) -> dict:
 
 
 # ------------------------------------------------------------------------------ loading
-def parse_spec(text: str, origin: str = "<text>", *, validate_task: bool = True) -> SweepSpec:
+def parse_spec(text: str, origin: str = "<text>", *, validate_task: bool = True) -> SweepSpec:  # noqa: C901 - one check per spec key
     """A validated :class:`SweepSpec` from TOML text.
 
     Parameters
