@@ -10,7 +10,7 @@ model's keyword parameters (SI units):
 They are the *same* equations as the behavioural subcircuits (same smoothing of sign
 steps, same window-noise bias, same state-node leak), so an ngspice transient of a
 subcircuit and :func:`simulate` of its twin agree to integration accuracy; that is a
-tested property (tests/test_memristor_models.py).  :func:`simulate_batch` integrates
+tested property (tests/devices/test_memristor_models.py).  :func:`simulate_batch` integrates
 many devices at once (per-device drives, initial states and parameters); see the
 "Choice of integrator" comment below for the scheme and why.
 
