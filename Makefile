@@ -12,13 +12,17 @@ STAMP  := $(VENV)/.installed-stamp
 PY     := $(VENV)/bin/python
 TORCH_INDEX ?=
 
-.PHONY: demo test setup ngspice bench reliability docs clean
+.PHONY: demo test lint setup ngspice bench reliability docs clean
 
 demo: setup
 	$(VENV)/bin/cosim demo
 
 test: setup
 	$(PY) -m pytest -q
+
+# ruff with the rule selection of pyproject.toml ([tool.ruff.lint]).
+lint: setup
+	$(VENV)/bin/ruff check cosim
 
 setup: ngspice $(STAMP)
 

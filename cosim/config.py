@@ -327,16 +327,16 @@ class RunConfig:
         return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> "RunConfig":
+    def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> RunConfig:
         """Validated config from a nested dict (unknown keys rejected by dotted path)."""
         return _build(cls, data, "", source)
 
     @classmethod
-    def from_json(cls, text: str) -> "RunConfig":
+    def from_json(cls, text: str) -> RunConfig:
         """Inverse of :meth:`to_json`."""
         return cls.from_dict(json.loads(text), source="JSON config")
 
-    def replace(self, **sections) -> "RunConfig":
+    def replace(self, **sections) -> RunConfig:
         """A copy with whole sections or fields replaced (validated again)."""
         return dataclasses.replace(self, **sections)
 
@@ -377,7 +377,7 @@ def _build(cls, data: Any, prefix: str, source: str):
         raise ConfigError(f"{source}: {where}: {exc}") from None
 
 
-def _coerce(tp, value: Any, path: str, source: str):
+def _coerce(tp, value: Any, path: str, source: str):  # noqa: C901 - one branch per annotation kind
     """Check ``value`` against the annotation ``tp``; return the value to construct with."""
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):

@@ -7,11 +7,11 @@
 
 from __future__ import annotations
 
-from cosim.cli.usage import usage_error
-
 import argparse
 import json
 import sys
+
+from cosim.cli.usage import usage_error
 
 
 def register(subparsers) -> None:

@@ -8,11 +8,11 @@ input-referred noise, supply power.
 
 from __future__ import annotations
 
-from cosim.cli.usage import usage_error
-
 import json
 import math
 from pathlib import Path
+
+from cosim.cli.usage import usage_error
 
 _UNITS = {
     "lsb_v": "V", "full_scale_current_a": "A", "gain_ohm": "ohm", "offset_v": "V",

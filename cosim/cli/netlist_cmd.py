@@ -6,14 +6,13 @@ each defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``build(args) -> 
 
 from __future__ import annotations
 
-from cosim.cli.usage import usage_error
-
 import importlib
 import json
 import sys
 from collections import Counter
 from pathlib import Path
 
+from cosim.cli.usage import usage_error
 from cosim.errors import ConfigError
 
 BUILDER_MODULES: list[str] = [
@@ -120,7 +119,7 @@ def netlist_summary(circuit) -> dict:
     by_type = Counter(type(e).__name__ for e in circuit.elements)
     subckts_used = sorted({e.subckt for e in circuit.elements
                            if isinstance(e, SubcircuitInstance)})
-    models_used = sorted({getattr(e, "model") for e in circuit.elements if hasattr(e, "model")})
+    models_used = sorted({e.model for e in circuit.elements if hasattr(e, "model")})
     return {
         "title": circuit.title,
         "sha256": circuit.sha256(),
@@ -447,7 +446,8 @@ def cmd_plot(args) -> int:
                                 (ax2, v_cell, "cell voltage (V)")):
             im = ax.imshow(data, cmap="viridis")
             fig.colorbar(im, ax=ax, label=label)
-            ax.set_xlabel("column"); ax.set_ylabel("row")
+            ax.set_xlabel("column")
+            ax.set_ylabel("row")
         ax1.set_title("cell currents")
         ax2.set_title("cell voltages (drive minus IR drop)")
         fig.suptitle(circuit.title)
@@ -466,7 +466,8 @@ def cmd_plot(args) -> int:
             for key in ("onoise_spectrum", "inoise_spectrum"):
                 if key in result.vectors:
                     ax.loglog(axis, np.abs(result.vectors[key]), label=key)
-            ax.set_xlabel("frequency (Hz)"); ax.set_ylabel("noise density (per rtHz)")
+            ax.set_xlabel("frequency (Hz)")
+            ax.set_ylabel("noise density (per rtHz)")
             ax.legend()
             what = "noise spectra"
         elif kind == "ac":
@@ -476,19 +477,23 @@ def cmd_plot(args) -> int:
                 ax1.semilogx(axis, 20 * np.log10(np.maximum(np.abs(v), 1e-300)),
                              label=n)
                 ax2.semilogx(axis, np.degrees(np.unwrap(np.angle(v))), label=n)
-            ax1.set_ylabel("|V| (dB V)"); ax2.set_ylabel("phase (deg)")
-            ax2.set_xlabel("frequency (Hz)"); ax1.legend(fontsize=7)
+            ax1.set_ylabel("|V| (dB V)")
+            ax2.set_ylabel("phase (deg)")
+            ax2.set_xlabel("frequency (Hz)")
+            ax1.legend(fontsize=7)
             what = f"Bode plot of {len(names)} node(s)"
         elif kind == "op":
             fig, ax = plt.subplots(figsize=(7, 4))
             ax.bar(names, [float(np.real(volts[n])) for n in names])
-            ax.set_ylabel("V"); ax.tick_params(axis="x", rotation=60)
+            ax.set_ylabel("V")
+            ax.tick_params(axis="x", rotation=60)
             what = f"operating point of {len(names)} node(s)"
         else:
             fig, ax = plt.subplots(figsize=(7, 4))
             for n in names:
                 ax.plot(axis, np.real(volts[n]), label=n)
-            ax.set_xlabel(f"{result.axis_name}"); ax.set_ylabel("V")
+            ax.set_xlabel(f"{result.axis_name}")
+            ax.set_ylabel("V")
             ax.legend(fontsize=7)
             what = f"{kind} waveforms of {len(names)} node(s)"
         ax_title = fig.axes[0]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from cosim.cli.usage import usage_error
-
 import json
 from pathlib import Path
+
+from cosim.cli.usage import usage_error
 
 
 def register(subparsers) -> None:

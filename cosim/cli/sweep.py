@@ -12,12 +12,12 @@
 
 from __future__ import annotations
 
-from cosim.cli.usage import usage_error
-
 import json
 import math
 import sys
 from pathlib import Path
+
+from cosim.cli.usage import usage_error
 
 
 def register(subparsers) -> None:

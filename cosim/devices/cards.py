@@ -168,7 +168,7 @@ class Card:
                 f"it has: {', '.join(sorted(self.params))}"
             ) from None
 
-    def with_values(self, **overrides: Any) -> "Card":
+    def with_values(self, **overrides: Any) -> Card:
         """A copy with some values replaced (provenance becomes 'user override')."""
         params = dict(self.params)
         for key, value in overrides.items():
@@ -198,7 +198,7 @@ def _check_value(p: Parameter, where: str) -> None:
         if math.isfinite(v) and not lo <= v <= hi:
             raise CardError(f"{where}: value {v!r} {p.unit}{given} is outside the physical "
                             f"range [{lo:g}, {hi:g}] {p.unit} ({why}); fix the value")
-    if isinstance(v, bool) or isinstance(v, str):
+    if isinstance(v, (bool, str)):
         return
     if isinstance(v, (int, float)):
         numbers = [v]
@@ -230,7 +230,7 @@ def parse_card(text: str, origin: str = "<string>", path: Path | None = None,
     return _parse(text, origin, path, None if kind is None else _resolve_kind(kind))
 
 
-def _parse(text: str, origin: str, path: Path | None, kind: str | None,
+def _parse(text: str, origin: str, path: Path | None, kind: str | None,  # noqa: C901 (one check per card rule)
            raw: bool = False) -> Card:
     """:func:`parse_card` with a resolved ``kind``; ``raw`` keeps every unit as written
     (for the reference cards, which define the SI units)."""

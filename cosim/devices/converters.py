@@ -249,8 +249,8 @@ class Adc(_Converter):
         return self._convert(x)
 
     @classmethod
-    def from_card(cls, card: "str | Path | object" = "converters", *,
-                  rng: np.random.Generator | None = None, **overrides) -> "Adc":
+    def from_card(cls, card: str | Path | object = "converters", *,
+                  rng: np.random.Generator | None = None, **overrides) -> Adc:
         """The ADC of a converters card (``adc_*`` parameters); INL needs ``rng``."""
         return _from_card(cls, "adc", card, rng, overrides)
 
@@ -277,8 +277,8 @@ class Dac(_Converter):
         return 0.5 * (edges[codes] + edges[codes + 1])
 
     @classmethod
-    def from_card(cls, card: "str | Path | object" = "converters", *,
-                  rng: np.random.Generator | None = None, **overrides) -> "Dac":
+    def from_card(cls, card: str | Path | object = "converters", *,
+                  rng: np.random.Generator | None = None, **overrides) -> Dac:
         """The DAC of a converters card (``dac_*`` parameters); INL needs ``rng``."""
         return _from_card(cls, "dac", card, rng, overrides)
 

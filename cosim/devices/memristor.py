@@ -10,7 +10,7 @@ model's keyword parameters (SI units):
 They are the *same* equations as the behavioural subcircuits (same smoothing of sign
 steps, same window-noise bias, same state-node leak), so an ngspice transient of a
 subcircuit and :func:`simulate` of its twin agree to integration accuracy; that is a
-tested property (tests/test_memristor_models.py).  :func:`simulate_batch` integrates
+tested property (tests/devices/test_memristor_models.py).  :func:`simulate_batch` integrates
 many devices at once (per-device drives, initial states and parameters); see the
 "Choice of integrator" comment below for the scheme and why.
 
@@ -64,9 +64,10 @@ Default parameters are the published sets of ``devices/memristor_<name>.toml``; 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, SimpleNamespace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -857,8 +858,11 @@ def _integrate_batch(m: MemristorModel, pr: Mapping[str, Any], t: np.ndarray, v:
                 dv_s = dv if shared_v or whole else dv[sel]
                 if j > _J_EXPLICIT:
                     ms = min(h, max_step_s) if max_step_s else h
-                    x[sel] = _radau(drive, f, lambda tt: vk_s + (tt - t_k) / h * dv_s, t_k,
-                                    float(t[k + 1]), x[sel], rtol, atol, ms, m.name)
+                    # the loop's values bound now (the drive is only used inside _radau)
+                    def v_of(tt, vk_s=vk_s, dv_s=dv_s, t_k=t_k, h=h):
+                        return vk_s + (tt - t_k) / h * dv_s
+                    x[sel] = _radau(drive, f, v_of, t_k, float(t[k + 1]), x[sel], rtol, atol,
+                                    ms, m.name)
                     with np.errstate(all="ignore"):
                         k1[sel] = np.broadcast_to(f(drive(vk_s + 1.0 * dv_s), x[sel]),
                                                   (sel.size,))

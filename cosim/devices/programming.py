@@ -81,7 +81,7 @@ class ProgrammingParams:
     v_write_v: float = 2.0
     t_write_s: float = 8e-8
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # noqa: C901 - one range check per parameter
         def bad(name: str, rule: str) -> ConfigError:
             return ConfigError(f"programming parameter {name}={getattr(self, name)!r} is out "
                                f"of range: it must be {rule}")
@@ -477,7 +477,7 @@ class ArrayState:
     @staticmethod
     def from_weights(w, w_max: float, params: ProgrammingParams,
                      rng: np.random.Generator | None = None, *, quantized: bool = False
-                     ) -> "ArrayState":
+                     ) -> ArrayState:
         """Program weights ``w`` (ideal target conductances, optionally quantized to
         ``params.n_levels``), drawing d2d spread and faults from ``rng`` when the
         parameters ask for them; faulty devices take their stuck value."""
@@ -504,7 +504,7 @@ class ArrayState:
         state = ArrayState(g_pos, g_neg, on_p, off_p, on_n, off_n, spread_pos, spread_neg)
         return state.with_faults_at(params)
 
-    def with_faults_at(self, params: ProgrammingParams) -> "ArrayState":
+    def with_faults_at(self, params: ProgrammingParams) -> ArrayState:
         """This state with stuck devices at their nominal/per-device G_max or G_min."""
         def limits(spread):
             if spread is None:
@@ -523,7 +523,7 @@ class ArrayState:
                                        params.g_max_s)
 
     def apply_pulses(self, n_pos, n_neg, params: ProgrammingParams,
-                     rng: np.random.Generator | None = None) -> "ArrayState":
+                     rng: np.random.Generator | None = None) -> ArrayState:
         """New state after signed pulse counts on the G+ and G- devices; stuck devices
         do not move."""
         kp = {} if self.spread_pos is None else self.spread_pos.kwargs()

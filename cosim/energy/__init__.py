@@ -5,8 +5,16 @@ to device-card values, simulation results and layer-shape counts.
 """
 
 from cosim.energy.config import load_config
-from cosim.energy.model import (CLAIMS, CLAIMS_SOURCE, NETWORKS, PHASES, EnergyReport,
-                                energy_by_component, evaluate, readout_characterization)
+from cosim.energy.model import (
+    CLAIMS,
+    CLAIMS_SOURCE,
+    NETWORKS,
+    PHASES,
+    EnergyReport,
+    energy_by_component,
+    evaluate,
+    readout_characterization,
+)
 from cosim.energy.quantity import Quantity, card_quantity, derive, leaf
 
 __all__ = ["CLAIMS", "CLAIMS_SOURCE", "NETWORKS", "PHASES", "EnergyReport", "Quantity",

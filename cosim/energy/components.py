@@ -81,7 +81,8 @@ def readout_spec(card):
                                   adc_bits=int(card["bits"]))
 
 
-def photonic_components(card, characterization, *, optics_card=None) -> tuple[dict[str, Quantity], list[str]]:
+def photonic_components(card, characterization, *,
+                        optics_card=None) -> tuple[dict[str, Quantity], list[str]]:
     """Component quantities of the photonic design, and warnings for the report."""
     from cosim.optics.link_budget import link_budget
     from cosim.optics.weight_bank import make_weight_bank
@@ -105,7 +106,8 @@ def photonic_components(card, characterization, *, optics_card=None) -> tuple[di
                      f"{want.feedback_resistance_ohm:.4g} Ohm")
     sim = (f"ngspice readout characterization of TIA card {tia!r} at {ch.spec.adc_bits} bits "
            "(cosim.readout.characterize)")
-    c["settling_time"] = leaf(ch.settling_time_s, "s", f"{sim}: full-scale step settling to half an LSB")
+    c["settling_time"] = leaf(ch.settling_time_s, "s",
+                              f"{sim}: full-scale step settling to half an LSB")
     avg = c["readout_averaging"]
     if card["symbol_rate_hz"] > 0:
         c["symbol_rate"] = card_quantity(card, "symbol_rate_hz")
@@ -214,7 +216,8 @@ def baseline_components(card) -> dict[str, Quantity]:
                                      weight_bits=c["weight_bits"], bits_per_cell=c["bits_per_cell"],
                                      cells_per_slice=c["cells_per_slice"])
     c["copies"] = leaf(2 if card["transposed_copy"] else 1, "1",
-                       f"card energy_baseline.transposed_copy: {card.params['transposed_copy'].provenance}")
+                       "card energy_baseline.transposed_copy: "
+                       f"{card.params['transposed_copy'].provenance}")
     return c
 
 

@@ -27,7 +27,8 @@ SECTIONS = {"bplight": "energy_bplight", "baseline": "energy_baseline",
 
 
 def load_config(path: str | Path | None = None, **sections: dict) -> dict:
-    """Cards with overrides: ``{"bplight": Card, "baseline": Card, "workload": Card, "rram": Card}``.
+    """Cards with overrides:
+    ``{"bplight": Card, "baseline": Card, "workload": Card, "rram": Card}``.
 
     ``path`` is a TOML file; ``sections`` (e.g. ``bplight={"bits": 8}``) apply after it.
     """

@@ -26,11 +26,15 @@ Digital: activation, pooling, bias and accumulation operations at the energy per
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from cosim.energy.components import (baseline_components, photonic_components,
-                                     readout_spec, workload_components)
+from cosim.energy.components import (
+    baseline_components,
+    photonic_components,
+    readout_spec,
+    workload_components,
+)
 from cosim.energy.quantity import Quantity, derive, leaf, total
 
 PHASES = ("forward", "backward", "update")
@@ -42,7 +46,8 @@ CLAIMS = {
 }
 """Ratios claimed by BPLight-CNN (arXiv 2102.10140, abstract) over electronic designs at
 16 bits.  Shown beside ours as claims, never as results of this model."""
-CLAIMS_SOURCE = "BPLight-CNN, arXiv 2102.10140 (abstract), claimed over electronic designs at 16 bits"
+CLAIMS_SOURCE = (
+    "BPLight-CNN, arXiv 2102.10140 (abstract), claimed over electronic designs at 16 bits")
 
 
 def _networks() -> dict[str, Callable]:
@@ -99,16 +104,21 @@ def _photonic_pass(c, w, r, a, b, ew) -> tuple[dict[str, Quantity], Quantity, Qu
     reads = derive("r * b * t_in", "1", r=r, b=b, t_in=t_in)
     adc_conv = derive("n_out * n_avg", "1", n_out=reads, n_avg=c["readout_averaging"])
     t = {
-        "dac_energy": derive("n_conv * e_dac", "J", n_conv=dac_conv, e_dac=c["dac_energy_per_conversion"]),
-        "modulator_energy": derive("n_sym * e_mod", "J", n_sym=dac_conv, e_mod=c["modulator_energy_per_symbol"]),
+        "dac_energy": derive("n_conv * e_dac", "J", n_conv=dac_conv,
+                             e_dac=c["dac_energy_per_conversion"]),
+        "modulator_energy": derive("n_sym * e_mod", "J", n_sym=dac_conv,
+                                   e_mod=c["modulator_energy_per_symbol"]),
         "laser_energy": derive("n_sym * p_el * t_sym", "J", n_sym=dac_conv,
-                               p_el=c["laser_electrical_power_per_channel"], t_sym=c["symbol_period"]),
+                               p_el=c["laser_electrical_power_per_channel"],
+                               t_sym=c["symbol_period"]),
         "ring_tuning_energy": derive("tiles * n * m * p_ring * latency", "J", tiles=tiles,
                                      n=c["bank_channels"], m=c["bank_outputs"],
                                      p_ring=c["ring_heater_power"], latency=latency),
         "pd_tia_energy": derive("n_read * (p_tia + p_pd) * t_sym", "J", n_read=reads,
-                                p_tia=c["tia_power"], p_pd=c["pd_bias_power"], t_sym=c["symbol_period"]),
-        "adc_energy": derive("n_conv * e_adc", "J", n_conv=adc_conv, e_adc=c["adc_energy_per_conversion"]),
+                                p_tia=c["tia_power"], p_pd=c["pd_bias_power"],
+                                t_sym=c["symbol_period"]),
+        "adc_energy": derive("n_conv * e_adc", "J", n_conv=adc_conv,
+                             e_adc=c["adc_energy_per_conversion"]),
         "buffer_energy": derive("r * (a + b) * bits / access_bits * e_buf", "J", r=r, a=a, b=b,
                                 bits=c["bits"], access_bits=w["buffer_access_bits"],
                                 e_buf=w["buffer_energy_per_access"]),
@@ -121,7 +131,8 @@ def _photonic_pass(c, w, r, a, b, ew) -> tuple[dict[str, Quantity], Quantity, Qu
 
 def _baseline_pass(c, w, r, a, b, ew) -> tuple[dict[str, Quantity], Quantity, Quantity]:
     t_in = derive("ceil(a / rows)", "1", a=a, rows=c["crossbar_rows"])
-    t_out = derive("ceil(b * cpw / cols)", "1", b=b, cpw=c["columns_per_weight"], cols=c["crossbar_cols"])
+    t_out = derive("ceil(b * cpw / cols)", "1", b=b, cpw=c["columns_per_weight"],
+                   cols=c["crossbar_cols"])
     tiles = derive("t_in * t_out", "1", t_in=t_in, t_out=t_out)
     latency = derive("r * ib * t_cycle", "s", r=r, ib=c["input_bits"], t_cycle=c["read_cycle_s"])
     adc_conv = derive("r * ib * b * cpw * t_in", "1", r=r, ib=c["input_bits"], b=b,
@@ -131,7 +142,8 @@ def _baseline_pass(c, w, r, a, b, ew) -> tuple[dict[str, Quantity], Quantity, Qu
                              t_out=t_out, e_dac=c["dac_energy_per_conversion"]),
         "crossbar_energy": derive("r * ib * tiles * e_xbar", "J", r=r, ib=c["input_bits"],
                                   tiles=tiles, e_xbar=c["crossbar_read_energy"]),
-        "adc_energy": derive("n_conv * e_adc", "J", n_conv=adc_conv, e_adc=c["adc_energy_per_conversion"]),
+        "adc_energy": derive("n_conv * e_adc", "J", n_conv=adc_conv,
+                             e_adc=c["adc_energy_per_conversion"]),
         "buffer_energy": derive("r * (a + b) * bits / access_bits * e_buf", "J", r=r, a=a, b=b,
                                 bits=c["weight_bits"], access_bits=w["buffer_access_bits"],
                                 e_buf=w["buffer_energy_per_access"]),
@@ -141,7 +153,8 @@ def _baseline_pass(c, w, r, a, b, ew) -> tuple[dict[str, Quantity], Quantity, Qu
     return t, latency, tiles
 
 
-def _update(w, cells_per_weight, copies, rows_per_tile, r, a, b) -> tuple[dict[str, Quantity], Quantity]:
+def _update(w, cells_per_weight, copies, rows_per_tile, r, a, b
+            ) -> tuple[dict[str, Quantity], Quantity]:
     macs = derive("r * a * b", "1", r=r, a=a, b=b)
     cells = derive("a * b * cells * copies", "1", a=a, b=b, cells=cells_per_weight, copies=copies)
     t = {
@@ -168,7 +181,7 @@ def readout_characterization(card=None):
     return characterize(readout_spec(load_card("energy_bplight") if card is None else card))
 
 
-def evaluate(network: str = "lenet5", *, cards: dict | None = None,
+def evaluate(network: str = "lenet5", *, cards: dict | None = None,  # noqa: C901 - layer-by-layer accounting
              characterization=None) -> EnergyReport:
     """Evaluate ``network`` on both designs.
 
@@ -218,17 +231,20 @@ def evaluate(network: str = "lenet5", *, cards: dict | None = None,
     tiles_all: dict[str, dict[str, Quantity]] = {d: {} for d in DESIGNS}
     for i, info in enumerate(infos):
         name = info.name
-        ew = _count(info.elementwise_ops, "elementwise digital operations per sample", network, name)
+        ew = _count(info.elementwise_ops, "elementwise digital operations per sample", network,
+                    name)
         if info.weight_shape is None:
             if info.elementwise_ops == 0:
                 continue
             layer_names.append(name)
-            zero = leaf(0.0, "s", "digital operations overlap the analog pipeline (not on the critical path)")
+            zero = leaf(0.0, "s", "digital operations overlap the analog pipeline "
+                                  "(not on the critical path)")
             for d in DESIGNS:
                 phases = ["forward"] + (["backward"] if i > first_weighted else [])
                 for ph in phases:
                     e = derive("ew * e_op", "J", ew=ew, e_op=wc["digital_op_energy"])
-                    per[d][ph][name] = {"digital_energy": e, "energy": total({"digital_energy": e}, "J"),
+                    per[d][ph][name] = {"digital_energy": e,
+                                        "energy": total({"digital_energy": e}, "J"),
                                         "latency": zero}
             continue
         layer_names.append(name)
@@ -247,11 +263,14 @@ def evaluate(network: str = "lenet5", *, cards: dict | None = None,
                 t, lat, tiles_t = fn(c, wc, r, b, a, no_ew)
                 m_b = derive("r * a * b", "1", r=r, a=a, b=b)
                 macs["backward"][name] = m_b
-                per[d]["backward"][name] = {**t, "energy": total(t, "J"), "latency": lat, "macs": m_b}
+                per[d]["backward"][name] = {**t, "energy": total(t, "J"), "latency": lat,
+                                            "macs": m_b}
             if d == "bplight":
-                t, lat = _update(wc, c["memristors_per_weight"], bp_copies, c["bank_outputs"], r, a, b)
+                t, lat = _update(wc, c["memristors_per_weight"], bp_copies, c["bank_outputs"],
+                                 r, a, b)
             else:
-                t, lat = _update(wc, c["columns_per_weight"], c["copies"], c["crossbar_rows"], r, a, b)
+                t, lat = _update(wc, c["columns_per_weight"], c["copies"], c["crossbar_rows"],
+                                 r, a, b)
             per[d]["update"][name] = {**t, "energy": total(t, "J"), "latency": lat, "macs": m_f}
         macs["update"][name] = m_f
 
@@ -302,8 +321,10 @@ def _totals(figs, d, per, macs, wc, network, comp, tiles) -> None:
                                            energy=figs[f"{pre}.energy_per_image"])
         if mode == "training":
             n_img = leaf(wc[images_key].value, "1", wc[images_key].source)
-            figs[f"{pre}.energy_per_epoch"] = derive("e * n", "J", e=figs[f"{pre}.energy_per_image"], n=n_img)
-            figs[f"{pre}.time_per_epoch"] = derive("t * n", "s", t=figs[f"{pre}.time_per_image"], n=n_img)
+            figs[f"{pre}.energy_per_epoch"] = derive("e * n", "J",
+                                                     e=figs[f"{pre}.energy_per_image"], n=n_img)
+            figs[f"{pre}.time_per_epoch"] = derive("t * n", "s",
+                                                   t=figs[f"{pre}.time_per_image"], n=n_img)
     n_tiles = total(tiles, "1")
     if d == "bplight":
         figs[f"{d}.area.tiles"] = derive("tiles * 2", "1", tiles=n_tiles)
@@ -312,10 +333,11 @@ def _totals(figs, d, per, macs, wc, network, comp, tiles) -> None:
                            dac=comp["dac_area"], pd=comp["pd_area"], tia=comp["tia_area"],
                            adc=comp["adc_area"])
     else:
-        figs[f"{d}.area.tiles"] = derive("tiles * copies", "1", tiles=n_tiles, copies=comp["copies"])
-        tile_area = derive("rows * cols * cell + adc + rows * dac", "m^2", rows=comp["crossbar_rows"],
-                           cols=comp["crossbar_cols"], cell=comp["cell_area"], adc=comp["adc_area"],
-                           dac=comp["dac_area"])
+        figs[f"{d}.area.tiles"] = derive("tiles * copies", "1", tiles=n_tiles,
+                                         copies=comp["copies"])
+        tile_area = derive("rows * cols * cell + adc + rows * dac", "m^2",
+                           rows=comp["crossbar_rows"], cols=comp["crossbar_cols"],
+                           cell=comp["cell_area"], adc=comp["adc_area"], dac=comp["dac_area"])
     figs[f"{d}.area.tile_area"] = tile_area
     figs[f"{d}.area.total"] = derive("tiles * tile_area", "m^2", tiles=figs[f"{d}.area.tiles"],
                                      tile_area=tile_area)
@@ -331,7 +353,8 @@ def _with_formula(stages: dict[str, Quantity]) -> Quantity:
     return total(stages, "s")
 
 
-def energy_by_component(report: EnergyReport, design: str, mode: str = "training") -> dict[str, dict[str, float]]:
+def energy_by_component(report: EnergyReport, design: str,
+                        mode: str = "training") -> dict[str, dict[str, float]]:
     """``{layer: {component: J per image}}`` summed over the phases of ``mode``."""
     phases = PHASES if mode == "training" else ("forward",)
     out: dict[str, dict[str, float]] = {}

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import ast
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from cosim.errors import ConfigError
 
@@ -55,7 +56,7 @@ class Quantity:
     value: float
     unit: str
     formula: str | None = None
-    inputs: Mapping[str, "Quantity"] = field(default_factory=dict)
+    inputs: Mapping[str, Quantity] = field(default_factory=dict)
     source: str | None = None
 
     def explain(self, name: str = "", *, depth: int = 0, max_depth: int = 60) -> str:
@@ -73,7 +74,7 @@ class Quantity:
             lines.append(f"{head}  [{self.source}]")
         return "\n".join(lines)
 
-    def leaves(self) -> list[tuple[str, "Quantity"]]:
+    def leaves(self) -> list[tuple[str, Quantity]]:
         """All leaf quantities this one depends on (name in its parent formula, leaf)."""
         out: list[tuple[str, Quantity]] = []
         for key, q in self.inputs.items():

@@ -3,6 +3,13 @@ weight bank, memristor crossbar, ... tiles, each mapping matrices onto its array
 the hardware mapping of a network's products (the device weight store, the hardware
 matmul backend)."""
 
+from cosim.hw.backend import (
+    ARCHITECTURES,
+    HardwareBackend,
+    HardwareConfig,
+    IdealHardware,
+    build_hardware,
+)
 from cosim.hw.crossbar import (
     CELL_KINDS,
     DIRECTIONS,
@@ -16,15 +23,13 @@ from cosim.hw.crossbar import (
     read_currents,
     write_bias,
 )
-from cosim.hw.write import LINEAR_IV_MODELS, simulate_write_native
-from cosim.hw.backend import (ARCHITECTURES, HardwareBackend, HardwareConfig,
-                              IdealHardware, build_hardware)
 from cosim.hw.crossbar_tile import CrossbarTiles
 from cosim.hw.photonic import PhotonicTiles
 from cosim.hw.protocols import Loaded, Recorder, Tile, TileContext
 from cosim.hw.registry import TILES, tile_class
 from cosim.hw.stats import HardwareStats
 from cosim.hw.weights import DeviceWeightStore
+from cosim.hw.write import LINEAR_IV_MODELS, simulate_write_native
 
 __all__ = [
     "CELL_KINDS", "DIRECTIONS", "WRITE_SCHEMES", "CrossbarPorts", "build_crossbar_read",

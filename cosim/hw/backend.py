@@ -165,7 +165,7 @@ class HardwareConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict, where: str = "hardware") -> "HardwareConfig":
+    def from_dict(cls, data: dict, where: str = "hardware") -> HardwareConfig:
         """Build from a dict; unknown keys are refused with their path."""
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - names)

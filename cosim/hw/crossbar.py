@@ -32,8 +32,9 @@ Layout of an R x C array (rows are horizontal lines, columns vertical lines)::
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 

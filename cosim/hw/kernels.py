@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import numba
 import numpy as np
 from numba import njit, prange
 
@@ -101,9 +100,9 @@ def bank_input_powers(u, sign, p_bank, rin_state, rin_sigma, out, draws):
     with_rin`), with ``n`` the next number of the RIN stream ``rin_state``
     (:func:`cosim.hw.ziggurat.normal_stream`, as float32; drawn for lit channels only,
     in row-major order of ``u``: on a dark channel the factor multiplies nothing).
-    Without RIN (``rin_state.size == 0``): ``p``.  ``draws``: scratch (float32, at least ``rows k + 1``) for the
-    block's RIN numbers, drawn in one go (which channels are lit is data: drawing
-    them one by one inside the loop costs a mispredicted branch each).
+    Without RIN (``rin_state.size == 0``): ``p``.  ``draws``: scratch (float32, at least
+    ``rows k + 1``) for the block's RIN numbers, drawn in one go (which channels are lit
+    is data: drawing them one by one inside the loop costs a mispredicted branch each).
     """
     nj, rows_out, ne = out.shape
     rows, k = u.shape
@@ -206,7 +205,7 @@ def curve_eval_array(x, table, x0, inv_h, last, f_end):
 
 
 @njit(cache=_CACHE)
-def convert_block(q, rows, m, noise_state, out, r0, counts, sample_p, sample_v,
+def convert_block(q, rows, m, noise_state, out, r0, counts, sample_p, sample_v,  # noqa: C901 - compiled kernel, one loop
                   sample_codes, k, row_scale):
     """Readout and ADC of one block of rows, added into ``out[r0 + row, :m]``.
 

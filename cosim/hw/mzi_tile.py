@@ -54,7 +54,7 @@ sigma^2 n (n - 1) / 4``, spread evenly over its ``n`` columns: ``E |Re(dU) x|^2 
 sigma^2 (n - 1) / 4 |x|^2``.  For ``W = U S V^T`` (real) on meshes of ``me`` and ``ne``
 modes, ``Re dW = Re(dU) S V^T + U S Re(dV^T)``, so the relative rms error of the detected
 product is ``sigma sqrt((me + ne - 2) / 4)``: linear in the error, growing as the square
-root of the mesh size (tests/test_mzi_tile.py checks it on small meshes).
+root of the mesh size (tests/hw/test_mzi_tile.py checks it on small meshes).
 """
 
 from __future__ import annotations

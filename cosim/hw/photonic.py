@@ -178,7 +178,7 @@ class UniformCurve:
         return self.table, self.x0, self.inv_h, self.last, self.f_end
 
     @classmethod
-    def from_table(cls, xp, fp) -> "UniformCurve | None":
+    def from_table(cls, xp, fp) -> UniformCurve | None:
         xp = np.asarray(xp, dtype=float)
         fp = np.asarray(fp, dtype=float)
         if xp.ndim != 1 or xp.shape != fp.shape or xp.size < 3 or \

@@ -32,7 +32,8 @@ class HardwareStats:
     counts: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
 
     def add(self, layer: str, phase: str, **increments: int) -> None:
-        """Add ``increments`` (names from :data:`COUNTERS`) to the counters of ``(layer, phase)``."""
+        """Add ``increments`` (names from :data:`COUNTERS`) to the counters of
+        ``(layer, phase)``."""
         row = self.counts.setdefault((layer, phase), dict.fromkeys(COUNTERS, 0))
         for name, value in increments.items():
             if name not in row:

@@ -25,8 +25,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from cosim.devices.programming import (UPDATE_SCHEMES, ArrayState, DeviceSpread,
-                                       ProgrammingParams, weight_update_pulses)
+from cosim.devices.programming import (
+    UPDATE_SCHEMES,
+    ArrayState,
+    DeviceSpread,
+    ProgrammingParams,
+    weight_update_pulses,
+)
 from cosim.errors import ConfigError
 from cosim.nn.backend import is_bias_name
 
@@ -180,8 +185,9 @@ class DeviceWeightStore:
 
     # --- checkpoint -----------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Named arrays: biases and read-back weights under their own names, every device array (conductances, fault masks, d2d
-        draws), ``w_max`` and the RNG state (JSON bytes), for an exact resume."""
+        """Named arrays: biases and read-back weights under their own names, every device
+        array (conductances, fault masks, d2d draws), ``w_max`` and the RNG state (JSON
+        bytes), for an exact resume."""
         out: dict[str, np.ndarray] = {}
         for name, b in self._biases.items():
             out[name] = b.copy()

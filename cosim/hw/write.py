@@ -16,7 +16,7 @@ whose current is linear in V at a fixed state (``linear_joglekar``, ``linear_bio
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import scipy.sparse as sp

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cosim.native.errors import UnsupportedElementError
+from cosim.native.expr import ExpressionError, constant_value, parse_expression, resolve
+from cosim.native.library import shipped_library
 from cosim.netlist import (
     CCCS,
     CCVS,
@@ -34,9 +37,6 @@ from cosim.netlist import (
     SubcircuitInstance,
     VoltageSource,
 )
-from cosim.native.errors import UnsupportedElementError
-from cosim.native.expr import ExpressionError, constant_value, parse_expression, resolve
-from cosim.native.library import shipped_library
 
 GROUND = "0"
 
@@ -123,7 +123,7 @@ def flatten(circuit: Circuit) -> list[Flat]:
     return out
 
 
-def _expand(elements, path: tuple[str, ...], portmap: dict[str, str], params: dict,
+def _expand(elements, path: tuple[str, ...], portmap: dict[str, str], params: dict,  # noqa: C901
             models: dict[str, Model], subckts: dict, out: list[Flat], depth: int) -> None:
     if depth > 50:
         raise UnsupportedElementError("subcircuits nested more than 50 deep (recursive "

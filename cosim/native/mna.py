@@ -19,6 +19,8 @@ nominal temperature 27 C.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
@@ -61,7 +63,7 @@ class MnaSystem:
         Source name -> (row indices, signs): ``b[rows] += signs * value``.
     """
 
-    def __init__(self, flat: list[Flat], gmin: float = 1e-12) -> None:
+    def __init__(self, flat: list[Flat], gmin: float = 1e-12) -> None:  # noqa: C901 (stamps)
         self.gmin = float(gmin)
         nodes: dict[str, None] = {}
         branches: dict[str, None] = {}
@@ -260,10 +262,8 @@ class MnaSystem:
             x = np.zeros(self.n)
             F0, _ = self.residual_jacobian(x, b, with_jac=False)
             if not np.all(np.isfinite(F0)):  # e.g. ln(v) at v = 0: start from the linear part
-                try:
+                with contextlib.suppress(NativeSingularMatrixError):
                     x = _factor(self.A, self).solve(b)
-                except NativeSingularMatrixError:
-                    pass
         else:
             x = np.array(x0, dtype=float)
         try:
@@ -340,7 +340,7 @@ class _BGroup:
         self.quantity = quantity
 
     @staticmethod
-    def build(elements: list[Flat], system: MnaSystem) -> list["_BGroup"]:
+    def build(elements: list[Flat], system: MnaSystem) -> list[_BGroup]:
         buckets: dict = {}
         for e in elements:
             t, consts, variables = template(e.expr)

@@ -10,16 +10,16 @@ to outputs), which is what makes per-vector cost tiny for training.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
 from cosim.errors import ResourceLimitError
-from cosim.netlist import Analysis, Circuit, Dc, Op
 from cosim.native.errors import UnsupportedElementError
 from cosim.native.flatten import flatten
 from cosim.native.mna import MnaSystem, _factor
+from cosim.netlist import Analysis, Circuit, Dc, Op
 
 _CHUNK = 64  # right-hand sides per triangular solve when building a transfer matrix
 

@@ -76,7 +76,7 @@ class SubCircuit:
         _check_members(self.elements, Element, f"subckt {self.name}: element")
         _check_members(self.models, Model, f"subckt {self.name}: model")
 
-    def add(self, *elements: Element) -> "SubCircuit":
+    def add(self, *elements: Element) -> SubCircuit:
         _add_unique(self, elements, f"subckt {self.name}")
         return self
 
@@ -85,7 +85,8 @@ class SubCircuit:
         head = f".subckt {self.name} {' '.join(self.ports)}"
         if self.params:
             head += " params: " + " ".join(
-                f"{k}={format_value(v, f'{self.name}.{k}')}" for k, v in sorted(self.params.items()))
+                f"{k}={format_value(v, f'{self.name}.{k}')}"
+                for k, v in sorted(self.params.items()))
         lines = [head]
         lines += [render_member(m, f"subckt {self.name}: model") for m in self.models]
         lines += [render_member(e, f"subckt {self.name}: element") for e in self.elements]
@@ -138,7 +139,7 @@ def shipped_library_lines(name: str) -> list[str]:
     lines and ``.end`` dropped, trailing blanks stripped."""
     text = (data_dir("netlists") / check_include_name(name)).read_text(encoding="utf-8")
     return [ln.rstrip() for ln in text.split("\n") if ln.strip()
-            and not ln.strip().lower() == ".end"]
+            and ln.strip().lower() != ".end"]
 
 
 def _add_unique(owner, elements: tuple[Element, ...], where: str) -> None:
@@ -185,23 +186,23 @@ class Circuit:
         check_title(self.title)
 
     # ------------------------------------------------------------------ building
-    def add(self, *elements: Element) -> "Circuit":
+    def add(self, *elements: Element) -> Circuit:
         _add_unique(self, elements, "circuit")
         return self
 
-    def add_subcircuit(self, sub: SubCircuit) -> "Circuit":
+    def add_subcircuit(self, sub: SubCircuit) -> Circuit:
         if any(s.name.upper() == sub.name.upper() for s in self.subcircuits):
             raise NetlistError(f"duplicate subcircuit {sub.name!r}")
         self.subcircuits.append(sub)
         return self
 
-    def add_model(self, model: Model) -> "Circuit":
+    def add_model(self, model: Model) -> Circuit:
         if any(m.name.upper() == model.name.upper() for m in self.models):
             raise NetlistError(f"duplicate model {model.name!r}")
         self.models.append(model)
         return self
 
-    def include(self, name: str) -> "Circuit":
+    def include(self, name: str) -> Circuit:
         """Use a shipped library from ``netlists/`` (e.g. ``"memristors.lib"``)."""
         check_include_name(name)
         if name not in self.includes:

@@ -22,18 +22,45 @@ The data loaders (:mod:`cosim.nn.data`) import scikit-learn only when the digits
 asked for.
 """
 
-from cosim.nn.backend import (ArrayWeightStore, IdealBackend, MatmulBackend, WeightStore,
-                              bias_name, is_bias_name)
-from cosim.nn.data import (DATASETS, RESIZE_METHODS, Dataset, DatasetError,
-                           DatasetFileNotFoundError, load_cifar10, load_digits_dataset,
-                           load_mnist_idx, read_cifar_batch, read_idx, resize_images)
-from cosim.nn.layers import (LAYERS, POOLING, AvgPool2d, Conv2d, Flatten, Layer, LayerInfo,
-                             Linear, MaxPool2d, ReLU, col2im, im2col)
+from cosim.nn.backend import (
+    ArrayWeightStore,
+    IdealBackend,
+    MatmulBackend,
+    WeightStore,
+    bias_name,
+    is_bias_name,
+)
+from cosim.nn.data import (
+    DATASETS,
+    RESIZE_METHODS,
+    Dataset,
+    DatasetError,
+    DatasetFileNotFoundError,
+    load_cifar10,
+    load_digits_dataset,
+    load_mnist_idx,
+    read_cifar_batch,
+    read_idx,
+    resize_images,
+)
+from cosim.nn.layers import (
+    LAYERS,
+    POOLING,
+    AvgPool2d,
+    Conv2d,
+    Flatten,
+    Layer,
+    LayerInfo,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    col2im,
+    im2col,
+)
 from cosim.nn.losses import LOSSES, softmax, softmax_cross_entropy
 from cosim.nn.model import Sequential, Trainer
 from cosim.nn.optim import OPTIMIZERS, SGD
-from cosim.nn.zoo import (MODELS, POOL, VGG_CONFIGS, build_model, lenet5, vgg,
-                          vgg_blocks_config)
+from cosim.nn.zoo import MODELS, POOL, VGG_CONFIGS, build_model, lenet5, vgg, vgg_blocks_config
 
 __all__ = [
     "ArrayWeightStore", "IdealBackend", "MatmulBackend", "WeightStore", "bias_name",

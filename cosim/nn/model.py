@@ -9,7 +9,8 @@ Generator) and an exact, exportable training state for checkpoint and resume.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -23,7 +23,7 @@ Batch normalisation and dropout are not used.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

@@ -12,7 +12,7 @@ Conventions used by every function in :mod:`cosim.optics`:
   a transfer matrix; :func:`parallel` places components side by side (block diagonal).
 
 Default parameter values equal those of the device card ``devices/optics.toml``
-(checked by ``tests/test_optics_components.py``); each value's provenance is in the card.
+(checked by ``tests/optics/test_optics_components.py``); each value's provenance is in the card.
 """
 
 from __future__ import annotations

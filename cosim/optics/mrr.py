@@ -24,9 +24,16 @@ from __future__ import annotations
 import numpy as np
 
 from cosim.optics._validate import finite_array, in_range, non_negative, positive
-from cosim.optics.components import (LOSS_DB_PER_M, NEFF, NG, WAVELENGTH0_M, _wavelength,
-                                     db_to_field_ratio, directional_coupler,
-                                     effective_index)
+from cosim.optics.components import (
+    LOSS_DB_PER_M,
+    NEFF,
+    NG,
+    WAVELENGTH0_M,
+    _wavelength,
+    db_to_field_ratio,
+    directional_coupler,
+    effective_index,
+)
 
 RADIUS_M = 10e-6
 SELF_COUPLING = 0.99

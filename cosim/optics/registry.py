@@ -6,13 +6,20 @@ complex transfer matrix (see :mod:`cosim.optics.components` for the conventions)
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from cosim.errors import ConfigError
-from cosim.optics.components import (directional_coupler, fanout_tree, mzi, phase_shifter,
-                                     straight, thermo_optic_phase_shifter, y_splitter)
+from cosim.optics.components import (
+    directional_coupler,
+    fanout_tree,
+    mzi,
+    phase_shifter,
+    straight,
+    thermo_optic_phase_shifter,
+    y_splitter,
+)
 from cosim.optics.mrr import mrr_add_drop, mrr_all_pass, mrr_modulator
 from cosim.optics.wdm import wdm_demux, wdm_mux
 

@@ -5,8 +5,16 @@ writes is read with :class:`cosim.store.runs.RunFile`.
 """
 
 from cosim.orchestrator.progress import Progress
-from cosim.orchestrator.run import (Prepared, TrainingInterrupted, TrainResult, build_network,
-                                    load_data, prepare, rng_streams, train)
+from cosim.orchestrator.run import (
+    Prepared,
+    TrainingInterrupted,
+    TrainResult,
+    build_network,
+    load_data,
+    prepare,
+    rng_streams,
+    train,
+)
 
 __all__ = ["Progress", "Prepared", "TrainingInterrupted", "TrainResult", "build_network",
            "load_data", "prepare", "rng_streams", "train"]

@@ -31,10 +31,11 @@ import math
 import signal
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -318,7 +319,7 @@ def train(config: RunConfig | None, out: str | Path, *, resume: bool = False,
                      on_step=on_step, t_call=t_call)
 
 
-def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, on_step,
+def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, on_step,  # noqa: C901 - the training loop
           t_call: float) -> TrainResult:
     config, model, trainer, backend = prep.config, prep.model, prep.trainer, prep.backend
     t = config.training

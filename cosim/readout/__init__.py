@@ -18,5 +18,5 @@ from cosim.readout.engines import (
 )
 
 __all__ = ["NOISE_MODES", "NUMERICS", "READOUT_ENGINES", "ReadoutCharacterization",
-           "ReadoutEngine", "ReadoutSpec", "SpiceReadout", "TwinReadout", "build_readout_chain", "characterize", "closed_form_bandwidth_hz",
-           "closed_form_response", "make_readout"]
+           "ReadoutEngine", "ReadoutSpec", "SpiceReadout", "TwinReadout", "build_readout_chain",
+           "characterize", "closed_form_bandwidth_hz", "closed_form_response", "make_readout"]

@@ -141,10 +141,10 @@ class ReadoutSpec:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_cards(cls, photodetector: "str | Path | Card | None" = None,
-                   tia: "str | Path | Card | None" = None,
-                   converters: "str | Path | Card | None" = None,
-                   **overrides) -> "ReadoutSpec":
+    def from_cards(cls, photodetector: str | Path | Card | None = None,
+                   tia: str | Path | Card | None = None,
+                   converters: str | Path | Card | None = None,
+                   **overrides) -> ReadoutSpec:
         """Spec from the shipped cards (or given card names/paths), then ``overrides``."""
         pd, amp, conv = (_cards(photodetector, "photodetector"), _cards(tia, "tia"),
                          _cards(converters, "converters"))
@@ -167,11 +167,11 @@ class ReadoutSpec:
         values.update(overrides)
         return cls(**values)
 
-    def ideal(self) -> "ReadoutSpec":
+    def ideal(self) -> ReadoutSpec:
         """The same chain with an ideal op-amp (see the class docstring)."""
         return replace(self, ideal_opamp=True)
 
-    def with_values(self, **changes) -> "ReadoutSpec":
+    def with_values(self, **changes) -> ReadoutSpec:
         return replace(self, **changes)
 
     # ------------------------------------------------------------------ derived figures
@@ -262,7 +262,7 @@ def _tia_params(spec: ReadoutSpec, nzpsd: float) -> dict[str, float]:
     }
 
 
-def build_readout_chain(spec: ReadoutSpec | None = None, n_channels: int = 1, *,
+def build_readout_chain(spec: ReadoutSpec | None = None, n_channels: int = 1, *,  # noqa: C901 - argument checks
                         drive: Drive = "signal",
                         signal_a: float | np.ndarray = 0.0,
                         common_mode_w: float | np.ndarray = 0.0,

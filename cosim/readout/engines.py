@@ -130,7 +130,7 @@ class SpiceReadout:
         self.timeout_s = timeout_s
 
     @classmethod
-    def from_spec(cls, spec: ReadoutSpec | None = None, **kwargs) -> "SpiceReadout":
+    def from_spec(cls, spec: ReadoutSpec | None = None, **kwargs) -> SpiceReadout:
         kwargs.pop("cache", None)
         return cls(spec, **kwargs)
 
@@ -241,7 +241,7 @@ class TwinReadout:
 
     @classmethod
     def from_spec(cls, spec: ReadoutSpec | None = None, *, cache=None, engine=None,
-                  **kwargs) -> "TwinReadout":
+                  **kwargs) -> TwinReadout:
         """Characterize ``spec`` (through the cache) and build the twin."""
         return cls(characterize(spec, cache=cache, engine=engine), **kwargs)
 
@@ -281,4 +281,5 @@ def make_readout(name: str, spec: ReadoutSpec | None = None, **kwargs):
     return cls.from_spec(spec, **kwargs)
 
 
-__all__ = ["NOISE_SOURCES", "READOUT_ENGINES", "ReadoutEngine", "SpiceReadout", "TwinReadout", "make_readout"]
+__all__ = ["NOISE_SOURCES", "READOUT_ENGINES", "ReadoutEngine", "SpiceReadout", "TwinReadout",
+           "make_readout"]

@@ -16,7 +16,8 @@ KEY_FIGURES = (
 )
 
 
-def plot_energy_breakdown(report: EnergyReport, path: str | Path, *, mode: str = "training") -> Path:
+def plot_energy_breakdown(report: EnergyReport, path: str | Path, *,
+                          mode: str = "training") -> Path:
     """Stacked bars (J per image, log axis) of where the energy goes, per layer, both designs."""
     from cosim.report._mpl import pyplot, save
 
@@ -59,25 +60,31 @@ def write_html(report: EnergyReport, out_dir: str | Path) -> Path:
         ours = report.figures[f"ratio.{k}"].value
         claim = CLAIMS.get(k)
         claim_txt = f"{claim:g}x (claim)" if claim is not None else "-"
-        ratio_rows.append(f"<tr><td>{k}</td><td>{ours:.4g}x</td><td class='claim'>{claim_txt}</td></tr>")
+        ratio_rows.append(f"<tr><td>{k}</td><td>{ours:.4g}x</td>"
+                          f"<td class='claim'>{claim_txt}</td></tr>")
     flags = "".join(f"<li>{html.escape(f)}</li>" for f in report.flags) or "<li>none</li>"
     link = "".join(f"<tr><td>{k}</td><td>{q.value:.4g} {html.escape(q.unit)}</td></tr>"
                    for k, q in report.figures.items() if k.startswith("bplight.link."))
+    figures_json = html.escape(json.dumps(report.as_dict()["figures"], indent=1)[:400000])
+    # a backslash at the end of a line below continues it (no newline in the page)
     text = f"""<!doctype html><html><head><meta charset="utf-8">
 <title>cosim energy: {report.network}</title>
-<style>body{{font-family:sans-serif;max-width:1100px}} td,th{{border:1px solid #ccc;padding:3px 8px}}
+<style>body{{font-family:sans-serif;max-width:1100px}} \
+td,th{{border:1px solid #ccc;padding:3px 8px}}
 table{{border-collapse:collapse}} .claim{{color:#777;font-style:italic}}</style></head><body>
 <h1>Energy, latency and area: {report.network}</h1>
 <h2>Warnings</h2><ul>{flags}</ul>
 <h2>Ratios of the photonic design over the crossbar baseline</h2>
-<table><tr><th>ratio</th><th>this model (our result)</th><th>claimed by the paper (claim, not our result)</th></tr>
+<table><tr><th>ratio</th><th>this model (our result)</th>\
+<th>claimed by the paper (claim, not our result)</th></tr>
 {''.join(ratio_rows)}</table>
 <p class="claim">Claims: {html.escape(CLAIMS_SOURCE)}. They are shown for comparison only.</p>
 <h2>Figures</h2><table><tr><th>figure</th><th>bplight</th><th>baseline</th></tr>{''.join(rows)}</table>
 <h2>Where the energy goes</h2><img src="{png.name}" alt="stacked energy per layer">
 <h2>Link budget and resolution</h2><table>{link}</table>
-<p>Every figure can be traced: <code>cosim energy --network {report.network} --explain NAME</code>.</p>
-<details><summary>All figures (JSON)</summary><pre>{html.escape(json.dumps(report.as_dict()["figures"], indent=1)[:400000])}</pre></details>
+<p>Every figure can be traced: \
+<code>cosim energy --network {report.network} --explain NAME</code>.</p>
+<details><summary>All figures (JSON)</summary><pre>{figures_json}</pre></details>
 </body></html>"""
     path = out / f"energy_{report.network}.html"
     with user_path(path, "report", "give --out-dir a writable directory"):

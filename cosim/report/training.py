@@ -114,8 +114,8 @@ def plot_saturation(run, path: str | Path) -> Path | None:
         return None
     layers = list(per_layer)
     return _grouped_bars(
-        layers, {c.replace("_", " "): [per_layer[l][c] / max(per_layer[l]["samples"], 1)
-                                       for l in layers] for c in COUNTERS},
+        layers, {c.replace("_", " "): [per_layer[lay][c] / max(per_layer[lay]["samples"], 1)
+                                       for lay in layers] for c in COUNTERS},
         "fraction of samples", path)
 
 
@@ -129,7 +129,7 @@ def plot_product_errors(run, path: str | Path) -> Path | None:
     if not med:
         return None
     layers = list(med)
-    return _grouped_bars(layers, {ph: [med[l].get(ph, np.nan) for l in layers]
+    return _grouped_bars(layers, {ph: [med[lay].get(ph, np.nan) for lay in layers]
                                   for ph in PHASES},
                          "||Y_hw - Y_exact|| / ||Y_exact||", path, log=True)
 
@@ -183,13 +183,13 @@ def write_training_report(runs: dict[str, object], out_html: str | Path, *,
                 f" max absolute error {s['spot_check_max_abs_error']:.3g}")
     tot = s["hardware_totals"]
     sat_rows = "".join(
-        f"<tr><td>{html.escape(l)}</td><td>{d['samples']}</td>"
+        f"<tr><td>{html.escape(lay)}</td><td>{d['samples']}</td>"
         + "".join(f"<td>{d[c]}</td>" for c in COUNTERS) + "</tr>"
-        for l, d in s["hardware_per_layer"].items())
+        for lay, d in s["hardware_per_layer"].items())
     err_rows = "".join(
-        f"<tr><td>{html.escape(l)}</td>"
+        f"<tr><td>{html.escape(lay)}</td>"
         + "".join(f"<td>{d[ph]:.3g}</td>" if ph in d else "<td>-</td>" for ph in PHASES)
-        + "</tr>" for l, d in s["product_error_median"].items())
+        + "</tr>" for lay, d in s["product_error_median"].items())
     note_html = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
     text = f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>

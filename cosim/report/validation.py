@@ -10,8 +10,8 @@ import datetime as _dt
 import html
 import json
 import platform
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -28,10 +28,13 @@ def _plot_hysteresis(r, plt):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     ax1.plot(a["voltage_v"], a["current_ngspice_a"] * 1e3, label="ngspice", lw=2)
     ax1.plot(a["voltage_v"], a["current_twin_a"] * 1e3, "--", label="numpy twin")
-    ax1.set_xlabel("V (V)"); ax1.set_ylabel("I (mA)"); ax1.legend()
+    ax1.set_xlabel("V (V)")
+    ax1.set_ylabel("I (mA)")
+    ax1.legend()
     ax1.set_title("pinched hysteresis")
     ax2.plot(a["time_s"], a["current_twin_a"] - a["current_ngspice_a"])
-    ax2.set_xlabel("t (s)"); ax2.set_ylabel("I_twin - I_ngspice (A)")
+    ax2.set_xlabel("t (s)")
+    ax2.set_ylabel("I_twin - I_ngspice (A)")
     ax2.set_title(f"error: RMS {r.value:.2e} of peak")
     return fig
 
@@ -42,7 +45,9 @@ def _plot_pulse(r, plt):
     ax.plot(a["pulse_index"], a["conductance_model_s"] * 1e6, "o", ms=4, label="model")
     ax.plot(a["pulse_index"], a["conductance_closed_form_s"] * 1e6, "-",
             label="NeuroSim closed form")
-    ax.set_xlabel("pulse number"); ax.set_ylabel("G (uS)"); ax.legend()
+    ax.set_xlabel("pulse number")
+    ax.set_ylabel("G (uS)")
+    ax.legend()
     ax.set_title("conductance vs pulse (LTP then LTD)")
     return fig
 
@@ -52,7 +57,8 @@ def _plot_crossbar(r, plt):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     im = ax1.imshow(a["ir_drop_v"] * 1e3, cmap="viridis")
     fig.colorbar(im, ax=ax1, label="IR drop (mV)")
-    ax1.set_xlabel("column"); ax1.set_ylabel("row")
+    ax1.set_xlabel("column")
+    ax1.set_ylabel("row")
     ax1.set_title(f"IR drop, {r.details.get('ir_map_case', '')}")
     x = np.arange(len(a["relative_error_per_case"]))
     ax2.semilogy(x, np.maximum(a["relative_error_per_case"], 1e-18), "o",
@@ -61,7 +67,8 @@ def _plot_crossbar(r, plt):
                  label="ngspice vs ideal G^T v")
     ax2.axhline(r.threshold, color="r", ls="--", label="threshold")
     ax2.set_xticks(x, r.details.get("cases", []), rotation=60, ha="right", fontsize=7)
-    ax2.set_ylabel("relative error"); ax2.legend(fontsize=7)
+    ax2.set_ylabel("relative error")
+    ax2.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -73,11 +80,13 @@ def _plot_mrr(r, plt):
     ax1.plot(a["phase_rad"], a["drop_closed_form"], "--", label="drop, closed form")
     ax1.plot(a["phase_rad"], a["all_pass_tm"], lw=2, label="all-pass, transfer matrix")
     ax1.plot(a["phase_rad"], a["all_pass_closed_form"], "--", label="all-pass, closed form")
-    ax1.set_xlabel("round-trip phase (rad)"); ax1.set_ylabel("power transmission")
+    ax1.set_xlabel("round-trip phase (rad)")
+    ax1.set_ylabel("power transmission")
     ax1.legend(fontsize=7)
     ax2.plot(a["wavelength_m"] * 1e9, a["drop_spectrum"], label="add-drop, drop port")
     ax2.plot(a["wavelength_m"] * 1e9, a["all_pass_spectrum"], label="all-pass")
-    ax2.set_xlabel("wavelength (nm)"); ax2.legend(fontsize=7)
+    ax2.set_xlabel("wavelength (nm)")
+    ax2.legend(fontsize=7)
     ax2.set_title("spectra (card ring)")
     return fig
 
@@ -90,7 +99,8 @@ def _plot_bank(r, plt):
                            (axes[1], "weight_error_after", "after calibration")):
         im = ax.imshow(a[key], cmap="RdBu", vmin=-lim, vmax=lim)
         ax.set_title(f"weight error {title}")
-        ax.set_xlabel("channel"); ax.set_ylabel("output")
+        ax.set_xlabel("channel")
+        ax.set_ylabel("output")
         fig.colorbar(im, ax=ax)
     return fig
 
@@ -99,10 +109,12 @@ def _plot_dc(r, plt):
     a = r.arrays
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     ax1.plot(a["dc_current_a"] * 1e6, a["dc_output_v"], label="ngspice")
-    ax1.set_xlabel("net photocurrent (uA)"); ax1.set_ylabel("TIA output (V)")
+    ax1.set_xlabel("net photocurrent (uA)")
+    ax1.set_ylabel("TIA output (V)")
     ax1.set_title("DC transfer")
     ax2.plot(a["dc_current_a"] * 1e6, a["dc_output_v"] - a["dc_expected_v"])
-    ax2.set_xlabel("net photocurrent (uA)"); ax2.set_ylabel("output - linear (V)")
+    ax2.set_xlabel("net photocurrent (uA)")
+    ax2.set_ylabel("output - linear (V)")
     ax2.set_title("deviation from -Rf A0/(1+A0) I")
     return fig
 
@@ -114,10 +126,12 @@ def _plot_bode(r, plt):
     ax1.semilogx(a["frequency_hz"], 20 * np.log10(np.abs(z)), label="ngspice .ac")
     ax1.semilogx(a["frequency_hz"], 20 * np.log10(np.abs(zc)), "--", label="closed form")
     ax1.axvline(r.details["bandwidth_hz"], color="k", lw=0.5)
-    ax1.set_ylabel("|Z| (dB ohm)"); ax1.legend()
+    ax1.set_ylabel("|Z| (dB ohm)")
+    ax1.legend()
     ax2.semilogx(a["frequency_hz"], np.degrees(np.unwrap(np.angle(z))))
     ax2.semilogx(a["frequency_hz"], np.degrees(np.unwrap(np.angle(zc))), "--")
-    ax2.set_xlabel("frequency (Hz)"); ax2.set_ylabel("phase (deg)")
+    ax2.set_xlabel("frequency (Hz)")
+    ax2.set_ylabel("phase (deg)")
     ax1.set_title("PD/TIA Bode plot")
     return fig
 
@@ -128,7 +142,9 @@ def _plot_step(r, plt):
     ax.plot(a["step_time_s"] * 1e9, a["step_output_v"])
     ax.axvline(r.value * 1e9, color="g", ls="--", label="settled to LSB/2")
     ax.axvline(r.threshold * 1e9, color="r", ls=":", label="one ADC sample")
-    ax.set_xlabel("time from step (ns)"); ax.set_ylabel("TIA output (V)"); ax.legend()
+    ax.set_xlabel("time from step (ns)")
+    ax.set_ylabel("TIA output (V)")
+    ax.legend()
     ax.set_title("full-scale step response")
     return fig
 
@@ -139,7 +155,9 @@ def _plot_noise(r, plt):
     ax.loglog(a["frequency_hz"], a["input_noise_a_per_rthz"], label="ngspice, input-referred")
     ax.axhline(r.details["published_a_per_rthz"], color="r", ls="--",
                label="specification 2 pA/rtHz")
-    ax.set_xlabel("frequency (Hz)"); ax.set_ylabel("A/sqrt(Hz)"); ax.legend()
+    ax.set_xlabel("frequency (Hz)")
+    ax.set_ylabel("A/sqrt(Hz)")
+    ax.legend()
     ax.set_title("noise spectrum (dark)")
     return fig
 
@@ -147,9 +165,13 @@ def _plot_noise(r, plt):
 def _plot_inl(r, plt):
     a = r.arrays
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    ax1.plot(a["inl_lsb"], lw=0.5); ax1.set_title("INL"); ax1.set_ylabel("LSB")
+    ax1.plot(a["inl_lsb"], lw=0.5)
+    ax1.set_title("INL")
+    ax1.set_ylabel("LSB")
     ax1.set_xlabel("code")
-    ax2.plot(a["dnl_lsb"], lw=0.5); ax2.set_title("DNL"); ax2.set_xlabel("code")
+    ax2.plot(a["dnl_lsb"], lw=0.5)
+    ax2.set_title("DNL")
+    ax2.set_xlabel("code")
     return fig
 
 
@@ -159,7 +181,9 @@ def _plot_quantum(r, plt):
     ax.plot(a["limit_wavelength_m"] * 1e9, a["limit_a_per_w"], "r--",
             label="quantum limit q lambda / (h c)")
     ax.plot(a["wavelength_m"] * 1e9, a["responsivity_a_per_w"], "o", label="card")
-    ax.set_xlabel("wavelength (nm)"); ax.set_ylabel("responsivity (A/W)"); ax.legend()
+    ax.set_xlabel("wavelength (nm)")
+    ax.set_ylabel("responsivity (A/W)")
+    ax.legend()
     return fig
 
 
@@ -214,7 +238,7 @@ def summary(results: Sequence, *, card_overrides: dict | None = None) -> dict:
         "n_checks": len(results),
         "n_failed": sum(not r.passed for r in results),
         "failed": [r.name for r in results if not r.passed],
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "card_overrides": {k: str(v) for k, v in (card_overrides or {}).items()},
         "published_curves": PUBLISHED_CURVES_NOTE,

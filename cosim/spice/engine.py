@@ -22,10 +22,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Iterable, Sequence
 
 from cosim.errors import ConfigError, NetlistError
 from cosim.netlist import Analysis, Circuit, parse_netlist
@@ -38,7 +38,8 @@ from cosim.spice.result import _AXIS_NAMES, SpiceResult
 
 _ERRORS = {cls.__name__: cls for cls in (
     E.SpiceError, E.NgspiceNotFoundError, E.SpiceSyntaxError, E.DeckRefusedError,
-    E.UnknownModelError, E.UnknownNodeError, E.SingularMatrixError, E.ConvergenceError, E.TimestepTooSmallError,
+    E.UnknownModelError, E.UnknownNodeError, E.SingularMatrixError, E.ConvergenceError,
+    E.TimestepTooSmallError,
     E.SpiceTimeoutError, E.SpiceCrashError)}
 
 
@@ -350,7 +351,7 @@ class SpiceEngine:
         for w in workers:
             w.stop()
 
-    def __enter__(self) -> "SpiceEngine":
+    def __enter__(self) -> SpiceEngine:
         return self
 
     def __exit__(self, *exc) -> None:

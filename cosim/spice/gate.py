@@ -85,7 +85,7 @@ def _check_include(lineno: int, line: str, text: str) -> None:
                 lineno, line, text)
 
 
-def check_deck(text: object, kind: object = None) -> str:
+def check_deck(text: object, kind: object = None) -> str:  # noqa: C901 - one refusal per rule
     """Refuse any text ngspice could read as more than the circuit the core renders.
 
     Parameters

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
 
 import numpy as np
 
@@ -32,7 +32,7 @@ class SpiceResult:
 
     @staticmethod
     def build(kind: AnalysisKind, vectors: dict[str, np.ndarray], axis_name: str | None,
-              ngspice_version: str = "", netlist_sha256: str = "") -> "SpiceResult":
+              ngspice_version: str = "", netlist_sha256: str = "") -> SpiceResult:
         frozen = {}
         for name, arr in sorted(vectors.items()):
             a = np.array(arr, copy=True)

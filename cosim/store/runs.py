@@ -47,6 +47,7 @@ written before checksums existed (no ``checksums`` attribute) is read unchecked;
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -343,7 +344,7 @@ class RunFile:
     @classmethod
     def create(cls, path: str | Path, config_json: str, *, source_text: str = "",
                overrides: tuple[str, ...] | list[str] = (), overwrite: bool = False,
-               data: dict | None = None) -> "RunFile":
+               data: dict | None = None) -> RunFile:
         """A new run file holding the config; refuses to replace a file unless asked.
 
         ``data`` describes the data the run uses (split sizes, channels, classes, the
@@ -544,9 +545,9 @@ class RunFile:
             mask &= idx["tile"] == str(tile)
         hits = np.flatnonzero(mask)
         if hits.size == 0:
-            have = sorted({(str(l), str(p), int(s)) for l, p, s in
+            have = sorted({(str(lay), str(p), int(s)) for lay, p, s in
                            zip(idx["layer"], idx["phase"], idx["step"])})
-            listing = ", ".join(f"{l}/{p}@{s}" for l, p, s in have[:40]) or "none"
+            listing = ", ".join(f"{lay}/{p}@{s}" for lay, p, s in have[:40]) or "none"
             more = f" (and {len(have) - 40} more)" if len(have) > 40 else ""
             tiles = ""
             if tile is not None:
@@ -652,9 +653,7 @@ def _remove_stale_tmp(path: Path) -> None:
         except ValueError:
             continue
         if pid == os.getpid() or not pid_alive(pid):
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 p.unlink()
-            except FileNotFoundError:
-                pass
 
 

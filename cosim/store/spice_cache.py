@@ -23,10 +23,10 @@ if TYPE_CHECKING:  # cosim.spice imports PySpice-free modules only, but keep imp
 #: Version of how SpiceResults are stored; part of every key made here.
 RESULT_FORMAT = 1
 
-_versions: "weakref.WeakKeyDictionary[SpiceEngine, str]" = weakref.WeakKeyDictionary()
+_versions: weakref.WeakKeyDictionary[SpiceEngine, str] = weakref.WeakKeyDictionary()
 
 
-def engine_ngspice_version(engine: "SpiceEngine") -> str:
+def engine_ngspice_version(engine: SpiceEngine) -> str:
     """The ngspice version of the library ``engine``'s workers load, without a run.
 
     Workers report the version when they start (:meth:`SpiceEngine.version`), so no
@@ -40,9 +40,9 @@ def engine_ngspice_version(engine: "SpiceEngine") -> str:
     return version
 
 
-def cached_run(circuit: "Circuit | str", analysis: "Analysis | None" = None,
-               cache: ResultCache | None = None, engine: "SpiceEngine | None" = None,
-               timeout_s: float | None = None) -> "SpiceResult":
+def cached_run(circuit: Circuit | str, analysis: Analysis | None = None,
+               cache: ResultCache | None = None, engine: SpiceEngine | None = None,
+               timeout_s: float | None = None) -> SpiceResult:
     """Run one analysis through the result cache.
 
     Parameters

@@ -13,10 +13,19 @@ Re-running the same spec on the same file executes only the points not yet done
 (``retry_failed=True`` also re-runs the failed ones).
 """
 
-from cosim.sweep.runner import (Outcome, SweepReport, SweepWorkerError, execute_point,
-                                run_sweep)
-from cosim.sweep.spec import (DISTRIBUTIONS, SWEEP_KINDS, Point, SweepSpec, SweepSpecError,
-                              default_out, load_spec, parse_spec, point_key, point_seed)
+from cosim.sweep.runner import Outcome, SweepReport, SweepWorkerError, execute_point, run_sweep
+from cosim.sweep.spec import (
+    DISTRIBUTIONS,
+    SWEEP_KINDS,
+    Point,
+    SweepSpec,
+    SweepSpecError,
+    default_out,
+    load_spec,
+    parse_spec,
+    point_key,
+    point_seed,
+)
 from cosim.sweep.store import SweepFile, SweepFileError
 from cosim.sweep.tasks import TASKS, Task
 

@@ -25,6 +25,7 @@ their ngspice processes notice and exit (:func:`cosim.processes.watch_parent`).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import os
@@ -32,10 +33,11 @@ import signal
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import wait as mp_wait
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -225,10 +227,8 @@ def _worker_main(conn, parent_pid: int, parent_main_thread: bool, threads: int) 
     (``(task, params, seed)``, ``None`` to stop) and sends back their :class:`Outcome`."""
     from cosim.processes import watch_parent
 
-    try:
+    with contextlib.suppress(OSError):
         os.setpgid(0, 0)
-    except OSError:
-        pass
     watch_parent(parent_pid, death_signal=parent_main_thread)
     _share_cores(threads)
     conn.send("ready")
@@ -271,10 +271,9 @@ class _LocalWorker:
         self.deadline: float | None = self.t_start + WORKER_START_TIMEOUT_S
 
     def give(self, task: str, p: Point, timeout_s: float | None) -> None:
-        try:
+        # the worker may be gone: the loop finds it dead, with the point failed
+        with contextlib.suppress(OSError):
             self.conn.send((task, p.params, p.seed))
-        except OSError:
-            pass    # the worker is gone: the loop finds it dead, with the point failed
         self.point = p
         self.t_start = time.monotonic()
         self.deadline = None if timeout_s is None else self.t_start + timeout_s
@@ -293,10 +292,8 @@ class _LocalWorker:
 
     def stop(self) -> None:
         """Ask an idle worker to exit; kill it if it does not within 5 s."""
-        try:
+        with contextlib.suppress(OSError):
             self.conn.send(None)
-        except OSError:
-            pass
         self.proc.join(5)
         if self.proc.exitcode is None:
             self.kill()
@@ -304,7 +301,7 @@ class _LocalWorker:
             self.conn.close()
 
 
-def _run_local(task: str, todo: list[Point], n_workers: int,
+def _run_local(task: str, todo: list[Point], n_workers: int,  # noqa: C901 - the worker event loop
                record: Callable[[Point, Outcome], None],
                point_timeout_s: float | None = None) -> None:
     """Local worker processes (``spawn``), one point at a time each.

@@ -258,7 +258,7 @@ def flatten(table: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def _check_value(where: str, v: Any) -> Any:
-    if isinstance(v, bool) or isinstance(v, (int, str)):
+    if isinstance(v, (bool, int, str)):
         return v
     if isinstance(v, float):
         if not math.isfinite(v):
@@ -302,9 +302,9 @@ def _check_dist(where: str, d: Any) -> dict:
         if k in d and (isinstance(d[k], bool) or not isinstance(d[k], (int, float))
                        or not math.isfinite(d[k])):
             raise SweepSpecError(f"{where}.{k}={d[k]!r}: give a finite number")
-    if name in ("uniform", "loguniform", "integers") and not d["low"] < d["high"]:
-        if not (name == "integers" and d["low"] == d["high"]):
-            raise SweepSpecError(f"{where}: low={d['low']!r} must be below high={d['high']!r}")
+    if (name in ("uniform", "loguniform", "integers") and not d["low"] < d["high"]
+            and not (name == "integers" and d["low"] == d["high"])):
+        raise SweepSpecError(f"{where}: low={d['low']!r} must be below high={d['high']!r}")
     if name == "loguniform" and not d["low"] > 0:
         raise SweepSpecError(f"{where}.low={d['low']!r}: a loguniform needs low > 0")
     if name == "integers" and not all(isinstance(d[k], int) for k in ("low", "high")):
@@ -317,7 +317,7 @@ def _check_dist(where: str, d: Any) -> dict:
 
 
 # ------------------------------------------------------------------------------ loading
-def parse_spec(text: str, origin: str = "<text>", *, validate_task: bool = True) -> SweepSpec:
+def parse_spec(text: str, origin: str = "<text>", *, validate_task: bool = True) -> SweepSpec:  # noqa: C901 - one check per spec key
     """A validated :class:`SweepSpec` from TOML text.
 
     Parameters

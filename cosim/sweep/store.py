@@ -121,7 +121,7 @@ class SweepFile:
         if self.h5.id.valid:
             self.h5.close()
 
-    def __enter__(self) -> "SweepFile":
+    def __enter__(self) -> SweepFile:
         return self
 
     def __exit__(self, *exc) -> None:

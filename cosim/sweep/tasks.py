@@ -24,9 +24,10 @@ from __future__ import annotations
 import math
 import tempfile
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -217,8 +218,12 @@ def memristor_variability(params: dict, seed: int) -> dict[str, Any]:
         ``error_rms_frac``: rms(G - G_nominal) / (G_max - G_min);
         ``error_mean_frac``; ``at_limit_fraction``: fraction at a device's G_min/G_max.
     """
-    from cosim.devices.programming import (apply_pulses, params_from_card,
-                                           read_conductance, sample_d2d)
+    from cosim.devices.programming import (
+        apply_pulses,
+        params_from_card,
+        read_conductance,
+        sample_d2d,
+    )
 
     p = _validate_variability(params)
     over = {k: float(p[k]) for k in ("c2c_sigma_frac", "d2d_sigma_frac",

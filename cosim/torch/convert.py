@@ -118,7 +118,7 @@ def _resolve_config(hardware) -> tuple[Any, Any]:
                       f"{type(hardware).__name__}")
 
 
-def convert(model: nn.Module, hardware, *, seed: int | None = None, engine=None,
+def convert(model: nn.Module, hardware, *, seed: int | None = None, engine=None,  # noqa: C901 - argument checks
             cache=None, inplace: bool = False) -> nn.Module:
     """Replace every ``nn.Linear`` and ``nn.Conv2d`` of ``model`` by a hardware layer.
 

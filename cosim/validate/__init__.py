@@ -10,7 +10,14 @@ digitized data would need those points with their source, and none are invented 
 """
 
 from cosim.validate.core import (
-    CHECKS, CheckContext, CheckResult, CheckSpec, list_checks, register, run_checks)
+    CHECKS,
+    CheckContext,
+    CheckResult,
+    CheckSpec,
+    list_checks,
+    register,
+    run_checks,
+)
 
 PUBLISHED_CURVES_NOTE = (
     "No published curve is compared: no digitized points of a published figure are "

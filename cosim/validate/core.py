@@ -10,9 +10,10 @@ from.  Checks compute only; :mod:`cosim.report.validation` renders them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +81,7 @@ class CheckSpec:
     name: str
     device: str
     description: str
-    func: Callable[["CheckContext"], CheckResult]
+    func: Callable[[CheckContext], CheckResult]
 
 
 CHECKS: dict[str, CheckSpec] = {}
@@ -170,11 +171,11 @@ def list_checks() -> list[CheckSpec]:
 
 def _load_all() -> None:
     # the modules register their checks on import
-    import cosim.validate.memristor  # noqa: F401
+    import cosim.validate.converters  # noqa: F401
     import cosim.validate.crossbar  # noqa: F401
+    import cosim.validate.memristor  # noqa: F401
     import cosim.validate.optics  # noqa: F401
     import cosim.validate.readout  # noqa: F401
-    import cosim.validate.converters  # noqa: F401
 
 
 def run_checks(card_overrides: Mapping[str, str | Path] | None = None,

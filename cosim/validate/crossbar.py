@@ -8,7 +8,7 @@ import numpy as np
 from cosim.validate.core import CheckContext, CheckResult, register
 
 #: Native vs ngspice read currents, relative: acceptance tolerance of the crossbar/native
-#: issue (tests/test_crossbar.py::test_read_native_matches_ngspice, rtol=1e-6).
+#: issue (tests/hw/test_crossbar.py::test_read_native_matches_ngspice, rtol=1e-6).
 NATIVE_VS_SPICE_REL = 1e-6
 #: Array sizes (square) and wire resistances per cell (ohm) of the default validation;
 #: ``None`` stands for the card's cross-point wire resistance.
@@ -60,7 +60,7 @@ def _crossbar(ctx: CheckContext) -> CheckResult:
         "crossbar_native_vs_ngspice", "crossbar", worst <= NATIVE_VS_SPICE_REL, worst,
         NATIVE_VS_SPICE_REL,
         "crossbar/native-solver issue acceptance: native read currents equal ngspice's to "
-        "1e-6 relative (tests/test_crossbar.py)",
+        "1e-6 relative (tests/hw/test_crossbar.py)",
         {"metric": "max over cases and columns of |I_native - I_ngspice| / |I_ngspice|",
          "card": ctx.card_origin("crossbar"), "cases": labels,
          "relative_error_per_case": errors,

@@ -8,7 +8,7 @@ import numpy as np
 from cosim.validate.core import CheckContext, CheckResult, register
 
 #: 1 % RMS of the peak current: acceptance tolerance of the memristor-model issue
-#: (tests/test_memristor_models.py::test_ngspice_and_twin_agree_and_loop_is_pinched).
+#: (tests/devices/test_memristor_models.py::test_ngspice_and_twin_agree_and_loop_is_pinched).
 HYSTERESIS_RMS_OF_PEAK = 0.01
 #: |I(V = 0)| <= 1e-3 peak: a memristor loop is pinched at the origin (Chua's fingerprint);
 #: the 1e-3 allows for the interpolation between time samples (same test).
@@ -18,7 +18,7 @@ PULSE_CURVE_REL = 1e-9
 
 _HYST_SOURCE = ("memristor-model issue acceptance: twin within 1% RMS of the peak ngspice "
                 "current; loop pinched (|I(V=0)| <= 1e-3 peak), "
-                "tests/test_memristor_models.py")
+                "tests/devices/test_memristor_models.py")
 
 
 def _pinch_current(v: np.ndarray, i: np.ndarray) -> float:
@@ -33,8 +33,12 @@ def _pinch_current(v: np.ndarray, i: np.ndarray) -> float:
 def _hysteresis(model_name: str):
     def check(ctx: CheckContext) -> CheckResult:
         from cosim.devices.memristor import (
-            MEMRISTOR_MODELS, bench_circuit, bench_drive_from_card, params_from_card,
-            simulate)
+            MEMRISTOR_MODELS,
+            bench_circuit,
+            bench_drive_from_card,
+            params_from_card,
+            simulate,
+        )
         from cosim.spice import make_job
 
         m = MEMRISTOR_MODELS[model_name]

@@ -9,14 +9,14 @@ import numpy as np
 from cosim.validate.core import CheckContext, CheckResult, register
 
 #: Transfer-matrix power vs the closed-form transmission (absolute, in units of the
-#: input power): the optics issue acceptance, 1e-12 (tests/test_optics_mrr.py).
+#: input power): the optics issue acceptance, 1e-12 (tests/optics/test_optics_mrr.py).
 TRANSMISSION_ABS = 1e-12
 #: Figures measured on the spectrum (FSR, FWHM, extinction ratio) vs their closed forms:
 #: 1 % (optics issue acceptance; the FWHM and FSR formulas are first-order in the loss
 #: and in the dispersion, so they are not exact).
 FIGURE_REL = 0.01
 #: Calibration must at least halve the RMS weight error of the dense default bank
-#: (tests/test_optics_weight_bank.py::test_calibration_reduces_crosstalk_error_...).
+#: (tests/optics/test_optics_weight_bank.py::test_calibration_reduces_crosstalk_error_...).
 CALIBRATION_GAIN = 0.5
 
 
@@ -92,7 +92,7 @@ def _mrr(ctx: CheckContext) -> CheckResult:
         "mrr_spectra", "optics", bool(passed), worst_fig, FIGURE_REL,
         "optics issue acceptance: transfer-matrix transmission equals the Bogaerts 2012 "
         "closed forms to 1e-12; FSR, FWHM and extinction ratio measured on the spectrum "
-        "within 1% of their closed forms (tests/test_optics_mrr.py)",
+        "within 1% of their closed forms (tests/optics/test_optics_mrr.py)",
         {"metric": "largest relative deviation of FSR, FWHM, extinction from closed form",
          "card": ctx.card_origin("optics"), "self_coupling": r, "round_trip_amplitude": a,
          "transmission_abs_error": err_t, "transmission_threshold": TRANSMISSION_ABS,
@@ -107,8 +107,12 @@ def _mrr(ctx: CheckContext) -> CheckResult:
           "MRR weight bank with inter-channel and thermal crosstalk: weight error before "
           "and after calibration")
 def _bank(ctx: CheckContext) -> CheckResult:
-    from cosim.optics.weight_bank import (calibrate_bank, effective_weights,
-                                          make_weight_bank, program_bank)
+    from cosim.optics.weight_bank import (
+        calibrate_bank,
+        effective_weights,
+        make_weight_bank,
+        program_bank,
+    )
 
     o = _optics(ctx)
     n, m = 8, 4
@@ -128,7 +132,7 @@ def _bank(ctx: CheckContext) -> CheckResult:
         CALIBRATION_GAIN,
         "optics issue acceptance: on the dense default bank (about 2 linewidths between "
         "channels) calibration at least halves the RMS weight error "
-        "(tests/test_optics_weight_bank.py); not every target is reachable there, so "
+        "(tests/optics/test_optics_weight_bank.py); not every target is reachable there, so "
         "the residual is reported, not required to vanish",
         {"metric": "RMS weight error after / before calibration",
          "card": ctx.card_origin("optics"), "bank": f"{n} channels x {m} outputs",

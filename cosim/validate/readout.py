@@ -77,7 +77,7 @@ def _dc(ctx: CheckContext) -> CheckResult:
     return CheckResult(
         "readout_dc_transfer", "readout", bool(rel <= GAIN_REL), float(rel), GAIN_REL,
         "readout issue acceptance: transimpedance within 0.1% of -Rf A0/(1+A0) "
-        "(tests/test_readout.py)",
+        "(tests/readout/test_readout.py)",
         {"metric": "|gain / (-Rf A0/(1+A0)) - 1|", "cards": _cards(ctx),
          "gain_ohm": ch.gain_ohm, "expected_gain_ohm": expected, "offset_v": ch.offset_v,
          "gain_v_per_w": ch.gain_ohm * spec.responsivity_a_per_w,

@@ -101,7 +101,7 @@ def test_workflow_script_help_and_tiny_run(tmp_path):
     import sys
     from pathlib import Path
 
-    script = Path(__file__).resolve().parent.parent / "workflows" / "train_lenet.py"
+    script = Path(__file__).resolve().parents[2] / "workflows" / "train_lenet.py"
     out = subprocess.run([sys.executable, str(script), "--help"], capture_output=True,
                          text=True, check=True).stdout
     assert "--config" in out and "lenet_digits.toml" in out

@@ -13,7 +13,7 @@ from cosim.config import load_config
 from cosim.errors import ConfigError
 from cosim.nn.data import load_run_data
 from cosim.store.runs import RunFile
-from tests.test_nn_data import make_cifar, make_mnist
+from tests.helpers import make_cifar, make_mnist
 
 QUICK = ["--set=training.batch_size=4", "--set=training.epochs=1", "--quiet",
          "--architecture", "ideal"]

@@ -1,11 +1,11 @@
-"""Produce tests/golden/tiles_golden.npz: 20-step LeNet-5 runs with noise on, per tile.
+"""Produce tests/hw/golden/tiles_golden.npz: 20-step LeNet-5 runs with noise on, per tile.
 
 How the golden was made: this script, run from the tree of commit "Golden runs of the
 bplight and electronic tiles" (before the tiles were moved behind the Tile protocol)::
 
-    PYTHONPATH=. python tests/golden/make_golden.py
+    PYTHONPATH=. python tests/hw/golden/make_golden.py
 
-tests/test_tiles_golden.py re-runs the same configurations (:data:`RUNS`) and compares
+tests/hw/test_tiles_golden.py re-runs the same configurations (:data:`RUNS`) and compares
 the step and epoch metrics and every checkpointed array (trainer and backend state)
 bit for bit.  Stored per run: the metric columns in full, a sha256 of every checkpoint
 array (its dtype, shape and bytes), the backend's checkpoint meta as JSON, the probed

@@ -20,9 +20,9 @@ from cosim.devices.cards import (
 )
 from cosim.errors import CardError
 from cosim.readout import ReadoutSpec
-from tests.test_cli_errors import TINY_TRAIN, cosim, one_line_error
+from tests.cli.test_cli_errors import TINY_TRAIN, cosim, one_line_error
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _card_text(name: str, param: str, value: str, unit: str) -> str:

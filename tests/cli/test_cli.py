@@ -149,5 +149,5 @@ def test_package_is_typed_and_licensed():
     import cosim
 
     assert (Path(cosim.__file__).parent / "py.typed").is_file()
-    meta = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    meta = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
     assert meta["project"]["license"] == "MIT"  # an SPDX expression, not a table

@@ -16,7 +16,7 @@ from cosim.errors import ConfigError
 from cosim.hw import TILES, HardwareConfig, Recorder, Tile, build_hardware, tile_class
 from cosim.nn import Linear, Sequential
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

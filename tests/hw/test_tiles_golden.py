@@ -1,5 +1,5 @@
 """Runs of the tile architectures equal the golden stored before the tiles were moved
-behind the Tile protocol, bit for bit (tests/golden/make_golden.py says how it was made)."""
+behind the Tile protocol, bit for bit (tests/hw/golden/make_golden.py says how it was made)."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import h5py
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TINY_TRAIN = ("--set", "training.max_steps=1", "--set", "data.train_limit=32",
               "--set", "data.test_limit=16", "--set", "model.width=0.25",
               "--set", "training.epochs=1", "--quiet")

@@ -1,0 +1,56 @@
+"""Data-set files for the tests, written from the format descriptions (independent of the
+readers in cosim.nn.data): IDX (MNIST) and pickled CIFAR-10 batches."""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+import struct
+
+import numpy as np
+
+
+def idx_bytes(arr: np.ndarray, type_code: int = 0x08) -> bytes:
+    """IDX encoding written from the format description (independent of the reader)."""
+    header = struct.pack(">BBBB", 0, 0, type_code, arr.ndim)
+    header += b"".join(struct.pack(">I", d) for d in arr.shape)
+    return header + arr.astype(arr.dtype.newbyteorder(">")).tobytes()
+
+
+def write(path, data: bytes, gz: bool):
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+def make_mnist(tmp_path, n_train=5, n_test=3, h=4, w=3, gz_train=True, gz_test=False):
+    rng = np.random.default_rng(0)
+    arrays = {"train_images": rng.integers(0, 256, (n_train, h, w), dtype=np.uint8),
+              "train_labels": rng.integers(0, 10, n_train, dtype=np.uint8),
+              "test_images": rng.integers(0, 256, (n_test, h, w), dtype=np.uint8),
+              "test_labels": rng.integers(0, 10, n_test, dtype=np.uint8)}
+    names = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
+             "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte"}
+    paths = {}
+    for key, arr in arrays.items():
+        gz = gz_train if key.startswith("train") else gz_test
+        paths[key] = write(tmp_path / (names[key] + (".gz" if gz else "")), idx_bytes(arr), gz)
+    return arrays, paths
+
+
+def cifar_batch(n, seed, str_keys=False):
+    rng = np.random.default_rng(seed)
+    data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+    labels = [int(v) for v in rng.integers(0, 10, n)]
+    k = (lambda s: s) if str_keys else (lambda s: s.encode())
+    return {k("batch_label"): b"batch", k("labels"): labels, k("data"): data,
+            k("filenames"): [b"f%d.png" % i for i in range(n)]}
+
+
+def make_cifar(tmp_path, sizes=(3, 2, 2, 4, 1), n_test=3):
+    batches = {}
+    for i, n in enumerate(sizes, start=1):
+        batches[f"data_batch_{i}"] = cifar_batch(n, i, str_keys=(i == 2))
+    batches["test_batch"] = cifar_batch(n_test, 99)
+    for name, batch in batches.items():
+        (tmp_path / name).write_bytes(pickle.dumps(batch, protocol=2))
+    return batches
