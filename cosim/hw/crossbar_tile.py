@@ -245,9 +245,7 @@ class CrossbarTiles:
         wire = (float(xbar["wire_resistance_crosspoint_ohm"])
                 if config.wire_resistance_ohm is None else float(config.wire_resistance_ohm))
         return cls(
-            tile_rows=config.tile_rows, tile_cols=config.tile_cols,
-            dac_bits=config.dac_bits, adc_bits=config.adc_bits,
-            electrical_engine=config.electrical_engine, noise=config.noise,
+            **context.common(optical=False),
             g_min_s=float(xbar["g_min_s"]), g_max_s=float(xbar["g_max_s"]),
             read_voltage_v=float(arch["read_voltage_v"]), wire_resistance_ohm=wire,
             driver_resistance_ohm=float(xbar["driver_resistance_ohm"]),

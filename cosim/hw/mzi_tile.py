@@ -190,14 +190,11 @@ class MziMeshTiles:
     def build(cls, context: TileContext) -> MziMeshTiles:
         """The MZI-mesh tiles of a run (cosim.hw.protocols.Tile): the mesh card (role
         ``"mzi"``, devices/mzi_mesh.toml), the laser card, the bplight card's readout."""
-        config, arch = context.config, context.architecture_card
+        arch = context.architecture_card
         mesh = context.card("mzi", "mzi_mesh")
         laser = context.card("laser", "laser")
         return cls(
-            tile_rows=config.tile_rows, tile_cols=config.tile_cols,
-            dac_bits=config.dac_bits, adc_bits=config.adc_bits,
-            optical_engine=config.optical_engine, electrical_engine=config.electrical_engine,
-            noise=config.noise, characterization=context.readout(),
+            **context.common(optical=True),
             phase_error_std_rad=float(mesh["phase_error_std_rad"]),
             loss_db_per_mzi=float(mesh["loss_db_per_mzi"]),
             optical_full_scale_fraction=float(arch["optical_full_scale_fraction"]),

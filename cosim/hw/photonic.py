@@ -459,10 +459,7 @@ class PhotonicTiles:
         config, arch = context.config, context.architecture_card
         laser = context.card("laser", "laser")
         return cls(
-            tile_rows=config.tile_rows, tile_cols=config.tile_cols,
-            dac_bits=config.dac_bits, adc_bits=config.adc_bits,
-            optical_engine=config.optical_engine, electrical_engine=config.electrical_engine,
-            noise=config.noise, characterization=context.readout(),
+            **context.common(optical=True),
             laser_power_per_channel_w=config.laser_power_per_channel_w,
             optical_full_scale_fraction=float(arch["optical_full_scale_fraction"]),
             rin_db_per_hz=float(laser["rin_db_per_hz"]), crosstalk=bool(arch["crosstalk"]),

@@ -129,6 +129,19 @@ class TileContext:
 
         return load_card(self.config.cards.get(role, default))
 
+    def common(self, *, optical: bool = True) -> dict[str, Any]:
+        """The constructor settings every tile takes from the config: tile size,
+        converter bits, engines and noise; with ``optical`` also the optical engine and
+        the readout characterization (the photonic tiles' shared PD/TIA chain)."""
+        c = self.config
+        out: dict[str, Any] = {
+            "tile_rows": c.tile_rows, "tile_cols": c.tile_cols, "dac_bits": c.dac_bits,
+            "adc_bits": c.adc_bits, "electrical_engine": c.electrical_engine,
+            "noise": c.noise}
+        if optical:
+            out.update(optical_engine=c.optical_engine, characterization=self.readout())
+        return out
+
     def readout(self) -> ReadoutCharacterization:
         """The ngspice characterization of the run's readout channel (cached)."""
         from cosim.hw.backend import readout_characterization
