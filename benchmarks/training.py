@@ -60,9 +60,9 @@ def step_times(architecture: str, steps: int, workdir: Path, threads: int) -> np
     cfg = load_config(None, [
         "model.width=1.0", "training.batch_size=64", "training.epochs=1",
         f"training.max_steps={steps}", "training.signal_every_steps=0",
-        "data.test_limit=64", f"hardware.architecture={architecture}",
+        "data.test_limit=64", f"design.name={architecture}",
         "hardware.optical_engine=twin", "hardware.electrical_engine=twin",
-        "hardware.spot_check=0.0", "hardware.dac_bits=16", "hardware.adc_bits=16"])
+        "hardware.spot_check=0.0", "design.converters.dac_bits=16", "design.converters.adc_bits=16"])
     numba.set_num_threads(threads)
     with threadpool_limits(threads, user_api="blas"):
         res = train(cfg, workdir / f"{architecture}.h5", overwrite=True, quiet=True)

@@ -9,14 +9,17 @@ section       what it holds
 ``data``      :class:`DataConfig`: dataset, split, input size, optional subsets
 ``model``     :class:`ModelConfig`: network builder (``cosim.nn.MODELS``) and its width
 ``training``  :class:`TrainingConfig`: epochs, batch, optimizer, checkpoints, sampling
-``hardware``  :class:`cosim.hw.backend.HardwareConfig`: the physical settings
-              (architecture, converter bits, tiles, engines, noise, laser power, cards)
+``design``    :class:`cosim.design.DesignSpec`: the accelerator (a shipped design or a
+              design card file, plus dotted overrides; :mod:`cosim.design`)
+``hardware``  :class:`cosim.hw.backend.HardwareConfig`: how it is simulated (engines,
+              spot checks, the noise switch)
 ``numerics``  :class:`NumericsConfig`: numerical settings (BLAS threads)
 ============  ===========================================================================
 
-Physical settings (``hardware``) are kept apart from numerical ones (``numerics``).
+The accelerator (``design``), its simulation (``hardware``) and numerical settings
+(``numerics``) are kept apart.
 Configs load from TOML (:func:`load_config`), take dotted overrides
-(``"hardware.adc_bits=4"``, :func:`apply_overrides`), and serialise to canonical JSON
+(``"design.converters.adc_bits=4"``, :func:`apply_overrides`), and serialise to canonical JSON
 (:meth:`RunConfig.to_json`: every field, sorted keys) which the run file stores
 verbatim, so a run can always be reproduced from its file.
 
@@ -36,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from cosim.design.model import DesignSpec
 from cosim.errors import ConfigError
 
 ResizeMethod = Literal["nearest", "bilinear", "pad"]
@@ -295,6 +299,7 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    design: DesignSpec = field(default_factory=DesignSpec)
     hardware: Any = field(default_factory=_default_hardware)
     numerics: NumericsConfig = field(default_factory=NumericsConfig)
 
@@ -302,6 +307,7 @@ class RunConfig:
         _check_int("seed", self.seed, 0, 2**63 - 1)
         for name, cls in (("data", DataConfig), ("model", ModelConfig),
                           ("training", TrainingConfig), ("numerics", NumericsConfig),
+                          ("design", DesignSpec),
                           ("hardware", _hardware_config_class())):
             if not isinstance(getattr(self, name), cls):
                 raise ConfigError(f"RunConfig.{name} must be a {cls.__name__}, got "
@@ -327,14 +333,39 @@ class RunConfig:
         return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> RunConfig:
-        """Validated config from a nested dict (unknown keys rejected by dotted path)."""
+    def from_dict(cls, data: dict[str, Any], *, source: str = "config",
+                  legacy: bool = False) -> RunConfig:
+        """Validated config from a nested dict (unknown keys rejected by dotted path).
+
+        ``[design]`` holds ``name`` and dotted overrides (:meth:`DesignSpec.from_table`).
+        ``legacy``: translate the physical keys an old run file kept in ``[hardware]``
+        into the design (:func:`cosim.hw.backend.legacy_design_overrides`); otherwise
+        such a key is refused naming its design value."""
+        from cosim.hw.backend import MOVED_TO_DESIGN, legacy_design_overrides, moved_message
+
+        data = dict(data)
+        hardware = data.get("hardware")
+        if isinstance(hardware, dict) and set(hardware) & set(MOVED_TO_DESIGN):
+            if not legacy:
+                key = sorted(set(hardware) & set(MOVED_TO_DESIGN))[0]
+                raise ConfigError(f"{source}: {moved_message('hardware', key)}")
+            hardware = dict(hardware)
+            name, overrides = legacy_design_overrides(hardware)
+            data["hardware"] = hardware
+            data["design"] = {"name": name, "set": overrides}
+        if "design" in data:
+            try:
+                spec = DesignSpec.from_table(data["design"])
+            except ConfigError as exc:
+                raise ConfigError(f"{source}: {exc}") from None
+            data["design"] = {"name": spec.name, "set": spec.set}
         return _build(cls, data, "", source)
 
     @classmethod
     def from_json(cls, text: str) -> RunConfig:
-        """Inverse of :meth:`to_json`."""
-        return cls.from_dict(json.loads(text), source="JSON config")
+        """Inverse of :meth:`to_json` (also reads the config of run files written before
+        the design was a section of its own)."""
+        return cls.from_dict(json.loads(text), source="JSON config", legacy=True)
 
     def replace(self, **sections) -> RunConfig:
         """A copy with whole sections or fields replaced (validated again)."""
@@ -503,10 +534,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
-    """``"hardware.adc_bits=4"`` -> (["hardware", "adc_bits"], 4)."""
+    """``"design.converters.adc_bits=4"`` -> (["hardware", "adc_bits"], 4)."""
     if "=" not in item:
         raise ConfigError(f"override {item!r} must look like section.key=value "
-                          f"(e.g. hardware.adc_bits=4)")
+                          f"(e.g. design.converters.adc_bits=4)")
     key, raw = item.split("=", 1)
     parts = [p.strip() for p in key.strip().split(".")]
     if not all(parts):
@@ -515,7 +546,7 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
-        value = raw  # a bare word: a string (e.g. hardware.architecture=electronic)
+        value = raw  # a bare word: a string (e.g. design.name=electronic)
     return parts, value
 
 

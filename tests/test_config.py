@@ -23,14 +23,14 @@ def test_defaults_round_trip_json_and_toml():
     assert RunConfig.from_dict(tomllib.loads(c.to_toml())) == c
     # canonical: same content gives the same text and digest, a change changes both
     assert RunConfig().to_json() == c.to_json()
-    d = override_config(c, ["hardware.adc_bits=4"])
-    assert d.hardware.adc_bits == 4 and d.digest() != c.digest()
+    d = override_config(c, ["design.converters.adc_bits=4"])
+    assert d.design.converters.adc_bits == 4 and d.digest() != c.digest()
 
 
 def test_shipped_workflow_config_loads():
     c = load_config(ROOT / "workflows" / "configs" / "lenet_digits.toml")
-    assert c.hardware.architecture == "bplight"
-    assert c.hardware.adc_bits == 16 and c.hardware.dac_bits == 16
+    assert c.design.name == "bplight"
+    assert c.design.converters.adc_bits == 16 and c.design.converters.dac_bits == 16
     assert 0 < c.hardware.spot_check < 1
 
 
@@ -55,11 +55,11 @@ def test_unknown_keys_are_named_by_dotted_path(tmp_path, text, path):
     ("training.lr=-1", "training.lr"),
     ("training.momentum=1.0", "training.momentum"),
     ("model.name=resnet", "model.name must be one of"),
-    ("hardware.architecture=analog", "hardware.architecture must be one of"),
+    ("design.name=analog", "hardware.architecture must be one of"),
     ("hardware.noise=1", "hardware.noise must be true or false"),
-    ("hardware.dac_scale=vector", "hardware.dac_scale must be one of"),
+    ("design.dac_scale=vector", "design.dac_scale must be one of"),
     ("training.lr_schedule=step", "training.lr_schedule"),
-    ("hardware.adc_bits=0", "adc_bits"),
+    ("design.converters.adc_bits=0", "adc_bits"),
     ("data.test_fraction=1.5", "data.test_fraction"),
     ("seed=-3", "seed"),
     ("numerics.blas_threads=0", "numerics.blas_threads"),
@@ -70,17 +70,17 @@ def test_bad_values_are_refused_with_the_field(override, fragment):
 
 
 def test_overrides_parse_toml_values_and_bare_words():
-    assert parse_override("hardware.adc_bits=4") == (["hardware", "adc_bits"], 4)
+    assert parse_override("design.converters.adc_bits=4") == (["hardware", "adc_bits"], 4)
     assert parse_override("hardware.noise=false") == (["hardware", "noise"], False)
-    assert parse_override("hardware.architecture=electronic") == \
+    assert parse_override("design.name=electronic") == \
         (["hardware", "architecture"], "electronic")
     assert parse_override("training.lr=1e-3") == (["training", "lr"], 1e-3)
-    c = load_config(None, ["hardware.adc_bits=4", "hardware.laser_power_per_channel_w=1e-5",
+    c = load_config(None, ["design.converters.adc_bits=4", "design.laser_power_per_channel_w=1e-5",
                            "training.lr=0.01", "hardware.cards={tia = 'tia'}"])
-    assert c.hardware.adc_bits == 4 and c.hardware.laser_power_per_channel_w == 1e-5
+    assert c.design.converters.adc_bits == 4 and c.design.laser_power_per_channel_w == 1e-5
     assert c.training.lr == 0.01 and c.hardware.cards == {"tia": "tia"}
     with pytest.raises(ConfigError, match="section.key=value"):
-        parse_override("hardware.adc_bits")
+        parse_override("design.converters.adc_bits")
     with pytest.raises(ConfigError, match="is a value, not a section"):
         apply_overrides({"seed": 1}, ["seed.x=1"])
 
@@ -88,8 +88,8 @@ def test_overrides_parse_toml_values_and_bare_words():
 def test_file_then_overrides_in_order(tmp_path):
     f = tmp_path / "c.toml"
     f.write_text("seed = 5\n[training]\nepochs = 7\n[hardware]\nadc_bits = 8\n")
-    c = load_config(f, ["hardware.adc_bits=6", "hardware.adc_bits=5"])
-    assert (c.seed, c.training.epochs, c.hardware.adc_bits) == (5, 7, 5)
+    c = load_config(f, ["design.converters.adc_bits=6", "design.converters.adc_bits=5"])
+    assert (c.seed, c.training.epochs, c.design.converters.adc_bits) == (5, 7, 5)
     assert c.training.batch_size == TrainingConfig().batch_size
 
 

@@ -8,7 +8,7 @@ Two Monte Carlo sweeps (cosim.sweep), each into its own HDF5 file in --out, with
    sigma drawn log-uniformly.
 2. ``accuracy.h5``: task ``train``: LeNet-5 on the digits on the BPLight architecture
    for each cycle-to-cycle write-noise level of the weight memristors
-   (``device.weight_c2c_sigma_frac`` of devices/bplight.toml, per sqrt(pulse), fraction
+   (``design.weight_c2c_sigma_frac`` of the bplight design, per sqrt(pulse), fraction
    of the conductance range), repeated with --samples seeds (device noise, initial
    weights, shuffling); the spread of the final test accuracy over the samples.
 
@@ -61,12 +61,12 @@ kind = "monte_carlo"
 task = "train"
 seed = 0
 [sweep.base]
-"hardware.architecture" = "bplight"
+"design.name" = "bplight"
 "data.input_size" = 28
 "training.signal_every_steps" = 0
 {size}
 [sweep.grid]
-"device.weight_c2c_sigma_frac" = {json.dumps(sigmas)}
+"design.weight_c2c_sigma_frac" = {json.dumps(sigmas)}
 [sweep.monte_carlo]
 samples = {samples}
 """
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         rep = run_sweep(spec, args.out / "accuracy.h5", scheduler=args.scheduler,
                         workers=args.workers)
         print(rep.summary("accuracy Monte Carlo"))
-        _spread(rep.path, "device.weight_c2c_sigma_frac", "final_test_acc")
+        _spread(rep.path, "design.weight_c2c_sigma_frac", "final_test_acc")
         plot_sweep(rep.path, ["final_test_acc"], out=args.out / "accuracy.png")
         status |= rep.failed > 0
     print(f"results and plots in {args.out}")

@@ -57,12 +57,12 @@ task = "train"
 seed = 0
 description = "accuracy vs wire resistance, electronic architecture"
 [sweep.base]
-"hardware.architecture" = "electronic"
+"design.name" = "electronic"
 "data.input_size" = 28
 "training.signal_every_steps" = 0
 {size}
 [sweep.grid]
-"hardware.wire_resistance_ohm" = {json.dumps(wires)}
+"design.crossbar.wire_resistance_crosspoint_ohm" = {json.dumps(wires)}
 """
 
 

@@ -6,7 +6,7 @@ Uses only the public API (cosim.config, cosim.orchestrator, cosim.store.runs).
 Examples::
 
     python workflows/train_lenet.py                         # workflows/configs/lenet_digits.toml
-    python workflows/train_lenet.py --set hardware.adc_bits=4 --out runs/lenet_4bit.h5
+    python workflows/train_lenet.py --set design.converters.adc_bits=4 --out runs/lenet_4bit.h5
     python workflows/train_lenet.py --resume --out runs/lenet.h5
 """
 
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", type=Path, default=DEFAULT_CONFIG,
                    help=f"run config (TOML), default {DEFAULT_CONFIG.relative_to(HERE.parent)}")
     p.add_argument("--set", dest="overrides", action="append", default=[],
-                   metavar="KEY=VALUE", help="dotted override, e.g. hardware.adc_bits=4")
+                   metavar="KEY=VALUE", help="dotted override, e.g. design.converters.adc_bits=4")
     p.add_argument("--out", type=Path, default=Path("runs/lenet.h5"), help="run file")
     p.add_argument("--resume", action="store_true", help="continue --out")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")

@@ -13,7 +13,7 @@ Uses only the public API.
 Examples::
 
     python workflows/train_vgg.py --out runs/vgg.h5
-    python workflows/train_vgg.py --set hardware.architecture=electronic --width 0.125
+    python workflows/train_vgg.py --set design.name=electronic --width 0.125
     python workflows/train_vgg.py --cifar ~/data/cifar-10-batches-py --train-limit 2000
     python workflows/train_vgg.py --quick
 """
@@ -46,7 +46,7 @@ def run(args) -> int:
     name = "CIFAR-10" if args.cifar else "digits 32x32"
     print(f"{result.path}: vgg ({args.vgg_config}, width {args.width}) on {name} "
           f"({run_data['train']} train / {run_data['test']} test images), "
-          f"{config.hardware.architecture}: {result.steps} steps, final test accuracy "
+          f"{config.design.name}: {result.steps} steps, final test accuracy "
           f"{result.final_test_acc:.4f} ({result.elapsed_s:.1f} s)")
     return 0
 
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="KEY=VALUE", help="dotted run-config override, e.g. "
-                                             "hardware.architecture=electronic")
+                                             "design.name=electronic")
     p.add_argument("--out", type=Path, default=Path("runs/vgg.h5"), help="run file to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--quiet", action="store_true", help="no progress output")

@@ -27,11 +27,11 @@ DEMO_OVERRIDES: tuple[str, ...] = (
     "model.name=lenet5", "model.width=0.5",
     "training.epochs=6", "training.batch_size=32", "training.lr=0.02",
     "training.momentum=0.9", "training.lr_schedule=cosine", "training.signal_every_steps=20",
-    "hardware.architecture=bplight", "hardware.dac_bits=16", "hardware.adc_bits=16",
+    "design.name=bplight",
     "hardware.optical_engine=twin", "hardware.electrical_engine=twin",
     "hardware.spot_check=0.01",
 )
-"""Settings of the hardware run (the float run changes only hardware.architecture)."""
+"""Settings of the hardware run (the float run changes only the design, to ``ideal``)."""
 
 QUICK_OVERRIDES: tuple[str, ...] = (
     "training.epochs=1", "data.train_limit=256", "data.test_limit=128",
@@ -71,7 +71,7 @@ def demo_configs(epochs: int | None = None, quick: bool = False):
     if epochs is not None:
         items.append(f"training.epochs={int(epochs)}")
     hw = load_config(None, items)
-    ideal = override_config(hw, ["hardware.architecture=ideal", "hardware.spot_check=0.0"])
+    ideal = override_config(hw, ["design.name=ideal", "hardware.spot_check=0.0"])
     return hw, ideal
 
 
@@ -105,20 +105,22 @@ def run_demo(out_dir: str | Path = "runs", *, epochs: int | None = None,
         from cosim.orchestrator.seeds import SeedsResult, train_seeds
 
         first = SeedsResult([hw_cfg.seed], [hw.final_test_acc], [ideal.final_test_acc],
-                            hw_cfg.hardware.architecture, [str(hw.path), str(ideal.path)])
+                            hw_cfg.design.name, [str(hw.path), str(ideal.path)])
         more = override_config(hw_cfg, [f"seed={hw_cfg.seed + 1}"])
         seed_summary = train_seeds(more, out_dir / "demo.h5", seeds - 1, overwrite=True,
                                    quiet=quiet, overrides=DEMO_OVERRIDES,
                                    start=first).summary()
+    design = RunFile(hw.path).read_design()
     notes = [
         f"LeNet-5 (width {hw_cfg.model.width}) on the scikit-learn digits resized to 32x32, "
         f"{hw_cfg.training.epochs} epoch(s), batch {hw_cfg.training.batch_size}, SGD lr "
         f"{hw_cfg.training.lr} ({hw_cfg.training.lr_schedule}) momentum "
         f"{hw_cfg.training.momentum}, seed {hw_cfg.seed}; both "
         f"runs share the initial weights and the data order.",
-        f"bplight: DAC {hw_cfg.hardware.dac_bits} bit (full scale per "
-        f"{'input vector, a power of two' if hw_cfg.hardware.dac_scale == 'row' else 'product'}"
-        f"), ADC {hw_cfg.hardware.adc_bits} bit, "
+        f"{design.name}: DAC {design['converters.dac_bits']} bit (full scale per "
+        f"{'input vector, a power of two' if design['dac_scale'] == 'row' else 'product'}"
+        f"), ADC {design['converters.adc_bits']} bit, {design['tile_rows']}x"
+        f"{design['tile_cols']} tiles, {design['readout_averaging']} reads per output, "
         f"optical engine {hw_cfg.hardware.optical_engine}, electrical engine "
         f"{hw_cfg.hardware.electrical_engine}, spot-check fraction "
         f"{hw_cfg.hardware.spot_check}.",

@@ -15,8 +15,8 @@ are programmed into that hardware.
 
 Examples:
   cosim eval runs/demo.h5
-  cosim eval runs/demo.h5 --architecture ideal          # the same weights in float
-  cosim eval runs/demo.h5 --set hardware.adc_bits=8     # on coarser converters
+  cosim eval runs/demo.h5 --design ideal                # the same weights in float
+  cosim eval runs/demo.h5 --set design.converters.adc_bits=8     # on coarser converters
 """
 
 EXPORT_DESCRIPTION = """\
@@ -32,13 +32,14 @@ def register(subparsers) -> None:
                               "hardware", description=EVAL_DESCRIPTION,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", type=Path, metavar="RUN.h5", help="run file")
-    p.add_argument("--architecture", metavar="NAME",
-                   help="evaluate on this architecture (sets hardware.architecture): ideal, "
-                        "or a tile of cosim.hw.registry.TILES; unknown names are refused "
-                        "with the list")
+    p.add_argument("--design", metavar="NAME|FILE",
+                   help="evaluate on this design (a shipped name such as ideal, or a "
+                        "design card file; sets design.name); default: the design the run "
+                        "trained on, as its file stores it")
     p.add_argument("--set", dest="overrides", action="append", default=[],
-                   metavar="hardware.KEY=VALUE",
-                   help="hardware override, value in TOML syntax (repeatable)")
+                   metavar="design.NAME=VALUE",
+                   help="design or hardware override, value in TOML syntax (repeatable), "
+                        "e.g. design.converters.adc_bits=8 or hardware.noise=false")
     p.add_argument("--split", choices=("test", "val"), default="test",
                    help="data split (default test; val needs a run with data.val_fraction)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -57,8 +58,8 @@ def cmd_eval(args) -> int:
     from cosim.orchestrator.evaluate import evaluate
 
     overrides = list(args.overrides)
-    if args.architecture:
-        overrides.append(f"hardware.architecture={args.architecture}")
+    if args.design:
+        overrides.append(f"design.name={args.design!r}")
     r = evaluate(args.file, overrides, split=args.split)
     if args.json:
         print(json.dumps({"accuracy": r.accuracy, "correct": r.correct, "total": r.total,
@@ -89,7 +90,7 @@ def cmd_export(args) -> int:
     ck = RunFile(args.file).checkpoint()
     meta = {"run": str(args.file), "model": config.model.name, "step": ck.step,
             "epoch": ck.epoch, "input_size": config.data.input_size,
-            "dataset": config.data.dataset, "architecture": config.hardware.architecture}
+            "dataset": config.data.dataset, "architecture": config.design.name}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".npz":
         np.savez(args.output, __meta__=np.array(json.dumps(meta, sort_keys=True)), **weights)

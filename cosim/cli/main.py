@@ -34,6 +34,7 @@ COMMAND_MODULES: list[str] = [
     "cosim.cli.runs",
     "cosim.cli.validate",
     "cosim.cli.sweep",
+    "cosim.cli.design",
 ]
 
 

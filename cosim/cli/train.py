@@ -15,7 +15,8 @@ writes a checkpoint and exits; --resume continues bit-identically.
 
 Examples:
   cosim train --config workflows/configs/lenet_digits.toml --out runs/lenet.h5
-  cosim train --config FILE --set hardware.adc_bits=4 --set hardware.noise=false
+  cosim train --config FILE --set design.converters.adc_bits=4 --set hardware.noise=false
+  cosim train --design electronic --set design.tile_rows=32 --out runs/xbar.h5
   cosim train --resume --out runs/lenet.h5
   cosim train --seeds 3 --out runs/lenet.h5      # 3 seeds, hardware and float, statistics
 """
@@ -26,13 +27,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="run config (TOML); default: built-in defaults")
     p.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="KEY=VALUE",
-                   help="dotted override, value in TOML syntax, e.g. hardware.adc_bits=4 "
+                   help="dotted override, value in TOML syntax, e.g. design.converters.adc_bits=4 "
                         "(repeatable)")
     p.add_argument("--engine", choices=("ideal", "twin", "spice"),
                    help="electrical engine (sets hardware.electrical_engine)")
-    p.add_argument("--architecture", metavar="NAME",
-                   help="sets hardware.architecture: ideal, or a tile of "
-                        "cosim.hw.registry.TILES (unknown names are refused with the list)")
+    p.add_argument("--design", metavar="NAME|FILE",
+                   help="the accelerator: a shipped design (ideal, bplight, electronic, "
+                        "photonic-mzi; `cosim design list`) or a design card file (sets "
+                        "design.name; design values are set with --set design.NAME=VALUE)")
+    p.add_argument("--allow-design-change", action="store_true",
+                   help="with --resume: continue although a card of the run's design "
+                        "changed since it started (the change is recorded in the run file)")
     p.add_argument("--epochs", type=int, metavar="N", help="sets training.epochs")
     p.add_argument("--seed", type=int, help="sets seed")
     p.add_argument("--out", type=Path, default=Path("runs/run.h5"), metavar="RUN.h5",
@@ -61,8 +66,8 @@ def overrides_from_args(args) -> list[str]:
     items = list(args.overrides)
     if args.engine is not None:
         items.append(f"hardware.electrical_engine={args.engine}")
-    if args.architecture is not None:
-        items.append(f"hardware.architecture={args.architecture}")
+    if args.design is not None:
+        items.append(f"design.name={args.design!r}")
     if args.epochs is not None:
         items.append(f"training.epochs={args.epochs}")
     if args.seed is not None:
@@ -81,7 +86,8 @@ def cmd_train(args) -> int:
             raise ConfigError("--resume takes its config from the run file; drop --config, "
                               "--set and the other config flags (start a new run to change "
                               "the configuration)")
-        result = train(None, args.out, resume=True, quiet=args.quiet)
+        result = train(None, args.out, resume=True, quiet=args.quiet,
+                       allow_design_change=args.allow_design_change)
     elif args.seeds is not None:
         from cosim.orchestrator.seeds import format_seed_table, train_seeds
         from cosim.paths import read_user_text

@@ -92,7 +92,7 @@ PHYSICAL_RANGES: dict[str, tuple[float, float, str]] = {
 #: parameters, with their SI units, are the ones a card of the kind may have.  A consumer
 #: loads a user's card with the kind it reads (``load_card(path, kind="tia")``).
 CARD_KINDS: dict[str, tuple[str, ...]] = {
-    "bplight": ("bplight",),
+    "design": ("design_bplight", "design_ideal", "design_electronic", "design_photonic_mzi"),
     "converters": ("converters",),
     "crossbar": ("crossbar",),
     "energy_baseline": ("energy_baseline",),
@@ -316,6 +316,32 @@ def load_card(name_or_path: str | Path, kind: str | None = None) -> Card:
     elif not p.exists():
         raise CardError(f"device card file {p} does not exist")
     return _parse(read_user_text(p, "device card"), str(p), p, want)
+
+
+def card_text(card: Card) -> str:
+    """TOML text of ``card`` (its values in SI units, each with its unit, source or
+    assumption and range): a file :func:`load_card` reads back to the same values."""
+    import json
+
+    def toml(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(toml(x) for x in v) + "]"
+        return json.dumps(str(v))
+
+    lines = ["[card]", f"name = {toml(card.name)}", f"description = {toml(card.description)}"]
+    if card.model:
+        lines.append(f"model = {toml(card.model)}")
+    for name, p in card.params.items():
+        lines += ["", f"[params.{name}]", f"value = {toml(p.value)}", f"unit = {toml(p.unit)}",
+                  f"source = {toml(p.source)}" if p.source is not None else
+                  f"assumption = {toml(p.assumption)}"]
+        lines += [f"{k} = {toml(getattr(p, k))}" for k in ("min", "max", "note")
+                  if getattr(p, k) is not None]
+    return "\n".join(lines) + "\n"
 
 
 def list_cards() -> list[str]:

@@ -48,8 +48,8 @@ from __future__ import annotations
 import hashlib
 import math
 import zlib
-from dataclasses import asdict, dataclass, field, fields
-from typing import Literal
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -60,113 +60,76 @@ from cosim.hw.registry import TILES, tile_class
 from cosim.hw.stats import HardwareStats
 from cosim.nn.backend import ArrayWeightStore, IdealBackend
 
+if TYPE_CHECKING:
+    from cosim.design import Design
+
 #: ``"ideal"`` (float arithmetic) and the registered tiles (cosim.hw.registry.TILES)
 ARCHITECTURES: tuple[str, ...] = ("ideal", *TILES)
 OPTICAL_ENGINES: tuple[str, ...] = ("ideal", "twin")
 ELECTRICAL_ENGINES: tuple[str, ...] = ("ideal", "twin", "spice")
-DAC_SCALES: tuple[str, ...] = ("call", "row")
-#: Card roles of ``hardware.cards``: the shared ones, then those the tiles declare.
-CARD_ROLES: tuple[str, ...] = tuple(dict.fromkeys(
-    ("bplight", "photodetector", "tia", "converters", "memristor")
-    + tuple(r for cls in TILES.values() for r in cls.card_roles)))
+#: Keys of ``[hardware]`` that moved into the design (cosim.design), with their new
+#: dotted name: old run files are translated (:func:`legacy_design_overrides`), a user
+#: config using one is refused with the new name.
+MOVED_TO_DESIGN: dict[str, str] = {
+    "architecture": "tile", "dac_bits": "converters.dac_bits",
+    "adc_bits": "converters.adc_bits", "tile_rows": "tile_rows", "tile_cols": "tile_cols",
+    "laser_power_per_channel_w": "laser_power_per_channel_w",
+    "wire_resistance_ohm": "crossbar.wire_resistance_crosspoint_ohm",
+    "dac_scale": "dac_scale", "cards": "<role>_card"}
 
 
 @dataclass(frozen=True)
 class HardwareConfig:
-    """How the network's products are mapped onto hardware (validated, frozen).
+    """How the products of a design are simulated (validated, frozen).
+
+    The accelerator itself (tile kind, tile size, converters, readout, devices) is the
+    design (:class:`cosim.design.Design`, the run config's ``[design]``); this holds the
+    simulation choices: which engine computes each domain, spot checks, and switches to
+    study an effect by turning it off.
 
     Attributes
     ----------
-    architecture : str
-        ``"ideal"`` or a tile of :data:`cosim.hw.registry.TILES` (:data:`ARCHITECTURES`).
-    dac_bits, adc_bits : int, 1..24
-    tile_rows : int
-        Inputs per tile (wavelengths N of a photonic bank; crossbar rows).
-    tile_cols : int
-        Outputs per tile (bank rows M; crossbar columns).
     optical_engine : {"ideal", "twin"}
     electrical_engine : {"ideal", "twin", "spice"}
     spot_check : float in [0, 1]
         Fraction of (layer, step) forward products also run in ngspice.
     noise : bool
         Readout noise and laser RIN (and crossbar TIA noise).
-    laser_power_per_channel_w : float or None
-        Comb line power (W); None = matched to the readout full scale (bplight card).
-    wire_resistance_ohm : float or None
-        Crossbar wire resistance per cell (ohm); None = the crossbar card's cross-point
-        value.
     weights_on_devices : bool
         Weights held by memristors (pulse updates) or plain float arrays.
-    dac_scale : {"row", "call"}
-        Full scale of the input DAC: per input vector, as a power of two (``"row"``,
-        a shared exponent per vector; the default) or ``max|U|`` of the whole product
-        (``"call"``).  See the module docstring.
-    cards : dict
-        Card overrides by role (:data:`CARD_ROLES`): name or path of a TOML card.
     """
 
-    architecture: str = "bplight"
-    dac_bits: int = 16
-    adc_bits: int = 16
-    tile_rows: int = 64
-    tile_cols: int = 64
     optical_engine: Literal["ideal", "twin"] = "twin"
     electrical_engine: Literal["ideal", "twin", "spice"] = "twin"
     spot_check: float = 0.0
     noise: bool = True
-    laser_power_per_channel_w: float | None = None
-    wire_resistance_ohm: float | None = None
     weights_on_devices: bool = True
-    dac_scale: Literal["call", "row"] = "row"
-    cards: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         def bad(name: str, rule: str) -> ConfigError:
             return ConfigError(f"hardware.{name}={getattr(self, name)!r}: {rule}")
 
-        if not isinstance(self.architecture, str) or self.architecture not in ARCHITECTURES:
-            raise ConfigError(f"hardware.architecture must be one of "
-                              f"{', '.join(ARCHITECTURES)} (ideal, or a tile of "
-                              f"cosim.hw.registry.TILES), got {self.architecture!r}")
-        for name, allowed in (("dac_scale", DAC_SCALES),
-                              ("optical_engine", OPTICAL_ENGINES),
+        for name, allowed in (("optical_engine", OPTICAL_ENGINES),
                               ("electrical_engine", ELECTRICAL_ENGINES)):
             if getattr(self, name) not in allowed:
                 raise bad(name, f"choose one of {', '.join(allowed)}")
-        for name, lo, hi in (("dac_bits", 1, 24), ("adc_bits", 1, 24),
-                             ("tile_rows", 1, 4096), ("tile_cols", 1, 4096)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
-                raise bad(name, f"give an integer from {lo} to {hi}")
         sc = self.spot_check
         if isinstance(sc, bool) or not isinstance(sc, (int, float)) or not 0 <= sc <= 1:
             raise bad("spot_check", "give a fraction from 0 to 1")
         for name in ("noise", "weights_on_devices"):
             if not isinstance(getattr(self, name), bool):
                 raise bad(name, "give true or false")
-        for name in ("laser_power_per_channel_w", "wire_resistance_ohm"):
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
-                                  or not math.isfinite(v) or v < 0):
-                raise bad(name, "give a finite number >= 0 (SI units), or leave it unset "
-                                "for the card value")
-        if self.laser_power_per_channel_w == 0:
-            raise bad("laser_power_per_channel_w", "must be > 0 W")
-        if not isinstance(self.cards, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in self.cards.items()):
-            raise bad("cards", "give a table of role = card name or path strings")
-        unknown = sorted(set(self.cards) - set(CARD_ROLES))
-        if unknown:
-            raise bad("cards", f"unknown role(s) {unknown}; valid: {', '.join(CARD_ROLES)}")
-        object.__setattr__(self, "cards", dict(sorted(self.cards.items())))
 
     def as_dict(self) -> dict:
-        """Plain JSON-able dict (unset values are None)."""
+        """Plain JSON-able dict."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "hardware") -> HardwareConfig:
         """Build from a dict; unknown keys are refused with their path."""
+        moved = [k for k in data if k in MOVED_TO_DESIGN]
+        if moved:
+            raise ConfigError(moved_message(where, moved[0]))
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
@@ -175,55 +138,75 @@ class HardwareConfig:
         return cls(**data)
 
 
+def moved_message(where: str, key: str) -> str:
+    """The message for a ``[hardware]`` key that is a design value now."""
+    return (f"{where}.{key} is a design value now: set design.{MOVED_TO_DESIGN[key]} "
+            "instead (`cosim design show` lists the design's values)")
+
+
+def legacy_design_overrides(hardware: dict) -> tuple[str, dict]:
+    """``(design name, overrides)`` equivalent to the physical keys of an old run file's
+    ``hardware`` table (removed from it)."""
+    arch = hardware.pop("architecture", "bplight")
+    name = arch if arch in ("ideal", "electronic") else "bplight"
+    out: dict = {}
+    if arch not in ("ideal", "bplight", "electronic"):
+        out["tile"] = arch
+    for key in ("dac_bits", "adc_bits", "tile_rows", "tile_cols", "dac_scale",
+                "laser_power_per_channel_w", "wire_resistance_ohm"):
+        value = hardware.pop(key, None)
+        if value is not None:
+            out[MOVED_TO_DESIGN[key]] = value
+    for role, card in (hardware.pop("cards", None) or {}).items():
+        out[f"{'weight' if role == 'memristor' else role}_card"] = card
+    return name, out
+
+
 # ----------------------------------------------------------------------------- building
 _CHARACTERIZATIONS: dict = {}
 
 
-def _card(config: HardwareConfig, role: str, default: str):
-    from cosim.devices.cards import load_card
-
-    return load_card(config.cards.get(role, default), kind=default)
-
-
-def readout_tia_card(config: HardwareConfig) -> str:
-    """Default TIA card of ``config``'s readout: for a tile with a photonic readout
-    (``Tile.readout == "photonic"``, e.g. ``"bplight"``) the bplight card's
-    ``readout_tia_card`` (the readout designed for the photonic link budget,
-    devices/tia_bplight.toml), otherwise the published-TIA card ``"tia"``.  A ``tia``
-    entry in ``config.cards`` overrides both."""
-    if config.architecture != "ideal" and \
-            tile_class(config.architecture).readout == "photonic":
-        return str(_card(config, "bplight", "bplight")["readout_tia_card"])
-    return "tia"
-
-
-def readout_characterization(config: HardwareConfig, *, engine=None, cache=None):
-    """The ngspice characterization of the readout channel of ``config``'s cards (once
-    per process and spec; through the HDF5 result cache)."""
+def readout_characterization(design: Design, *, engine=None, cache=None):
+    """The ngspice characterization of the readout channel of ``design`` (its
+    photodetector, tia and converters cards; once per process and spec, through the
+    HDF5 result cache)."""
     from cosim.readout import ReadoutSpec, characterize
 
-    spec = ReadoutSpec.from_cards(photodetector=_card(config, "photodetector", "photodetector"),
-                                  tia=_card(config, "tia", readout_tia_card(config)),
-                                  converters=_card(config, "converters", "converters"))
-    key = spec
-    if key not in _CHARACTERIZATIONS:
-        _CHARACTERIZATIONS[key] = characterize(spec, cache=cache, engine=engine)
-    return _CHARACTERIZATIONS[key]
+    spec = ReadoutSpec.from_cards(photodetector=design.role_card("photodetector"),
+                                  tia=design.role_card("tia"),
+                                  converters=design.role_card("converters"))
+    if spec not in _CHARACTERIZATIONS:
+        _CHARACTERIZATIONS[spec] = characterize(spec, cache=cache, engine=engine)
+    return _CHARACTERIZATIONS[spec]
+
+
+def _design(design: Design | str | None) -> Design:
+    from cosim.design import Design, load_design
+
+    if design is None or isinstance(design, str):
+        return load_design(design or "bplight")
+    if not isinstance(design, Design):
+        raise ConfigError(f"give a cosim.design.Design or a design name, got "
+                          f"{type(design).__name__}")
+    return design
 
 
 def build_hardware(config: HardwareConfig, model, rng: np.random.Generator, *,
-                   engine=None, cache=None):
-    """Backend and weight store for ``model`` on the hardware of ``config``.
+                   design: Design | str | None = None, engine=None, cache=None):
+    """Backend and weight store for ``model`` on ``design``, simulated as ``config`` says.
 
     Parameters
     ----------
     config : HardwareConfig
+        The simulation settings (engines, spot checks, noise switch).
     model : cosim.nn.Sequential
         If its present store already holds every parameter, they are programmed into the
         new store (so the hardware starts from the model's initial weights).
     rng : numpy.random.Generator
         Seeds the backend's noise and spot-check draws and the store's device draws
         (three integers are taken from it).
+    design : cosim.design.Design or str, optional
+        The accelerator (default: the shipped ``"bplight"`` design).
     engine : cosim.spice.SpiceEngine, optional
         For the readout characterization, the spice engine and spot checks.
     cache : cosim.store.ResultCache, optional
@@ -231,7 +214,7 @@ def build_hardware(config: HardwareConfig, model, rng: np.random.Generator, *,
     Returns
     -------
     (backend, store)
-        ``"ideal"``: ``(IdealHardware(), ArrayWeightStore())``; otherwise a
+        tile ``"ideal"``: ``(IdealHardware(), ArrayWeightStore())``; otherwise a
         :class:`HardwareBackend` and a :class:`~cosim.hw.weights.DeviceWeightStore` (or
         an ``ArrayWeightStore`` with ``weights_on_devices=False``).
     """
@@ -239,11 +222,12 @@ def build_hardware(config: HardwareConfig, model, rng: np.random.Generator, *,
         raise ConfigError("build_hardware needs a HardwareConfig")
     if not isinstance(rng, np.random.Generator):
         raise ConfigError("build_hardware needs rng=numpy.random.default_rng(seed)")
+    design = _design(design)
     existing = getattr(model, "store", None)
     shapes = model.param_shapes()
     have = existing is not None and all(n in existing.names() for n in shapes)
 
-    if config.architecture == "ideal":
+    if design.tile == "ideal":
         store = ArrayWeightStore()
         if have:
             for name in shapes:
@@ -253,16 +237,15 @@ def build_hardware(config: HardwareConfig, model, rng: np.random.Generator, *,
     from cosim.hw.weights import DeviceWeightStore, programming_params_for
 
     seeds = rng.integers(0, 2 ** 63 - 1, size=3)
-    arch = _card(config, "bplight", "bplight")
     stats = HardwareStats()
-    headroom = float(arch["weight_headroom"])
+    headroom = float(design["weight_headroom"])
     params = programming_params_for(
-        _card(config, "memristor", str(arch["programming_card"])),
-        pulses=int(arch["weight_pulses"]), nonlinearity=float(arch["weight_nonlinearity"]),
-        c2c_sigma_frac=float(arch["weight_c2c_sigma_frac"]))
+        design.role_card("weight"), pulses=int(design["weight_pulses"]),
+        nonlinearity=float(design["weight_nonlinearity"]),
+        c2c_sigma_frac=float(design["weight_c2c_sigma_frac"]))
     if config.weights_on_devices:
         store = DeviceWeightStore(params, np.random.default_rng(int(seeds[0])),
-                                  headroom=headroom, scheme=str(arch["update_scheme"]),
+                                  headroom=headroom, scheme=str(design["update_scheme"]),
                                   stats=stats)
     else:
         store = ArrayWeightStore()
@@ -270,11 +253,11 @@ def build_hardware(config: HardwareConfig, model, rng: np.random.Generator, *,
         for name in shapes:
             store.set_weight(name, np.array(existing.weight(name)))
 
-    tiles = tile_class(config.architecture).build(
-        TileContext(config, arch, spice_engine=engine, cache=cache, seed=int(seeds[2])))
+    tiles = tile_class(design.tile).build(
+        TileContext(config, design, spice_engine=engine, cache=cache, seed=int(seeds[2])))
     backend = HardwareBackend(config, tiles, store, np.random.default_rng(int(seeds[1])),
                               spot_seed=int(seeds[2]), headroom=headroom, stats=stats,
-                              spice_engine=engine)
+                              spice_engine=engine, design=design)
     return backend, store
 
 
@@ -308,8 +291,12 @@ class HardwareBackend:
 
     def __init__(self, config: HardwareConfig, tiles: Tile, store, rng: np.random.Generator, *,
                  spot_seed: int, headroom: float, stats: HardwareStats | None = None,
-                 spice_engine=None) -> None:
+                 spice_engine=None, design: Design | None = None) -> None:
         self.config = config
+        self.design = _design(design)
+        self.dac_bits = int(self.design["converters.dac_bits"])
+        self.dac_scale = str(self.design["dac_scale"])
+        self.gradient_on = str(self.design["gradient_on"])
         self.tiles = tiles
         self.store = store
         self.rng = rng
@@ -351,6 +338,9 @@ class HardwareBackend:
                               "training diverged; lower the learning rate")
         if s_d == 0:
             return np.zeros((dY.shape[1], X.shape[1]))
+        if self.gradient_on == "digital":       # an exact digital MAC unit (the design)
+            self.stats.add(layer_name, "gradient", products=1)
+            return dY.T @ X
         return self._product(layer_name, "gradient", X.T, dY.T, s_d).T
 
     # --- the product -----------------------------------------------------------------
@@ -400,10 +390,10 @@ class HardwareBackend:
         if s_x == 0:
             self.stats.add(layer, phase, products=1, saturated_weights=over)
             return np.zeros((b, m))
-        if self.config.dac_scale == "row":              # one power of two per row
+        if self.dac_scale == "row":              # one power of two per row
             s_x = peaks
             s_x[:] = np.where(s_x > 0, np.ldexp(1.0, np.frexp(s_x)[1]), 0.0)
-        u, lit = _dac_signed(U, s_x, self.config.dac_bits, signed=u_min < 0,
+        u, lit = _dac_signed(U, s_x, self.dac_bits, signed=u_min < 0,
                              out=self._scratch(layer, phase, "dac", U.shape))
         samples = {} if phase == "forward" else None
         row_scale = np.broadcast_to(np.multiply(s_x, a_scale), (b,))
@@ -595,6 +585,6 @@ class IdealHardware(IdealBackend):
         """(no state)"""
 
 
-__all__ = ["ARCHITECTURES", "CARD_ROLES", "ELECTRICAL_ENGINES", "OPTICAL_ENGINES",
+__all__ = ["ARCHITECTURES", "ELECTRICAL_ENGINES", "MOVED_TO_DESIGN", "OPTICAL_ENGINES",
            "HardwareBackend", "HardwareConfig", "IdealHardware", "build_hardware",
-           "readout_characterization", "readout_tia_card"]
+           "legacy_design_overrides", "moved_message", "readout_characterization"]

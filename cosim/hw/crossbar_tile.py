@@ -202,7 +202,6 @@ class CrossbarTiles:
     spice_engine : cosim.spice.SpiceEngine, optional
     """
 
-    readout = "electronic"
     card_roles = ("crossbar",)
 
     def __init__(self, *, tile_rows: int, tile_cols: int, dac_bits: int, adc_bits: int,
@@ -238,16 +237,15 @@ class CrossbarTiles:
     @classmethod
     def build(cls, context: TileContext) -> CrossbarTiles:
         """The crossbar tiles of a run (cosim.hw.protocols.Tile)."""
-        config, arch = context.config, context.architecture_card
+        arch = context.design
         spec = context.readout().spec
-        xbar = context.card("crossbar", "crossbar")
-        tia = context.card("tia", "tia")
-        wire = (float(xbar["wire_resistance_crosspoint_ohm"])
-                if config.wire_resistance_ohm is None else float(config.wire_resistance_ohm))
+        xbar = context.card("crossbar")
+        tia = context.card("tia")
         return cls(
             **context.common(optical=False),
             g_min_s=float(xbar["g_min_s"]), g_max_s=float(xbar["g_max_s"]),
-            read_voltage_v=float(arch["read_voltage_v"]), wire_resistance_ohm=wire,
+            read_voltage_v=float(arch["read_voltage_v"]),
+            wire_resistance_ohm=float(xbar["wire_resistance_crosspoint_ohm"]),
             driver_resistance_ohm=float(xbar["driver_resistance_ohm"]),
             sense_resistance_ohm=float(xbar["sense_resistance_ohm"]),
             adc_full_scale_v=spec.adc_full_scale_v,

@@ -131,7 +131,6 @@ class MziMeshTiles:
     spice_engine : cosim.spice.SpiceEngine, optional
     """
 
-    readout = "photonic"
     card_roles = ("laser", "mzi")
 
     def __init__(self, *, tile_rows: int, tile_cols: int, dac_bits: int, adc_bits: int,
@@ -190,9 +189,9 @@ class MziMeshTiles:
     def build(cls, context: TileContext) -> MziMeshTiles:
         """The MZI-mesh tiles of a run (cosim.hw.protocols.Tile): the mesh card (role
         ``"mzi"``, devices/mzi_mesh.toml), the laser card, the bplight card's readout."""
-        arch = context.architecture_card
-        mesh = context.card("mzi", "mzi_mesh")
-        laser = context.card("laser", "laser")
+        arch = context.design
+        mesh = context.card("mzi")
+        laser = context.card("laser")
         return cls(
             **context.common(optical=True),
             phase_error_std_rad=float(mesh["phase_error_std_rad"]),

@@ -256,7 +256,6 @@ class PhotonicTiles:
         tia_bplight, is far above ``f_ADC / 2``).
     """
 
-    readout = "photonic"
     card_roles = ("laser",)
 
     def __init__(self, *, tile_rows: int, tile_cols: int, dac_bits: int, adc_bits: int,
@@ -456,14 +455,15 @@ class PhotonicTiles:
     @classmethod
     def build(cls, context: TileContext) -> PhotonicTiles:
         """The MRR weight-bank tiles of a run (cosim.hw.protocols.Tile)."""
-        config, arch = context.config, context.architecture_card
-        laser = context.card("laser", "laser")
+        d = context.design
+        laser_w = float(d["laser_power_per_channel_w"])
         return cls(
             **context.common(optical=True),
-            laser_power_per_channel_w=config.laser_power_per_channel_w,
-            optical_full_scale_fraction=float(arch["optical_full_scale_fraction"]),
-            rin_db_per_hz=float(laser["rin_db_per_hz"]), crosstalk=bool(arch["crosstalk"]),
-            spice_engine=context.spice_engine, averaging=int(arch["readout_averaging"]))
+            laser_power_per_channel_w=laser_w if laser_w > 0 else None,
+            optical_full_scale_fraction=float(d["optical_full_scale_fraction"]),
+            rin_db_per_hz=float(context.card("laser")["rin_db_per_hz"]),
+            crosstalk=bool(d["crosstalk"]), spice_engine=context.spice_engine,
+            averaging=int(d["readout_averaging"]))
 
     def load(self, a_raw: np.ndarray, scale: float, phase: Phase, *,
              transpose_of: Loaded | None = None) -> Loaded:

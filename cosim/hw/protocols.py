@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_chec
 import numpy as np
 
 if TYPE_CHECKING:
+    from cosim.design import Design
     from cosim.hw.backend import HardwareConfig
     from cosim.readout import ReadoutCharacterization
 
@@ -101,14 +102,15 @@ class Circuits:
 
 @dataclass(frozen=True)
 class TileContext:
-    """What a tile is built from: the hardware config, its cards, the spice engine.
+    """What a tile is built from: the design, the simulation settings, the spice engine.
 
     Attributes
     ----------
     config : HardwareConfig
-    architecture_card : Card
-        The architecture card (role ``"bplight"``: weight device, readout averaging,
-        optical full scale, crossbar readout bandwidth, ...).
+        The simulation settings (engines, noise switch, spot checks).
+    design : cosim.design.Design
+        The accelerator: design values (``design["tile_rows"]``) and the card of each
+        role (:meth:`card`).
     spice_engine : cosim.spice.SpiceEngine or None
     cache : cosim.store.ResultCache or None
     seed : int
@@ -118,35 +120,35 @@ class TileContext:
     """
 
     config: HardwareConfig
-    architecture_card: Any
+    design: Design
     spice_engine: Any = None
     cache: Any = None
     seed: int = 0
 
-    def card(self, role: str, default: str):
-        """The card of ``role`` (``hardware.cards`` override, else ``default``)."""
-        from cosim.devices.cards import load_card
-
-        return load_card(self.config.cards.get(role, default))
+    def card(self, role: str):
+        """The design's card of ``role`` (cosim.design.ROLES)."""
+        return self.design.role_card(role)
 
     def common(self, *, optical: bool = True) -> dict[str, Any]:
-        """The constructor settings every tile takes from the config: tile size,
-        converter bits, engines and noise; with ``optical`` also the optical engine and
-        the readout characterization (the photonic tiles' shared PD/TIA chain)."""
-        c = self.config
+        """The constructor settings every tile takes: tile size and converter bits from
+        the design, engines and noise from the simulation settings; with ``optical``
+        also the optical engine and the readout characterization (the photonic tiles'
+        shared PD/TIA chain)."""
+        c, d = self.config, self.design
         out: dict[str, Any] = {
-            "tile_rows": c.tile_rows, "tile_cols": c.tile_cols, "dac_bits": c.dac_bits,
-            "adc_bits": c.adc_bits, "electrical_engine": c.electrical_engine,
-            "noise": c.noise}
+            "tile_rows": int(d["tile_rows"]), "tile_cols": int(d["tile_cols"]),
+            "dac_bits": int(d["converters.dac_bits"]),
+            "adc_bits": int(d["converters.adc_bits"]),
+            "electrical_engine": c.electrical_engine, "noise": c.noise}
         if optical:
             out.update(optical_engine=c.optical_engine, characterization=self.readout())
         return out
 
     def readout(self) -> ReadoutCharacterization:
-        """The ngspice characterization of the run's readout channel (cached)."""
+        """The ngspice characterization of the design's readout channel (cached)."""
         from cosim.hw.backend import readout_characterization
 
-        return readout_characterization(self.config, engine=self.spice_engine,
+        return readout_characterization(self.design, engine=self.spice_engine,
                                         cache=self.cache)
 
 
@@ -156,15 +158,11 @@ class Tile(Protocol):
 
     Class attributes
     ----------------
-    readout : {"photonic", "electronic"}
-        Which TIA the readout characterization uses by default: ``"photonic"`` the
-        architecture card's ``readout_tia_card`` (designed for the optical link
-        budget), ``"electronic"`` the published TIA card ``"tia"``.
     card_roles : tuple of str
-        Extra card roles the tile reads (accepted in ``hardware.cards``).
+        The design roles (cosim.design.ROLES) whose cards the tile reads besides the
+        shared readout (photodetector, tia, converters) and the weight device.
     """
 
-    readout: ClassVar[Literal["photonic", "electronic"]]
     card_roles: ClassVar[tuple[str, ...]]
 
     @classmethod

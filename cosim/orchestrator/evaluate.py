@@ -4,7 +4,7 @@
 and measures accuracy on the test (or validation) split.  On the run's own hardware it
 also restores the backend state the run had just before that checkpoint's test-set
 evaluation, so it repeats the recorded figure exactly (noise included).  With other
-hardware settings (``--architecture ideal``, ``--set hardware.adc_bits=8`` ...) the
+hardware settings (``--architecture ideal``, ``--set design.converters.adc_bits=8`` ...) the
 weights the devices held are programmed into the new hardware, which starts from the
 run's seed.  :func:`stored_weights` gives those weights as float arrays (what
 ``cosim export`` writes).
@@ -75,7 +75,7 @@ def _restored(path: Path, config):
     if ck is None:
         raise ConfigError(f"{path} has no checkpoint yet (no step finished); nothing to "
                           "evaluate")
-    prep = prepare(config)
+    prep = prepare(config, design=run.read_design())   # the design the run trained on
     prep.trainer.load_state_dict(ck.trainer)
     return prep, ck
 
@@ -101,8 +101,9 @@ def evaluate(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
     path : str or Path
         The run file.
     overrides : sequence of str
-        Dotted overrides of the run's config (``hardware.*`` only: the network and the
-        data stay the run's), e.g. ``["hardware.architecture=ideal"]``.
+        Dotted overrides of the run's config (``design.*`` and ``hardware.*`` only: the
+        network and the data stay the run's), e.g. ``["design.name=ideal"]`` (float
+        arithmetic) or ``["design.converters.adc_bits=10"]``.
     split : {"test", "val"}
     """
     from cosim.config import override_config
@@ -111,12 +112,13 @@ def evaluate(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
 
     path = Path(path)
     for item in overrides:
-        if not item.strip().startswith("hardware."):
-            raise ConfigError(f"override {item!r}: evaluation changes hardware settings only "
-                              "(hardware.KEY=VALUE); the network and data are the run's")
+        if not item.strip().startswith(("hardware.", "design.")):
+            raise ConfigError(f"override {item!r}: evaluation changes the design or the "
+                              "hardware simulation only (design.NAME=VALUE, "
+                              "hardware.KEY=VALUE); the network and data are the run's")
     run_config = RunFile(path).read_config()
     config = override_config(run_config, overrides) if overrides else run_config
-    same = config.hardware == run_config.hardware
+    same = config.hardware == run_config.hardware and config.design == run_config.design
     if same:
         prep, ck = _restored(path, config)
         if ck.evaluation is not None and split == "test":
@@ -138,4 +140,4 @@ def evaluate(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
     total = int(x.shape[0])
     correct = int(round(acc * total))
     return EvalResult(float(acc), correct, total, wilson_interval(correct, total), split,
-                      same, config.hardware.architecture, ck.step, ck.epoch)
+                      same, config.design.name, ck.step, ck.epoch)

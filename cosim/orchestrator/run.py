@@ -46,6 +46,7 @@ from cosim.paths import unwritable_reason
 from cosim.store.runs import Checkpoint, PendingWrites, RunFile, RunFileError
 
 if TYPE_CHECKING:
+    from cosim.design import Design
     from cosim.hw.protocols import Recorder
     from cosim.nn import Sequential, Trainer, WeightStore
     from cosim.nn.data import RunData
@@ -105,6 +106,7 @@ class Prepared:
     store: WeightStore
     trainer: Trainer
     data: RunData | None = None  # the splits' source (validation split, normalisation)
+    design: Design | None = None  # the accelerator the products ran on
 
 
 def load_data(config: RunConfig):
@@ -157,24 +159,29 @@ def total_steps(config: RunConfig, n_train: int) -> int:
     return min(total, t.max_steps) if t.max_steps else total
 
 
-def prepare(config: RunConfig, *, engine=None, cache=None) -> Prepared:
-    """Data, model (initialised), hardware backend + store and trainer of ``config``."""
+def prepare(config: RunConfig, *, design: Design | None = None, engine=None,
+            cache=None) -> Prepared:
+    """Data, model (initialised), hardware backend + store and trainer of ``config``;
+    ``design``: the resolved design (default: ``config.design`` resolved from the
+    cards; a resumed run passes the one its file stores)."""
     from cosim.hw.backend import build_hardware
     from cosim.nn import SGD, Trainer
 
+    design = config.design.resolve() if design is None else design
     data = load_data(config)
     x_tr, y_tr, x_te, y_te = data.x_train, data.y_train, data.x_test, data.y_test
     init_rng, shuffle_rng, hw_rng = rng_streams(config.seed)
     model = build_network(config, data.channels, data.num_classes)
-    backend, store = build_hardware(config.hardware, model, hw_rng, engine=engine,
-                                    cache=cache)
+    backend, store = build_hardware(config.hardware, model, hw_rng, design=design,
+                                    engine=engine, cache=cache)
     model.backend, model.store = backend, store
     model.initialize(init_rng)
     t = config.training
     sgd = SGD(lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay,
               schedule=t.lr_schedule, total_steps=total_steps(config, x_tr.shape[0]))
     trainer = Trainer(model, sgd, shuffle_rng, t.batch_size)
-    return Prepared(config, x_tr, y_tr, x_te, y_te, model, backend, store, trainer, data)
+    return Prepared(config, x_tr, y_tr, x_te, y_te, model, backend, store, trainer, data,
+                    design)
 
 
 @contextmanager
@@ -253,7 +260,7 @@ class BackendRecorder:
 def train(config: RunConfig | None, out: str | Path, *, resume: bool = False,
           source_text: str = "", overrides: tuple[str, ...] | list[str] = (),
           overwrite: bool = False, progress: Progress | None = None, quiet: bool = False,
-          engine=None, cache=None,
+          engine=None, cache=None, allow_design_change: bool = False,
           on_step: Callable[[int, dict], None] | None = None) -> TrainResult:
     """Train the network of ``config`` on the simulated hardware; write the run file.
 
@@ -274,6 +281,10 @@ def train(config: RunConfig | None, out: str | Path, *, resume: bool = False,
         Progress display; default: a :class:`Progress` on stderr (``quiet`` silences it).
     engine, cache :
         Passed to ``cosim.hw.build_hardware`` (spice engine, result cache).
+    allow_design_change : bool
+        Resume although the design resolved from today's cards differs from the one
+        the run file stores (the change is recorded in ``/design_changes``); otherwise
+        such a resume is refused naming the changed values.
     on_step : callable, optional
         ``on_step(step, row)`` after each step (row: the step's metrics).
 
@@ -295,6 +306,7 @@ def train(config: RunConfig | None, out: str | Path, *, resume: bool = False,
                               f"it without a config (or with the same one), or start a new "
                               f"run file")
         config = stored
+        design, changes = resume_design(run, config, allow_change=allow_design_change)
     else:
         if config is None:
             raise ConfigError("train needs a config unless resuming")
@@ -308,15 +320,52 @@ def train(config: RunConfig | None, out: str | Path, *, resume: bool = False,
         if reason is not None:
             raise FileAccessError(f"run file {out}: cannot write to {reason}; choose a "
                                   f"writable run file path (--out)")
+        design, changes = config.design.resolve(), []
 
     with threadpool_limits(config.numerics.blas_threads, user_api="blas"):
-        prep = prepare(config, engine=engine, cache=cache)
+        prep = prepare(config, design=design, engine=engine, cache=cache)
         if not resume:   # created only once the data, model and hardware are built
             run = RunFile.create(out, config.to_json(), source_text=source_text,
                                  overrides=overrides, overwrite=overwrite,
-                                 data=data_description(prep))
+                                 data=data_description(prep), design_json=design.to_json())
+        elif changes:
+            ck = run.checkpoint()
+            run.replace_design(design.to_json(), 0 if ck is None else ck.step, changes)
         return _loop(prep, run, resume=resume, progress=progress, quiet=quiet,
                      on_step=on_step, t_call=t_call)
+
+
+def resume_design(run: RunFile, config: RunConfig, *, allow_change: bool = False
+                  ) -> tuple[Design, list]:
+    """The design a resumed run continues on, and the changes accepted.
+
+    The run file's stored design is compared with ``config.design`` resolved from
+    today's cards: equal -> the stored one; different -> refused naming the values
+    (:class:`cosim.errors.ConfigError`), unless ``allow_change`` (then today's design,
+    with the list of ``[name, stored, now]`` to record).  When today's cards cannot be
+    read (a run file copied to a machine without them) the stored design is used.  A
+    file written before designs were stored resumes on the resolved design."""
+    from cosim.errors import CardError
+
+    stored = run.read_design()
+    try:
+        current = config.design.resolve()
+    except CardError:
+        if stored is None:
+            raise
+        return stored, []
+    if stored is None:
+        return current, []
+    diff = stored.differences(current)
+    if not diff:
+        return stored, []
+    if not allow_change:
+        shown = "; ".join(f"{k}: {a!r} in the run file, {b!r} now" for k, a, b in diff[:3])
+        more = f" (and {len(diff) - 3} more)" if len(diff) > 3 else ""
+        raise ConfigError(f"{run.path}: the design changed since the run started: {shown}"
+                          f"{more}; restore the card, or resume with --allow-design-change "
+                          f"to continue on the changed design (the change is recorded)")
+    return current, [[k, a, b] for k, a, b in diff]
 
 
 def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, on_step,  # noqa: C901 - the training loop

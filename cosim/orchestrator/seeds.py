@@ -78,13 +78,13 @@ def train_seeds(config, out: str | Path, n: int, *, overwrite: bool = False,
     if isinstance(n, bool) or not isinstance(n, int) or n < 0 or (n == 0 and start is None):
         raise ConfigError(f"--seeds takes a positive number of seeds, got {n!r}")
     out = Path(out)
-    arch = config.hardware.architecture
+    arch = config.design.name
     result = start if start is not None else SeedsResult([], [], [], arch)
     for seed in range(config.seed, config.seed + n):
         cfg = override_config(config, [f"seed={seed}"])
         runs = [("", cfg, result.hardware)]
         if arch != "ideal":
-            runs.append(("_float", override_config(cfg, ["hardware.architecture=ideal"]),
+            runs.append(("_float", override_config(cfg, ["design.name=ideal"]),
                          result.float_))
         for suffix, c, sink in runs:
             path = _seed_path(out, seed, suffix)

@@ -10,11 +10,19 @@ Layout::
                            there, with model.name = "torch"
     /metrics/step/         step, epoch, loss, train_acc, time_s      (resizable columns)
     /metrics/epoch/        epoch, train_loss, train_acc, test_acc, time_s
-    /checkpoints/latest    attrs: step, epoch, time_s, has_backend, checksums="sha256",
-                           header_sha256; groups trainer/ and backend/, each datasets
-                           a0, a1, ... (attr sha256) with attrs keys (JSON list of
-                           names), meta (JSON text: RNG states hold 128-bit integers) and
-                           meta_sha256
+    /design                 JSON record of the resolved design (cosim.design.Design.record:
+                           name, overrides, full text and sha256 of the design card and of
+                           every role's card); absent in files written before designs
+/design_changes/        step, changes: a resume that accepted a changed design
+                           (``--allow-design-change``), with the values that changed
+/checkpoints/latest    attrs: step, epoch, time_s, has_backend, checksums="sha256",
+                           header_sha256; groups trainer/, backend/ and evaluation/,
+                           each with its arrays under their names
+                           (arrays/store/conv1/W, ...; attr key, sha256), attrs layout
+                           ="named", keys (JSON list of names), meta (JSON text: RNG
+                           states hold 128-bit integers) and meta_sha256.  Files written
+                           before named arrays hold datasets a0, a1, ... in key order
+                           (no layout attribute) and still read and resume
     /signals/<layer>/<step>/<name>   sampled signals (optical powers W, currents A,
                                      voltages V, ADC codes)
     /netlists/<sha256>     netlist text of every tile circuit used
@@ -99,7 +107,8 @@ PRODUCT_ERROR_COLUMNS = {"layer": _STR, "phase": _STR, "step": np.int64,
                          "rel_rms_error": np.float64}
 TABLES = {"metrics/step": STEP_COLUMNS, "metrics/epoch": EPOCH_COLUMNS,
           "spot_checks": SPOT_CHECK_COLUMNS, "netlist_index": NETLIST_INDEX_COLUMNS,
-          "hardware_stats": STATS_COLUMNS, "product_errors": PRODUCT_ERROR_COLUMNS}
+          "hardware_stats": STATS_COLUMNS, "product_errors": PRODUCT_ERROR_COLUMNS,
+          "design_changes": {"step": np.int64, "changes": _STR}}
 """Table path -> {column: dtype} of every resizable table in a run file."""
 
 OPTIONAL_COLUMNS = {"metrics/epoch": frozenset({"val_acc"})}
@@ -194,13 +203,28 @@ def _header_checksum(g) -> str:
                                  float(g.attrs["time_s"]), bool(g.attrs["has_backend"])]))
 
 
+def _array_path(key: str) -> str:
+    """Dataset path of a state array named ``key`` (``"store/conv1/W"`` ->
+    ``"arrays/store/conv1/W"``; a name part that is empty or a dot is spelled out)."""
+    parts = [p if p not in ("", ".", "..") else f"_{len(p)}" for p in key.split("/")]
+    return "arrays/" + "/".join(parts)
+
+
 def _write_state(group, state: dict[str, Any]) -> None:
+    """Arrays under their names (``arrays/<name>``, layout ``"named"``), the key list
+    and the JSON meta as attributes, each with its sha256 (module docstring)."""
     arrays = state.get("arrays", {}) if state else {}
     keys = sorted(arrays)
-    for i, key in enumerate(keys):
+    paths = [_array_path(k) for k in keys]
+    clash = {p for p in paths if any(q.startswith(p + "/") for q in paths)}
+    for key, path in zip(keys, paths, strict=True):
         data = np.asarray(arrays[key])
-        ds = group.create_dataset(f"a{i}", data=data)
+        if path in clash:        # a name that is also a prefix of another: by index
+            path = f"indexed/{keys.index(key)}"
+        ds = group.create_dataset(path, data=data)
+        ds.attrs["key"] = key
         ds.attrs["sha256"] = array_checksum(key, data)
+    group.attrs["layout"] = "named"
     group.attrs["keys"] = json.dumps(keys)
     group.attrs["meta"] = dumps(state.get("meta", {}) if state else {})
     group.attrs["meta_sha256"] = _text_checksum(group.attrs["keys"], group.attrs["meta"])
@@ -215,8 +239,14 @@ def _read_state(group, problems: list[str] | None = None) -> dict[str, Any]:
             str(group.attrs["keys"]), str(group.attrs["meta"])):
         problems.append(f"attributes keys/meta of {group.name} do not match their "
                         f"sha256 checksum")
+    named = group.attrs.get("layout") == "named"
     for i, key in enumerate(keys):
-        ds = group[f"a{i}"]
+        if named:
+            ds = group.get(_array_path(key))
+            if ds is None or not hasattr(ds, "shape"):   # a group: stored by index
+                ds = group[f"indexed/{i}"]
+        else:                    # files written before arrays were stored by name
+            ds = group[f"a{i}"]
         arrays[key] = ds[()] if ds.shape == () else ds[...]
         if problems is not None:
             stored = ds.attrs.get("sha256")
@@ -344,12 +374,13 @@ class RunFile:
     @classmethod
     def create(cls, path: str | Path, config_json: str, *, source_text: str = "",
                overrides: tuple[str, ...] | list[str] = (), overwrite: bool = False,
-               data: dict | None = None) -> RunFile:
+               data: dict | None = None, design_json: str | None = None) -> RunFile:
         """A new run file holding the config; refuses to replace a file unless asked.
 
         ``data`` describes the data the run uses (split sizes, channels, classes, the
         normalisation applied); it is stored as JSON in the ``data`` attribute of
-        ``/config``."""
+        ``/config``.  ``design_json``: the resolved design's record
+        (:meth:`cosim.design.Design.to_json`), stored at ``/design``."""
         path = Path(path)
         fix = "choose a writable run file path (--out)"
         if path.is_dir():
@@ -378,6 +409,8 @@ class RunFile:
             ds.attrs["overrides"] = json.dumps(list(overrides))
             if data is not None:
                 ds.attrs["data"] = json.dumps(data, sort_keys=True)
+            if design_json is not None:
+                f.create_dataset("design", data=design_json, dtype=h5py.string_dtype())
             for table in TABLES:
                 _append_table(f, table, [])
                 f.require_group(table)
@@ -443,6 +476,39 @@ class RunFile:
         with self._open() as f:
             return f["config"].asstr()[()]
 
+    def design_json(self) -> str | None:
+        """The stored design record (None in files written before designs)."""
+        with self._open() as f:
+            return f["design"].asstr()[()] if "design" in f else None
+
+    def read_design(self):
+        """The run's :class:`cosim.design.Design`, rebuilt from the stored card texts
+        (no card file is read), or None for files written before designs."""
+        from cosim.design import Design
+
+        text = self.design_json()
+        return None if text is None else Design.from_record(text)
+
+    def replace_design(self, design_json: str, step: int, changes: list) -> None:
+        """Store a changed design (a resume with ``--allow-design-change``) and append
+        what changed to ``/design_changes`` (atomically, like :meth:`commit`)."""
+        _remove_stale_tmp(self.path)
+        tmp = _tmp_name(self.path)
+        shutil.copyfile(self.path, tmp)
+        try:
+            h5py = _h5py()
+            with h5py.File(tmp, "a") as f:
+                if "design" in f:
+                    del f["design"]
+                f.create_dataset("design", data=design_json, dtype=h5py.string_dtype())
+                _append_table(f, "design_changes",
+                              [{"step": int(step), "changes": dumps(changes)}])
+            sync_replace(tmp, self.path)
+        except BaseException:
+            if tmp.exists():
+                tmp.unlink()
+            raise
+
     def config_attrs(self) -> dict[str, str]:
         """Attributes of ``/config``: ``source_text``, ``overrides`` and (runs written
         since data descriptions exist) ``data``, each a string."""
@@ -457,7 +523,7 @@ class RunFile:
 
     def read_config(self):
         """The :class:`cosim.config.RunConfig` of this run.  A file written before
-        ``hardware.dac_scale`` existed ran with one DAC full scale per product, so its
+        ``design.dac_scale`` existed ran with one DAC full scale per product, so its
         config reads as ``dac_scale = "call"`` (and resumes that way), not the newer
         default."""
         from cosim.config import RunConfig
@@ -597,7 +663,7 @@ class RunFile:
             "data": json.loads(self.config_attrs().get("data", "null")),
             "architecture": hw.get("architecture"),
             "adc_bits": hw.get("adc_bits"), "dac_bits": hw.get("dac_bits"),
-            # files written before hardware.dac_scale existed used one scale per product
+            # files written before design.dac_scale existed used one scale per product
             "dac_scale": hw.get("dac_scale", "call"),
             "engines": {k: hw.get(k) for k in ("optical_engine", "electrical_engine")},
             "steps": int(steps["step"].shape[0]),

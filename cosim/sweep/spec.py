@@ -19,11 +19,14 @@ A spec is a TOML file (or text) with one ``[sweep]`` table::
     samples = 16                   # draws per grid point (the grid may be empty)
     seed = 1                       # seed of the draws (default: sweep.seed)
     [sweep.monte_carlo.distributions]
-    "device.weight_c2c_sigma_frac" = {dist = "uniform", low = 0.0, high = 1e-3}
+    "design.weight_c2c_sigma_frac" = {dist = "uniform", low = 0.0, high = 1e-3}
 
-Keys are dotted paths of the task's parameters; nested TOML tables are flattened into
-dotted keys (``hardware.wire_resistance_ohm = [..]`` under ``[sweep.grid]`` is the key
-``"hardware.wire_resistance_ohm"``).  Unknown keys anywhere are rejected with their path.
+Keys are dotted paths of the task's parameters (for ``train``: run config keys, and
+any design value as ``design.NAME`` or ``design.ROLE.PARAM``); nested TOML tables are
+flattened into dotted keys (``[sweep.grid.design.crossbar]`` with
+``wire_resistance_crosspoint_ohm = [..]`` is the key
+``"design.crossbar.wire_resistance_crosspoint_ohm"``).  Unknown keys anywhere are
+rejected with their path.
 
 A sweep has at most :data:`MAX_SWEEP_POINTS` points (grid size times Monte Carlo
 samples); a larger spec is refused on loading, before any point is enumerated.

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import tempfile
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,101 +251,42 @@ def _noiseless(pp):
 
 
 # ------------------------------------------------------------------------------ train
-#: Prefix of parameters that replace a value of the architecture card (devices/bplight):
-#: ``device.weight_c2c_sigma_frac = 1e-4``.
-DEVICE_PREFIX = "device."
-
-
-def _split_train_params(params: dict) -> tuple[dict, dict]:
+def _train_config_dict(params: dict) -> dict:
+    """The nested config dict of a point's dotted keys (``design.tile_rows`` ->
+    ``{"design": {"tile_rows": ...}}``; the design table takes any dotted value)."""
     cfg: dict = {}
-    device: dict = {}
     for k, v in params.items():
-        if k.startswith(DEVICE_PREFIX):
-            device[k[len(DEVICE_PREFIX):]] = v
-        else:
-            node = cfg
-            parts = k.split(".")
-            for part in parts[:-1]:
-                node = node.setdefault(part, {})
-                if not isinstance(node, dict):
-                    raise ConfigError(f"train parameter {k!r}: {part!r} is a value, not a "
-                                      f"section")
-            node[parts[-1]] = v
-    return cfg, device
+        if k.startswith("device."):
+            raise ConfigError(f"train parameter {k!r}: design values are swept by their "
+                              f"dotted name now: design.{k[len('device.'):]} (`cosim design "
+                              f"show` lists them)")
+        node = cfg
+        parts = k.split(".")
+        if parts[0] == "design" and len(parts) > 2:   # design.<role>.<param>: one key
+            parts = ["design", ".".join(parts[1:])]
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"train parameter {k!r}: {part!r} is a value, not a "
+                                  f"section")
+        node[parts[-1]] = v
+    return cfg
 
 
 def _validate_train(params: dict) -> None:
     from cosim.config import RunConfig
-    from cosim.devices.cards import load_card
 
-    cfg, device = _split_train_params(params)
-    RunConfig.from_dict(cfg, source="sweep point")
-    if device:
-        card = load_card("bplight")
-        unknown = sorted(set(device) - set(card.values))
-        if unknown:
-            raise ConfigError(f"{DEVICE_PREFIX}{unknown[0]}: the bplight card has no such "
-                              f"parameter; valid: {', '.join(sorted(card.values))}")
-
-
-def derived_card_text(card_name: str, values: dict[str, Any], note: str) -> str:
-    """TOML text of a shipped card with some values replaced.
-
-    Each replaced parameter loses its ``source`` and gets ``assumption = note`` (a swept
-    value is the user's choice, not a published figure).
-    """
-    from cosim.resources import data_dir
-
-    data = tomllib.loads((data_dir("devices") / f"{card_name}.toml").read_text("utf-8"))
-    for k, v in values.items():
-        entry = data["params"][k]
-        entry["value"] = v
-        entry.pop("source", None)
-        entry["assumption"] = note
-    return _dump_card(data)
-
-
-def _toml(v: Any) -> str:
-    import json
-
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return repr(v) if math.isfinite(v) else ("inf" if v > 0 else "-inf")
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{json.dumps(k)} = {_toml(x)}" for k, x in v.items()) + "}"
-    raise ConfigError(f"cannot write {v!r} to a card")
-
-
-def _dump_card(data: dict) -> str:
-    lines: list[str] = []
-    for section, table in data.items():
-        if section == "params":
-            for name, entry in table.items():
-                lines += [f"[params.{name}]"] + [f"{k} = {_toml(v)}" for k, v in entry.items()]
-                lines.append("")
-        elif isinstance(table, dict):
-            lines += [f"[{section}]"] + [f"{k} = {_toml(v)}" for k, v in table.items()]
-            lines.append("")
-        else:
-            lines.insert(0, f"{section} = {_toml(table)}")
-    return "\n".join(lines)
+    config = RunConfig.from_dict(_train_config_dict(params), source="sweep point")
+    config.design.resolve()          # unknown design values are refused before any run
 
 
 def train_point(params: dict, seed: int) -> dict[str, Any]:
     """A training run (:func:`cosim.orchestrator.train`) with the point's config.
 
-    Parameters are dotted keys of :class:`cosim.config.RunConfig`
-    (``"hardware.wire_resistance_ohm"``, ``"training.epochs"``, ...) plus
-    ``device.<name>`` keys that replace values of the architecture card
-    (``devices/bplight.toml``, e.g. ``device.weight_c2c_sigma_frac``) through a derived
-    card.  ``seed`` becomes the run's master seed unless the point sets ``seed``.  The run
+    Parameters are dotted keys of :class:`cosim.config.RunConfig`: any design value
+    (``"design.weight_c2c_sigma_frac"``, ``"design.crossbar.wire_resistance_crosspoint_ohm"``:
+    an override of the run's design, no card file is written), ``"training.epochs"``,
+    ...  ``seed`` becomes the run's master seed unless the point sets ``seed``.  The run
     file goes to a temporary folder and is removed.
 
     Returns
@@ -358,14 +298,9 @@ def train_point(params: dict, seed: int) -> dict[str, Any]:
     from cosim.config import RunConfig
     from cosim.orchestrator import train
 
-    cfg, device = _split_train_params(params)
+    cfg = _train_config_dict(params)
     cfg.setdefault("seed", int(seed))
     with tempfile.TemporaryDirectory(prefix="cosim-sweep-") as tmp:
-        if device:
-            card = Path(tmp) / "bplight_point.toml"
-            card.write_text(derived_card_text("bplight", device, "value set by a sweep "
-                                              "point (cosim sweep)"), encoding="utf-8")
-            cfg.setdefault("hardware", {}).setdefault("cards", {})["bplight"] = str(card)
         config = RunConfig.from_dict(cfg, source="sweep point")
         result = train(config, Path(tmp) / "run.h5", quiet=True)
     em = result.epoch_metrics
@@ -402,5 +337,4 @@ def task_param_names(task: str) -> tuple[str, ...] | None:
 
 
 __all__ = ["TASKS", "Task", "crossbar_ir_drop", "memristor_variability", "train_point",
-           "derived_card_text", "task_param_names", "CROSSBAR_DEFAULTS",
-           "VARIABILITY_DEFAULTS", "DEVICE_PREFIX"]
+           "task_param_names", "CROSSBAR_DEFAULTS", "VARIABILITY_DEFAULTS"]

@@ -15,9 +15,8 @@ never imports torch, only ``import cosim.torch`` does.
 Example::
 
     import numpy as np, cosim.torch as ct
-    from cosim.hw.backend import HardwareConfig
 
-    hw_model = ct.convert(model, HardwareConfig(architecture="bplight"))
+    hw_model = ct.convert(model, "bplight")       # a design name, file or Design
     opt = ct.SGD(hw_model, lr=0.05, momentum=0.9)
     ct.train(hw_model, opt, (x_train, y_train, x_test, y_test), "run.h5", epochs=3,
              batch_size=32, rng=np.random.default_rng(1))

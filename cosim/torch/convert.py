@@ -28,8 +28,11 @@ class Bridge:
     Attributes
     ----------
     config : cosim.hw.backend.HardwareConfig
+        The simulation settings.
+    design : cosim.design.Design
+        The accelerator the products run on.
     run_config : cosim.config.RunConfig or None
-        The run config ``convert`` was given (None when given a HardwareConfig).
+        The run config ``convert`` was given (None when given a design).
     seed : int
         Seed of the hardware random stream (:func:`cosim.orchestrator.rng_streams`).
     backend : cosim.nn.backend.MatmulBackend
@@ -41,8 +44,9 @@ class Bridge:
         By store key, in module order.
     """
 
-    def __init__(self, config, run_config, seed: int, backend, store) -> None:
+    def __init__(self, config, run_config, seed: int, backend, store, design) -> None:
         self.config = config
+        self.design = design
         self.run_config = run_config
         self.seed = int(seed)
         self.backend = backend
@@ -104,22 +108,31 @@ def _layer_name(qualified: str, module: nn.Module) -> str:
     return qualified or type(module).__name__.lower()
 
 
-def _resolve_config(hardware) -> tuple[Any, Any]:
-    """``(HardwareConfig, RunConfig or None)`` from either."""
+def _resolve_config(design, hardware) -> tuple[Any, Any, Any]:
+    """``(HardwareConfig, Design, RunConfig or None)`` of ``convert``'s arguments."""
     from cosim.config import RunConfig
+    from cosim.design import Design, load_design
     from cosim.hw.backend import HardwareConfig
 
-    if isinstance(hardware, RunConfig):
-        return hardware.hardware, hardware
-    if isinstance(hardware, HardwareConfig):
-        return hardware, None
-    raise ConfigError(f"convert needs a cosim.hw.backend.HardwareConfig or a "
-                      f"cosim.config.RunConfig (whose .hardware is used), got "
-                      f"{type(hardware).__name__}")
+    if hardware is not None and not isinstance(hardware, HardwareConfig):
+        raise ConfigError(f"convert: hardware must be a cosim.hw.backend.HardwareConfig "
+                          f"(the simulation settings), got {type(hardware).__name__}")
+    if isinstance(design, RunConfig):
+        if hardware is not None:
+            raise ConfigError("convert: a RunConfig holds its own hardware settings; give "
+                              "hardware only with a Design or a design name")
+        return design.hardware, design.design.resolve(), design
+    if isinstance(design, str):
+        design = load_design(design)
+    if isinstance(design, Design):
+        return hardware or HardwareConfig(), design, None
+    raise ConfigError(f"convert needs a cosim.design.Design, a design name or file "
+                      f"(e.g. 'bplight') or a cosim.config.RunConfig, got "
+                      f"{type(design).__name__}")
 
 
-def convert(model: nn.Module, hardware, *, seed: int | None = None, engine=None,  # noqa: C901 - argument checks
-            cache=None, inplace: bool = False) -> nn.Module:
+def convert(model: nn.Module, design, *, hardware=None, seed: int | None = None,  # noqa: C901 - argument checks
+            engine=None, cache=None, inplace: bool = False) -> nn.Module:
     """Replace every ``nn.Linear`` and ``nn.Conv2d`` of ``model`` by a hardware layer.
 
     The hardware layers (:mod:`cosim.torch.layers`) make their forward, backward and
@@ -136,10 +149,13 @@ def convert(model: nn.Module, hardware, *, seed: int | None = None, engine=None,
     model : torch.nn.Module
         Any model; layers are found with ``named_modules`` (a layer reachable under
         several names is converted once, and every reference is replaced).
-    hardware : cosim.hw.backend.HardwareConfig or cosim.config.RunConfig
-        The hardware (a RunConfig's ``.hardware`` section; its ``seed`` is the default
-        seed).  A ``Design`` object (the accelerator description the project is
-        introducing) will take this argument's place once it exists.
+    design : cosim.design.Design, str or cosim.config.RunConfig
+        The accelerator: a resolved design, a design name or design card file
+        (``"bplight"``, ``"ideal"``, ...), or a run config (its design, hardware
+        settings and seed).
+    hardware : cosim.hw.backend.HardwareConfig, optional
+        The simulation settings (engines, noise switch, spot checks) with a design;
+        default ``HardwareConfig()``.
     seed : int, optional
         Seed of the hardware random stream (noise, spot checks, device draws): the
         third stream of :func:`cosim.orchestrator.rng_streams`, as in ``cosim train``.
@@ -169,7 +185,7 @@ def convert(model: nn.Module, hardware, *, seed: int | None = None, engine=None,
 
     if not isinstance(model, nn.Module):
         raise ConfigError(f"convert needs a torch.nn.Module, got {type(model).__name__}")
-    config, run_config = _resolve_config(hardware)
+    config, design, run_config = _resolve_config(design, hardware)
     if seed is None:
         seed = run_config.seed if run_config is not None else 0
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or \
@@ -211,8 +227,9 @@ def convert(model: nn.Module, hardware, *, seed: int | None = None, engine=None,
             initial[bias_name(name)] = module.bias.detach().cpu().numpy().astype(np.float64)
 
     backend, store = build_hardware(config, _ParamShapes(initial), rng_streams(int(seed))[2],
+                                    design=design,
                                     engine=engine, cache=cache)
-    bridge = Bridge(config, run_config, int(seed), backend, store)
+    bridge = Bridge(config, run_config, int(seed), backend, store, design)
     replacement: dict[int, HardwareLayer] = {}
     for key, (name, module) in targets.items():
         cls = next(hw for base, hw in CONVERTED.items() if isinstance(module, base))

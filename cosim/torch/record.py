@@ -40,7 +40,7 @@ from cosim.torch.optim import SGD
 
 
 def run_config_json(model: nn.Module, optimizer: SGD, training: dict[str, Any]) -> str:
-    """The config text a bridged run stores: seed, hardware (every field), numerics,
+    """The config text a bridged run stores: seed, design, hardware (every field), numerics,
     the model (``name = "torch"``, class, hardware layers and their weight matrices,
     ``repr``) and the training settings (optimizer and loop)."""
     bridge = bridge_of(model)
@@ -52,6 +52,8 @@ def run_config_json(model: nn.Module, optimizer: SGD, training: dict[str, Any]) 
     opt = {k: v for k, v in opt_meta.items() if k not in ("steps", "kind")}
     cfg: dict[str, Any] = {
         "seed": bridge.seed,
+        "design": {"name": bridge.design.name,
+                   "set": {k: v for k, v in bridge.design.overrides}},
         "hardware": bridge.config.as_dict(),
         "model": {"name": "torch", "class": type(model).__qualname__,
                   "hardware_layers": layers, "description": repr(model)},
@@ -125,7 +127,8 @@ class Recorder:
         self.training = dict(training or {})
         self._t_created = time.perf_counter()
         self.run = RunFile.create(out, run_config_json(model, optimizer, self.training),
-                                  overwrite=overwrite, data=data)
+                                  overwrite=overwrite, data=data,
+                                  design_json=self.bridge.design.to_json())
         self.pending = PendingWrites()
         self.recorder = BackendRecorder(self.backend, self.pending)
         self.step = 0

@@ -101,7 +101,7 @@ def test_card_resistance_must_be_one_number(tmp_path, value):
     card = tmp_path / "tia_user.toml"
     card.write_text(text.replace("\nvalue = 80e3\n", f"\nvalue = {value}\n"))
     out = tmp_path / "r.h5"
-    proc = cosim("train", "--set", f"hardware.cards.tia={card}", "--out", out, *TINY_TRAIN)
+    proc = cosim("train", "--set", f"design.tia_card={card}", "--out", out, *TINY_TRAIN)
     one_line_error(proc, str(card), "params.feedback_resistance_ohm",
                    "must be one number in ohm", "80e3")
     assert not out.exists()
@@ -110,7 +110,7 @@ def test_card_resistance_must_be_one_number(tmp_path, value):
 @pytest.mark.parametrize("name", ["../../etc/passwd", "/etc/passwd", "sub/tia"])
 def test_card_name_cannot_leave_devices(tmp_path, name):
     out = tmp_path / "r.h5"
-    proc = cosim("train", "--set", f'hardware.cards.tia="{name}"', "--out", out, *TINY_TRAIN)
+    proc = cosim("train", "--set", f'design.tia_card="{name}"', "--out", out, *TINY_TRAIN)
     one_line_error(proc, f"device card name {name!r} is not a card name", "devices/",
                    "tia_bplight")
     assert not out.exists()

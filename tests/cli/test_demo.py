@@ -19,8 +19,8 @@ def test_demo_quick_writes_runs_report_and_both_accuracies(tmp_path, capsys):
     a_hw = hw.epoch_metrics()["test_acc"][-1]
     a_id = ideal.epoch_metrics()["test_acc"][-1]
     assert f"bplight {100 * a_hw:6.2f} %" in out and f"float {100 * a_id:6.2f} %" in out
-    assert hw.read_config().hardware.architecture == "bplight"
-    assert ideal.read_config().hardware.architecture == "ideal"
+    assert hw.read_config().design.name == "bplight"
+    assert ideal.read_config().design.name == "ideal"
     # same seed, same data order: identical shuffles, different arithmetic
     assert hw.checkpoint().trainer["meta"]["rng"] == ideal.checkpoint().trainer["meta"]["rng"]
     assert not np.array_equal(hw.step_metrics()["loss"], ideal.step_metrics()["loss"])

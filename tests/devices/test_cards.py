@@ -124,7 +124,7 @@ def test_string_value_in_a_prefixed_unit_is_refused():
 def test_wrong_dimension_via_the_cli_exits_2(tmp_path):
     card = _user_card(tmp_path, "tia", "feedback_resistance_ohm", "80", "s")
     out = tmp_path / "r.h5"
-    proc = cosim("train", "--set", f"hardware.cards.tia={card}", "--out", out, *TINY_TRAIN)
+    proc = cosim("train", "--set", f"design.tia_card={card}", "--out", out, *TINY_TRAIN)
     one_line_error(proc, str(card), "params.feedback_resistance_ohm", "unit 's'",
                    "[time]", "a resistance in ohm")
     assert not out.exists()
@@ -137,7 +137,7 @@ def test_misspelt_parameter_exits_2_with_the_suggestion(tmp_path):
     card.write_text(text.replace("[params.feedback_resistance_ohm]",
                                  "[params.feedback_resistanse_ohm]"), encoding="utf-8")
     out = tmp_path / "r.h5"
-    proc = cosim("train", "--set", f"hardware.cards.tia={card}", "--out", out, *TINY_TRAIN)
+    proc = cosim("train", "--set", f"design.tia_card={card}", "--out", out, *TINY_TRAIN)
     one_line_error(proc, str(card), "params.feedback_resistanse_ohm",
                    "a tia card has no parameter 'feedback_resistanse_ohm'",
                    "did you mean 'feedback_resistance_ohm'?")
@@ -153,7 +153,7 @@ def test_name_far_from_every_parameter_lists_the_valid_ones():
 
 def test_card_of_another_kind_is_refused(tmp_path):
     out = tmp_path / "r.h5"
-    proc = cosim("train", "--set", 'hardware.cards.tia="photodetector"', "--out", out,
+    proc = cosim("train", "--set", 'design.tia_card="photodetector"', "--out", out,
                  *TINY_TRAIN)
     one_line_error(proc, "device card 'photodetector' is a photodetector card, not a tia "
                          "card", "tia, tia_bplight")

@@ -133,11 +133,11 @@ def test_lenet_trains_on_the_mzi_tile_and_records_its_circuits(tmp_path):
     from cosim.orchestrator import train
     from cosim.store.runs import RunFile
 
-    cfg = load_config(None, ["hardware.architecture=photonic-mzi", "model.width=0.34",
+    cfg = load_config(None, ["design.name=photonic-mzi", "model.width=0.34",
                              "data.train_limit=96", "data.test_limit=64",
                              "training.batch_size=32", "training.epochs=2",
                              "training.error_probe_every_steps=1",
-                             "hardware.tile_rows=32", "hardware.tile_cols=32"])
+                             "design.tile_rows=32", "design.tile_cols=32"])
     res = train(cfg, tmp_path / "mzi.h5", quiet=True)
     assert res.steps == 6 and np.all(np.isfinite(res.step_metrics["loss"]))
     run = RunFile(res.path)
@@ -158,10 +158,10 @@ def test_interrupt_and_resume_is_bit_identical_on_the_mzi_tile(tmp_path):
     from cosim.orchestrator import TrainingInterrupted, train
     from cosim.store.runs import RunFile
 
-    cfg = load_config(None, ["hardware.architecture=photonic-mzi", "model.width=0.34",
+    cfg = load_config(None, ["design.name=photonic-mzi", "model.width=0.34",
                              "data.train_limit=96", "data.test_limit=64",
                              "training.batch_size=32", "training.epochs=2",
-                             "hardware.tile_rows=16", "hardware.tile_cols=16"])
+                             "design.tile_rows=16", "design.tile_cols=16"])
     straight = train(cfg, tmp_path / "straight.h5", quiet=True)
 
     def interrupt_at_4(step, row):

@@ -61,7 +61,7 @@ def test_unknown_tile_is_refused_with_the_valid_names():
                        match="hardware.architecture must be one of .*bplight.*got .mrr."):
         HardwareConfig(architecture="mrr")
     with pytest.raises(ConfigError, match="electronic"):
-        load_config(None, ["hardware.architecture=nope"])
+        load_config(None, ["design.name=nope"])
     with pytest.raises(ConfigError, match="registered tiles: .*bplight"):
         tile_class("nope")
 

@@ -52,7 +52,7 @@ def test_export_and_float_evaluation_agree_with_an_independent_forward(bplight_r
         model.store.set_weight(name, saved[name])
     data = load_run_data(config.data)
     expected = model.accuracy(data.x_test, data.y_test)
-    r = evaluate(bplight_run, ["hardware.architecture=ideal"])
+    r = evaluate(bplight_run, ["design.name=ideal"])
     assert not r.same_hardware and r.architecture == "ideal"
     assert r.accuracy == expected
 
@@ -91,7 +91,7 @@ def test_train_seeds_writes_paired_runs_and_statistics(tmp_path, capsys):
     for seed in (3, 4):
         hw = RunFile(tmp_path / f"s_seed{seed}.h5").read_config()
         fl = RunFile(tmp_path / f"s_seed{seed}_float.h5").read_config()
-        assert hw.seed == fl.seed == seed and fl.hardware.architecture == "ideal"
+        assert hw.seed == fl.seed == seed and fl.design.name == "ideal"
     diff = np.subtract(summary["hardware"], summary["float"])
     assert summary["difference_stats"]["mean"] == pytest.approx(diff.mean())
     assert "bplight - float" in text and "95 % interval" in text

@@ -51,7 +51,7 @@ def _same_state(a, b):
 def test_ideal_architecture_equals_plain_numpy_training_bit_for_bit(tmp_path):
     from cosim.nn import SGD, Trainer, lenet5, load_digits_dataset, resize_images
 
-    cfg = small_config("hardware.architecture=ideal", "training.epochs=3")
+    cfg = small_config("design.name=ideal", "training.epochs=3")
     res = train(cfg, tmp_path / "ideal.h5", quiet=True)
 
     # plain cosim.nn training written independently: the documented RNG streams are
@@ -78,7 +78,7 @@ def test_ideal_architecture_equals_plain_numpy_training_bit_for_bit(tmp_path):
 def test_interrupt_and_resume_is_bit_identical_on_bplight(tmp_path):
     """SIGINT mid-epoch -> checkpoint -> resume gives the uninterrupted run exactly
     (device states, noise RNG, optimizer, data order, metrics)."""
-    cfg = small_config("hardware.architecture=bplight", "hardware.spot_check=0.0")
+    cfg = small_config("design.name=bplight", "hardware.spot_check=0.0")
     straight = train(cfg, tmp_path / "straight.h5", quiet=True)
 
     def interrupt_at_4(step, row):
@@ -169,10 +169,10 @@ def test_product_error_probe_records_every_product_and_changes_nothing(tmp_path)
     """training.error_probe_every_steps: each probed product's recorded error equals
     ||Y_hw - U A^T|| / ||U A^T|| recomputed here from the operands; probing leaves the
     run bit-identical; 4-bit converters show up as larger product errors."""
-    probed = train(small_config("hardware.architecture=bplight", "hardware.spot_check=0.0",
+    probed = train(small_config("design.name=bplight", "hardware.spot_check=0.0",
                                 "training.error_probe_every_steps=2"),
                    tmp_path / "probed.h5", quiet=True)
-    plain = train(small_config("hardware.architecture=bplight", "hardware.spot_check=0.0",
+    plain = train(small_config("design.name=bplight", "hardware.spot_check=0.0",
                                "training.error_probe_every_steps=0"),
                   tmp_path / "plain.h5", quiet=True)
     _same_metrics(probed.path, plain.path)
@@ -194,8 +194,8 @@ def test_product_error_probe_records_every_product_and_changes_nothing(tmp_path)
     grad = errs["phase"] == "gradient"
     assert np.all(errs["rel_rms_error"][~grad] < 0.05)
     assert np.all(errs["rel_rms_error"][grad] < 0.5)
-    coarse = train(small_config("hardware.architecture=bplight", "hardware.spot_check=0.0",
-                                "hardware.adc_bits=4", "hardware.dac_bits=4",
+    coarse = train(small_config("design.name=bplight", "hardware.spot_check=0.0",
+                                "design.converters.adc_bits=4", "design.converters.dac_bits=4",
                                 "training.error_probe_every_steps=2"),
                    tmp_path / "coarse.h5", quiet=True)
     e4 = RunFile(coarse.path).table("product_errors")

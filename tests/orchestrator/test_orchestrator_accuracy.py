@@ -30,13 +30,13 @@ def _acc(tmp_path, name, *extra):
 
 @pytest.mark.slow
 def test_bplight_16_bit_tracks_float_and_degrades_with_4_bits_or_weak_laser(tmp_path):
-    float_acc = _acc(tmp_path, "float", "hardware.architecture=ideal")
+    float_acc = _acc(tmp_path, "float", "design.name=ideal")
     assert float_acc > 0.85, float_acc            # the task is learnt at this size
-    acc16 = _acc(tmp_path, "b16", "hardware.architecture=bplight")
+    acc16 = _acc(tmp_path, "b16", "design.name=bplight")
     assert acc16 >= float_acc - 0.02, (float_acc, acc16)
-    acc4 = _acc(tmp_path, "b4", "hardware.architecture=bplight", "hardware.adc_bits=4",
-                "hardware.dac_bits=4")
+    acc4 = _acc(tmp_path, "b4", "design.name=bplight", "design.converters.adc_bits=4",
+                "design.converters.dac_bits=4")
     assert acc4 < acc16 - 0.05, (acc4, acc16)
-    dim = _acc(tmp_path, "dim", "hardware.architecture=bplight",
-               "hardware.laser_power_per_channel_w=1e-9")
+    dim = _acc(tmp_path, "dim", "design.name=bplight",
+               "design.laser_power_per_channel_w=1e-9")
     assert dim < acc16 - 0.05, (dim, acc16)

@@ -37,7 +37,7 @@ def test_train_then_runs_show(tmp_path, capsys):
                  "--out", str(out)]) == 0
     assert "2 steps" in capsys.readouterr().out
     cfg = RunFile(out).read_config()
-    assert cfg.seed == 3 and cfg.hardware.architecture == "ideal"
+    assert cfg.seed == 3 and cfg.design.name == "ideal"
     # an existing run file is not overwritten by accident; --resume refuses config flags
     assert main(["train", *TINY, "--out", str(out)]) == 2
     assert "exists" in capsys.readouterr().err
@@ -108,7 +108,7 @@ def test_workflow_script_help_and_tiny_run(tmp_path):
     run = tmp_path / "w.h5"
     proc = subprocess.run([sys.executable, str(script), "--quiet", "--out", str(run),
                            *[a for a in TINY if a != "--quiet"],
-                           "--set=hardware.architecture=ideal"],
+                           "--set=design.name=ideal"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "final test accuracy" in proc.stdout
@@ -142,7 +142,7 @@ def step1_checkpoint(tmp_path_factory):
 
     cfg = load_config(None, [a.removeprefix("--set=") for a in CHECKPOINTED
                              if a.startswith("--set=")]
-                      + ["hardware.architecture=bplight", "hardware.electrical_engine=ideal"])
+                      + ["design.name=bplight", "hardware.electrical_engine=ideal"])
     train(cfg, straight, quiet=True, on_step=copy_at_step_2)
     assert RunFile(partial).attrs()["last_step"] == 1
     return straight, partial

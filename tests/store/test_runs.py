@@ -144,7 +144,7 @@ def test_sigkill_during_commits_leaves_a_readable_consistent_file(tmp_path):
 
 
 def test_config_of_a_file_from_before_dac_scale_reads_as_one_scale_per_product(tmp_path):
-    """Run files written before hardware.dac_scale existed ran with one DAC full scale
+    """Run files written before design.dac_scale existed ran with one DAC full scale
     per product: their config (and so a resume) must say "call", not the new default."""
     import json
 
@@ -155,9 +155,9 @@ def test_config_of_a_file_from_before_dac_scale_reads_as_one_scale_per_product(t
     old = json.loads(RunConfig().to_json())
     del old["hardware"]["dac_scale"]
     assert RunFile.create(tmp_path / "old.h5", json.dumps(old)).read_config() \
-        .hardware.dac_scale == "call"
+        .design.dac_scale == "call"
     assert RunFile.create(tmp_path / "new.h5", json.dumps(new)).read_config() \
-        .hardware.dac_scale == "row"
+        .design.dac_scale == "row"
     assert RunFile(tmp_path / "old.h5").summary()["dac_scale"] == "call"
 
 

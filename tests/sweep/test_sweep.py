@@ -181,7 +181,7 @@ def test_memristor_variability_matches_closed_form_write_noise():
 TASK_POINTS = {
     "crossbar_ir_drop": {"rows": 3, "cols": 2, "wire_resistance_ohm": 1.0},
     "memristor_variability": {"devices": 50, "pulses": 3},
-    "train": {"hardware.architecture": "ideal", "data.train_limit": 32,
+    "train": {"design.name": "ideal", "data.train_limit": 32,
               "data.test_limit": 16, "data.input_size": 28, "model.width": 0.25,
               "training.epochs": 1, "training.batch_size": 16,
               "training.signal_every_steps": 0},

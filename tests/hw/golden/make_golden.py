@@ -32,12 +32,12 @@ _COMMON = ["data.train_limit=320", "data.test_limit=64", "training.epochs=1",
            "hardware.spot_check=0.1", "seed=3"]
 #: run name -> dotted overrides of the default config
 RUNS: dict[str, list[str]] = {
-    "bplight": _COMMON + ["hardware.architecture=bplight", "model.width=0.34",
-                          "training.batch_size=16", "hardware.tile_rows=32",
-                          "hardware.tile_cols=16"],
-    "electronic": _COMMON + ["hardware.architecture=electronic", "model.width=0.25",
+    "bplight": _COMMON + ["design.name=bplight", "model.width=0.34",
+                          "training.batch_size=16", "design.tile_rows=32",
+                          "design.tile_cols=16"],
+    "electronic": _COMMON + ["design.name=electronic", "model.width=0.25",
                              "data.input_size=28", "training.batch_size=4",
-                             "hardware.tile_rows=16", "hardware.tile_cols=8"],
+                             "design.tile_rows=16", "design.tile_cols=8"],
 }
 STEP_COLS = ("step", "epoch", "loss", "train_acc")
 EPOCH_COLS = ("epoch", "train_loss", "train_acc", "test_acc")
