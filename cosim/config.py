@@ -346,7 +346,7 @@ class RunConfig:
         data = dict(data)
         hardware = data.get("hardware")
         if isinstance(hardware, dict) and set(hardware) & set(MOVED_TO_DESIGN):
-            if not legacy:
+            if not legacy or "design" in data:
                 key = sorted(set(hardware) & set(MOVED_TO_DESIGN))[0]
                 raise ConfigError(f"{source}: {moved_message('hardware', key)}")
             hardware = dict(hardware)
@@ -530,7 +530,18 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     data = apply_overrides(data, overrides)
-    return RunConfig.from_dict(data, source=source + (" + overrides" if overrides else ""))
+    config = RunConfig.from_dict(data, source=source + (" + overrides" if overrides else ""))
+    return _design_checked(config, source)
+
+
+def _design_checked(config: RunConfig, source: str) -> RunConfig:
+    """``config`` once its design resolves (unknown design values and cards are refused
+    here, before any work, naming the value)."""
+    try:
+        config.design.resolve()
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: design: {exc}") from None
+    return config
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -567,5 +578,6 @@ def apply_overrides(data: dict[str, Any], overrides) -> dict[str, Any]:
 
 def override_config(config: RunConfig, overrides) -> RunConfig:
     """``config`` with dotted overrides applied (validated again)."""
-    return RunConfig.from_dict(apply_overrides(config.to_dict(), overrides),
-                               source="config + overrides")
+    return _design_checked(RunConfig.from_dict(apply_overrides(config.to_dict(), overrides),
+                                               source="config + overrides"),
+                           "config + overrides")

@@ -54,3 +54,32 @@ def make_cifar(tmp_path, sizes=(3, 2, 2, 4, 1), n_test=3):
     for name, batch in batches.items():
         (tmp_path / name).write_bytes(pickle.dumps(batch, protocol=2))
     return batches
+
+
+def hardware(design: str = "bplight", **values):
+    """``(HardwareConfig, Design)`` for a test: the simulation keywords
+    (``cosim.hw.backend.HardwareConfig`` fields: engines, noise, spot_check,
+    weights_on_devices) configure the simulation; every other keyword is a value of the
+    shipped ``design`` (``tile_rows=8``; ``dac_bits``/``adc_bits`` are the converters
+    card's, ``wire_resistance_ohm`` the crossbar card's)."""
+    from dataclasses import fields
+
+    from cosim.design import load_design
+    from cosim.hw.backend import HardwareConfig
+
+    sim_names = {f.name for f in fields(HardwareConfig)}
+    sim = {k: v for k, v in values.items() if k in sim_names}
+    aliases = {"dac_bits": "converters.dac_bits", "adc_bits": "converters.adc_bits",
+               "wire_resistance_ohm": "crossbar.wire_resistance_crosspoint_ohm"}
+    design_values = {aliases.get(k, k): v for k, v in values.items() if k not in sim_names}
+    return HardwareConfig(**sim), load_design(design, design_values)
+
+
+def attach(model, hw, seed: int = 1, **kwargs):
+    """``model`` with the backend and store of ``hw`` (a :func:`hardware` pair)."""
+    from cosim.hw.backend import build_hardware
+
+    config, design = hw
+    model.backend, model.store = build_hardware(config, model, np.random.default_rng(seed),
+                                                design=design, **kwargs)
+    return model

@@ -24,20 +24,22 @@ def test_defaults_round_trip_json_and_toml():
     # canonical: same content gives the same text and digest, a change changes both
     assert RunConfig().to_json() == c.to_json()
     d = override_config(c, ["design.converters.adc_bits=4"])
-    assert d.design.converters.adc_bits == 4 and d.digest() != c.digest()
+    assert d.design.set == {"converters.adc_bits": 4} and d.digest() != c.digest()
+    assert d.design.resolve()["converters.adc_bits"] == 4
 
 
 def test_shipped_workflow_config_loads():
     c = load_config(ROOT / "workflows" / "configs" / "lenet_digits.toml")
     assert c.design.name == "bplight"
-    assert c.design.converters.adc_bits == 16 and c.design.converters.dac_bits == 16
+    d = c.design.resolve()
+    assert d["converters.adc_bits"] == 16 and d["converters.dac_bits"] == 16
     assert 0 < c.hardware.spot_check < 1
 
 
 @pytest.mark.parametrize("text, path", [
     ("bogus = 1\n", "bogus"),
     ("[training]\nepoch = 3\n", "training.epoch"),
-    ("[hardware]\nadc_bit = 4\n", "hardware.adc_bit"),
+    ("[hardware]\nnoize = true\n", "hardware.noize"),
     ("[data]\ndataset = 'digits'\n[data.extra]\nx = 1\n", "data.extra"),
 ])
 def test_unknown_keys_are_named_by_dotted_path(tmp_path, text, path):
@@ -55,9 +57,13 @@ def test_unknown_keys_are_named_by_dotted_path(tmp_path, text, path):
     ("training.lr=-1", "training.lr"),
     ("training.momentum=1.0", "training.momentum"),
     ("model.name=resnet", "model.name must be one of"),
-    ("design.name=analog", "hardware.architecture must be one of"),
+    ("design.name=analog", "unknown design 'analog'"),
+    ("design.tile=mrr", "unknown tile 'mrr'"),
+    ("design.tile_rowz=3", "did you mean 'tile_rows'"),
+    ("hardware.adc_bits=4", "hardware.adc_bits is a design value now: set "
+                            "design.converters.adc_bits"),
     ("hardware.noise=1", "hardware.noise must be true or false"),
-    ("design.dac_scale=vector", "design.dac_scale must be one of"),
+    ("design.dac_scale=vector", "dac_scale = 'vector'; choose one of row, call"),
     ("training.lr_schedule=step", "training.lr_schedule"),
     ("design.converters.adc_bits=0", "adc_bits"),
     ("data.test_fraction=1.5", "data.test_fraction"),
@@ -70,26 +76,52 @@ def test_bad_values_are_refused_with_the_field(override, fragment):
 
 
 def test_overrides_parse_toml_values_and_bare_words():
-    assert parse_override("design.converters.adc_bits=4") == (["hardware", "adc_bits"], 4)
+    assert parse_override("design.converters.adc_bits=4") == \
+        (["design", "converters", "adc_bits"], 4)
     assert parse_override("hardware.noise=false") == (["hardware", "noise"], False)
-    assert parse_override("design.name=electronic") == \
-        (["hardware", "architecture"], "electronic")
+    assert parse_override("design.name=electronic") == (["design", "name"], "electronic")
     assert parse_override("training.lr=1e-3") == (["training", "lr"], 1e-3)
-    c = load_config(None, ["design.converters.adc_bits=4", "design.laser_power_per_channel_w=1e-5",
-                           "training.lr=0.01", "hardware.cards={tia = 'tia'}"])
-    assert c.design.converters.adc_bits == 4 and c.design.laser_power_per_channel_w == 1e-5
-    assert c.training.lr == 0.01 and c.hardware.cards == {"tia": "tia"}
+    c = load_config(None, ["design.converters.adc_bits=4",
+                           "design.laser_power_per_channel_w=1e-5",
+                           "training.lr=0.01", "design.tia_card=tia"])
+    d = c.design.resolve()
+    assert d["converters.adc_bits"] == 4 and d["laser_power_per_channel_w"] == 1e-5
+    assert c.training.lr == 0.01 and d.role_card("tia").name == "tia"
     with pytest.raises(ConfigError, match="section.key=value"):
         parse_override("design.converters.adc_bits")
     with pytest.raises(ConfigError, match="is a value, not a section"):
         apply_overrides({"seed": 1}, ["seed.x=1"])
 
 
+def test_design_table_in_toml_and_old_run_file_configs(tmp_path):
+    """``[design]`` takes the name and dotted values (nested tables too); an old run
+    file's physical ``[hardware]`` keys are translated into the design."""
+    f = tmp_path / "c.toml"
+    f.write_text('[design]\nname = "electronic"\ntile_rows = 32\n[design.tia]\n'
+                 'feedback_resistance_ohm = 1000.0\n')
+    c = load_config(f)
+    assert c.design.name == "electronic"
+    assert c.design.set == {"tia.feedback_resistance_ohm": 1000.0, "tile_rows": 32}
+    assert RunConfig.from_dict(tomllib.loads(c.to_toml())) == c
+    old = RunConfig().to_dict()
+    old.pop("design")
+    old["hardware"].update(architecture="electronic", adc_bits=8, tile_rows=32,
+                           wire_resistance_ohm=2.5, cards={"tia": "tia_bplight"})
+    import json
+    legacy = RunConfig.from_json(json.dumps(old))
+    assert legacy.design.name == "electronic"
+    d = legacy.design.resolve()
+    assert (d["converters.adc_bits"], d["tile_rows"], d["tia_card"]) == (8, 32, "tia_bplight")
+    assert d["crossbar.wire_resistance_crosspoint_ohm"] == 2.5
+    with pytest.raises(ConfigError, match="design value now"):
+        RunConfig.from_dict(old)
+
+
 def test_file_then_overrides_in_order(tmp_path):
     f = tmp_path / "c.toml"
-    f.write_text("seed = 5\n[training]\nepochs = 7\n[hardware]\nadc_bits = 8\n")
+    f.write_text("seed = 5\n[training]\nepochs = 7\n[design.converters]\nadc_bits = 8\n")
     c = load_config(f, ["design.converters.adc_bits=6", "design.converters.adc_bits=5"])
-    assert (c.seed, c.training.epochs, c.design.converters.adc_bits) == (5, 7, 5)
+    assert (c.seed, c.training.epochs, c.design.set["converters.adc_bits"]) == (5, 7, 5)
     assert c.training.batch_size == TrainingConfig().batch_size
 
 

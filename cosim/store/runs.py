@@ -535,7 +535,7 @@ class RunFile:
                                f"holds no cosim RunConfig, so cosim train cannot resume it; "
                                f"read it with RunFile or cosim runs show")
         hw = data.get("hardware")
-        if isinstance(hw, dict) and "dac_scale" not in hw:
+        if "design" not in data and isinstance(hw, dict) and "dac_scale" not in hw:
             hw["dac_scale"] = "call"
         return RunConfig.from_json(json.dumps(data))
 

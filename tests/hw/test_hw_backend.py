@@ -8,12 +8,23 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
+from cosim.design import load_design
 from cosim.errors import ConfigError
-from cosim.hw.backend import (ARCHITECTURES, HardwareConfig,
-                              build_hardware)
+from cosim.hw.backend import ARCHITECTURES, HardwareConfig
 from cosim.hw.weights import DeviceWeightStore
-from cosim.nn import (SGD, ArrayWeightStore, IdealBackend, Linear, ReLU,
-                      Sequential, Trainer, lenet5, load_digits_dataset, resize_images)
+from cosim.nn import (
+    SGD,
+    ArrayWeightStore,
+    IdealBackend,
+    Linear,
+    ReLU,
+    Sequential,
+    Trainer,
+    lenet5,
+    load_digits_dataset,
+    resize_images,
+)
+from tests.helpers import attach, hardware
 
 
 @pytest.fixture(autouse=True)
@@ -30,28 +41,34 @@ def _mlp(n_in=8, n_hidden=None, n_out=4, seed=0):
     return m
 
 
-def _attach(model, config, seed=1):
-    model.backend, model.store = build_hardware(config, model, np.random.default_rng(seed))
-    return model
+def _attach(model, hw, seed=1):
+    return attach(model, hw, seed)
 
 
 # ----------------------------------------------------------------------------- config
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_every_architecture_builds_and_computes(arch):
-    m = _attach(_mlp(), HardwareConfig(architecture=arch, noise=False))
+    m = _attach(_mlp(), hardware(arch, noise=False))
     x = np.random.default_rng(3).standard_normal((5, 8))
     y = m.forward(x)
     assert y.shape == (5, 4) and np.all(np.isfinite(y))
 
 
-@pytest.mark.parametrize("field,value", [("architecture", "optical"), ("adc_bits", 0),
-                                         ("dac_bits", 25), ("spot_check", 1.5),
-                                         ("electrical_engine", "fast"), ("noise", 1),
-                                         ("laser_power_per_channel_w", -1.0),
-                                         ("cards", {"nope": "x.toml"})])
+@pytest.mark.parametrize("field,value", [("spot_check", 1.5), ("electrical_engine", "fast"),
+                                         ("noise", 1), ("optical_engine", "fdtd")])
 def test_config_rejects_bad_values_naming_the_field(field, value):
     with pytest.raises(ConfigError, match=f"hardware.{field}"):
         HardwareConfig(**{field: value})
+
+
+@pytest.mark.parametrize("key,value,fragment", [
+    ("tile", "optical", "unknown tile 'optical'"),
+    ("converters.adc_bits", 0, "adc_bits"), ("converters.dac_bits", 25, "dac_bits"),
+    ("laser_power_per_channel_w", -1.0, "laser_power_per_channel_w"),
+    ("nope_card", "x", "no value 'nope_card'"), ("tia_card", "photodetector", "tia card")])
+def test_design_rejects_bad_values_naming_them(key, value, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        load_design("bplight", {key: value})
 
 
 # ----------------------------------------------------------------------------- ideal
@@ -59,11 +76,10 @@ def test_ideal_architecture_trains_lenet_bit_identical_to_plain_numpy():
     ds = load_digits_dataset()
     x, y = resize_images(ds.x_train[:96], 32), ds.y_train[:96]
 
-    def train(hardware: bool):
+    def train(on_hardware: bool):
         m = lenet5(rng=np.random.default_rng(0), width=0.5)
-        if hardware:
-            m.backend, m.store = build_hardware(HardwareConfig(architecture="ideal"), m,
-                                                np.random.default_rng(5))
+        if on_hardware:
+            attach(m, hardware("ideal"), 5)
             assert isinstance(m.backend, IdealBackend)
             assert isinstance(m.store, ArrayWeightStore)
         tr = Trainer(m, SGD(lr=0.05), np.random.default_rng(1), batch_size=32)
@@ -102,7 +118,7 @@ def _quantization_bound(tiles, U, A, dac_bits, adc_bits, a_scale, dac_scale="row
                                                ("twin", "call")])
 def test_noiseless_16bit_forward_is_within_the_quantization_bound(optical, dac_scale):
     rng = np.random.default_rng(7)
-    m = _attach(_mlp(n_in=150, n_out=20), HardwareConfig(
+    m = _attach(_mlp(n_in=150, n_out=20), hardware(
         noise=False, tile_rows=64, tile_cols=16, optical_engine=optical,
         electrical_engine="ideal", dac_scale=dac_scale))
     W = np.array(m.store.weight("fc1"))
@@ -122,7 +138,7 @@ def test_4bit_converters_err_more_by_the_expected_factor():
     X = rng.standard_normal((64, 64))
     errs = {}
     for bits in (4, 16):
-        m = _attach(_mlp(n_in=64, n_out=16), HardwareConfig(
+        m = _attach(_mlp(n_in=64, n_out=16), hardware(
             noise=False, dac_bits=bits, adc_bits=bits, tile_cols=16,
             electrical_engine="ideal"))
         W = np.array(m.store.weight("fc1"))
@@ -137,15 +153,15 @@ def test_laser_power_cut_makes_noise_dominate():
     rng = np.random.default_rng(9)
     X = np.abs(rng.standard_normal((64, 64)))
     rel = {}
-    for power in (None, 1e-7):
-        m = _attach(_mlp(n_in=64, n_out=16), HardwareConfig(
+    for power in (0.0, 1e-7):      # 0: matched to the readout full scale
+        m = _attach(_mlp(n_in=64, n_out=16), hardware(
             tile_cols=16, laser_power_per_channel_w=power))
         W = np.array(m.store.weight("fc1"))
         exact = X @ W.T
         y = m.backend.forward("fc1", W, X)
         rel[power] = np.sqrt(np.mean((y - exact) ** 2) / np.mean(exact ** 2))
         table = m.backend.stats.as_table()[0]
-    assert rel[1e-7] > 10 * rel[None]
+    assert rel[1e-7] > 10 * rel[0.0]
     assert table["below_noise_floor"] > 0.5 * table["samples"]
 
 
@@ -162,7 +178,7 @@ def test_twin_matches_spice_per_tile_on_a_small_network():
     labels = np.array([0, 1, 2, 3, 0, 1])
     outs = {}
     for engine in ("twin", "spice"):
-        m = _attach(_mlp(), HardwareConfig(noise=False, electrical_engine=engine,
+        m = _attach(_mlp(), hardware(noise=False, electrical_engine=engine,
                                            tile_rows=4, tile_cols=4))
         t = m.backend.tiles      # inside the readout range (fraction 1): no saturation
         t.p_bank_w = t.spec.full_scale_current_a / (t.resp * t.g * t.n)
@@ -187,7 +203,7 @@ def test_twin_matches_spice_per_tile_on_a_small_network():
 
 
 def test_spot_checks_record_twin_vs_spice_error():
-    m = _attach(_mlp(n_in=8, n_out=4), HardwareConfig(noise=False, spot_check=1.0,
+    m = _attach(_mlp(n_in=8, n_out=4), hardware(noise=False, spot_check=1.0,
                                                     tile_rows=8, tile_cols=4))
     m.backend.set_step(3)
     m.forward(np.random.default_rng(0).standard_normal((10, 8)))
@@ -200,8 +216,7 @@ def test_spot_checks_record_twin_vs_spice_error():
 
 
 def test_electronic_twin_matches_ngspice_and_wires_matter():
-    m = _attach(_mlp(n_in=6, n_out=3), HardwareConfig(
-        architecture="electronic", noise=False, spot_check=1.0, tile_rows=6, tile_cols=3,
+    m = _attach(_mlp(n_in=6, n_out=3), hardware("electronic", noise=False, spot_check=1.0, tile_rows=6, tile_cols=3,
         wire_resistance_ohm=50.0))
     x = np.abs(np.random.default_rng(0).standard_normal((4, 6)))
     W = np.array(m.store.weight("fc1"))
@@ -209,8 +224,7 @@ def test_electronic_twin_matches_ngspice_and_wires_matter():
     rec = m.backend.spot_checks()[0]
     assert rec["rel_error"] < 1e-6                       # native MNA == ngspice .op
     # wire IR drop lowers the column currents: the product is measurably off
-    m0 = _attach(_mlp(n_in=6, n_out=3), HardwareConfig(
-        architecture="electronic", noise=False, tile_rows=6, tile_cols=3,
+    m0 = _attach(_mlp(n_in=6, n_out=3), hardware("electronic", noise=False, tile_rows=6, tile_cols=3,
         wire_resistance_ohm=0.0))
     y0 = m0.backend.forward("fc1", W, x)
     assert np.max(np.abs(y0 - x @ W.T)) < np.max(np.abs(y - x @ W.T))
@@ -219,7 +233,7 @@ def test_electronic_twin_matches_ngspice_and_wires_matter():
 # ----------------------------------------------------------------------------- counters
 def test_stats_count_saturation_and_clipping_beyond_full_scale():
     # inputs at the DAC's full scale (dac_scale "call": max|x| = 1 is the full scale)
-    m = _attach(_mlp(n_in=16, n_out=4), HardwareConfig(
+    m = _attach(_mlp(n_in=16, n_out=4), hardware(
         noise=False, tile_rows=16, tile_cols=4, electrical_engine="twin", dac_scale="call"))
     m.backend.tiles.p_bank_w *= 4          # 4x the optical power the readout is sized for
     W = np.array(m.store.weight("fc1"))
@@ -266,7 +280,7 @@ def test_device_store_updates_are_pulses_and_faults_hold():
 def test_state_dict_round_trip_continues_bit_identically():
     ds = load_digits_dataset()
     x, y = ds.x_train[:64].reshape(64, -1), ds.y_train[:64]
-    cfg = HardwareConfig(tile_rows=32, tile_cols=16)
+    cfg = hardware(tile_rows=32, tile_cols=16)
 
     def make():
         m = _attach(_mlp(n_in=64, n_hidden=16, n_out=10), cfg)
@@ -297,7 +311,7 @@ def test_fused_photonic_product_equals_the_reference_path(optical, electrical):
 
     rng = np.random.default_rng(11)
     for noise in (False, True):
-        m = _attach(_mlp(n_in=150, n_out=20), HardwareConfig(
+        m = _attach(_mlp(n_in=150, n_out=20), hardware(
             noise=noise, tile_rows=64, tile_cols=8, optical_engine=optical,
             electrical_engine=electrical))
         tiles = m.backend.tiles
@@ -364,7 +378,7 @@ def test_gradient_takes_its_row_peaks_from_the_forward_pass(dac_scale):
     """The gradient of X.T takes the column maxima of X found by the forward product:
     the same result, bit for bit, as finding them again; a different X (same shape)
     is not mistaken for it."""
-    cfg = HardwareConfig(tile_rows=32, tile_cols=16, dac_scale=dac_scale)
+    cfg = hardware(tile_rows=32, tile_cols=16, dac_scale=dac_scale)
     rng = np.random.default_rng(8)
     X = rng.standard_normal((40, 50)) * rng.uniform(0.1, 3.0, 50)  # columns' scales vary
     dY = rng.standard_normal((40, 6))
@@ -394,7 +408,7 @@ def test_backward_reuses_the_forward_rings_re_tiled(optical):
     from cosim.hw.backend import readout_characterization
     from cosim.hw.photonic import PhotonicTiles
 
-    char = readout_characterization(HardwareConfig())
+    char = readout_characterization(load_design("bplight"))
     rng = np.random.default_rng(4)
     for crosstalk in (False, True):
         tiles = PhotonicTiles(tile_rows=16, tile_cols=4, dac_bits=16, adc_bits=16,
@@ -423,7 +437,7 @@ def test_compiled_ring_response_is_the_optics_models():
 
     tiles = PhotonicTiles(tile_rows=16, tile_cols=4, dac_bits=16, adc_bits=16,
                           optical_engine="twin", electrical_engine="ideal", noise=False,
-                          characterization=readout_characterization(HardwareConfig()),
+                          characterization=readout_characterization(load_design("bplight")),
                           laser_power_per_channel_w=None)
     w = np.concatenate([np.linspace(-1, 1, 2001), [-1.0, 0.0, 1.0, 1e-300]])
     through, drop, _ = ring_powers(weight_to_detuning(w, tiles.bank), r1=tiles.bank.r1,
@@ -468,7 +482,7 @@ def test_readout_curve_fast_path_is_numpys_interp_bit_for_bit():
     from cosim.hw.backend import readout_characterization
     from cosim.hw.photonic import UniformCurve
 
-    ch = readout_characterization(HardwareConfig())
+    ch = readout_characterization(load_design("bplight"))
     curve = UniformCurve.from_table(ch.dc_current_a, ch.dc_output_v)
     assert curve is not None
     xp = ch.dc_current_a
@@ -508,8 +522,7 @@ def test_electronic_twin_product_equals_per_tile_native_solves():
     from cosim.devices.converters import dequantize, quantize
     from cosim.hw.crossbar import crossbar_solver
 
-    m = _attach(_mlp(n_in=100, n_out=20), HardwareConfig(
-        architecture="electronic", noise=False, tile_rows=64, tile_cols=8,
+    m = _attach(_mlp(n_in=100, n_out=20), hardware("electronic", noise=False, tile_rows=64, tile_cols=8,
         dac_scale="call"))                   # one input full scale, max|X| (as below)
     t = m.backend.tiles
     W = np.array(m.store.weight("fc1"))
@@ -549,7 +562,7 @@ def test_readout_averaging_is_the_mean_of_independent_reads(electrical):
     from cosim.hw.photonic import PhotonicTiles
     from cosim.optics import rin_sigma
 
-    char = readout_characterization(HardwareConfig())
+    char = readout_characterization(load_design("bplight"))
     tiles = {a: PhotonicTiles(tile_rows=16, tile_cols=4, dac_bits=16, adc_bits=24,
                               optical_engine="ideal", electrical_engine=electrical,
                               noise=True, characterization=char,
@@ -587,27 +600,25 @@ def test_readout_averaging_is_the_mean_of_independent_reads(electrical):
 
 
 def test_bplight_reads_out_through_its_designed_tia_and_electronic_through_tia():
-    """The photonic tile uses devices/tia_bplight.toml (named by bplight.toml), the
-    electronic architecture the published-TIA card; hardware.cards["tia"] overrides both."""
+    """The bplight design's readout is devices/tia_bplight.toml, the electronic design's
+    the published-TIA card; the design value tia_card swaps either."""
     from cosim.devices.cards import load_card
-    from cosim.hw.backend import readout_characterization, readout_tia_card
+    from cosim.hw.backend import readout_characterization
 
-    assert load_card("bplight")["readout_tia_card"] == "tia_bplight"
-    assert readout_tia_card(HardwareConfig(architecture="bplight")) == "tia_bplight"
-    assert readout_tia_card(HardwareConfig(architecture="electronic")) == "tia"
+    assert load_design("bplight")["tia_card"] == "tia_bplight"
+    assert load_design("electronic")["tia_card"] == "tia"
     rf = {name: float(load_card(name)["feedback_resistance_ohm"])
           for name in ("tia", "tia_bplight")}
     assert rf["tia"] != rf["tia_bplight"]
-    for arch, cards, want in (("bplight", {}, "tia_bplight"), ("electronic", {}, "tia"),
-                              ("bplight", {"tia": "tia"}, "tia"),
-                              ("electronic", {"tia": "tia_bplight"}, "tia_bplight")):
-        spec = readout_characterization(HardwareConfig(architecture=arch, cards=cards)).spec
-        assert spec.feedback_resistance_ohm == rf[want], (arch, cards)
-    m = _attach(_mlp(), HardwareConfig(architecture="bplight", noise=False))
+    for name, values, want in (("bplight", {}, "tia_bplight"), ("electronic", {}, "tia"),
+                               ("bplight", {"tia_card": "tia"}, "tia"),
+                               ("electronic", {"tia_card": "tia_bplight"}, "tia_bplight")):
+        spec = readout_characterization(load_design(name, values)).spec
+        assert spec.feedback_resistance_ohm == rf[want], (name, values)
+    m = _attach(_mlp(), hardware("bplight", noise=False))
     assert m.backend.tiles.spec.feedback_resistance_ohm == rf["tia_bplight"]
-    assert m.backend.tiles.averaging == int(load_card("bplight")["readout_averaging"])
-    m = _attach(_mlp(), HardwareConfig(architecture="bplight", noise=False,
-                                       cards={"tia": "tia"}))
+    assert m.backend.tiles.averaging == int(load_design("bplight")["readout_averaging"])
+    m = _attach(_mlp(), hardware("bplight", noise=False, tia_card="tia"))
     assert m.backend.tiles.spec.feedback_resistance_ohm == rf["tia"]
 
 

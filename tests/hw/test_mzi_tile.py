@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from cosim.hw.backend import HardwareConfig, readout_characterization
+from cosim.design import load_design
+from cosim.hw.backend import readout_characterization
 from cosim.hw.mzi_tile import MziMeshTiles, mesh_transfer, phase_error_estimate
 from cosim.hw.protocols import COUNTERS
 from cosim.optics.mzi_mesh import MeshPhases, clements_decompose, mesh_matrix
+from tests.helpers import hardware
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +25,7 @@ def _one_blas_thread():
 
 @pytest.fixture(scope="module")
 def char():
-    return readout_characterization(HardwareConfig(architecture="photonic-mzi"))
+    return readout_characterization(load_design("photonic-mzi"))
 
 
 def _tile(char, n, sigma, *, m=None, loss=0.0, bits=16, electrical="ideal", noise=False,
@@ -188,15 +190,14 @@ def test_spot_check_sends_the_readout_through_ngspice_and_spice_engine_is_refuse
 
     model = Sequential([Linear("fc1", 12, 5)], input_shape=(12,))
     model.initialize(np.random.default_rng(0))
-    backend, store = build_hardware(HardwareConfig(
-        architecture="photonic-mzi", noise=False, spot_check=1.0, tile_rows=8,
-        tile_cols=8), model, np.random.default_rng(1))
+    cfg, design = hardware("photonic-mzi", noise=False, spot_check=1.0, tile_rows=8,
+                           tile_cols=8)
+    backend, store = build_hardware(cfg, model, np.random.default_rng(1), design=design)
     backend.set_step(1)
     backend.forward("fc1", np.array(store.weight("fc1")),
                     np.random.default_rng(2).uniform(-1, 1, (4, 12)))
     (rec,) = backend.spot_checks()
     assert rec["rel_error"] < 1e-4 and rec["netlist_sha256"] in backend.netlists()
     with pytest.raises(ConfigError, match="photonic-mzi tile offers ideal, twin"):
-        build_hardware(HardwareConfig(architecture="photonic-mzi",
-                                      electrical_engine="spice"),
-                       model, np.random.default_rng(1))
+        cfg, design = hardware("photonic-mzi", electrical_engine="spice")
+        build_hardware(cfg, model, np.random.default_rng(1), design=design)

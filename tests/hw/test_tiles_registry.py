@@ -12,9 +12,11 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from cosim.config import load_config
+from cosim.design import ROLES, load_design
 from cosim.errors import ConfigError
-from cosim.hw import TILES, HardwareConfig, Recorder, Tile, build_hardware, tile_class
+from cosim.hw import TILES, Recorder, Tile, build_hardware, tile_class
 from cosim.nn import Linear, Sequential
+from tests.helpers import hardware
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,12 +35,11 @@ def test_every_registered_tile_implements_the_protocol_and_computes_each_phase(n
     the backend is the run's Recorder."""
     model = Sequential([Linear("fc1", 20, 6)], input_shape=(20,))
     model.initialize(np.random.default_rng(0))
-    cfg = HardwareConfig(architecture=name, noise=False, tile_rows=8, tile_cols=4,
-                         electrical_engine="ideal")   # (crossbar: no driver/sense IR drop)
-    backend, store = build_hardware(cfg, model, np.random.default_rng(1))
+    cfg, design = hardware(name, noise=False, tile_rows=8, tile_cols=4,
+                           electrical_engine="ideal")   # (crossbar: no driver/sense IR drop)
+    backend, store = build_hardware(cfg, model, np.random.default_rng(1), design=design)
     assert isinstance(backend.tiles, Tile) and isinstance(backend, Recorder)
-    assert set(tile_class(name).card_roles) <= set(
-        __import__("cosim.hw.backend", fromlist=["CARD_ROLES"]).CARD_ROLES)
+    assert set(tile_class(name).card_roles) <= set(ROLES)
     rng = np.random.default_rng(2)
     W = np.array(store.weight("fc1"))
     X = rng.standard_normal((9, 20))
@@ -57,9 +58,9 @@ def test_every_registered_tile_implements_the_protocol_and_computes_each_phase(n
 
 
 def test_unknown_tile_is_refused_with_the_valid_names():
-    with pytest.raises(ConfigError,
-                       match="hardware.architecture must be one of .*bplight.*got .mrr."):
-        HardwareConfig(architecture="mrr")
+    with pytest.raises(ConfigError, match="unknown tile 'mrr'; choose ideal or a registered "
+                                          "tile: bplight, electronic"):
+        load_design("bplight", {"tile": "mrr"})
     with pytest.raises(ConfigError, match="electronic"):
         load_config(None, ["design.name=nope"])
     with pytest.raises(ConfigError, match="registered tiles: .*bplight"):
