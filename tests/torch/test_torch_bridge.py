@@ -29,10 +29,11 @@ from torch.nn import functional as F
 import cosim.torch as ct
 from cosim.config import RunConfig
 from cosim.errors import ConfigError
+from cosim.design import DesignSpec
 from cosim.hw.backend import HardwareConfig
 from cosim.store.runs import RunFile, RunFileError
 
-IDEAL = HardwareConfig(architecture="ideal")
+IDEAL = "ideal"
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -140,7 +141,7 @@ def test_bplight_resnet_runs_forward_backward_and_an_update():
     """Every product of every converted layer on the photonic tiles (probed against the
     exact product of the same operands), then one device update."""
     plain = _resnet()
-    hw = ct.convert(plain, HardwareConfig(architecture="bplight"))
+    hw = ct.convert(plain, "bplight")
     bridge = ct.bridge_of(hw)
     x, y = _batch(n=16)
     bridge.backend.set_probe(True)
@@ -227,7 +228,7 @@ def bplight_lenet():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Flatten(), nn.Linear(4 * 4 * 4, 10))
-    return model, ct.convert(model, HardwareConfig(architecture="bplight"))
+    return model, ct.convert(model, "bplight")
 
 
 def test_bplight_every_product_on_the_tiles_and_weights_on_the_devices(bplight_lenet):
@@ -274,11 +275,11 @@ def test_convert_checks_and_shared_layers():
         ct.convert(nn.Sequential(nn.ReLU()), IDEAL)
     with pytest.raises(ConfigError, match="groups=2"):
         ct.convert(nn.Conv2d(2, 2, 3, groups=2), IDEAL)
-    with pytest.raises(ConfigError, match="HardwareConfig or a cosim.config.RunConfig"):
+    with pytest.raises(ConfigError, match="a cosim.design.Design, a design name or file"):
         ct.convert(nn.Linear(2, 2), {"architecture": "ideal"})
     shared = nn.Linear(3, 3)
     model = nn.Sequential(shared, nn.Tanh(), shared)
-    hw = ct.convert(model, RunConfig(seed=5, hardware=IDEAL))
+    hw = ct.convert(model, RunConfig(seed=5, design=DesignSpec("ideal")))
     assert hw[0] is hw[2] and isinstance(hw[0], ct.HardwareLinear)
     assert ct.bridge_of(hw).seed == 5 and list(ct.bridge_of(hw).layers) == ["0"]
     x = torch.randn(2, 3)
@@ -337,7 +338,7 @@ def test_bplight_cnn_trains_on_digits_within_3_points_of_float(tmp_path, figures
     float_acc = _float_accuracy(data)
     assert float_acc > 0.93, float_acc
     total = EPOCHS * math.ceil(len(data[0]) / BATCH)
-    hw = ct.convert(_digits_cnn(), HardwareConfig(architecture="bplight"))
+    hw = ct.convert(_digits_cnn(), "bplight")
     opt = ct.SGD(hw, lr=LR, momentum=0.9, schedule="cosine", total_steps=total)
     res = ct.train(hw, opt, data, tmp_path / "digits.h5", epochs=EPOCHS, batch_size=BATCH,
                    rng=np.random.default_rng(1))
@@ -369,7 +370,7 @@ def test_recorder_writes_spot_checks_and_netlists(tmp_path, engine):
     """Spot checks (twin vs ngspice) and netlists of a bridged loop, step by step."""
     torch.manual_seed(0)
     hw = ct.convert(nn.Sequential(nn.Flatten(), nn.Linear(16, 5)),
-                    HardwareConfig(architecture="bplight", spot_check=1.0), engine=engine)
+                    "bplight", hardware=HardwareConfig(spot_check=1.0), engine=engine)
     opt = ct.SGD(hw, lr=0.05)
     rec = ct.Recorder(tmp_path / "r.h5", hw, opt, training={"epochs": 1},
                       signal_every_steps=1)
