@@ -52,9 +52,17 @@ def cmd_show(args) -> int:
         print(f"  data             {d['dataset']} {'x'.join(map(str, d['input_shape']))}, "
               f"{d['num_classes']} classes: train {d['train']}, validation {d['val']}, test "
               f"{d['test']} images; normalisation {norm}")
-    print(f"  hardware         {data['architecture']}  DAC {data['dac_bits']} bit "
-          f"(scale per {data['dac_scale']})  ADC "
-          f"{data['adc_bits']} bit  engines optical={data['engines']['optical_engine']} "
+    ds = data["design"]
+    where = "stored in the file" if ds["stored"] else "from today's cards (older file)"
+    print(f"  design           {ds['name']} (tile {ds['tile']}, digest {ds['digest'][:16]}, "
+          f"{where}){'; overrides ' if ds['overrides'] else ''}"
+          f"{', '.join(f'{k}={v!r}' for k, v in ds['overrides'])}")
+    print(f"                   {ds['tile_rows']}x{ds['tile_cols']} tiles, DAC "
+          f"{ds['converters.dac_bits']} bit (scale per {ds['dac_scale']}), ADC "
+          f"{ds['converters.adc_bits']} bit, {ds['readout_averaging']} reads per output, "
+          f"gradient on {ds['gradient_on']}; `cosim design show {data['path']}` lists "
+          f"every value")
+    print(f"  simulation       engines optical={data['engines']['optical_engine']} "
           f"electrical={data['engines']['electrical_engine']}")
     print(f"  progress         {data['epochs_done']}/{data['epochs_planned']} epochs, "
           f"{data['steps']} steps, {data['train_time_s']:.1f} s of steps")

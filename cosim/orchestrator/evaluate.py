@@ -4,7 +4,7 @@
 and measures accuracy on the test (or validation) split.  On the run's own hardware it
 also restores the backend state the run had just before that checkpoint's test-set
 evaluation, so it repeats the recorded figure exactly (noise included).  With other
-hardware settings (``--architecture ideal``, ``--set design.converters.adc_bits=8`` ...) the
+hardware settings (``--design ideal``, ``--set design.converters.adc_bits=8`` ...) the
 weights the devices held are programmed into the new hardware, which starts from the
 run's seed.  :func:`stored_weights` gives those weights as float arrays (what
 ``cosim export`` writes).

@@ -2,7 +2,7 @@
 paired difference.
 
 :func:`train_seeds` trains the config once per seed on its hardware and once in float
-(``hardware.architecture = "ideal"``, same seed: same initial weights, same batches), and
+(the ``ideal`` design, same seed: same initial weights, same batches), and
 :func:`seed_statistics` summarises the final test accuracies: mean, sample standard
 deviation and a 95 % Student-t interval of the mean.  The paired difference (hardware
 minus float, per seed) removes the seed-to-seed spread both share, so its interval is the

@@ -142,6 +142,13 @@ def _img(path: Path | None) -> str:
             f'<p class="f">{html.escape(path.name)}</p>')
 
 
+def _bits(design: dict) -> str:
+    """DAC/ADC bits of a design summary; none for float arithmetic."""
+    if design["tile"] == "ideal":
+        return "- (float)"
+    return f"{design['converters.dac_bits']}/{design['converters.adc_bits']}"
+
+
 def write_training_report(runs: dict[str, object], out_html: str | Path, *,
                           title: str = "bplight-cosim training report",
                           hardware_run: str | None = None, notes: list[str] = ()) -> Path:
@@ -170,8 +177,8 @@ def write_training_report(runs: dict[str, object], out_html: str | Path, *,
     for label, run in runs.items():
         s = run.summary()
         rows.append(
-            f"<tr><td>{html.escape(label)}</td><td>{html.escape(str(s['architecture']))}</td>"
-            f"<td>{s['dac_bits']}/{s['adc_bits']}</td>"
+            f"<tr><td>{html.escape(label)}</td><td>{html.escape(str(s['design']['name']))}</td>"
+            f"<td>{_bits(s['design'])}</td>"
             f"<td>{html.escape(json.dumps(s['engines']))}</td><td>{s['epochs_done']}</td>"
             f"<td>{s['steps']}</td><td>{_pct(s['final_train_acc'])}</td>"
             f"<td><b>{_pct(s['final_test_acc'])}</b></td><td>{s['train_time_s']:.1f}</td>"

@@ -641,6 +641,23 @@ class RunFile:
                               for s, sg in lg.items()}
             return out
 
+    def _design_summary(self) -> dict[str, Any]:
+        """The design's name, tile, digest and main values (``runs show``); for a file
+        written before designs, those its config's ``hardware`` table held."""
+        design = self.read_design()
+        if design is None:
+            from cosim.config import RunConfig
+
+            cfg = self.read_config() if json.loads(self.config_json()).get("model", {}).get(
+                "name") != "torch" else RunConfig()
+            design = cfg.design.resolve()
+        keys = ("tile_rows", "tile_cols", "dac_scale", "readout_averaging", "gradient_on",
+                "converters.dac_bits", "converters.adc_bits")
+        return {"name": design.name, "tile": design.tile, "digest": design.digest(),
+                "stored": self.design_json() is not None,
+                "overrides": [[k, v] for k, v in design.overrides],
+                **{k: design[k] for k in keys}}
+
     def summary(self) -> dict[str, Any]:
         """Summary for ``cosim runs show``: config digest, progress, accuracies, checks."""
         import hashlib
@@ -661,10 +678,7 @@ class RunFile:
             "seed": cfg_d.get("seed"),
             "model": cfg_d.get("model", {}).get("name"),
             "data": json.loads(self.config_attrs().get("data", "null")),
-            "architecture": hw.get("architecture"),
-            "adc_bits": hw.get("adc_bits"), "dac_bits": hw.get("dac_bits"),
-            # files written before design.dac_scale existed used one scale per product
-            "dac_scale": hw.get("dac_scale", "call"),
+            "design": self._design_summary(),
             "engines": {k: hw.get(k) for k in ("optical_engine", "electrical_engine")},
             "steps": int(steps["step"].shape[0]),
             "epochs_done": int(epochs["epoch"].shape[0]),

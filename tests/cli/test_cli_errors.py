@@ -260,7 +260,7 @@ def test_read_only_install_help_and_train(tmp_path, read_only_install):
     proc = cosim("--help", env=env, pythonpath=inst, cwd=tmp_path)
     assert proc.returncode == 0 and "usage: cosim" in proc.stdout and not proc.stderr
     out = tmp_path / "r.h5"
-    proc = cosim("train", "--architecture", "ideal", "--out", out, *TINY_TRAIN, env=env,
+    proc = cosim("train", "--design", "ideal", "--out", out, *TINY_TRAIN, env=env,
                  pythonpath=inst, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     _notes_only(proc.stderr)
@@ -274,7 +274,7 @@ def test_read_only_install_without_any_writable_cache(tmp_path, read_only_instal
     inst, env, tmp = read_only_install
     (tmp / f"cosim-{os.getuid()}").write_text("blocks the fallback\n")
     out = tmp_path / "r.h5"
-    proc = cosim("train", "--architecture", "ideal", "--out", out, *TINY_TRAIN, env=env,
+    proc = cosim("train", "--design", "ideal", "--out", out, *TINY_TRAIN, env=env,
                  pythonpath=inst, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     notes = _notes_only(proc.stderr)

@@ -16,7 +16,7 @@ from cosim.store.runs import RunFile
 from tests.helpers import make_cifar, make_mnist
 
 QUICK = ["--set=training.batch_size=4", "--set=training.epochs=1", "--quiet",
-         "--architecture", "ideal"]
+         "--design", "ideal"]
 
 
 def _data_attrs(path) -> dict:

@@ -83,7 +83,7 @@ def test_seed_statistics_closed_form():
 
 def test_train_seeds_writes_paired_runs_and_statistics(tmp_path, capsys):
     out = tmp_path / "s.h5"
-    assert main(["train", *SMALL, "--set=training.epochs=1", "--architecture", "bplight",
+    assert main(["train", *SMALL, "--set=training.epochs=1", "--design", "bplight",
                  "--seeds", "2", "--seed", "3", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     summary = json.loads((tmp_path / "s_seeds.json").read_text())

@@ -122,7 +122,7 @@ def _wait_for_step(path, step, proc, timeout=60.0):
 
 CLI_COMMON = [f"--set={s}" for s in SMALL] + [
     "--set=model.width=1.0", "--set=data.train_limit=256", "--set=training.epochs=3",
-    "--set=training.checkpoint_every_steps=1", "--architecture=ideal", "--quiet"]
+    "--set=training.checkpoint_every_steps=1", "--design=ideal", "--quiet"]
 
 
 @pytest.fixture(scope="module")

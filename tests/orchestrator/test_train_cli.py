@@ -33,7 +33,7 @@ def test_help_texts(capsys, argv, words):
 
 def test_train_then_runs_show(tmp_path, capsys):
     out = tmp_path / "r.h5"
-    assert main(["train", *TINY, "--architecture", "ideal", "--seed", "3",
+    assert main(["train", *TINY, "--design", "ideal", "--seed", "3",
                  "--out", str(out)]) == 0
     assert "2 steps" in capsys.readouterr().out
     cfg = RunFile(out).read_config()
@@ -71,7 +71,7 @@ def _extract_and_rerun(tmp_path, capsys, run, layer, step, tile):
 
 def test_extract_tile_netlist_that_netlist_run_reruns(tmp_path, capsys):
     out = tmp_path / "hw.h5"
-    assert main(["train", *TINY, "--architecture", "bplight", "--set",
+    assert main(["train", *TINY, "--design", "bplight", "--set",
                  "training.max_steps=2", "--out", str(out)]) == 0
     capsys.readouterr()
     run = RunFile(out)
@@ -84,7 +84,7 @@ def test_extract_tile_netlist_that_netlist_run_reruns(tmp_path, capsys):
 
 def test_extract_spot_check_netlist_that_netlist_run_reruns(tmp_path, capsys):
     out = tmp_path / "hw.h5"
-    assert main(["train", *TINY, "--architecture", "bplight", "--set",
+    assert main(["train", *TINY, "--design", "bplight", "--set",
                  "hardware.spot_check=1.0", "--set", "training.max_steps=1",
                  "--out", str(out)]) == 0
     capsys.readouterr()
@@ -120,7 +120,7 @@ def test_workflow_script_help_and_tiny_run(tmp_path):
 CHECKPOINTED = ["--set=model.width=0.34", "--set=data.train_limit=64",
                 "--set=data.test_limit=16", "--set=training.batch_size=32",
                 "--set=training.epochs=1", "--set=training.checkpoint_every_steps=1",
-                "--set=hardware.spot_check=0.0", "--architecture", "bplight",
+                "--set=hardware.spot_check=0.0", "--design", "bplight",
                 "--engine", "ideal"]
 
 

@@ -143,22 +143,26 @@ def test_sigkill_during_commits_leaves_a_readable_consistent_file(tmp_path):
     assert not list(tmp_path.glob(".run.h5.tmp-*"))
 
 
-def test_config_of_a_file_from_before_dac_scale_reads_as_one_scale_per_product(tmp_path):
-    """Run files written before design.dac_scale existed ran with one DAC full scale
-    per product: their config (and so a resume) must say "call", not the new default."""
+def test_config_of_a_file_from_before_designs_reads_into_the_design(tmp_path):
+    """Run files written before designs kept the physical settings in ``hardware``
+    (translated into design overrides); those written before ``dac_scale`` existed ran
+    with one DAC full scale per product: their config (and so a resume) says "call"."""
     import json
 
     from cosim.config import RunConfig
 
-    new = json.loads(RunConfig().to_json())
-    assert new["hardware"]["dac_scale"] == "row"
     old = json.loads(RunConfig().to_json())
-    del old["hardware"]["dac_scale"]
-    assert RunFile.create(tmp_path / "old.h5", json.dumps(old)).read_config() \
-        .design.dac_scale == "call"
-    assert RunFile.create(tmp_path / "new.h5", json.dumps(new)).read_config() \
-        .design.dac_scale == "row"
-    assert RunFile(tmp_path / "old.h5").summary()["dac_scale"] == "call"
+    old.pop("design")
+    old["hardware"].update(architecture="bplight", dac_bits=16, adc_bits=12, tile_rows=64,
+                           tile_cols=64, laser_power_per_channel_w=None,
+                           wire_resistance_ohm=None, cards={})
+    scaled = dict(old, hardware=dict(old["hardware"], dac_scale="row"))
+    for name, cfg, want in (("old.h5", old, "call"), ("new.h5", scaled, "row")):
+        read = RunFile.create(tmp_path / name, json.dumps(cfg)).read_config()
+        design = read.design.resolve()
+        assert design["dac_scale"] == want and design["converters.adc_bits"] == 12
+        summary = RunFile(tmp_path / name).summary()["design"]
+        assert summary["dac_scale"] == want and not summary["stored"]
 
 
 def _keyed_dataset(f, group: str, key: str):
