@@ -35,7 +35,7 @@ on tiles of ``N = tile_rows`` inputs by ``M = tile_cols`` outputs:
    signal and the LO, so both powers of a row of a tile carry the same factor ``1 +
    sigma_RIN n``.
 4. **Readout and ADC**: the photonic readout of the bplight card (the ngspice-measured
-   TIA of ``readout_tia_card``; electrical engine ``twin`` its measured DC transfer,
+   TIA of the design's ``tia_card``; electrical engine ``twin`` its measured DC transfer,
    ``ideal`` the linear ``-R_f``), the readout noise at the pair's total photocurrent
    ``R (P_d + P_t) + 2 I_dark`` (shot noise of the LO included) with
    ``readout_averaging`` reads per conversion, the ADC of the converters card and the

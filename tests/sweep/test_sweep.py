@@ -156,7 +156,12 @@ d2d_sigma_frac = {dist = "choice", values = [0.0, 0.05]}
      "choose one of uniform"),
     ('[sweep]\ntask = "train"\n[sweep.grid]\n"hardware.wire_resistanc_ohm" = [1.0]',
      "hardware.wire_resistanc_ohm"),
-    ('[sweep]\ntask = "train"\n[sweep.grid]\n"device.no_such" = [1.0]', "device.no_such"),
+    ('[sweep]\ntask = "train"\n[sweep.grid]\n"device.no_such" = [1.0]',
+     "swept by their dotted name now: design.no_such"),
+    ('[sweep]\ntask = "train"\n[sweep.grid]\n"design.tile_rowz" = [8]',
+     "did you mean 'tile_rows'"),
+    ('[sweep]\ntask = "train"\n[sweep.grid]\n"design.tia.feedback_resistance" = [1e3]',
+     "did you mean 'feedback_resistance_ohm'"),
 ])
 def test_spec_errors_name_the_key(text, match):
     with pytest.raises(SweepSpecError, match=match.replace("(", r"\(").replace(".", r"\.")):
@@ -204,19 +209,28 @@ def test_every_task_runs_deterministically_and_rejects_unknown_params(name):
         assert a.results["steps"] == 2 and 0 <= a.results["final_test_acc"] <= 1
 
 
-def test_train_task_device_parameter_reaches_the_hardware():
-    # the derived card replaces the value and marks it an assumption (no citation)
-    import tomllib
+def test_train_task_design_values_reach_the_hardware_without_card_files(monkeypatch,
+                                                                       tmp_path):
+    """A point's design values (a design value and a card value by role) are overrides
+    of the run's design: the trained design holds them, and no card file is written."""
+    import cosim.orchestrator as orch
+    from cosim.sweep.tasks import train_point
 
-    from cosim.sweep.tasks import derived_card_text
+    seen = {}
 
-    card = tomllib.loads(derived_card_text("bplight", {"weight_c2c_sigma_frac": 0.25}, "x"))
-    entry = card["params"]["weight_c2c_sigma_frac"]
-    assert entry["value"] == 0.25 and entry["assumption"] == "x" and "source" not in entry
-    from cosim.devices.cards import parse_card
+    def fake_train(config, out, **kwargs):
+        seen["design"] = config.design.resolve()
+        seen["files"] = sorted(p.name for p in out.parent.iterdir())
+        raise RuntimeError("stop here")
 
-    assert parse_card(derived_card_text("bplight", {"weight_c2c_sigma_frac": 0.25}, "x"),
-                      origin="derived").values["weight_c2c_sigma_frac"] == 0.25
+    monkeypatch.setattr(orch, "train", fake_train)
+    with pytest.raises(RuntimeError, match="stop here"):
+        train_point({"design.name": "electronic", "design.tile_rows": 8,
+                     "design.crossbar.wire_resistance_crosspoint_ohm": 2.5}, 1)
+    d = seen["design"]
+    assert (d.name, d["tile_rows"], d["crossbar.wire_resistance_crosspoint_ohm"]) == \
+        ("electronic", 8, 2.5)
+    assert seen["files"] == []
 
 
 def _big_grid(n_wire: int, n_seed: int) -> str:
