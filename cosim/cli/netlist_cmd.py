@@ -412,10 +412,39 @@ def _crossbar_cells(circuit) -> dict:
     return cells
 
 
+def _memristor_bench(circuit) -> tuple[str, str] | None:
+    """(drive source, driven node) of a memristor test bench (a voltage source across a
+    ``memristor_*`` subcircuit instance to ground, :func:`cosim.devices.memristor.
+    bench_circuit`), else None."""
+    from cosim.netlist import SubcircuitInstance, VoltageSource
+
+    for e in circuit.elements:
+        if isinstance(e, SubcircuitInstance) and e.subckt.lower().startswith("memristor_"):
+            node, ground = e.nodes[0], e.nodes[1]
+            for s in circuit.elements:
+                if isinstance(s, VoltageSource) and {s.n_pos, s.n_neg} == {node, ground}:
+                    return s.name, node
+    return None
+
+
+def _noise_input_unit(circuit, source: str) -> str:
+    """Unit of the input-referred noise: that of the source's value (A for a current
+    source; A for a readout chain's ``Vsig<k>``, whose voltage is the photocurrent in A,
+    see :mod:`cosim.readout.chain`; else V)."""
+    import re
+
+    if source[0].upper() == "I":
+        return "A"
+    m = re.fullmatch(r"vsig(\d+)", source, re.IGNORECASE)
+    names = {e.name.lower() for e in circuit.elements}
+    return "A" if m and f"epp{m.group(1)}" in names else "V"
+
+
 def cmd_plot(args) -> int:
     import numpy as np
 
     from cosim.netlist import read_netlist
+    from cosim.report import netlist as figs
     from cosim.spice import SpiceEngine
 
     circuit = read_netlist(args.file)
@@ -424,34 +453,33 @@ def cmd_plot(args) -> int:
         result = engine.run(circuit, analysis)
     out = args.output or args.file.with_suffix(".png")
     axis = np.real(np.asarray(result.axis)) if result.axis is not None else None
-    from cosim.report._mpl import pyplot
-
-    plt = pyplot()
-
+    title = f"{circuit.title}: {analysis.render()}"
     cells = _crossbar_cells(circuit)
+    bench = _memristor_bench(circuit) if analysis.kind == "tran" and not args.nodes else None
     volts = result.node_voltages
     if analysis.kind == "op" and cells:
         rows = 1 + max(r for r, _ in cells)
         cols = 1 + max(c for _, c in cells)
         v_cell = np.full((rows, cols), np.nan)
+        g = np.full((rows, cols), np.nan)
         for (r, c), e in cells.items():
             va = 0.0 if e.n_pos == "0" else float(volts[e.n_pos.lower()])
             vb = 0.0 if e.n_neg == "0" else float(volts[e.n_neg.lower()])
             v_cell[r, c] = va - vb
-        g = np.full((rows, cols), np.nan)
-        for (r, c), e in cells.items():
             g[r, c] = 1.0 / float(e.resistance_ohm)
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
-        for ax, data, label in ((ax1, g * v_cell * 1e6, "cell current (uA)"),
-                                (ax2, v_cell, "cell voltage (V)")):
-            im = ax.imshow(data, cmap="viridis")
-            fig.colorbar(im, ax=ax, label=label)
-            ax.set_xlabel("column")
-            ax.set_ylabel("row")
-        ax1.set_title("cell currents")
-        ax2.set_title("cell voltages (drive minus IR drop)")
-        fig.suptitle(circuit.title)
+        fig = figs.crossbar_maps(g * v_cell, v_cell, circuit.title)
         what = f"crossbar {rows}x{cols} cell-current map"
+    elif bench is not None:
+        source, node = bench
+        # the source's branch current flows into its + terminal: the device current is -I
+        fig = figs.iv_loop(axis, volts[node.lower()], -np.real(result.i(source)), title)
+        what = f"memristor I-V loop (V({node}), -I({source}))"
+    elif analysis.kind == "noise":
+        fig = figs.noise_spectra(axis, result.vectors.get("onoise_spectrum"),
+                                 result.vectors.get("inoise_spectrum"),
+                                 _noise_input_unit(circuit, analysis.source),
+                                 analysis.source, title)
+        what = "noise spectra"
     else:
         names = [n.lower() for n in args.nodes] if args.nodes else \
             [n for n in volts if "." not in n][:8]
@@ -460,49 +488,22 @@ def cmd_plot(args) -> int:
             print(f"cosim netlist plot: error: no node(s) {missing} in the result; "
                   f"available: {', '.join(sorted(volts)[:20])}", file=sys.stderr)
             return 2
-        kind = analysis.kind
-        if kind == "noise":
-            fig, ax = plt.subplots(figsize=(7, 4))
-            for key in ("onoise_spectrum", "inoise_spectrum"):
-                if key in result.vectors:
-                    ax.loglog(axis, np.abs(result.vectors[key]), label=key)
-            ax.set_xlabel("frequency (Hz)")
-            ax.set_ylabel("noise density (per rtHz)")
-            ax.legend()
-            what = "noise spectra"
-        elif kind == "ac":
-            fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
-            for n in names:
-                v = np.asarray(volts[n])
-                ax1.semilogx(axis, 20 * np.log10(np.maximum(np.abs(v), 1e-300)),
-                             label=n)
-                ax2.semilogx(axis, np.degrees(np.unwrap(np.angle(v))), label=n)
-            ax1.set_ylabel("|V| (dB V)")
-            ax2.set_ylabel("phase (deg)")
-            ax2.set_xlabel("frequency (Hz)")
-            ax1.legend(fontsize=7)
+        chosen = {n: volts[n] for n in names}
+        if analysis.kind == "ac":
+            fig = figs.bode(axis, chosen, title)
             what = f"Bode plot of {len(names)} node(s)"
-        elif kind == "op":
-            fig, ax = plt.subplots(figsize=(7, 4))
-            ax.bar(names, [float(np.real(volts[n])) for n in names])
-            ax.set_ylabel("V")
-            ax.tick_params(axis="x", rotation=60)
+        elif analysis.kind == "op":
+            fig = figs.op_voltages(chosen, title)
             what = f"operating point of {len(names)} node(s)"
         else:
-            fig, ax = plt.subplots(figsize=(7, 4))
-            for n in names:
-                ax.plot(axis, np.real(volts[n]), label=n)
-            ax.set_xlabel(f"{result.axis_name}")
-            ax.set_ylabel("V")
-            ax.legend(fontsize=7)
-            what = f"{kind} waveforms of {len(names)} node(s)"
-        ax_title = fig.axes[0]
-        ax_title.set_title(f"{circuit.title}: {analysis.render()}")
+            fig = figs.waveforms(axis, result.axis_name, chosen, title)
+            what = f"{analysis.kind} waveforms of {len(names)} node(s)"
     from cosim.paths import user_path
+    from cosim.report._mpl import pyplot
 
     with user_path(out, "plot file", "give -o a writable path"):
         out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    pyplot().close(fig)
     print(f"wrote {out}: {what}")
     return 0
