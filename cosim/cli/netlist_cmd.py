@@ -397,54 +397,9 @@ def cmd_diff(args) -> int:
     return 1
 
 
-def _crossbar_cells(circuit) -> dict:
-    """Cells ``R_r{r}_c{c}`` of a crossbar read netlist: {(r, c): element}."""
-    import re
-
-    from cosim.netlist import Resistor
-
-    pat = re.compile(r"^r_r(\d+)_c(\d+)$", re.IGNORECASE)
-    cells = {}
-    for e in circuit.elements:
-        m = pat.match(e.name)
-        if m and isinstance(e, Resistor):
-            cells[(int(m.group(1)), int(m.group(2)))] = e
-    return cells
-
-
-def _memristor_bench(circuit) -> tuple[str, str] | None:
-    """(drive source, driven node) of a memristor test bench (a voltage source across a
-    ``memristor_*`` subcircuit instance to ground, :func:`cosim.devices.memristor.
-    bench_circuit`), else None."""
-    from cosim.netlist import SubcircuitInstance, VoltageSource
-
-    for e in circuit.elements:
-        if isinstance(e, SubcircuitInstance) and e.subckt.lower().startswith("memristor_"):
-            node, ground = e.nodes[0], e.nodes[1]
-            for s in circuit.elements:
-                if isinstance(s, VoltageSource) and {s.n_pos, s.n_neg} == {node, ground}:
-                    return s.name, node
-    return None
-
-
-def _noise_input_unit(circuit, source: str) -> str:
-    """Unit of the input-referred noise: that of the source's value (A for a current
-    source; A for a readout chain's ``Vsig<k>``, whose voltage is the photocurrent in A,
-    see :mod:`cosim.readout.chain`; else V)."""
-    import re
-
-    if source[0].upper() == "I":
-        return "A"
-    m = re.fullmatch(r"vsig(\d+)", source, re.IGNORECASE)
-    names = {e.name.lower() for e in circuit.elements}
-    return "A" if m and f"epp{m.group(1)}" in names else "V"
-
-
 def cmd_plot(args) -> int:
-    import numpy as np
-
     from cosim.netlist import read_netlist
-    from cosim.report import netlist as figs
+    from cosim.report.netlist import run_figure
     from cosim.spice import SpiceEngine
 
     circuit = read_netlist(args.file)
@@ -452,52 +407,7 @@ def cmd_plot(args) -> int:
     with SpiceEngine(workers=1, timeout_s=_timeout_s(args)) as engine:
         result = engine.run(circuit, analysis)
     out = args.output or args.file.with_suffix(".png")
-    axis = np.real(np.asarray(result.axis)) if result.axis is not None else None
-    title = f"{circuit.title}: {analysis.render()}"
-    cells = _crossbar_cells(circuit)
-    bench = _memristor_bench(circuit) if analysis.kind == "tran" and not args.nodes else None
-    volts = result.node_voltages
-    if analysis.kind == "op" and cells:
-        rows = 1 + max(r for r, _ in cells)
-        cols = 1 + max(c for _, c in cells)
-        v_cell = np.full((rows, cols), np.nan)
-        g = np.full((rows, cols), np.nan)
-        for (r, c), e in cells.items():
-            va = 0.0 if e.n_pos == "0" else float(volts[e.n_pos.lower()])
-            vb = 0.0 if e.n_neg == "0" else float(volts[e.n_neg.lower()])
-            v_cell[r, c] = va - vb
-            g[r, c] = 1.0 / float(e.resistance_ohm)
-        fig = figs.crossbar_maps(g * v_cell, v_cell, circuit.title)
-        what = f"crossbar {rows}x{cols} cell-current map"
-    elif bench is not None:
-        source, node = bench
-        # the source's branch current flows into its + terminal: the device current is -I
-        fig = figs.iv_loop(axis, volts[node.lower()], -np.real(result.i(source)), title)
-        what = f"memristor I-V loop (V({node}), -I({source}))"
-    elif analysis.kind == "noise":
-        fig = figs.noise_spectra(axis, result.vectors.get("onoise_spectrum"),
-                                 result.vectors.get("inoise_spectrum"),
-                                 _noise_input_unit(circuit, analysis.source),
-                                 analysis.source, title)
-        what = "noise spectra"
-    else:
-        names = [n.lower() for n in args.nodes] if args.nodes else \
-            [n for n in volts if "." not in n][:8]
-        missing = [n for n in names if n not in volts]
-        if missing:
-            print(f"cosim netlist plot: error: no node(s) {missing} in the result; "
-                  f"available: {', '.join(sorted(volts)[:20])}", file=sys.stderr)
-            return 2
-        chosen = {n: volts[n] for n in names}
-        if analysis.kind == "ac":
-            fig = figs.bode(axis, chosen, title)
-            what = f"Bode plot of {len(names)} node(s)"
-        elif analysis.kind == "op":
-            fig = figs.op_voltages(chosen, title)
-            what = f"operating point of {len(names)} node(s)"
-        else:
-            fig = figs.waveforms(axis, result.axis_name, chosen, title)
-            what = f"{analysis.kind} waveforms of {len(names)} node(s)"
+    fig, what = run_figure(circuit, analysis, result, args.nodes)
     from cosim.paths import user_path
     from cosim.report._mpl import pyplot
 

@@ -88,6 +88,7 @@ def energy_breakdown_figure(report: EnergyReport, *, mode: str = "training"):
             vals = np.array([data[design][ln].get(comp, 0.0) for ln in layers]) / factor
             ax.bar(layers, vals, bottom=bottom, label=comp, color=colours[comp])
             bottom += vals
+        ax.set_ylim(0.0, 1.08 * top / factor)
         title = f"{design}: {report.network} {mode}"
         if left_out:
             title += f"\n(not drawn, < {EMPTY_FRACTION:.1%} of the largest: " \

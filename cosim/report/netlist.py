@@ -135,3 +135,109 @@ def op_voltages(voltages: dict[str, float], title: str = ""):
     ax.tick_params(axis="x", rotation=60)
     ax.set_title(title)
     return fig
+
+
+# ------------------------------------------------------------ choosing the figure of a run
+def crossbar_cells(circuit) -> dict:
+    """Cells ``R_r{r}_c{c}`` of a crossbar read netlist: {(r, c): element}."""
+    import re
+
+    from cosim.netlist import Resistor
+
+    pat = re.compile(r"^r_r(\d+)_c(\d+)$", re.IGNORECASE)
+    cells = {}
+    for e in circuit.elements:
+        m = pat.match(e.name)
+        if m and isinstance(e, Resistor):
+            cells[(int(m.group(1)), int(m.group(2)))] = e
+    return cells
+
+
+def memristor_bench(circuit) -> tuple[str, str] | None:
+    """(drive source, driven node) of a memristor test bench (a voltage source across a
+    ``memristor_*`` subcircuit instance to ground, :func:`cosim.devices.memristor.
+    bench_circuit`), else None."""
+    from cosim.netlist import SubcircuitInstance, VoltageSource
+
+    for e in circuit.elements:
+        if isinstance(e, SubcircuitInstance) and e.subckt.lower().startswith("memristor_"):
+            node, ground = e.nodes[0], e.nodes[1]
+            for s in circuit.elements:
+                if isinstance(s, VoltageSource) and {s.n_pos, s.n_neg} == {node, ground}:
+                    return s.name, node
+    return None
+
+
+def noise_input_unit(circuit, source: str) -> str:
+    """Unit of the input-referred noise: that of the source's value (A for a current
+    source; A for a readout chain's ``Vsig<k>``, whose voltage is the photocurrent in A,
+    see :mod:`cosim.readout.chain`; else V)."""
+    import re
+
+    if source[0].upper() == "I":
+        return "A"
+    m = re.fullmatch(r"vsig(\d+)", source, re.IGNORECASE)
+    names = {e.name.lower() for e in circuit.elements}
+    return "A" if m and f"epp{m.group(1)}" in names else "V"
+
+
+def run_figure(circuit, analysis, result, nodes: list[str] | None = None):
+    """The figure of one ngspice run of ``circuit`` (what ``cosim netlist plot`` draws).
+
+    A crossbar read (``.op`` with cells ``R_r*_c*``): :func:`crossbar_maps`; a memristor
+    bench (``.tran``, no ``nodes`` asked for): :func:`iv_loop`; ``.noise``:
+    :func:`noise_spectra`; ``.ac``: :func:`bode` of ``nodes``; ``.op``:
+    :func:`op_voltages`; else :func:`waveforms` of ``nodes`` (default: up to 8
+    top-level nodes).
+
+    Returns
+    -------
+    (matplotlib.figure.Figure, str)
+        The figure and a few words saying what it shows.
+
+    Raises
+    ------
+    ConfigError
+        A node of ``nodes`` is not in the result.
+    """
+    from cosim.errors import ConfigError
+
+    axis = np.real(np.asarray(result.axis)) if result.axis is not None else None
+    title = f"{circuit.title}: {analysis.render()}"
+    cells = crossbar_cells(circuit)
+    bench = memristor_bench(circuit) if analysis.kind == "tran" and not nodes else None
+    volts = result.node_voltages
+    if analysis.kind == "op" and cells:
+        rows = 1 + max(r for r, _ in cells)
+        cols = 1 + max(c for _, c in cells)
+        v_cell = np.full((rows, cols), np.nan)
+        g = np.full((rows, cols), np.nan)
+        for (r, c), e in cells.items():
+            va = 0.0 if e.n_pos == "0" else float(volts[e.n_pos.lower()])
+            vb = 0.0 if e.n_neg == "0" else float(volts[e.n_neg.lower()])
+            v_cell[r, c] = va - vb
+            g[r, c] = 1.0 / float(e.resistance_ohm)
+        return (crossbar_maps(g * v_cell, v_cell, circuit.title),
+                f"crossbar {rows}x{cols} cell-current map")
+    if bench is not None:
+        source, node = bench
+        # the source's branch current flows into its + terminal: the device current is -I
+        return (iv_loop(axis, volts[node.lower()], -np.real(result.i(source)), title),
+                f"memristor I-V loop (V({node}), -I({source}))")
+    if analysis.kind == "noise":
+        return (noise_spectra(axis, result.vectors.get("onoise_spectrum"),
+                              result.vectors.get("inoise_spectrum"),
+                              noise_input_unit(circuit, analysis.source), analysis.source,
+                              title), "noise spectra")
+    names = [n.lower() for n in nodes] if nodes else [n for n in volts if "." not in n][:8]
+    missing = [n for n in names if n not in volts]
+    if missing:
+        raise ConfigError(f"no node(s) {missing} in the result; available: "
+                          f"{', '.join(sorted(volts)[:20])}")
+    chosen = {n: volts[n] for n in names}
+    if analysis.kind == "ac":
+        return bode(axis, chosen, title), f"Bode plot of {len(names)} node(s)"
+    if analysis.kind == "op":
+        return op_voltages(chosen, title), f"operating point of {len(names)} node(s)"
+    return (waveforms(axis, result.axis_name, chosen, title),
+            f"{analysis.kind} waveforms of {len(names)} node(s)")

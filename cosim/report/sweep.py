@@ -5,8 +5,9 @@ draws it: a grid of small panels, one per result, the task's key result first
 (:attr:`cosim.sweep.Task.results`), each against the numeric swept coordinate with the
 most values, one colour per combination of the other grid coordinates.  Axis labels
 carry units (the task's, or the unit suffix of the name: ``_ohm``, ``_frac``, ...).
-A coordinate or result whose positive values span decades is drawn on a log axis
-(symmetric log when it also holds 0).
+A swept coordinate whose positive values span decades is drawn on a log axis
+(symmetric log when it also holds 0); results stay on a linear axis (a round-off error
+of 1e-16 at a zero setting would otherwise stretch a log axis over 14 decades).
 
 A Monte Carlo draws every sample as a marker and, when the x coordinate is a grid value,
 the mean +- one standard deviation over the samples of each grid point as a line in the
@@ -182,9 +183,6 @@ def sweep_figure(t: dict, results: list[str] | None = None, *, fig=None):
                 order = np.argsort(x[idx], kind="stable")
                 ax.plot(x[idx][order], y[idx][order], "o-", color=c, ms=4, label=label)
         ax.set_xscale(x_scale[0], **x_scale[1])
-        y_ok = y[ok & np.isfinite(y)]
-        if y_ok.size and y_ok.min() > 0 and y_ok.max() / y_ok.min() > 1e3:
-            ax.set_yscale("log")
         ax.set_xlabel(axis_label(xk, param_units) if xk else "point", fontsize="small")
         ax.set_ylabel(axis_label(name, result_units), fontsize="small")
         ax.tick_params(labelsize="small")
@@ -195,7 +193,7 @@ def sweep_figure(t: dict, results: list[str] | None = None, *, fig=None):
     what = ""
     if mc:
         what = ("; markers: samples" if x_drawn else
-                "; markers: samples, line and bars: mean +- 1 std over the samples")
+                "; markers: samples, line and bars: mean \u00b1 1 std over the samples")
     fig.suptitle(f"{t.get('name', '')}: {t['task']} ({int(ok.sum())}/{n} points ok{what})",
                  fontsize="medium")
     fig.tight_layout()

@@ -30,6 +30,20 @@ def _smooth(y: np.ndarray, n: int) -> np.ndarray:
     return np.convolve(y, k, mode="valid")
 
 
+def _integer_ticks(ax, values) -> None:
+    """x ticks on whole numbers (steps, epochs): at each value when there are few (one
+    epoch is a tick at 1, not 0.96 ... 1.04), else a whole-number locator."""
+    from matplotlib.ticker import MaxNLocator
+
+    v = np.unique(np.asarray(values))
+    if 0 < v.size <= 10:
+        ax.set_xticks(v)
+        if v.size == 1:
+            ax.set_xlim(v[0] - 1, v[0] + 1)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _loss_scale(ax) -> None:
     """Log y axis when the drawn losses span more than a decade, with plain-number tick
     labels; linear otherwise (a log axis over a small range only shows 2.3 x 10^0)."""
@@ -54,12 +68,13 @@ def plot_curves(runs: dict[str, object], path: str | Path) -> Path:
         PNG to write.
     """
     plt = _plt()
-    from matplotlib.ticker import MaxNLocator
-
     fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(10, 4))
+    epochs, steps = [], []
     for label, r in runs.items():
         run = _run(r)
         st, ep = run.step_metrics(), run.epoch_metrics()
+        epochs += list(ep["epoch"])
+        steps += list(st["step"])
         line, = ax_l.plot(st["step"], st["loss"], alpha=0.25, lw=0.8)
         w = max(1, min(10, st["step"].size // 10))
         sm = _smooth(st["loss"], w)
@@ -74,8 +89,8 @@ def plot_curves(runs: dict[str, object], path: str | Path) -> Path:
     _loss_scale(ax_l)
     ax_l.legend()
     ax_l.grid(alpha=0.3, which="both")
-    ax_a.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax_l.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _integer_ticks(ax_a, epochs)
+    _integer_ticks(ax_l, steps)
     ax_a.set_xlabel("epoch")
     ax_a.set_ylabel("accuracy")
     ax_a.set_ylim(0, 1.02)
@@ -91,10 +106,8 @@ def plot_spot_checks(run, path: str | Path) -> Path | None:
     if sc["step"].size == 0:
         return None
     plt = _plt()
-    from matplotlib.ticker import MaxNLocator
-
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _integer_ticks(ax, sc["step"])
     for layer in sorted(set(sc["layer"].tolist())):
         m = sc["layer"] == layer
         ax.plot(sc["step"][m], np.maximum(sc["rel_error"][m], 1e-18), "o", label=layer)

@@ -240,6 +240,15 @@ def _plotter(name: str):
     return None
 
 
+def check_figure(result):
+    """The figure of one check result (:class:`cosim.validate.CheckResult`), or None
+    when the check has no plot or no arrays."""
+    fn = _plotter(result.name)
+    if fn is None or not result.arrays:
+        return None
+    return fn(result, _plt())
+
+
 # ----------------------------------------------------------------------------- report
 def machine_info() -> dict:
     cpu = platform.processor() or ""
@@ -292,10 +301,9 @@ def write_report(results: Sequence, out_dir: str | Path, *,
     if plots:
         plt = _plt()
         for r in results:
-            fn = _plotter(r.name)
-            if fn is None or not r.arrays:
+            fig = check_figure(r)
+            if fig is None:
                 continue
-            fig = fn(r, plt)
             path = out / f"{r.name}.png"
             fig.savefig(path, dpi=90, bbox_inches="tight")
             plt.close(fig)
