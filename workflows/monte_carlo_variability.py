@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
                     workers=args.workers)
     print(rep.summary("device Monte Carlo"))
     _spread(rep.path, "d2d_sigma_frac", "error_rms_frac")
-    plot_sweep(rep.path, ["error_rms_frac"], out=args.out / "devices.png")
+    plot_sweep(rep.path, ["error_rms_frac", "error_mean_frac", "at_limit_fraction"],
+               out=args.out / "devices.png")
     status |= rep.failed > 0
     if not args.no_train:
         spec = parse_spec(train_spec(sigmas, samples, args.quick), "accuracy MC")
@@ -123,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
                         workers=args.workers)
         print(rep.summary("accuracy Monte Carlo"))
         _spread(rep.path, "design.weight_c2c_sigma_frac", "final_test_acc")
-        plot_sweep(rep.path, ["final_test_acc"], out=args.out / "accuracy.png")
+        plot_sweep(rep.path, ["final_test_acc", "final_train_loss", "below_noise_floor"],
+                   out=args.out / "accuracy.png")
         status |= rep.failed > 0
     print(f"results and plots in {args.out}")
     return int(status)

@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                     workers=args.workers)
     print(rep.summary("IR-drop sweep"))
     _table(rep.path, ["ir_drop_max_rel_error", "twin_vs_spice_max_rel_error"])
-    plot_sweep(rep.path, ["ir_drop_max_rel_error", "ir_drop_rms_rel_error"],
+    plot_sweep(rep.path, ["ir_drop_max_rel_error", "ir_drop_rms_rel_error",
+                          "twin_vs_spice_max_rel_error"],
                out=args.out / "ir_drop.png")
     status |= rep.failed > 0
     if not args.no_train:
@@ -116,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                         workers=args.workers)
         print(rep.summary("accuracy sweep"))
         _table(rep.path, ["final_test_acc", "final_train_loss"])
-        plot_sweep(rep.path, ["final_test_acc"], out=args.out / "accuracy.png")
+        plot_sweep(rep.path, ["final_test_acc", "final_train_loss"],
+                   out=args.out / "accuracy.png")
         status |= rep.failed > 0
     print(f"results and plots in {args.out}")
     return int(status)

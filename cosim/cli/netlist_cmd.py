@@ -397,25 +397,9 @@ def cmd_diff(args) -> int:
     return 1
 
 
-def _crossbar_cells(circuit) -> dict:
-    """Cells ``R_r{r}_c{c}`` of a crossbar read netlist: {(r, c): element}."""
-    import re
-
-    from cosim.netlist import Resistor
-
-    pat = re.compile(r"^r_r(\d+)_c(\d+)$", re.IGNORECASE)
-    cells = {}
-    for e in circuit.elements:
-        m = pat.match(e.name)
-        if m and isinstance(e, Resistor):
-            cells[(int(m.group(1)), int(m.group(2)))] = e
-    return cells
-
-
 def cmd_plot(args) -> int:
-    import numpy as np
-
     from cosim.netlist import read_netlist
+    from cosim.report.netlist import run_figure
     from cosim.spice import SpiceEngine
 
     circuit = read_netlist(args.file)
@@ -423,86 +407,13 @@ def cmd_plot(args) -> int:
     with SpiceEngine(workers=1, timeout_s=_timeout_s(args)) as engine:
         result = engine.run(circuit, analysis)
     out = args.output or args.file.with_suffix(".png")
-    axis = np.real(np.asarray(result.axis)) if result.axis is not None else None
-    from cosim.report._mpl import pyplot
-
-    plt = pyplot()
-
-    cells = _crossbar_cells(circuit)
-    volts = result.node_voltages
-    if analysis.kind == "op" and cells:
-        rows = 1 + max(r for r, _ in cells)
-        cols = 1 + max(c for _, c in cells)
-        v_cell = np.full((rows, cols), np.nan)
-        for (r, c), e in cells.items():
-            va = 0.0 if e.n_pos == "0" else float(volts[e.n_pos.lower()])
-            vb = 0.0 if e.n_neg == "0" else float(volts[e.n_neg.lower()])
-            v_cell[r, c] = va - vb
-        g = np.full((rows, cols), np.nan)
-        for (r, c), e in cells.items():
-            g[r, c] = 1.0 / float(e.resistance_ohm)
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
-        for ax, data, label in ((ax1, g * v_cell * 1e6, "cell current (uA)"),
-                                (ax2, v_cell, "cell voltage (V)")):
-            im = ax.imshow(data, cmap="viridis")
-            fig.colorbar(im, ax=ax, label=label)
-            ax.set_xlabel("column")
-            ax.set_ylabel("row")
-        ax1.set_title("cell currents")
-        ax2.set_title("cell voltages (drive minus IR drop)")
-        fig.suptitle(circuit.title)
-        what = f"crossbar {rows}x{cols} cell-current map"
-    else:
-        names = [n.lower() for n in args.nodes] if args.nodes else \
-            [n for n in volts if "." not in n][:8]
-        missing = [n for n in names if n not in volts]
-        if missing:
-            print(f"cosim netlist plot: error: no node(s) {missing} in the result; "
-                  f"available: {', '.join(sorted(volts)[:20])}", file=sys.stderr)
-            return 2
-        kind = analysis.kind
-        if kind == "noise":
-            fig, ax = plt.subplots(figsize=(7, 4))
-            for key in ("onoise_spectrum", "inoise_spectrum"):
-                if key in result.vectors:
-                    ax.loglog(axis, np.abs(result.vectors[key]), label=key)
-            ax.set_xlabel("frequency (Hz)")
-            ax.set_ylabel("noise density (per rtHz)")
-            ax.legend()
-            what = "noise spectra"
-        elif kind == "ac":
-            fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
-            for n in names:
-                v = np.asarray(volts[n])
-                ax1.semilogx(axis, 20 * np.log10(np.maximum(np.abs(v), 1e-300)),
-                             label=n)
-                ax2.semilogx(axis, np.degrees(np.unwrap(np.angle(v))), label=n)
-            ax1.set_ylabel("|V| (dB V)")
-            ax2.set_ylabel("phase (deg)")
-            ax2.set_xlabel("frequency (Hz)")
-            ax1.legend(fontsize=7)
-            what = f"Bode plot of {len(names)} node(s)"
-        elif kind == "op":
-            fig, ax = plt.subplots(figsize=(7, 4))
-            ax.bar(names, [float(np.real(volts[n])) for n in names])
-            ax.set_ylabel("V")
-            ax.tick_params(axis="x", rotation=60)
-            what = f"operating point of {len(names)} node(s)"
-        else:
-            fig, ax = plt.subplots(figsize=(7, 4))
-            for n in names:
-                ax.plot(axis, np.real(volts[n]), label=n)
-            ax.set_xlabel(f"{result.axis_name}")
-            ax.set_ylabel("V")
-            ax.legend(fontsize=7)
-            what = f"{kind} waveforms of {len(names)} node(s)"
-        ax_title = fig.axes[0]
-        ax_title.set_title(f"{circuit.title}: {analysis.render()}")
+    fig, what = run_figure(circuit, analysis, result, args.nodes)
     from cosim.paths import user_path
+    from cosim.report._mpl import pyplot
 
     with user_path(out, "plot file", "give -o a writable path"):
         out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    pyplot().close(fig)
     print(f"wrote {out}: {what}")
     return 0

@@ -1,10 +1,16 @@
-"""HTML report and stacked-bar plot of the energy model (matplotlib imported lazily)."""
+"""HTML report and plots of the energy model (matplotlib imported lazily).
+
+Figures are shown in the unit a reader expects (:func:`display_value`: areas in mm^2);
+the model itself keeps SI units.
+"""
 
 from __future__ import annotations
 
 import html
 import json
 from pathlib import Path
+
+import numpy as np
 
 from cosim.energy.model import CLAIMS, CLAIMS_SOURCE, EnergyReport, energy_by_component
 
@@ -16,27 +22,101 @@ KEY_FIGURES = (
 )
 
 
-def plot_energy_breakdown(report: EnergyReport, path: str | Path, *,
-                          mode: str = "training") -> Path:
-    """Stacked bars (J per image, log axis) of where the energy goes, per layer, both designs."""
-    from cosim.report._mpl import pyplot, save
+#: SI prefixes for display: (factor, prefix), largest first.
+_PREFIXES = ((1.0, ""), (1e-3, "m"), (1e-6, "\u00b5"), (1e-9, "n"), (1e-12, "p"),
+             (1e-15, "f"))
+EMPTY_FRACTION = 1e-3
+"""A layer whose energy is below this fraction of the largest layer's is not drawn (it
+would be an empty column: activations and pooling); the title names the ones left out."""
+
+
+def si_prefix(value: float) -> tuple[float, str]:
+    """(factor, prefix) that shows ``value`` (SI) as a number of at least 1:
+    ``si_prefix(4.6e-4) == (1e-6, "\u00b5")`` (460 uJ)."""
+    for factor, prefix in _PREFIXES:
+        if abs(value) >= factor:
+            return factor, prefix
+    return _PREFIXES[-1]
+
+
+def display_value(value: float, unit: str) -> tuple[float, str]:
+    """A figure in the unit a reader expects: areas in mm^2 (the model keeps m^2)."""
+    if unit == "m^2":
+        return value * 1e6, "mm^2"
+    return value, unit
+
+
+def component_colours(components) -> dict[str, tuple]:
+    """One colour per component name, the same in every panel (sorted names; tab20, its
+    ten strong colours before their light partners)."""
+    from cosim.report._mpl import pyplot
+
+    cmap = pyplot().get_cmap("tab20")
+    order = list(range(0, 20, 2)) + list(range(1, 20, 2))
+    return {c: cmap(order[i % 20]) for i, c in enumerate(sorted(components))}
+
+
+def energy_breakdown_figure(report: EnergyReport, *, mode: str = "training"):
+    """Where the energy goes, per layer, for both designs, and the chip area.
+
+    Three panels: stacked bars of the energy per image of each layer of the photonic
+    design and of the crossbar baseline, each on its own y axis (their totals differ by
+    orders of magnitude) in an SI-prefixed joule, one colour per component shared by
+    both panels; layers below :data:`EMPTY_FRACTION` of the largest are left out (named
+    in the panel title); then the total area of each design in mm^2.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from cosim.report._mpl import pyplot
 
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
-    for ax, design in zip(axes, ("bplight", "baseline")):
-        data = energy_by_component(report, design, mode)
-        layers = list(data)
-        comps = sorted({c for v in data.values() for c in v})
-        bottom = [0.0] * len(layers)
+    designs = ("bplight", "baseline")
+    data = {d: energy_by_component(report, d, mode) for d in designs}
+    colours = component_colours({c for d in designs for v in data[d].values() for c in v})
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), width_ratios=(1, 1, 0.45))
+    for ax, design in zip(axes, designs):
+        totals = {ln: sum(v.values()) for ln, v in data[design].items()}
+        top = max(totals.values(), default=0.0)
+        layers = [ln for ln, t in totals.items() if t > EMPTY_FRACTION * top]
+        left_out = [ln for ln in totals if ln not in layers]
+        factor, prefix = si_prefix(top)
+        comps = [c for c in colours if any(data[design][ln].get(c, 0.0) > 0 for ln in layers)]
+        bottom = np.zeros(len(layers))
         for comp in comps:
-            vals = [data[ln].get(comp, 0.0) for ln in layers]
-            ax.bar(layers, vals, bottom=bottom, label=comp)
-            bottom = [b + v for b, v in zip(bottom, vals)]
-        ax.set_title(f"{design}: {report.network} {mode}, J per image")
-        ax.tick_params(axis="x", rotation=60)
-        ax.legend(fontsize=7)
-    axes[0].set_ylabel("energy per image (J)")
-    return save(fig, path)
+            vals = np.array([data[design][ln].get(comp, 0.0) for ln in layers]) / factor
+            ax.bar(layers, vals, bottom=bottom, label=comp, color=colours[comp])
+            bottom += vals
+        ax.set_ylim(0.0, 1.08 * top / factor)
+        title = f"{design}: {report.network} {mode}"
+        if left_out:
+            title += f"\n(not drawn, < {EMPTY_FRACTION:.1%} of the largest: " \
+                     f"{', '.join(left_out)})"
+        ax.set_title(title, fontsize="small")
+        ax.set_ylabel(f"energy per image ({prefix}J)")
+        ax.tick_params(axis="x", rotation=45)
+        ax.legend(fontsize=7, ncols=2)
+        ax.grid(alpha=0.3, axis="y")
+    area = [display_value(report.figures[f"{d}.area.total"].value,
+                          report.figures[f"{d}.area.total"].unit) for d in designs]
+    ax = axes[2]
+    bars = ax.bar(designs, [a[0] for a in area], color="0.55")
+    ax.bar_label(bars, labels=[f"{a[0]:.3g}" for a in area], fontsize="small")
+    if min(a[0] for a in area) > 0 and max(a[0] for a in area) > 100 * min(a[0] for a in area):
+        ax.set_yscale("log")
+    ax.set_ylabel(f"chip area ({area[0][1]})")
+    ax.set_title("area of the tiles", fontsize="small")
+    ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def plot_energy_breakdown(report: EnergyReport, path: str | Path, *,
+                          mode: str = "training") -> Path:
+    """Write :func:`energy_breakdown_figure` as PNG to ``path``; return the path."""
+    from cosim.report._mpl import save
+
+    return save(energy_breakdown_figure(report, mode=mode), path)
 
 
 def write_html(report: EnergyReport, out_dir: str | Path) -> Path:
@@ -52,7 +132,8 @@ def write_html(report: EnergyReport, out_dir: str | Path) -> Path:
         cells = []
         for d in ("bplight", "baseline"):
             q = report.figures[f"{d}.{k}"]
-            cells.append(f"<td>{q.value:.4g} {html.escape(q.unit)}</td>")
+            value, unit = display_value(q.value, q.unit)
+            cells.append(f"<td>{value:.4g} {html.escape(unit)}</td>")
         rows.append(f"<tr><td>{k}</td>{''.join(cells)}</tr>")
     ratio_rows = []
     for k in ("training.speedup", "training.energy_saving", "training.efficiency",
@@ -70,7 +151,7 @@ def write_html(report: EnergyReport, out_dir: str | Path) -> Path:
     text = f"""<!doctype html><html><head><meta charset="utf-8">
 <title>cosim energy: {report.network}</title>
 <style>body{{font-family:sans-serif;max-width:1100px}} \
-td,th{{border:1px solid #ccc;padding:3px 8px}}
+td,th{{border:1px solid #ccc;padding:3px 8px}} img{{max-width:100%}}
 table{{border-collapse:collapse}} .claim{{color:#777;font-style:italic}}</style></head><body>
 <h1>Energy, latency and area: {report.network}</h1>
 <h2>Warnings</h2><ul>{flags}</ul>

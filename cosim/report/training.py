@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +30,33 @@ def _smooth(y: np.ndarray, n: int) -> np.ndarray:
     return np.convolve(y, k, mode="valid")
 
 
+def _integer_ticks(ax, values) -> None:
+    """x ticks on whole numbers (steps, epochs): at each value when there are few (one
+    epoch is a tick at 1, not 0.96 ... 1.04), else a whole-number locator."""
+    from matplotlib.ticker import MaxNLocator
+
+    v = np.unique(np.asarray(values))
+    if 0 < v.size <= 10:
+        ax.set_xticks(v)
+        if v.size == 1:
+            ax.set_xlim(v[0] - 1, v[0] + 1)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _loss_scale(ax) -> None:
+    """Log y axis when the drawn losses span more than a decade, with plain-number tick
+    labels; linear otherwise (a log axis over a small range only shows 2.3 x 10^0)."""
+    from matplotlib.ticker import LogFormatter, ScalarFormatter
+
+    ys = [y for line in ax.get_lines() for y in np.asarray(line.get_ydata(), dtype=float)]
+    ys = np.array([y for y in ys if np.isfinite(y) and y > 0])
+    if ys.size and ys.max() / ys.min() > 10:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+
+
 def plot_curves(runs: dict[str, object], path: str | Path) -> Path:
     """Loss per step (and its running mean) and test accuracy per epoch of each run.
 
@@ -43,9 +69,12 @@ def plot_curves(runs: dict[str, object], path: str | Path) -> Path:
     """
     plt = _plt()
     fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(10, 4))
+    epochs, steps = [], []
     for label, r in runs.items():
         run = _run(r)
         st, ep = run.step_metrics(), run.epoch_metrics()
+        epochs += list(ep["epoch"])
+        steps += list(st["step"])
         line, = ax_l.plot(st["step"], st["loss"], alpha=0.25, lw=0.8)
         w = max(1, min(10, st["step"].size // 10))
         sm = _smooth(st["loss"], w)
@@ -56,9 +85,12 @@ def plot_curves(runs: dict[str, object], path: str | Path) -> Path:
         ax_a.plot(ep["epoch"], ep["train_acc"], "s--", color=line.get_color(), alpha=0.6,
                   label=f"{label} (train)")
     ax_l.set_xlabel("step")
-    ax_l.set_ylabel("training loss (cross-entropy)")
-    ax_l.set_yscale("log")
+    ax_l.set_ylabel("training loss (cross-entropy, nat)")
+    _loss_scale(ax_l)
     ax_l.legend()
+    ax_l.grid(alpha=0.3, which="both")
+    _integer_ticks(ax_a, epochs)
+    _integer_ticks(ax_l, steps)
     ax_a.set_xlabel("epoch")
     ax_a.set_ylabel("accuracy")
     ax_a.set_ylim(0, 1.02)
@@ -75,6 +107,7 @@ def plot_spot_checks(run, path: str | Path) -> Path | None:
         return None
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 3.6))
+    _integer_ticks(ax, sc["step"])
     for layer in sorted(set(sc["layer"].tolist())):
         m = sc["layer"] == layer
         ax.plot(sc["step"][m], np.maximum(sc["rel_error"][m], 1e-18), "o", label=layer)
@@ -142,13 +175,6 @@ def _img(path: Path | None) -> str:
             f'<p class="f">{html.escape(path.name)}</p>')
 
 
-def _bits(design: dict) -> str:
-    """DAC/ADC bits of a design summary; none for float arithmetic."""
-    if design["tile"] == "ideal":
-        return "- (float)"
-    return f"{design['converters.dac_bits']}/{design['converters.adc_bits']}"
-
-
 def write_training_report(runs: dict[str, object], out_html: str | Path, *,
                           title: str = "bplight-cosim training report",
                           hardware_run: str | None = None, notes: list[str] = ()) -> Path:
@@ -176,10 +202,11 @@ def write_training_report(runs: dict[str, object], out_html: str | Path, *,
     rows = []
     for label, run in runs.items():
         s = run.summary()
+        hw_cells = hardware_description(run)
         rows.append(
-            f"<tr><td>{html.escape(label)}</td><td>{html.escape(str(s['design']['name']))}</td>"
-            f"<td>{_bits(s['design'])}</td>"
-            f"<td>{html.escape(json.dumps(s['engines']))}</td><td>{s['epochs_done']}</td>"
+            f"<tr><td>{html.escape(label)}</td><td>{html.escape(hw_cells['design'])}</td>"
+            f"<td>{html.escape(hw_cells['converters'])}</td>"
+            f"<td>{html.escape(hw_cells['engines'])}</td><td>{s['epochs_done']}</td>"
             f"<td>{s['steps']}</td><td>{_pct(s['final_train_acc'])}</td>"
             f"<td><b>{_pct(s['final_test_acc'])}</b></td><td>{s['train_time_s']:.1f}</td>"
             f"<td>{html.escape(run.path.name)}</td></tr>")
@@ -206,7 +233,7 @@ img{{max-width:100%}}.f{{color:#777;font-size:80%}}</style></head><body>
 <h1>{html.escape(title)}</h1>
 <ul>{note_html}</ul>
 <h2>Runs</h2>
-<table><tr><th>run</th><th>architecture</th><th>DAC/ADC bits</th><th>engines</th>
+<table><tr><th>run</th><th>design</th><th>DAC/ADC bits</th><th>engines</th>
 <th>epochs</th><th>steps</th><th>train acc</th><th>test acc</th><th>step time s</th>
 <th>file</th></tr>{''.join(rows)}</table>
 <h2>Loss and accuracy</h2>{_img(curves)}
@@ -231,6 +258,26 @@ steps (<code>training.error_probe_every_steps</code>).</p>
     with user_path(out_html, "report", "write the report to a writable directory"):
         out_html.write_text(text, encoding="utf-8")
     return out_html
+
+
+def hardware_description(run) -> dict[str, str]:
+    """What a run computed on, in words for the report: ``design`` (name and tile kind),
+    ``converters`` (``"16/16"`` DAC/ADC bits) and ``engines`` (``"optical twin,
+    electrical twin"``); a float run (tile ``ideal``) has no converters and no engines.
+    Read from the run's design record, or, in files written before designs, from its
+    hardware config."""
+    run = _run(run)
+    s = run.summary()
+    d = s["design"]        # the stored design, or for older files the one of its config
+    name, tile = d["name"], d["tile"]
+    dac, adc = d["converters.dac_bits"], d["converters.adc_bits"]
+    if tile == "ideal":
+        return {"design": f"{name} (float arithmetic)", "converters": "none (float)",
+                "engines": "none (float arithmetic)"}
+    engines = ", ".join(f"{k.removesuffix('_engine')} {v}"
+                        for k, v in (s.get("engines") or {}).items() if v)
+    return {"design": name if name == tile else f"{name} ({tile} tiles)",
+            "converters": f"{dac}/{adc}", "engines": engines or "-"}
 
 
 def _pct(v) -> str:

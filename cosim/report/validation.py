@@ -73,21 +73,37 @@ def _plot_crossbar(r, plt):
     return fig
 
 
+def to_db(power_ratio, floor_db: float = -60.0) -> np.ndarray:
+    """Power ratio in dB, ``10 log10(p)``, clipped below at ``floor_db`` (a zero
+    transmission would be -inf)."""
+    p = np.asarray(power_ratio, dtype=float)
+    return np.maximum(10.0 * np.log10(np.maximum(p, 1e-300)), floor_db)
+
+
 def _plot_mrr(r, plt):
+    from matplotlib.ticker import MaxNLocator
+
     a = r.arrays
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    ax1.plot(a["phase_rad"], a["drop_tm"], lw=2, label="drop, transfer matrix")
-    ax1.plot(a["phase_rad"], a["drop_closed_form"], "--", label="drop, closed form")
-    ax1.plot(a["phase_rad"], a["all_pass_tm"], lw=2, label="all-pass, transfer matrix")
-    ax1.plot(a["phase_rad"], a["all_pass_closed_form"], "--", label="all-pass, closed form")
+    ax1.plot(a["phase_rad"], to_db(a["drop_tm"]), lw=2, label="drop, transfer matrix")
+    ax1.plot(a["phase_rad"], to_db(a["drop_closed_form"]), "--", label="drop, closed form")
+    ax1.plot(a["phase_rad"], to_db(a["all_pass_tm"]), lw=2, label="all-pass, transfer matrix")
+    ax1.plot(a["phase_rad"], to_db(a["all_pass_closed_form"]), "--",
+             label="all-pass, closed form")
     ax1.set_xlabel("round-trip phase (rad)")
-    ax1.set_ylabel("power transmission")
+    ax1.set_ylabel("power transmission (dB)")
+    ax1.set_title("transfer matrix vs closed form")
     ax1.legend(fontsize=7)
-    ax2.plot(a["wavelength_m"] * 1e9, a["drop_spectrum"], label="add-drop, drop port")
-    ax2.plot(a["wavelength_m"] * 1e9, a["all_pass_spectrum"], label="all-pass")
+    ax2.plot(a["wavelength_m"] * 1e9, to_db(a["drop_spectrum"]), label="add-drop, drop port")
+    ax2.plot(a["wavelength_m"] * 1e9, to_db(a["all_pass_spectrum"]), label="all-pass")
     ax2.set_xlabel("wavelength (nm)")
+    ax2.set_ylabel("power transmission (dB)")
+    ax2.xaxis.set_major_locator(MaxNLocator(nbins=6))
+    ax2.ticklabel_format(axis="x", useOffset=False, style="plain")
     ax2.legend(fontsize=7)
     ax2.set_title("spectra (card ring)")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
     return fig
 
 
@@ -151,14 +167,25 @@ def _plot_step(r, plt):
 
 def _plot_noise(r, plt):
     a = r.arrays
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.loglog(a["frequency_hz"], a["input_noise_a_per_rthz"], label="ngspice, input-referred")
-    ax.axhline(r.details["published_a_per_rthz"], color="r", ls="--",
-               label="specification 2 pA/rtHz")
-    ax.set_xlabel("frequency (Hz)")
-    ax.set_ylabel("A/sqrt(Hz)")
-    ax.legend()
-    ax.set_title("noise spectrum (dark)")
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    ax1.loglog(a["frequency_hz"], a["output_noise_v_per_rthz"], label="ngspice .noise, output")
+    ax1.set_xlabel("frequency (Hz)")
+    ax1.set_ylabel("output noise density (V/sqrt(Hz))")
+    ax1.set_title("output noise (dark)")
+    ax1.legend(fontsize=8)
+    ax2.loglog(a["frequency_hz"], a["input_noise_a_per_rthz"],
+               label="ngspice, input-referred (output / |Z|)")
+    ax2.axhline(r.details["published_a_per_rthz"], color="r", ls="--",
+                label="specification 2 pA/sqrt(Hz)")
+    if "closed_form_a_per_rthz" in r.details:
+        ax2.axhline(r.details["closed_form_a_per_rthz"], color="k", ls=":",
+                    label="closed form sqrt(i_amp^2 + 4kT/Rf)")
+    ax2.set_xlabel("frequency (Hz)")
+    ax2.set_ylabel("input-referred noise density (A/sqrt(Hz))")
+    ax2.set_title("input-referred noise (dark)")
+    ax2.legend(fontsize=8)
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3, which="both")
     return fig
 
 
@@ -213,6 +240,15 @@ def _plotter(name: str):
     return None
 
 
+def check_figure(result):
+    """The figure of one check result (:class:`cosim.validate.CheckResult`), or None
+    when the check has no plot or no arrays."""
+    fn = _plotter(result.name)
+    if fn is None or not result.arrays:
+        return None
+    return fn(result, _plt())
+
+
 # ----------------------------------------------------------------------------- report
 def machine_info() -> dict:
     cpu = platform.processor() or ""
@@ -265,10 +301,9 @@ def write_report(results: Sequence, out_dir: str | Path, *,
     if plots:
         plt = _plt()
         for r in results:
-            fn = _plotter(r.name)
-            if fn is None or not r.arrays:
+            fig = check_figure(r)
+            if fig is None:
                 continue
-            fig = fn(r, plt)
             path = out / f"{r.name}.png"
             fig.savefig(path, dpi=90, bbox_inches="tight")
             plt.close(fig)

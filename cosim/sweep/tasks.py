@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +47,21 @@ class Task:
         (called for every point before a sweep starts).
     help : str
         One line.
+    results : dict
+        Result name -> unit as shown on plot axes (``"fraction"``, ``"S"``, ``"count"``),
+        the key result first: :func:`cosim.report.sweep.plot_sweep` draws them in this
+        order and labels each axis with its unit.  Results not listed come after them.
+    param_units : dict
+        Parameter name -> unit of the parameters whose name does not say it (see
+        :func:`cosim.report.sweep.axis_label` for the name suffixes it reads).
     """
 
     name: str
     func: Callable[[dict, int], dict]
     validate: Callable[[dict], None]
     help: str
+    results: dict[str, str] = field(default_factory=dict)
+    param_units: dict[str, str] = field(default_factory=dict)
 
 
 def _fixed_params(task: str, defaults: dict[str, Any]) -> Callable[[dict], dict]:
@@ -318,15 +327,31 @@ def train_point(params: dict, seed: int) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- registry
 TASKS: dict[str, Task] = {
-    "crossbar_ir_drop": Task("crossbar_ir_drop", crossbar_ir_drop, _validate_crossbar,
-                             "IR-drop error of a crossbar read (native vs ideal) and "
-                             "twin-vs-ngspice error"),
-    "memristor_variability": Task("memristor_variability", memristor_variability,
-                                  _validate_variability,
-                                  "conductance spread of a device population after a "
-                                  "pulse write"),
-    "train": Task("train", train_point, _validate_train,
-                  "a training run through the orchestrator: final accuracies"),
+    "crossbar_ir_drop": Task(
+        "crossbar_ir_drop", crossbar_ir_drop, _validate_crossbar,
+        "IR-drop error of a crossbar read (native vs ideal) and twin-vs-ngspice error",
+        results={"ir_drop_max_rel_error": "fraction of max |I_ideal|",
+                 "ir_drop_rms_rel_error": "fraction of rms I_ideal",
+                 "twin_vs_spice_max_rel_error": "fraction of max |I_spice|",
+                 "current_ratio_mean": "I_native / I_ideal",
+                 "ideal_current_max_a": "A"},
+        param_units={"rows": "count", "cols": "count", "g_min_s": "S", "g_max_s": "S",
+                     "spice_timeout_s": "s", "array_seed": "seed"}),
+    "memristor_variability": Task(
+        "memristor_variability", memristor_variability, _validate_variability,
+        "conductance spread of a device population after a pulse write",
+        results={"error_rms_frac": "fraction of G range", "error_mean_frac":
+                 "fraction of G range", "g_std_s": "S", "g_mean_s": "S",
+                 "g_nominal_s": "S", "at_limit_fraction": "fraction of devices"},
+        param_units={"devices": "count", "pulses": "count"}),
+    "train": Task(
+        "train", train_point, _validate_train,
+        "a training run through the orchestrator: final accuracies",
+        results={"final_test_acc": "fraction", "final_train_acc": "fraction",
+                 "final_train_loss": "nat (cross-entropy)",
+                 "below_noise_floor": "ADC samples", "saturated_tia": "ADC samples",
+                 "clipped_adc": "ADC samples", "saturated_weights": "weight entries",
+                 "samples": "ADC samples", "products": "products", "steps": "steps"}),
 }
 
 
