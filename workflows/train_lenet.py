@@ -56,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     s = RunFile(result.path).summary()
-    print(f"{result.path}: {s['architecture']} {s['adc_bits']}-bit, {s['epochs_done']} "
+    d = s["design"]
+    print(f"{result.path}: design {d['name']}, {d['converters.adc_bits']}-bit ADC, "
+          f"{s['epochs_done']} "
           f"epochs, final test accuracy {s['final_test_acc']:.4f}, spot checks "
           f"{s['spot_checks']}, saturated TIA {s['hardware_totals']['saturated_tia']}, "
           f"clipped ADC {s['hardware_totals']['clipped_adc']}")
