@@ -146,6 +146,8 @@ class DevicePair:
                 kw.update(a_ltp=spread.a_ltp, a_ltd=spread.a_ltd)
             g_new = device.apply(g_now[i], n, rng, **kw)
             moved = np.asarray(n) != 0
+            # a device drifted below G_min is not raised to G_min by a depression
+            g_new = np.where((np.asarray(n) < 0) & (g_now[i] < g_min), g_now[i], g_new)
             if device.has_drift:
                 g_new = np.where(moved, g_new, getattr(self, f"g_{side}_s"))
                 setattr(self, f"t_{side}_s", np.where(moved, float(clock_s),
