@@ -230,9 +230,9 @@ def test_drift_spread_lowers_accuracy_as_the_closed_form_predicts():
     accs = []
     for t in (1.0, 86400.0, 365.25 * 86400.0):
         s.after(t - s.clock_s)
-        f = lambda nu: (t / device.drift_t0_s) ** -nu  # noqa: E731
-        w_t = s.w_max("fc") * (g["g_pos_s"] * f(g["nu_pos"]) - g["g_neg_s"] * f(g["nu_neg"])) \
-            / device.params.g_range_s
+        r = t / device.drift_t0_s
+        w_t = s.w_max("fc") * (g["g_pos_s"] * r ** -g["nu_pos"] - g["g_neg_s"]
+                               * r ** -g["nu_neg"]) / device.params.g_range_s
         np.testing.assert_allclose(s.weight("fc"), w_t, rtol=1e-12, atol=1e-15)
         acc = float(np.mean(np.argmax(x_te @ np.array(s.weight("fc")).T + b, 1) == y_te))
         assert acc == float(np.mean(np.argmax(x_te @ w_t.T + b, 1) == y_te))
