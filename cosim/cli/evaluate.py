@@ -16,7 +16,8 @@ are programmed into that hardware.
 Examples:
   cosim eval runs/demo.h5
   cosim eval runs/demo.h5 --design ideal                # the same weights in float
-  cosim eval runs/demo.h5 --set design.converters.adc_bits=8     # on coarser converters
+  cosim eval runs/demo.h5 --set design.converters.adc_bits=8   # on coarser converters
+  cosim eval runs/demo.h5 --after 86400                 # after 1 day of retention
 """
 
 EXPORT_DESCRIPTION = """\
@@ -42,6 +43,9 @@ def register(subparsers) -> None:
                         "e.g. design.converters.adc_bits=8 or hardware.noise=false")
     p.add_argument("--split", choices=("test", "val"), default="test",
                    help="data split (default test; val needs a run with data.val_fraction)")
+    p.add_argument("--after", type=float, default=0.0, metavar="SECONDS",
+                   help="let the weight devices drift for this long after the checkpoint "
+                        "(retention; the weight device's drift law) before evaluating")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_eval)
 
@@ -60,19 +64,20 @@ def cmd_eval(args) -> int:
     overrides = list(args.overrides)
     if args.design:
         overrides.append(f"design.name={args.design!r}")
-    r = evaluate(args.file, overrides, split=args.split)
+    r = evaluate(args.file, overrides, split=args.split, after_s=args.after)
     if args.json:
         print(json.dumps({"accuracy": r.accuracy, "correct": r.correct, "total": r.total,
                           "interval_95": list(r.interval), "split": r.split,
                           "same_hardware": r.same_hardware,
                           "architecture": r.architecture, "step": r.step,
-                          "epoch": r.epoch}, indent=1))
+                          "epoch": r.epoch, "after_s": r.after_s}, indent=1))
         return 0
     lo, hi = r.interval
     where = "the run's own hardware" if r.same_hardware else f"{r.architecture} (changed)"
     print(f"{args.file}: {r.split} accuracy {r.accuracy:.4f} ({r.correct}/{r.total}; 95 % "
           f"interval {lo:.4f}-{hi:.4f}) on {where}, weights of step {r.step} "
-          f"(epoch {r.epoch})")
+          f"(epoch {r.epoch})" + (f", after {r.after_s:g} s of retention" if r.after_s
+                                  else ""))
     return 0
 
 

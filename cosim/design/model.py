@@ -36,6 +36,8 @@ ROLES: dict[str, str] = {
     "weight": "rram_array",
 }
 
+#: ``weight_device`` value of the device given by the weight_* design values.
+IDEALISED = "idealised"
 #: Kind of a design card (its reference card is the bplight design).
 DESIGN_KIND = "design"
 #: Choices of the design values that name a vocabulary (validated on load).
@@ -156,6 +158,20 @@ class Design:
         """The tile kind (``"ideal"`` or a name of :data:`cosim.hw.registry.TILES`)."""
         return str(self["tile"])
 
+    def weight_device(self):
+        """The :class:`cosim.devices.weight_device.WeightDevice` of the design's
+        ``weight_device`` card (rebuilt from its stored text), or None for the
+        ``"idealised"`` device of the weight_* values."""
+        text = self.texts.get("weight_device")
+        if text is None:
+            return None
+        from cosim.devices.weight_device import load_weight_device
+
+        head = tomllib.loads(text)["card"]
+        kind = f"weight_{head.get('model')}"
+        return load_weight_device(parse_card(text, f"weight device {head['name']}",
+                                             kind=kind))
+
     def role_card(self, role: str) -> Card:
         """The card of ``role`` (:data:`ROLES`)."""
         try:
@@ -266,6 +282,10 @@ class Design:
             if key.endswith("_card") and key[:-5] in ROLES and reload:
                 role = key[:-5]
                 cards[role], texts[role] = _load_role(role, str(value))
+            if key == "weight_device" and reload:
+                texts.pop("weight_device", None)
+                if str(value) != IDEALISED:
+                    texts["weight_device"] = _weight_device_text(str(value))
         return Design(self.name, card, MappingProxyType(cards), MappingProxyType(texts),
                       (*self.overrides, (key, value)))
 
@@ -304,6 +324,12 @@ def _check_choices(card: Card) -> None:
         if key in card.params and card[key] not in allowed:
             raise ConfigError(f"design {card.name}: {key} = {card[key]!r}; choose one of "
                               f"{', '.join(allowed)}")
+    if "update_policy" in card.params:
+        from cosim.hw.policies import UPDATE_POLICIES
+
+        if card["update_policy"] not in UPDATE_POLICIES:
+            raise ConfigError(f"design {card.name}: update_policy = {card['update_policy']!r};"
+                              f" choose one of {', '.join(UPDATE_POLICIES)}")
     if "tile" in card.params:
         from cosim.hw.registry import TILES
 
@@ -311,6 +337,15 @@ def _check_choices(card: Card) -> None:
             raise ConfigError(f"design {card.name}: unknown tile {card['tile']!r}; choose "
                               f"ideal or a registered tile: {', '.join(TILES)} "
                               "(cosim.hw.registry.TILES)")
+
+
+def _weight_device_text(name: str) -> str:
+    """Full text of a weight-device card (checked by loading it as a device)."""
+    from cosim.devices.weight_device import load_weight_device
+
+    load_weight_device(name)
+    path = Path(name) if name.endswith(".toml") else load_card(name).path
+    return Path(path).read_text(encoding="utf-8")
 
 
 def _load_role(role: str, name: str) -> tuple[Card, str]:
@@ -345,6 +380,8 @@ def load_design(name_or_path: str | Path = "bplight",
     cards = {}
     for role in ROLES:
         cards[role], texts[role] = _load_role(role, str(card[f"{role}_card"]))
+    if str(card["weight_device"]) != IDEALISED:
+        texts["weight_device"] = _weight_device_text(str(card["weight_device"]))
     name = text_name if text_name in DESIGNS else card.name
     design = Design(name, card, MappingProxyType(cards), MappingProxyType(texts))
     return design.with_overrides(overrides)

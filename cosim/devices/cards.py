@@ -108,6 +108,8 @@ CARD_KINDS: dict[str, tuple[str, ...]] = {
     "photodetector": ("photodetector",),
     "rram_array": ("rram_array",),
     "tia": ("tia", "tia_bplight"),
+    "weight_memristor_ode": ("weight_vteam",),
+    "weight_neurosim": ("weight_rram_realdevice",),
 }
 
 #: What an SI unit of the cards measures, for messages.

@@ -243,10 +243,19 @@ def build_hardware(config: HardwareConfig, model, rng: np.random.Generator, *,
         design.role_card("weight"), pulses=int(design["weight_pulses"]),
         nonlinearity=float(design["weight_nonlinearity"]),
         c2c_sigma_frac=float(design["weight_c2c_sigma_frac"]))
-    if config.weights_on_devices:
+    device, policy = design.weight_device(), str(design["update_policy"])
+    if config.weights_on_devices and device is None and policy == "pulse":
         store = DeviceWeightStore(params, np.random.default_rng(int(seeds[0])),
                                   headroom=headroom, scheme=str(design["update_scheme"]),
                                   stats=stats)
+    elif config.weights_on_devices:       # a weight-device card and/or another policy
+        from cosim.devices.weight_device import device_from_params
+        from cosim.hw.policies import make_weight_store
+
+        store = make_weight_store(
+            device_from_params(params) if device is None else device, policy, None,
+            np.random.default_rng(int(seeds[0])), headroom=headroom,
+            scheme=str(design["update_scheme"]), stats=stats)
     else:
         store = ArrayWeightStore()
     if have:

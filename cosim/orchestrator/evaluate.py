@@ -39,6 +39,8 @@ class EvalResult:
     architecture : str
     step, epoch : int
         Of the checkpoint the weights come from.
+    after_s : float
+        Retention time (s) the weight devices drifted for before the evaluation.
     """
 
     accuracy: float
@@ -50,6 +52,7 @@ class EvalResult:
     architecture: str
     step: int
     epoch: int
+    after_s: float = 0.0
 
 
 def wilson_interval(correct: int, total: int, z: float = 1.959963984540054
@@ -93,7 +96,7 @@ def stored_weights(path: str | Path) -> tuple[Any, dict[str, np.ndarray]]:
 
 
 def evaluate(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
-             split: Literal["test", "val"] = "test") -> EvalResult:
+             split: Literal["test", "val"] = "test", after_s: float = 0.0) -> EvalResult:
     """Accuracy of the run's stored weights, on its own or on other hardware.
 
     Parameters
@@ -105,6 +108,10 @@ def evaluate(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
         network and the data stay the run's), e.g. ``["design.name=ideal"]`` (float
         arithmetic) or ``["design.converters.adc_bits=10"]``.
     split : {"test", "val"}
+    after_s : float
+        Retention time (s): the weight devices drift for this long after the checkpoint
+        (``store.after(after_s)``, the device's drift law; :mod:`cosim.hw.policies`)
+        before the evaluation.  Needs a weight store with a retention model.
     """
     from cosim.config import override_config
     from cosim.orchestrator.run import prepare
@@ -129,6 +136,8 @@ def evaluate(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
         for name, value in weights.items():
             prep.model.store.set_weight(name, value)
         ck = RunFile(path).checkpoint()
+    if after_s:
+        _let_weights_drift(prep.model.store, after_s)
     if split == "val":
         x, y = prep.data.x_val, prep.data.y_val
         if x.shape[0] == 0:
@@ -140,4 +149,18 @@ def evaluate(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
     total = int(x.shape[0])
     correct = int(round(acc * total))
     return EvalResult(float(acc), correct, total, wilson_interval(correct, total), split,
-                      same, config.design.name, ck.step, ck.epoch)
+                      same, config.design.name, ck.step, ck.epoch, float(after_s))
+
+
+def _let_weights_drift(store, after_s: float) -> None:
+    """``store.after(after_s)``, or a clear error for a store without retention."""
+    if isinstance(after_s, bool) or not isinstance(after_s, (int, float)) or \
+            not math.isfinite(after_s) or after_s < 0:
+        raise ConfigError(f"--after {after_s!r}: give a retention time >= 0 in s")
+    after = getattr(store, "after", None)
+    if after is None:
+        raise ConfigError(f"--after: the run's weights are held by a "
+                          f"{type(store).__name__}, which has no retention model; evaluate "
+                          "a run whose weights are on a weight device with a drift law "
+                          "(a weight-device card, cosim.hw.policies.make_weight_store)")
+    after(float(after_s))

@@ -96,3 +96,48 @@ def test_train_seeds_writes_paired_runs_and_statistics(tmp_path, capsys):
     assert summary["difference_stats"]["mean"] == pytest.approx(diff.mean())
     assert "bplight - float" in text and "95 % interval" in text
     assert load_config(None, []).seed == 0  # the flag did not change the defaults
+
+
+def test_eval_after_lets_the_weight_devices_drift(bplight_run, monkeypatch, capsys):
+    """``cosim eval --after SECONDS``: a store without retention is refused (exit 2); on
+    weight devices with a drift law the accuracy is that of the closed-form drifted
+    weights W (t / t0)^-nu (one nu: every weight scales, the digital biases do not)."""
+    import math
+
+    import cosim.hw.backend as hwb
+    from cosim.devices.programming import ProgrammingParams
+    from cosim.devices.weight_device import WeightDevice
+    from cosim.hw.policies import make_weight_store
+
+    assert main(["eval", str(bplight_run), "--after", "86400"]) == 2
+    assert "no retention model" in capsys.readouterr().err
+
+    nu, t = 0.2, 365.25 * 86400.0
+    device = WeightDevice("drifting", ProgrammingParams(
+        pulses_ltp=65535, pulses_ltd=65535, a_ltp=math.inf, a_ltd=-math.inf,
+        c2c_sigma_frac=0.0), drift_nu_mean=nu)
+    original = hwb.build_hardware
+
+    def with_drifting_store(config, model, rng, *, design=None, **kw):
+        backend, store = original(config, model, rng, design=design, **kw)
+        if design.tile != "ideal":
+            return backend, store
+        return backend, make_weight_store(device, "pulse", None, np.random.default_rng(0))
+
+    monkeypatch.setattr(hwb, "build_hardware", with_drifting_store)
+    r = evaluate(bplight_run, ["design.name=ideal"], after_s=t)
+    assert r.after_s == t
+    # the closed form: a float LeNet-5 with the stored weights scaled by (t / 1 s)^-nu
+    monkeypatch.setattr(hwb, "build_hardware", original)
+    npz = RunFile(bplight_run).read_config()
+    from cosim.orchestrator.evaluate import stored_weights
+
+    _, weights = stored_weights(bplight_run)
+    model = lenet5(width=npz.model.width, rng=np.random.default_rng(0))
+    for name in model.store.names():
+        w = weights[name]
+        model.store.set_weight(name, w if name.endswith("bias") else w * t ** -nu)
+    data = load_run_data(npz.data)
+    assert r.accuracy == model.accuracy(data.x_test, data.y_test)
+    undrifted = evaluate(bplight_run, ["design.name=ideal"]).accuracy
+    assert r.accuracy != undrifted
