@@ -174,3 +174,25 @@ def test_checkpoints_of_the_previous_layout_still_read(tmp_path):
         state = _read_state(g, None)
         assert all(np.array_equal(state["arrays"][k], arrays[k]) for k in arrays)
         assert problems == []
+
+
+def test_the_design_names_the_weight_device_and_policy_and_eval_after_drifts(tmp_path):
+    """A design with a weight-device card and another update policy trains on a store of
+    that policy; the run file holds the device card; `eval --after` lets it drift."""
+    from cosim.hw.policies import UPDATE_POLICIES
+    from cosim.orchestrator.evaluate import evaluate
+
+    cfg = load_config(None, TINY + ["training.epochs=1", "training.max_steps=2",
+                                    "design.weight_device=weight_rram_realdevice",
+                                    "design.update_policy=mixed-precision"])
+    r = train(cfg, tmp_path / "dev.h5", quiet=True)
+    design = RunFile(r.path).read_design()
+    assert design.weight_device().name == "weight_rram_realdevice"
+    from cosim.orchestrator.run import prepare
+
+    prep = prepare(cfg, design=design)
+    assert isinstance(prep.store, UPDATE_POLICIES["mixed-precision"])
+    now = evaluate(r.path)
+    later = evaluate(r.path, after_s=365.25 * 86400)
+    assert later.after_s > 0 and 0 <= later.accuracy <= 1
+    assert now.accuracy == evaluate(r.path, after_s=0.0).accuracy
