@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from cosim.devices import load_card
-from cosim.hw.crossbar import build_crossbar_read
 
 NAME = "crossbar"
 HELP = "memristor crossbar read (passive or 1T1R, wire resistance, forward/transposed)"
@@ -45,6 +44,8 @@ def add_arguments(parser) -> None:
 
 
 def build(args):
+    from cosim.hw.crossbar import build_crossbar_read  # cosim.hw loads numba: not at start-up
+
     if args.rows < 1 or args.cols < 1:
         raise ValueError(f"--rows {args.rows} --cols {args.cols}: give positive sizes")
     card = load_card("crossbar").values

@@ -93,10 +93,13 @@ def _one_line_notes() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv == ["--version"]:   # answered before the command modules are imported
+        print(f"bplight-cosim {cosim.__version__}")
+        return 0
     tune_malloc()
     _one_line_notes()
     parser = build_parser()
-    argv = sys.argv[1:] if argv is None else list(argv)
     args, extras = parser.parse_known_args(argv)
     if extras:  # the usage of the subcommand the option was given to, not the top one
         deepest_parser(parser, argv).error(f"unrecognized arguments: {' '.join(extras)}")

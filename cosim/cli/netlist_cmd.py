@@ -185,14 +185,22 @@ def _pick_analysis(circuit, name: str | None):
 
 
 def cmd_run(args) -> int:
-    from cosim.netlist import read_netlist
+    from cosim.netlist.parse import parse_netlist, read_netlist_text
 
-    circuit = read_netlist(args.file)
+    text = read_netlist_text(args.file)
+    bulk = None
+    if args.engine == "native":
+        # A large flat R/V/I netlist is read straight into columns (cosim.native.bulk);
+        # anything else, or anything wrong, goes through the full parser.
+        from cosim.native.bulk import read_bulk
+
+        bulk = read_bulk(text, str(args.file))
+    circuit = bulk if bulk is not None else parse_netlist(text, origin=str(args.file))
     analysis = _pick_analysis(circuit, args.analysis)
     if args.engine == "native":
         from cosim.native import run_native
 
-        result = run_native(circuit, analysis)
+        result = bulk.run(analysis) if bulk is not None else run_native(circuit, analysis)
     else:
         from cosim.spice import SpiceEngine
 
@@ -215,23 +223,24 @@ def _print_vectors(result) -> None:
     import numpy as np
 
     def fmt(a):
-        a = np.asarray(a)
         if a.ndim == 0:
-            return f"{complex(a).real:.6g}" if not np.iscomplexobj(a) else f"{complex(a):.6g}"
+            return f"{a.real:.6g}" if not np.iscomplexobj(a) else f"{complex(a):.6g}"
         if np.iscomplexobj(a):
             mag = np.abs(a)
             return f"|.| from {mag[0]:.6g} to {mag[-1]:.6g} ({a.size} points)"
         return f"from {a[0]:.6g} to {a[-1]:.6g} ({a.size} points)"
 
+    lines = []     # one write at the end: a large circuit has 100,000s of lines
     if result.axis_name:
-        print(f"  {'axis ' + result.axis_name:<28} {fmt(result.axis)}")
-    for name, v in result.node_voltages.items():
-        print(f"  V({name}){'':<{max(0, 24 - len(name))}} {fmt(v)} V")
-    for name, v in result.branch_currents.items():
-        print(f"  I({name}){'':<{max(0, 24 - len(name))}} {fmt(v)} A")
-    for name, v in result.vectors.items():
-        if name.endswith(("_spectrum", "_total")):
-            print(f"  {name:<27} {fmt(v)}")
+        lines.append(f"  {'axis ' + result.axis_name:<28} {fmt(np.asarray(result.axis))}")
+    lines += [f"  V({name}){'':<{max(0, 24 - len(name))}} {fmt(v)} V"
+              for name, v in result.node_voltages.items()]
+    lines += [f"  I({name}){'':<{max(0, 24 - len(name))}} {fmt(v)} A"
+              for name, v in result.branch_currents.items()]
+    lines += [f"  {name:<27} {fmt(v)}" for name, v in result.vectors.items()
+              if name.endswith(("_spectrum", "_total"))]
+    if lines:
+        print("\n".join(lines))
 
 
 def cmd_extract(args) -> int:

@@ -1,12 +1,21 @@
-"""Where numba keeps the compiled kernels of :mod:`cosim.hw` (one decision per process)."""
+"""Where numba keeps the compiled kernels of :mod:`cosim.hw` (one decision per process),
+and the one line printed when they are compiled rather than loaded from that cache.
+
+The first run after an install (or after a change of numba or of a kernel's source)
+compiles the kernels, which takes seconds; later runs load them from the cache.  So that
+the first run does not look stuck, the first actual compile of a cosim kernel in a
+process prints one line on stderr (:class:`_CompileNotice`); a cache hit prints nothing.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from pathlib import Path
 
 import numba
+from numba.core import event
 
 from cosim.errors import CosimWarning
 from cosim.paths import fallback_dir, unwritable_reason
@@ -41,3 +50,33 @@ def _kernel_cache() -> bool:
 
 KERNEL_CACHE = _kernel_cache()
 """``cache=`` of every compiled kernel of cosim.hw."""
+
+
+class _CompileNotice(event.Listener):
+    """Prints one stderr line at the first compile of a cosim kernel in this process.
+
+    numba fires ``numba:compile`` only when it compiles (after looking in its cache), so a
+    process whose kernels all load from the cache prints nothing.
+    """
+
+    def __init__(self) -> None:
+        self.printed = False
+
+    def on_start(self, ev) -> None:
+        if self.printed:
+            return
+        dispatcher = (ev.data or {}).get("dispatcher")
+        module = getattr(getattr(dispatcher, "py_func", None), "__module__", "") or ""
+        if not module.startswith("cosim."):
+            return
+        self.printed = True
+        where = (f"cached in {numba.config.CACHE_DIR or 'the package __pycache__'}"
+                 if KERNEL_CACHE else "not cached: see the warning above")
+        print(f"cosim: compiling numerical kernels on first use (once per install; {where})",
+              file=sys.stderr, flush=True)
+
+    def on_end(self, ev) -> None:
+        pass
+
+
+event.register("numba:compile", _CompileNotice())   # once: this module is imported once

@@ -65,6 +65,85 @@ class Flat:
     extra: dict = field(default_factory=dict)
 
 
+@dataclass
+class FlatTable:
+    """A flattened circuit, with the repeated simple elements kept as columns.
+
+    Resistors and independent V and I sources (the bulk of a crossbar: one resistor per
+    cell and wire segment) are not made into :class:`Flat` objects: their flat names,
+    nodes and values go into the parallel lists below, which :class:`~cosim.native.mna.
+    MnaSystem` stamps with whole-array operations.  Every other element stays a
+    :class:`Flat` in :attr:`others`.
+
+    ``terminals`` lists the nodes of every element in netlist order and ``branches`` the
+    branch keys in netlist order; they fix the numbering of the unknowns, so that a table
+    read from text (:mod:`cosim.native.bulk`) and one flattened from a Circuit number a
+    circuit the same way.
+
+    Values: ``r_g`` conductances in S (1 / resistance); ``v_value`` in V; ``i_value`` in A.
+    """
+
+    terminals: list[str] = field(default_factory=list)
+    branches: list[str] = field(default_factory=list)
+    r_pos: list[str] = field(default_factory=list)
+    r_neg: list[str] = field(default_factory=list)
+    r_g: list[float] = field(default_factory=list)
+    v_name: list[str] = field(default_factory=list)
+    v_pos: list[str] = field(default_factory=list)
+    v_neg: list[str] = field(default_factory=list)
+    v_branch: list[str] = field(default_factory=list)
+    v_value: list[float] = field(default_factory=list)
+    i_name: list[str] = field(default_factory=list)
+    i_pos: list[str] = field(default_factory=list)
+    i_neg: list[str] = field(default_factory=list)
+    i_value: list[float] = field(default_factory=list)
+    r_name: list[str] = field(default_factory=list)
+    others: list[Flat] = field(default_factory=list)
+
+    def add(self, e: Flat) -> None:
+        """Append one flat element (columns for R, V, I; :attr:`others` for the rest)."""
+        self.terminals += e.nodes
+        if e.kind == "R":
+            self.r_name.append(e.name)
+            self.r_pos.append(e.nodes[0])
+            self.r_neg.append(e.nodes[1])
+            self.r_g.append(e.value)
+            return
+        if e.branch is not None:
+            self.branches.append(e.branch)
+        if e.kind == "V":
+            self.v_name.append(e.name)
+            self.v_pos.append(e.nodes[0])
+            self.v_neg.append(e.nodes[1])
+            self.v_branch.append(e.branch)
+            self.v_value.append(e.value)
+        elif e.kind == "I":
+            self.i_name.append(e.name)
+            self.i_pos.append(e.nodes[0])
+            self.i_neg.append(e.nodes[1])
+            self.i_value.append(e.value)
+        else:
+            self.others.append(e)
+
+    @classmethod
+    def of(cls, flat: list[Flat]) -> FlatTable:
+        """The table of a list of flat elements."""
+        table = cls()
+        for e in flat:
+            table.add(e)
+        return table
+
+    def elements(self) -> list[Flat]:
+        """Every element as a :class:`Flat`: resistors, V sources, I sources, then others."""
+        out = [Flat("R", n, (a, b), g)
+               for n, a, b, g in zip(self.r_name, self.r_pos, self.r_neg, self.r_g)]
+        out += [Flat("V", n, (a, b), float(v), branch=br) for n, a, b, br, v in
+                zip(self.v_name, self.v_pos, self.v_neg, self.v_branch, self.v_value)]
+        out += [Flat("I", n, (a, b), float(v))
+                for n, a, b, v in zip(self.i_name, self.i_pos, self.i_neg, self.i_value)]
+        return out + self.others
+
+
 _DEFAULT_PARAMS = {"time": 0.0, "temper": 27.0, "pi": 3.141592653589793}
 
 
@@ -94,7 +173,19 @@ def _eval_params(items, base: dict, where: str) -> dict:
 
 
 def flatten(circuit: Circuit) -> list[Flat]:
-    """Primitive elements of ``circuit`` (subcircuits expanded), in netlist order.
+    """Primitive elements of ``circuit`` (subcircuits expanded): resistors, V sources and
+    I sources first, then the other elements, each kind in netlist order.
+
+    Raises
+    ------
+    UnsupportedElementError
+        For an element type or subcircuit the native solver cannot handle.
+    """
+    return flatten_table(circuit).elements()
+
+
+def flatten_table(circuit: Circuit) -> FlatTable:
+    """Primitive elements of ``circuit`` (subcircuits expanded) as a :class:`FlatTable`.
 
     Raises
     ------
@@ -118,13 +209,13 @@ def flatten(circuit: Circuit) -> list[Flat]:
                         f"in {where}); rename one of them")
                 table[key] = item
                 origin[kind, key] = where
-    out: list[Flat] = []
+    out = FlatTable()
     _expand(circuit.elements, (), {}, params, models, subckts, out, depth=0)
     return out
 
 
 def _expand(elements, path: tuple[str, ...], portmap: dict[str, str], params: dict,  # noqa: C901
-            models: dict[str, Model], subckts: dict, out: list[Flat], depth: int) -> None:
+            models: dict[str, Model], subckts: dict, out: FlatTable, depth: int) -> None:
     if depth > 50:
         raise UnsupportedElementError("subcircuits nested more than 50 deep (recursive "
                                       "definition?)")
@@ -147,33 +238,42 @@ def _expand(elements, path: tuple[str, ...], portmap: dict[str, str], params: di
         return f"{n[0]}.{prefix}.{n}" if prefix else n
 
     for e in elements:
+        if type(e) is Resistor and type(e.resistance_ohm) is float and e.resistance_ohm > 0:
+            # The common case, straight into the columns (no Flat object, no message text).
+            a, b = node(e.n_pos), node(e.n_neg)
+            out.terminals += (a, b)
+            out.r_name.append(ename(e.name))
+            out.r_pos.append(a)
+            out.r_neg.append(b)
+            out.r_g.append(1.0 / e.resistance_ohm)
+            continue
         where = f"element {ename(e.name)}"
         if isinstance(e, Resistor):
             r = _const(e.resistance_ohm, params, where)
             if not r > 0:
                 raise UnsupportedElementError(f"{where}: resistance {r!r} ohm must be > 0")
-            out.append(Flat("R", ename(e.name), (node(e.n_pos), node(e.n_neg)), 1.0 / r))
+            out.add(Flat("R", ename(e.name), (node(e.n_pos), node(e.n_neg)), 1.0 / r))
         elif isinstance(e, Capacitor):
             ic = None if e.ic_v is None else _const(e.ic_v, params, f"{where}: IC")
-            out.append(Flat("C", ename(e.name), (node(e.n_pos), node(e.n_neg)),
+            out.add(Flat("C", ename(e.name), (node(e.n_pos), node(e.n_neg)),
                             _const(e.capacitance_f, params, where), extra={"ic": ic}))
         elif isinstance(e, Inductor):
-            out.append(Flat("L", ename(e.name), (node(e.n_pos), node(e.n_neg)), 0.0,
+            out.add(Flat("L", ename(e.name), (node(e.n_pos), node(e.n_neg)), 0.0,
                             branch=branch(e.name)))
         elif isinstance(e, VoltageSource):
-            out.append(Flat("V", ename(e.name), (node(e.n_pos), node(e.n_neg)),
+            out.add(Flat("V", ename(e.name), (node(e.n_pos), node(e.n_neg)),
                             _const(e.dc, params, where), branch=branch(e.name)))
         elif isinstance(e, CurrentSource):
-            out.append(Flat("I", ename(e.name), (node(e.n_pos), node(e.n_neg)),
+            out.add(Flat("I", ename(e.name), (node(e.n_pos), node(e.n_neg)),
                             _const(e.dc, params, where)))
         elif isinstance(e, (VCVS, VCCS)):
             kind = "E" if isinstance(e, VCVS) else "G"
-            out.append(Flat(kind, ename(e.name), tuple(node(n) for n in e.nodes),
+            out.add(Flat(kind, ename(e.name), tuple(node(n) for n in e.nodes),
                             _const(e.gain, params, f"{where}: gain"),
                             branch=branch(e.name) if kind == "E" else None))
         elif isinstance(e, (CCCS, CCVS)):
             kind = "F" if isinstance(e, CCCS) else "H"
-            out.append(Flat(kind, ename(e.name), (node(e.n_pos), node(e.n_neg)),
+            out.add(Flat(kind, ename(e.name), (node(e.n_pos), node(e.n_neg)),
                             float(e.gain), branch=branch(e.name) if kind == "H" else None,
                             control=branch(e.vsource)))
         elif isinstance(e, BehavioralSource):
@@ -181,16 +281,16 @@ def _expand(elements, path: tuple[str, ...], portmap: dict[str, str], params: di
                 tree = resolve(parse_expression(e.expression), params, node, branch)
             except ExpressionError as exc:
                 raise ExpressionError(f"{where}: {exc}") from None
-            out.append(Flat("B", ename(e.name), (node(e.n_pos), node(e.n_neg)),
+            out.add(Flat("B", ename(e.name), (node(e.n_pos), node(e.n_neg)),
                             expr=tree, quantity=e.quantity,
                             branch=branch(e.name) if e.quantity == "V" else None))
         elif isinstance(e, Diode):
             m = _model(e.model, models, params, where, ("D",))
-            out.append(Flat("D", ename(e.name), (node(e.n_pos), node(e.n_neg)), model=m,
+            out.add(Flat("D", ename(e.name), (node(e.n_pos), node(e.n_neg)), model=m,
                             extra={"area": 1.0 if e.area is None else float(e.area)}))
         elif isinstance(e, Mosfet):
             m = _model(e.model, models, params, where, ("NMOS", "PMOS"))
-            out.append(Flat("M", ename(e.name), tuple(node(n) for n in e.nodes), model=m,
+            out.add(Flat("M", ename(e.name), tuple(node(n) for n in e.nodes), model=m,
                             extra={"w": float(e.width_m), "l": float(e.length_m)}))
         elif isinstance(e, SubcircuitInstance):
             sub = subckts.get(e.subckt.lower())

@@ -31,7 +31,7 @@ from cosim.native.errors import (
     UnsupportedElementError,
 )
 from cosim.native.expr import evaluate, template
-from cosim.native.flatten import GROUND, Flat
+from cosim.native.flatten import GROUND, Flat, FlatTable
 
 BOLTZMANN = 1.38064852e-23  # J/K, the value in ngspice's const.h
 CHARGE = 1.6021766208e-19  # C, same source
@@ -63,37 +63,58 @@ class MnaSystem:
         Source name -> (row indices, signs): ``b[rows] += signs * value``.
     """
 
-    def __init__(self, flat: list[Flat], gmin: float = 1e-12) -> None:  # noqa: C901 (stamps)
+    def __init__(self, flat: list[Flat] | FlatTable, gmin: float = 1e-12) -> None:  # noqa: C901 (stamps)
         self.gmin = float(gmin)
-        nodes: dict[str, None] = {}
-        branches: dict[str, None] = {}
-        for e in flat:
-            for n in e.nodes:
-                if n != GROUND:
-                    nodes.setdefault(n, None)
-            if e.branch is not None:
-                if e.branch in branches:
-                    raise UnsupportedElementError(f"duplicate branch name {e.branch!r}")
-                branches.setdefault(e.branch, None)
-        self.nodes = list(nodes)
-        self.branches = list(branches)
+        table = flat if isinstance(flat, FlatTable) else FlatTable.of(flat)
+        # Unknowns in order of first appearance (dict.fromkeys keeps the first of each).
+        self.nodes = [n for n in dict.fromkeys(table.terminals) if n != GROUND]
+        self.branches = list(dict.fromkeys(table.branches))
+        if len(self.branches) != len(table.branches):
+            seen: set[str] = set()
+            dup = next(br for br in table.branches if br in seen or seen.add(br))
+            raise UnsupportedElementError(f"duplicate branch name {dup!r}")
         self.n_nodes = len(self.nodes)
         self.n = self.n_nodes + len(self.branches)
-        self.index = {n: i for i, n in enumerate(self.nodes)}
+        self.index = dict(zip(self.nodes, range(self.n_nodes)))
         self.index[GROUND] = self.n  # a dropped slot
-        for k, br in enumerate(self.branches):
-            self.index["#" + br] = self.n_nodes + k
+        self.index.update(zip(["#" + br for br in self.branches],
+                              range(self.n_nodes, self.n)))
+        ix = self.index
+        b = np.zeros(self.n + 1)
+        # Repeated elements, stamped as whole arrays.
+        def at(names: list[str]) -> np.ndarray:
+            return np.fromiter(map(ix.__getitem__, names), dtype=np.int64, count=len(names))
+
+        ra, rc = at(table.r_pos), at(table.r_neg)
+        g = np.asarray(table.r_g, dtype=float)
+        va, vc = at(table.v_pos), at(table.v_neg)
+        vk = at(["#" + br for br in table.v_branch])
+        vv = np.asarray(table.v_value, dtype=float)
+        ia, ic = at(table.i_pos), at(table.i_neg)
+        iv = np.asarray(table.i_value, dtype=float)
+        one = np.ones(vk.size)
+        row_parts = [ra, rc, ra, rc, va, vc, vk, vk]
+        col_parts = [ra, rc, rc, ra, vk, vk, va, vc]
+        val_parts = [g, g, -g, -g, one, -one, one, -one]
+        np.add.at(b, vk, vv)
+        np.add.at(b, ia, -iv)
+        np.add.at(b, ic, iv)
+        self.source_rhs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.source_values: dict[str, float] = {}
+        for name, k, value in zip(table.v_name, vk.tolist(), table.v_value):
+            self.source_rhs[name] = (np.array([k]), np.array([1.0]))
+            self.source_values[name] = float(value)
+        for name, a, c, value in zip(table.i_name, ia.tolist(), ic.tolist(), table.i_value):
+            self.source_rhs[name] = (np.array([a, c]), np.array([-1.0, 1.0]))
+            self.source_values[name] = float(value)
+        # Everything else, element by element.
         rows: list[int] = []
         cols: list[int] = []
         vals: list[float] = []
-        b = np.zeros(self.n + 1)
-        self.source_rhs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self.source_values: dict[str, float] = {}
         self.capacitors: list[Flat] = []
         bsrc: list[Flat] = []
         diodes: list[Flat] = []
         mosfets: list[Flat] = []
-        ix = self.index
 
         def stamp(r, c, v):
             rows.append(r)
@@ -106,30 +127,16 @@ class MnaSystem:
                                               "voltage source of this circuit")
             return ix["#" + key]
 
-        for e in flat:
-            if e.kind == "R":
-                a, c = ix[e.nodes[0]], ix[e.nodes[1]]
-                g = e.value
-                stamp(a, a, g), stamp(c, c, g), stamp(a, c, -g), stamp(c, a, -g)
-            elif e.kind in ("V", "L", "E", "H"):
+        for e in table.others:     # R, V and I are all in the columns above
+            if e.kind in ("L", "E", "H"):
                 a, c = ix[e.nodes[0]], ix[e.nodes[1]]
                 k = ix["#" + e.branch]
                 stamp(a, k, 1.0), stamp(c, k, -1.0), stamp(k, a, 1.0), stamp(k, c, -1.0)
-                if e.kind == "V":
-                    b[k] += e.value
-                    self.source_rhs[e.name] = (np.array([k]), np.array([1.0]))
-                    self.source_values[e.name] = e.value
-                elif e.kind == "E":
+                if e.kind == "E":
                     ca, cc = ix[e.nodes[2]], ix[e.nodes[3]]
                     stamp(k, ca, -e.value), stamp(k, cc, e.value)
                 elif e.kind == "H":
                     stamp(k, branch_of(e.control, e.name), -e.value)
-            elif e.kind == "I":
-                a, c = ix[e.nodes[0]], ix[e.nodes[1]]
-                b[a] -= e.value
-                b[c] += e.value
-                self.source_rhs[e.name] = (np.array([a, c]), np.array([-1.0, 1.0]))
-                self.source_values[e.name] = e.value
             elif e.kind == "G":
                 a, c, ca, cc = (ix[n] for n in e.nodes)
                 g = e.value
@@ -154,7 +161,9 @@ class MnaSystem:
                 raise UnsupportedElementError(f"element {e.name}: kind {e.kind!r} is not "
                                               "supported by the native solver")
         # Drop the ground row and column.
-        rows_a, cols_a, vals_a = np.array(rows, int), np.array(cols, int), np.array(vals)
+        rows_a = np.concatenate(row_parts + [np.array(rows, dtype=np.int64)])
+        cols_a = np.concatenate(col_parts + [np.array(cols, dtype=np.int64)])
+        vals_a = np.concatenate(val_parts + [np.array(vals, dtype=float)])
         keep = (rows_a < self.n) & (cols_a < self.n)
         self.A = sp.csc_matrix((vals_a[keep], (rows_a[keep], cols_a[keep])),
                                shape=(self.n, self.n))
@@ -222,11 +231,8 @@ class MnaSystem:
 
     def vectors(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Named results: node voltages and ``<branch>#branch`` currents (axis 0)."""
-        out = {}
-        for i, n in enumerate(self.nodes):
-            out[n] = x[i]
-        for k, br in enumerate(self.branches):
-            out[br + "#branch"] = x[self.n_nodes + k]
+        out = dict(zip(self.nodes, x[: self.n_nodes]))
+        out.update(zip([br + "#branch" for br in self.branches], x[self.n_nodes:]))
         return out
 
     # ---------------------------------------------------------------- Newton

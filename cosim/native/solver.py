@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from cosim.errors import ResourceLimitError
 from cosim.native.errors import UnsupportedElementError
-from cosim.native.flatten import flatten
+from cosim.native.flatten import flatten_table
 from cosim.native.mna import MnaSystem, _factor
 from cosim.netlist import Analysis, Circuit, Dc, Op
 
@@ -35,7 +35,7 @@ def build_system(circuit: Circuit) -> MnaSystem:
     gmin = circuit.options.get("gmin", 1e-12)
     if isinstance(gmin, str):
         raise UnsupportedElementError(f"option gmin={gmin!r}: give a number")
-    return MnaSystem(flatten(circuit), gmin=float(gmin))
+    return MnaSystem(flatten_table(circuit), gmin=float(gmin))
 
 
 def _solve_one(system: MnaSystem, b: np.ndarray, x0: np.ndarray | None = None) -> np.ndarray:
@@ -108,7 +108,6 @@ def run_native(circuit: Circuit, analysis: Analysis | None = None):
         For a dc sweep of more than :data:`MAX_DC_POINTS` points.
     """
     from cosim.spice.engine import make_job
-    from cosim.spice.result import SpiceResult
 
     if analysis is None:
         if len(circuit.analyses) != 1:
@@ -122,7 +121,19 @@ def run_native(circuit: Circuit, analysis: Analysis | None = None):
     if isinstance(analysis, Dc):
         check_dc_points(analysis)       # before the netlist is rendered or assembled
     sha = make_job(circuit, analysis).sha256
-    system = build_system(circuit)
+    return run_system(build_system(circuit), analysis, sha)
+
+
+def run_system(system: MnaSystem, analysis: Op | Dc, netlist_sha256: str = ""):
+    """Run ``op`` or ``dc`` on assembled equations; a :class:`~cosim.spice.SpiceResult`.
+
+    :func:`run_native` calls it after validating and assembling a Circuit;
+    :meth:`cosim.native.bulk.BulkNetlist.run` after reading a large flat netlist.
+    ``netlist_sha256`` is the sha256 of the job text (as :func:`cosim.spice.make_job`).
+    """
+    from cosim.spice.result import SpiceResult
+
+    sha = netlist_sha256
     if isinstance(analysis, Op):
         x = _solve_one(system, system.b)
         vec = {k: np.asarray(v) for k, v in system.vectors(x).items()}
@@ -133,12 +144,14 @@ def run_native(circuit: Circuit, analysis: Analysis | None = None):
             raise UnsupportedElementError(f"dc sweep source {analysis.source!r} is not an "
                                           "independent V or I source of the circuit")
         values = _dc_values(analysis)
-        solver = NativeSolver(circuit, inputs=[name], _system=system)
+        solver = NativeSolver(None, inputs=[name], _system=system)
         X = solver.solve_full(values[:, None])
         vec = {k: np.asarray(v) for k, v in system.vectors(X.T).items()}
         axis = ("v-sweep" if name.startswith("v") else "i-sweep")
         vec[axis] = values
         return SpiceResult.build("dc", vec, axis, "native", sha)
+    raise UnsupportedElementError(f"analysis .{analysis.kind} is not implemented by the "
+                                  "native solver (it runs .op and .dc)")
 
 
 class NativeSolver:
@@ -165,7 +178,7 @@ class NativeSolver:
     Newton's method, each warm-started from the previous solution.
     """
 
-    def __init__(self, circuit: Circuit, inputs: Sequence[str] = (),
+    def __init__(self, circuit: Circuit | None, inputs: Sequence[str] = (),
                  outputs: Sequence[str] | None = None, *, _system: MnaSystem | None = None):
         self.system = build_system(circuit) if _system is None else _system
         s = self.system

@@ -502,13 +502,17 @@ def _include_blocks(physical: list[str], origin: str) -> dict[int, str]:
     return out
 
 
-def read_netlist(path: str | Path) -> Circuit:
-    """Parse a netlist file."""
+def read_netlist_text(path: str | Path) -> str:
+    """The text of a netlist file (a NetlistError if it is missing or unreadable)."""
     p = Path(path)
     if not p.exists():
         raise NetlistError(f"netlist file {p} does not exist")
     from cosim.paths import user_path
 
     with user_path(p, "netlist file", "give the path of a readable netlist file"):
-        text = p.read_text(encoding="utf-8", errors="replace")
-    return parse_netlist(text, origin=str(p))
+        return p.read_text(encoding="utf-8", errors="replace")
+
+
+def read_netlist(path: str | Path) -> Circuit:
+    """Parse a netlist file."""
+    return parse_netlist(read_netlist_text(path), origin=str(path))
