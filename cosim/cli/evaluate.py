@@ -59,7 +59,19 @@ def cmd_eval(args) -> int:
     overrides = list(args.overrides)
     if args.architecture:
         overrides.append(f"hardware.architecture={args.architecture}")
-    r = evaluate(args.file, overrides, split=args.split)
+    from cosim.orchestrator.progress import Progress
+
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = Progress(total, label=f"{args.file.name}: ", unit="image")
+        bar.update(done)
+
+    r = evaluate(args.file, overrides, split=args.split, on_batch=progress)
+    if bar is not None:
+        bar.close()
     if args.json:
         print(json.dumps({"accuracy": r.accuracy, "correct": r.correct, "total": r.total,
                           "interval_95": list(r.interval), "split": r.split,

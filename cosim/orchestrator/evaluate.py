@@ -13,6 +13,7 @@ run's seed.  :func:`stored_weights` gives those weights as float arrays (what
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -93,7 +94,8 @@ def stored_weights(path: str | Path) -> tuple[Any, dict[str, np.ndarray]]:
 
 
 def evaluate(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
-             split: Literal["test", "val"] = "test") -> EvalResult:
+             split: Literal["test", "val"] = "test",
+             on_batch: Callable[[int, int], None] | None = None) -> EvalResult:
     """Accuracy of the run's stored weights, on its own or on other hardware.
 
     Parameters
@@ -104,6 +106,8 @@ def evaluate(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
         Dotted overrides of the run's config (``hardware.*`` only: the network and the
         data stay the run's), e.g. ``["hardware.architecture=ideal"]``.
     split : {"test", "val"}
+    on_batch : callable, optional
+        ``on_batch(images_done, images_total)`` after each evaluation batch (progress).
     """
     from cosim.config import override_config
     from cosim.orchestrator.run import prepare
@@ -134,7 +138,9 @@ def evaluate(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
                               "was 0); evaluate on the test split")
     else:
         x, y = prep.x_test, prep.y_test
-    acc = prep.model.accuracy(x, y, config.training.eval_batch_size)
+    acc = prep.model.accuracy(x, y, config.training.eval_batch_size,
+                              on_batch=None if on_batch is None
+                              else lambda done: on_batch(done, int(x.shape[0])))
     total = int(x.shape[0])
     correct = int(round(acc * total))
     return EvalResult(float(acc), correct, total, wilson_interval(correct, total), split,

@@ -346,7 +346,7 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
     pending = PendingWrites()
     rec = BackendRecorder(backend, pending)
     if progress is None:
-        progress = Progress(total, label=f"{run.path.name}: ", quiet=quiet)
+        progress = Progress(total, label=f"{run.path.name}: ", quiet=quiet, initial=done)
     if resume:
         progress.message(f"resuming at step {done}/{total}")
     run.commit(pending, None, status="running")
@@ -420,6 +420,7 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
                 else:
                     run.commit(pending, None, status="interrupted")
                 progress.message(f"interrupted after step {done}; checkpoint written")
+                progress.close()
                 raise TrainingInterrupted(done, run.path, flag["signum"])
     if done == total and run.attrs().get("status") != "complete":
         run.commit(pending, None, status="complete")
