@@ -106,3 +106,24 @@ def test_unknown_check_and_card_names_are_refused(tmp_path, capsys):
     assert main(["validate", "--list"]) == 0
     listed = capsys.readouterr().out
     assert all(s.name in listed for s in list_checks())
+
+
+def test_converter_checks_measure_the_card_errors_and_fail_on_an_ideal_converter(
+        tmp_path, monkeypatch):
+    import cosim.devices.converters as conv
+
+    good = run_checks(None, ["adc_inl_dnl", "dac_inl_dnl"])
+    assert all(r.passed for r in good), [r.details for r in good]
+    adc = good[0].details
+    assert adc["inl_max_lsb_card"] == 2.0 and adc["missing_codes"] == 0
+    assert abs(adc["inl_max_lsb_measured"] - 2.0) <= 0.125     # histogram resolution
+    assert abs(adc["offset_lsb_measured"] - adc["offset_lsb_card"]) <= 1 / 32
+    # another card value: the model follows it and the measurement finds it
+    card = _broken_card(tmp_path, "converters", "adc_inl_max_lsb", "1.25")
+    r = run_checks({"converters": card}, ["adc_inl_dnl"])[0]
+    assert r.passed and abs(r.details["inl_max_lsb_measured"] - 1.25) <= 0.125
+    # an ideal converter (the static errors dropped) is caught by both checks
+    monkeypatch.setattr(conv, "static_levels", lambda *a, **k: None)
+    bad = run_checks(None, ["adc_inl_dnl", "dac_inl_dnl"])
+    assert not any(r.passed for r in bad)
+    assert bad[0].value >= 2.0 - 0.125 and bad[1].value >= 1.5
