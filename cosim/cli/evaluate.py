@@ -64,7 +64,20 @@ def cmd_eval(args) -> int:
     overrides = list(args.overrides)
     if args.design:
         overrides.append(f"design.name={args.design!r}")
-    r = evaluate(args.file, overrides, split=args.split, after_s=args.after)
+    from cosim.orchestrator.progress import Progress
+
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = Progress(total, label=f"{args.file.name}: ", unit="image")
+        bar.update(done)
+
+    r = evaluate(args.file, overrides, split=args.split, after_s=args.after,
+                 on_batch=progress)
+    if bar is not None:
+        bar.close()
     if args.json:
         print(json.dumps({"accuracy": r.accuracy, "correct": r.correct, "total": r.total,
                           "interval_95": list(r.interval), "split": r.split,

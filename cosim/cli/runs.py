@@ -1,4 +1,6 @@
-"""``cosim runs show RUN.h5``: summary and metrics table of a training run file."""
+"""``cosim runs show RUN.h5``: summary and metrics table of a training run file;
+``cosim runs compare A.h5 B.h5 ...``: the settings that differ, the final metrics and an
+HTML report with the loss and accuracy curves overlaid."""
 
 from __future__ import annotations
 
@@ -20,6 +22,18 @@ def register(subparsers) -> None:
     show.add_argument("--json", action="store_true", help="print JSON")
     show.add_argument("--steps", action="store_true", help="also print the per-step table")
     show.set_defaults(func=cmd_show)
+    cmp = sub.add_parser("compare", help="compare run files: differing settings, final "
+                                         "metrics, overlaid curves (HTML)",
+                         description="Print the config entries that differ between the "
+                                     "run files and their final metrics, and write an "
+                                     "HTML report with the loss and accuracy curves of "
+                                     "all runs overlaid.")
+    cmp.add_argument("files", type=Path, nargs="+", metavar="RUN.h5",
+                     help="two or more training run files")
+    cmp.add_argument("-o", "--output", type=Path, default=None, metavar="HTML",
+                     help="report file (default: FIRST_compare.html beside the first run)")
+    cmp.add_argument("--json", action="store_true", help="print JSON instead of the tables")
+    cmp.set_defaults(func=cmd_compare)
     p.set_defaults(func=lambda args: usage_error(p))
 
 
@@ -107,4 +121,20 @@ def cmd_show(args) -> int:
         for i in range(len(st["step"])):
             print(f"  {st['step'][i]:>6} {st['epoch'][i]:>5} {st['loss'][i]:>9.4f} "
                   f"{st['train_acc'][i]:>9.4f} {st['time_s'][i]:>8.3f}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from cosim.report.training import write_comparison_report
+    from cosim.store.compare import compare_runs, format_comparison
+
+    cmp = compare_runs(args.files)
+    first = args.files[0]
+    out = args.output or first.with_name(first.stem + "_compare.html")
+    report = write_comparison_report(cmp, out)
+    if args.json:
+        print(json.dumps({**cmp.to_dict(), "report": str(report)}, indent=1))
+        return 0
+    print(format_comparison(cmp))
+    print(f"\nreport: {report}")
     return 0

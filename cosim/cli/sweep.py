@@ -67,17 +67,27 @@ def cmd_run(args) -> int:
 
     spec = load_spec(args.spec)
 
+    from cosim.orchestrator.progress import Progress
+
+    bar = Progress(0, quiet=True)   # replaced once the number of points is known
+    counts = {"ok": 0, "failed": 0}
+
+    def start(n: int) -> None:
+        nonlocal bar
+        bar = Progress(n, label="sweep: ", unit="point", quiet=args.quiet)
+
     def progress(point, outcome):
-        if args.quiet:
-            return
+        counts["ok" if outcome.status == "ok" else "failed"] += 1
         c = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
                       for k, v in point.coords.items())
         msg = "ok" if outcome.status == "ok" else "FAILED: " + outcome.error.splitlines()[-1]
-        print(f"point {point.index} [{c}] {outcome.duration_s:.2f} s {msg}", file=sys.stderr)
+        bar.write(f"point {point.index} [{c}] {outcome.duration_s:.2f} s {msg}")
+        bar.update(counts["ok"] + counts["failed"], **counts)
 
     rep = run_sweep(spec, args.out, scheduler=args.scheduler, workers=args.workers,
                     retry_failed=args.retry_failed, point_timeout_s=args.point_timeout,
-                    on_point=progress)
+                    on_point=progress, on_start=start)
+    bar.close()
     print(f"{rep.path}: {rep.points} points, {rep.executed} executed ({rep.ok} ok, "
           f"{rep.failed} failed), {rep.skipped} already done; {rep.elapsed_s:.1f} s on "
           f"{rep.backend}")

@@ -11,13 +11,16 @@ Train a CNN where every forward product, every error backpropagation and every w
 update goes through the simulated hardware (see cosim.orchestrator). The run file
 (HDF5) holds the config, metrics per step and per epoch, checkpoints, sampled signals,
 spot-check errors and the tile netlists. Ctrl-C (exit status 130) or SIGTERM (143)
-writes a checkpoint and exits; --resume continues bit-identically.
+writes a checkpoint and exits; --resume continues bit-identically; --resume --epochs N
+extends a run (finished or not) to N epochs in total, equal bit for bit to a straight
+N-epoch run (refused for the cosine learning-rate schedule, which depends on the total).
 
 Examples:
   cosim train --config workflows/configs/lenet_digits.toml --out runs/lenet.h5
   cosim train --config FILE --set design.converters.adc_bits=4 --set hardware.noise=false
   cosim train --design electronic --set design.tile_rows=32 --out runs/xbar.h5
   cosim train --resume --out runs/lenet.h5
+  cosim train --resume --epochs 10 --out runs/lenet.h5   # extend to 10 epochs
   cosim train --seeds 3 --out runs/lenet.h5      # 3 seeds, hardware and float, statistics
 """
 
@@ -38,7 +41,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-design-change", action="store_true",
                    help="with --resume: continue although a card of the run's design "
                         "changed since it started (the change is recorded in the run file)")
-    p.add_argument("--epochs", type=int, metavar="N", help="sets training.epochs")
+    p.add_argument("--epochs", type=int, metavar="N",
+                   help="sets training.epochs; with --resume: extend the run to N epochs "
+                        "in total")
     p.add_argument("--seed", type=int, help="sets seed")
     p.add_argument("--out", type=Path, default=Path("runs/run.h5"), metavar="RUN.h5",
                    help="run file to write (default runs/run.h5)")
@@ -82,11 +87,12 @@ def cmd_train(args) -> int:
 
     overrides = overrides_from_args(args)
     if args.resume:
-        if args.config is not None or overrides:
+        if args.config is not None or [o for o in overrides
+                                       if not o.startswith("training.epochs=")]:
             raise ConfigError("--resume takes its config from the run file; drop --config, "
-                              "--set and the other config flags (start a new run to change "
-                              "the configuration)")
-        result = train(None, args.out, resume=True, quiet=args.quiet,
+                              "--set and the other config flags except --epochs (start a "
+                              "new run to change the configuration)")
+        result = train(None, args.out, resume=True, quiet=args.quiet, epochs=args.epochs,
                        allow_design_change=args.allow_design_change)
     elif args.seeds is not None:
         from cosim.orchestrator.seeds import format_seed_table, train_seeds

@@ -1,7 +1,9 @@
 """``cosim validate``: run the device-level validation checks and write a report.
 
 Writes ``index.html``, ``summary.json`` and one PNG per check into ``--out`` and exits
-1 if any check fails (the failing checks are named on stderr), 0 if all pass.
+1 if any check fails (the failing checks are named on stderr), 0 if all pass.  With
+``--only`` the (partial) report goes to ``--out``/partial instead, so the full report
+in ``--out`` is never replaced by a run of some checks.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ def register(subparsers) -> None:
                    help="replace the shipped device card NAME with the TOML file PATH "
                         "(repeatable)")
     p.add_argument("--only", nargs="+", metavar="CHECK",
-                   help="run only these checks (full names or prefixes, e.g. memristor)")
+                   help="run only these checks (full names or prefixes, e.g. memristor); "
+                        "the partial report goes to DIR/partial, the full one in DIR is "
+                        "kept")
     p.add_argument("--list", action="store_true", help="list the checks and exit")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the random inputs of the checks (default 0)")
@@ -58,18 +62,28 @@ def cmd_validate(args) -> int:
     except ValueError as exc:
         print(f"cosim validate: error: {exc}", file=sys.stderr)
         return 2
+    from cosim.orchestrator.progress import Progress
+    from cosim.validate.core import select_checks
+
+    specs = select_checks(args.only)
+    bar = Progress(len(specs), label="validate: ", unit="check", quiet=args.json)
     t0 = time.perf_counter()
 
     def progress(r) -> None:
         if not args.json:
             status = "PASS" if r.passed else "FAIL"
-            print(f"  {status}  {r.name:<38} value {r.value:<11.4g} threshold "
-                  f"{r.threshold:<11.4g} ({time.perf_counter() - t0:.1f} s)", flush=True)
+            bar.write(f"  {status}  {r.name:<38} value {r.value:<11.4g} threshold "
+                      f"{r.threshold:<11.4g} ({time.perf_counter() - t0:.1f} s)",
+                      file=sys.stdout)
+        bar.update(bar.done + 1)
 
     results = run_checks(overrides, args.only, seed=args.seed, progress=progress)
+    bar.close()
     from cosim.report.validation import write_report
 
-    data = write_report(results, args.out, card_overrides=overrides, plots=not args.no_plots)
+    out = args.out / "partial" if args.only else args.out
+    data = write_report(results, out, card_overrides=overrides, plots=not args.no_plots,
+                        partial=args.only)
     if args.json:
         print(json.dumps(data, indent=2))
     else:

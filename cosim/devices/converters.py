@@ -2,19 +2,30 @@
 sample rate and energy per conversion.
 
 Pure functions do the arithmetic (:func:`quantize`, :func:`dequantize`,
-:func:`random_transfer_levels`, :func:`survey_adc_energy_j`); the frozen dataclasses
-:class:`Adc` and :class:`Dac` hold one converter's parameters (from the ``converters``
-device card) and call them.  Clipping is never hidden: every conversion returns how
-many samples were outside the full-scale range, so a layer step can count them.
+:func:`nonlinearity_pattern`, :func:`static_levels`, :func:`survey_adc_energy_j`); the
+frozen dataclasses :class:`Adc` and :class:`Dac` hold one converter's parameters (from
+the ``converters`` device card) and call them.  Clipping is never hidden: every
+conversion returns how many samples were outside the full-scale range, so a layer step
+can count them.
 
 Conventions
 -----------
 * Bipolar range ``[-full_scale_v/2, +full_scale_v/2]``, unipolar ``[0, full_scale_v]``.
 * ``2**bits`` codes ``0 .. 2**bits - 1``; the LSB is ``full_scale_v / 2**bits`` and code
   ``k`` stands for the voltage ``low + (k + 1/2) * lsb`` (mid-tread within each bin).
-* Static non-linearity: the ``2**bits - 1`` code transition levels move from their ideal
-  places ``low + k * lsb`` (k = 1 .. 2**bits - 1) by a smooth random INL
-  (see :func:`random_transfer_levels`); DNL is the difference of consecutive INL values.
+* Static errors (the converters card: offset, gain error, INL, DNL; definitions of
+  IEEE Std 1241 and the usual datasheet ones): for an ADC the ``2**bits - 1`` code
+  transition levels ``T_k`` (ideal ``low + k * lsb``, k = 1 .. 2**bits - 1), for a DAC
+  the ``2**bits`` output levels ``V_k`` (ideal ``low + (k + 1/2) lsb``), are
+
+      P_k = P_first + offset + (k - first) lsb (1 + gain_error) + INL_k lsb (1 + gain_error)
+
+  (``P_first`` the ideal first point): *offset* is the deviation of the first point,
+  *gain error* the relative error of the slope through the first and last points, and
+  *INL* the deviation from that end-point line in LSB of the actual slope (zero at both
+  ends); *DNL* is the difference of consecutive INL values.  The INL pattern is
+  deterministic, drawn from the card's seed (:func:`nonlinearity_pattern`): a smooth bow
+  plus a code-to-code part, scaled so that max |INL| and max |DNL| equal the card's.
 """
 
 from __future__ import annotations
@@ -117,37 +128,84 @@ def dequantize(codes: np.ndarray, *, bits: int, full_scale_v: float,
     return low + (codes.astype(float) + 0.5) * (high - low) / 2 ** bits
 
 
-def random_transfer_levels(bits: int, full_scale_v: float, *, inl_rms_lsb: float,
-                           rng: np.random.Generator,
-                           polarity: Polarity = "bipolar") -> np.ndarray:
-    """Code transition levels with a random static non-linearity (V).
+def nonlinearity_pattern(n_points: int, *, inl_max_lsb: float, dnl_max_lsb: float,
+                         seed: int) -> np.ndarray:
+    """A deterministic INL pattern (LSB) over ``n_points`` transition or output levels,
+    zero at both ends, with ``max |INL| = inl_max_lsb`` and ``max |DNL| = dnl_max_lsb``
+    exactly (DNL_k = INL_{k+1} - INL_k).
 
-    Each code width is ``1 + d_k`` LSB with ``d_k`` independent normal numbers; the
-    widths are rescaled so the first and last levels stay at their ideal places (no gain
-    or offset error), which makes the INL a random walk pinned at both ends (a Brownian
-    bridge) whose rms over the codes equals ``inl_rms_lsb``.  DNL_k = d_k after the
-    rescaling.  A non-zero ``inl_rms_lsb`` requires an explicit ``rng``.
+    The pattern is ``c b_k + s e_k``: ``b`` a smooth bow (three half-sine harmonics with
+    normal amplitudes, max |b| = 1), ``e`` independent code-to-code errors (uniform in
+    [-1/2, 1/2]), both from ``numpy.random.default_rng(seed)``; ``s`` and ``c`` are
+    solved for the two maxima (the bow dominates the INL, the code-to-code part the DNL,
+    as in measured converters).  Refused: ``dnl_max_lsb >= 1`` (missing codes, a
+    non-monotonic converter) and an ``inl_max_lsb`` too small to hold the code-to-code
+    part (below about ``dnl_max_lsb / 2``).
     """
+    for name, v in (("inl_max_lsb", inl_max_lsb), ("dnl_max_lsb", dnl_max_lsb)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) \
+                or not math.isfinite(v) or v < 0:
+            raise ConfigError(f"{name}={v!r}: give a finite number >= 0 (LSB)")
+    if dnl_max_lsb >= 1:
+        raise ConfigError(f"dnl_max_lsb={dnl_max_lsb}: a DNL of 1 LSB or more means missing "
+                          "codes (a non-monotonic transfer); give a value below 1")
+    n = int(n_points)
+    if n < 3 or (inl_max_lsb == 0 and dnl_max_lsb == 0):
+        if inl_max_lsb > 0 or dnl_max_lsb > 0:
+            raise ConfigError(f"nonlinearity_pattern: {n} points have no inner level to "
+                              "move; use a converter of 2 bits or more")
+        return np.zeros(max(n, 0))
+    rng = np.random.default_rng(int(seed))
+    x = np.arange(n) / (n - 1)
+    bow = sum(a * np.sin((h + 1) * np.pi * x) for h, a in enumerate(rng.standard_normal(3)))
+    bow = bow / np.max(np.abs(bow))
+    e = rng.uniform(-0.5, 0.5, n)
+    e[0] = e[-1] = 0.0
+    s, c = 0.0, 0.0
+    for _ in range(50):      # fixed point of the two maxima (weakly coupled): converges fast
+        d_e = np.diff(e)
+        s = dnl_max_lsb / np.max(np.abs(d_e + c / max(s, 1e-300) * np.diff(bow))) \
+            if s > 0 else dnl_max_lsb / np.max(np.abs(d_e))
+        if np.max(np.abs(s * e)) > inl_max_lsb:
+            raise ConfigError(f"inl_max_lsb={inl_max_lsb}: too small for dnl_max_lsb="
+                              f"{dnl_max_lsb} (the code-to-code part alone reaches "
+                              f"{np.max(np.abs(s * e)):.3g} LSB); give a larger INL")
+        lo, hi = 0.0, 2.0 * inl_max_lsb + 1.0
+        for _ in range(100):         # max |c b + s e| is convex and increasing for c > 0
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if np.max(np.abs(mid * bow + s * e)) < inl_max_lsb else (lo, mid)
+        c = 0.5 * (lo + hi)
+        inl = c * bow + s * e
+        if abs(np.max(np.abs(np.diff(inl))) - dnl_max_lsb) < 1e-12 \
+                and abs(np.max(np.abs(inl)) - inl_max_lsb) < 1e-12:
+            return inl
+    raise ConfigError(f"inl_max_lsb={inl_max_lsb}, dnl_max_lsb={dnl_max_lsb}: not both "
+                      f"reachable over {n} levels (with few codes an INL this large needs "
+                      f"larger code-to-code steps); give a smaller INL or more bits")
+
+
+def static_levels(bits: int, full_scale_v: float, *, kind: Literal["adc", "dac"],
+                  offset_lsb: float = 0.0, gain_error: float = 0.0,
+                  inl_max_lsb: float = 0.0, dnl_max_lsb: float = 0.0, seed: int = 0,
+                  polarity: Polarity = "bipolar") -> np.ndarray:
+    """Transition levels of an ADC (``2**bits - 1``) or output levels of a DAC
+    (``2**bits``), V, with offset, gain error and the INL/DNL of
+    :func:`nonlinearity_pattern` (formula in the module docstring)."""
     bits = _check_bits(bits)
     low, high = _range(full_scale_v, polarity)
-    if not (math.isfinite(inl_rms_lsb) and inl_rms_lsb >= 0):
-        raise ConfigError(f"inl_rms_lsb={inl_rms_lsb!r}: give a finite number >= 0")
+    for name, v in (("offset_lsb", offset_lsb), ("gain_error", gain_error)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating)) \
+                or not math.isfinite(v):
+            raise ConfigError(f"{name}={v!r}: give a finite number")
+    if not -0.5 < gain_error < 0.5:
+        raise ConfigError(f"gain_error={gain_error}: give a fraction between -0.5 and 0.5")
     n = 2 ** bits
     step = (high - low) / n
-    ideal = low + step * np.arange(1, n)
-    if inl_rms_lsb == 0 or n < 3:
-        return ideal
-    if not isinstance(rng, np.random.Generator):
-        raise ConfigError("random_transfer_levels: pass rng=np.random.default_rng(seed)")
-    walk = np.concatenate([[0.0], np.cumsum(rng.standard_normal(n - 2))])
-    bridge = walk - np.arange(n - 1) / (n - 2) * walk[-1]   # pinned: 0 at both ends
-    rms = float(np.sqrt(np.mean(bridge ** 2)))
-    inl = bridge * (inl_rms_lsb / rms) if rms > 0 else bridge
-    levels = ideal + inl * step
-    if np.any(np.diff(levels) <= 0):
-        raise ConfigError(f"inl_rms_lsb={inl_rms_lsb}: so large that code widths become "
-                          "negative (missing codes); use a smaller value")
-    return levels
+    count, first = (n - 1, low + step) if kind == "adc" else (n, low + 0.5 * step)
+    inl = nonlinearity_pattern(count, inl_max_lsb=inl_max_lsb, dnl_max_lsb=dnl_max_lsb,
+                               seed=seed)
+    k = np.arange(count)
+    return first + offset_lsb * step + (k + inl) * step * (1.0 + gain_error)
 
 
 def survey_adc_energy_j(bits: int, sample_rate_hz: float) -> float:
@@ -188,6 +246,7 @@ class _Converter:
     energy_per_conversion_j: float
     polarity: Polarity = "bipolar"
     transfer_levels_v: np.ndarray | None = field(default=None, repr=False, compare=False)
+    output_levels_v: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "bits", _check_bits(self.bits))
@@ -202,6 +261,12 @@ class _Converter:
                 raise ConfigError("transfer_levels_v: need 2**bits - 1 increasing levels")
             levels.setflags(write=False)
             object.__setattr__(self, "transfer_levels_v", levels)
+        if self.output_levels_v is not None:
+            out = np.array(self.output_levels_v, dtype=float)
+            if out.shape != (2 ** self.bits,):
+                raise ConfigError("output_levels_v: need 2**bits output levels")
+            out.setflags(write=False)
+            object.__setattr__(self, "output_levels_v", out)
 
     @property
     def lsb_v(self) -> float:
@@ -241,7 +306,8 @@ class Adc(_Converter):
     polarity
         "bipolar" or "unipolar".
     transfer_levels_v
-        Optional non-ideal code transition levels (see :func:`random_transfer_levels`).
+        Optional non-ideal code transition levels, shape ``(2**bits - 1,)`` (V; see
+        :func:`static_levels`, which :meth:`from_card` uses).
     """
 
     def convert(self, x: np.ndarray) -> Conversion:
@@ -249,41 +315,47 @@ class Adc(_Converter):
         return self._convert(x)
 
     @classmethod
-    def from_card(cls, card: str | Path | object = "converters", *,
-                  rng: np.random.Generator | None = None, **overrides) -> Adc:
-        """The ADC of a converters card (``adc_*`` parameters); INL needs ``rng``."""
-        return _from_card(cls, "adc", card, rng, overrides)
+    def from_card(cls, card: str | Path | object = "converters", **overrides) -> Adc:
+        """The ADC of a converters card (``adc_*`` parameters, with its offset, gain
+        error, INL and DNL); ``overrides`` replace card values (``bits=8``,
+        ``inl_max_lsb=0`` ...)."""
+        return _from_card(cls, "adc", card, overrides)
 
 
 @dataclass(frozen=True)
 class Dac(_Converter):
     """Digital-to-analog converter; same parameters as :class:`Adc` (unipolar by default
-    in the card).  :meth:`convert` maps wanted analog values to the nearest code and back,
-    i.e. what a digital value becomes after the DAC; :meth:`output` maps codes."""
+    in the card), with ``output_levels_v`` (shape ``(2**bits,)``, V) for a non-ideal
+    transfer.  :meth:`convert` maps wanted analog values to the nearest code and to
+    what the DAC puts out for it; :meth:`output` maps codes."""
 
     def convert(self, x: np.ndarray) -> Conversion:
         """Analog output for wanted values ``x`` (V): quantized, with the clip count."""
-        return self._convert(x)
+        c = self._convert(x)
+        if self.output_levels_v is None:
+            return c
+        return Conversion(c.codes, self.output(c.codes), c.clipped, c.energy_j)
 
     def output(self, codes: np.ndarray) -> np.ndarray:
-        """Output voltage of integer codes (V), with the static non-linearity if any."""
+        """Output voltage of integer codes (V), with the static errors if any."""
         codes = np.asarray(codes)
         ideal = dequantize(codes, bits=self.bits, full_scale_v=self.full_scale_v,
                            polarity=self.polarity)
-        if self.transfer_levels_v is None:
-            return ideal
-        low, high = self.range_v
-        edges = np.concatenate([[low], self.transfer_levels_v, [high]])
-        return 0.5 * (edges[codes] + edges[codes + 1])
+        return ideal if self.output_levels_v is None else self.output_levels_v[codes]
 
     @classmethod
-    def from_card(cls, card: str | Path | object = "converters", *,
-                  rng: np.random.Generator | None = None, **overrides) -> Dac:
-        """The DAC of a converters card (``dac_*`` parameters); INL needs ``rng``."""
-        return _from_card(cls, "dac", card, rng, overrides)
+    def from_card(cls, card: str | Path | object = "converters", **overrides) -> Dac:
+        """The DAC of a converters card (``dac_*`` parameters, with its static errors);
+        ``overrides`` as for :meth:`Adc.from_card`."""
+        return _from_card(cls, "dac", card, overrides)
 
 
-def _from_card(cls, prefix: str, card, rng, overrides):
+#: Static-error parameters of each converter in the card (``adc_`` / ``dac_`` + name).
+STATIC_ERRORS: tuple[str, ...] = ("offset_lsb", "gain_error", "inl_max_lsb", "dnl_max_lsb",
+                                  "nonlinearity_seed")
+
+
+def _from_card(cls, prefix: str, card, overrides):
     from cosim.devices.cards import Card, load_card
 
     if not isinstance(card, Card):
@@ -295,26 +367,25 @@ def _from_card(cls, prefix: str, card, rng, overrides):
         "energy_per_conversion_j": float(card[f"{prefix}_energy_per_conversion_j"]),
         "polarity": "bipolar" if prefix == "adc" else "unipolar",
     }
-    inl = float(card.params[f"{prefix}_inl_rms_lsb"].value) \
-        if f"{prefix}_inl_rms_lsb" in card.params else 0.0
-    inl = float(overrides.pop("inl_rms_lsb", inl))
-    unknown = set(overrides) - set(values)
+    errors = {k: float(card[f"{prefix}_{k}"]) for k in STATIC_ERRORS
+              if f"{prefix}_{k}" in card.params}
+    unknown = set(overrides) - set(values) - set(STATIC_ERRORS)
     if unknown:
         raise ConfigError(f"{cls.__name__}.from_card: unknown override(s) {sorted(unknown)}; "
-                          f"allowed: {sorted(values) + ['inl_rms_lsb']}")
-    values.update(overrides)
-    if inl > 0:
-        if rng is None:
-            raise ConfigError(f"{prefix}_inl_rms_lsb = {inl} in card {card.name!r}: pass "
-                              "rng=np.random.default_rng(seed) to draw the non-linearity")
-        values["transfer_levels_v"] = random_transfer_levels(
-            values["bits"], values["full_scale_v"], inl_rms_lsb=inl, rng=rng,
-            polarity=values["polarity"])
+                          f"allowed: {sorted(values) + list(STATIC_ERRORS)}")
+    errors.update({k: float(v) for k, v in overrides.items() if k in STATIC_ERRORS})
+    values.update({k: v for k, v in overrides.items() if k not in STATIC_ERRORS})
+    seed = int(errors.pop("nonlinearity_seed", 0))
+    if any(errors.values()):
+        levels = static_levels(values["bits"], values["full_scale_v"], kind=prefix,
+                               seed=seed, polarity=values["polarity"], **errors)
+        values["transfer_levels_v" if prefix == "adc" else "output_levels_v"] = levels
     return cls(**values)
 
 
 CONVERTERS: dict[str, type[_Converter]] = {"adc": Adc, "dac": Dac}
 """Converter classes by name."""
 
-__all__ = ["Adc", "CONVERTERS", "Conversion", "Dac", "POLARITIES", "Polarity", "dequantize",
-           "lsb", "quantize", "random_transfer_levels", "survey_adc_energy_j"]
+__all__ = ["Adc", "CONVERTERS", "Conversion", "Dac", "POLARITIES", "Polarity",
+           "STATIC_ERRORS", "dequantize", "lsb", "nonlinearity_pattern", "quantize",
+           "static_levels", "survey_adc_energy_j"]

@@ -21,8 +21,8 @@ scheduling, recording) and hands the rest to a :class:`Tile` through four method
 ``build(context)`` (class method)
     the tile of a run, from its :class:`TileContext` (config, cards, readout).
 
-Tiles are registered by name in :data:`cosim.hw.registry.TILES`; the run config names
-one (``hardware.architecture``).  The orchestrator talks to the backend through
+Tiles are registered by name in :data:`cosim.hw.registry.TILES`; a design names
+one (its ``tile`` value).  The orchestrator talks to the backend through
 :class:`Recorder` (what the hardware reports between checkpoints, its state).
 """
 

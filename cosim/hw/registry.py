@@ -1,4 +1,4 @@
-"""The tiles a run can name (``hardware.architecture``), by name.
+"""The tiles a run can name (a design's ``tile`` value), by name.
 
 A new tile is one module implementing :class:`cosim.hw.protocols.Tile` plus one line
 here (docs/hardware.md, "How to add a tile").  ``"ideal"`` is not a tile: it is plain

@@ -132,16 +132,23 @@ class Sequential:
         grads, dx = self.backward(dout, caches, input_grad=input_grad)
         return value, grads, out, dx
 
-    def predict(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """Predicted class indices (int64, shape (N,)), evaluated in batches."""
+    def predict(self, x: np.ndarray, batch_size: int = 256, *,
+                on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+        """Predicted class indices (int64, shape (N,)), evaluated in batches;
+        ``on_batch(samples_done)`` after each batch (a progress display)."""
         x = np.asarray(x)
-        out = [self.forward(x[i:i + batch_size]).argmax(axis=1)
-               for i in range(0, x.shape[0], batch_size)]
+        out = []
+        for i in range(0, x.shape[0], batch_size):
+            out.append(self.forward(x[i:i + batch_size]).argmax(axis=1))
+            if on_batch is not None:
+                on_batch(min(i + batch_size, x.shape[0]))
         return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
 
-    def accuracy(self, x: np.ndarray, labels: np.ndarray, batch_size: int = 256) -> float:
-        """Fraction of samples classified correctly."""
-        return float(np.mean(self.predict(x, batch_size) == np.asarray(labels)))
+    def accuracy(self, x: np.ndarray, labels: np.ndarray, batch_size: int = 256, *,
+                 on_batch: Callable[[int], None] | None = None) -> float:
+        """Fraction of samples classified correctly (``on_batch`` as in :meth:`predict`)."""
+        return float(np.mean(self.predict(x, batch_size, on_batch=on_batch)
+                             == np.asarray(labels)))
 
 
 class Trainer:

@@ -13,6 +13,7 @@ run's seed.  :func:`stored_weights` gives those weights as float arrays (what
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -96,7 +97,8 @@ def stored_weights(path: str | Path) -> tuple[Any, dict[str, np.ndarray]]:
 
 
 def evaluate(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
-             split: Literal["test", "val"] = "test", after_s: float = 0.0) -> EvalResult:
+             split: Literal["test", "val"] = "test", after_s: float = 0.0,
+             on_batch: Callable[[int, int], None] | None = None) -> EvalResult:
     """Accuracy of the run's stored weights, on its own or on other hardware.
 
     Parameters
@@ -112,6 +114,8 @@ def evaluate(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
         Retention time (s): the weight devices drift for this long after the checkpoint
         (``store.after(after_s)``, the device's drift law; :mod:`cosim.hw.policies`)
         before the evaluation.  Needs a weight store with a retention model.
+    on_batch : callable, optional
+        ``on_batch(images_done, images_total)`` after each evaluation batch (progress).
     """
     from cosim.config import override_config
     from cosim.orchestrator.run import prepare
@@ -145,7 +149,9 @@ def evaluate(path: str | Path, overrides: list[str] | tuple[str, ...] = (), *,
                               "was 0); evaluate on the test split")
     else:
         x, y = prep.x_test, prep.y_test
-    acc = prep.model.accuracy(x, y, config.training.eval_batch_size)
+    acc = prep.model.accuracy(x, y, config.training.eval_batch_size,
+                              on_batch=None if on_batch is None
+                              else lambda done: on_batch(done, int(x.shape[0])))
     total = int(x.shape[0])
     correct = int(round(acc * total))
     return EvalResult(float(acc), correct, total, wilson_interval(correct, total), split,

@@ -261,7 +261,8 @@ def train(config: RunConfig | None, out: str | Path, *, resume: bool = False,
           source_text: str = "", overrides: tuple[str, ...] | list[str] = (),
           overwrite: bool = False, progress: Progress | None = None, quiet: bool = False,
           engine=None, cache=None, allow_design_change: bool = False,
-          on_step: Callable[[int, dict], None] | None = None) -> TrainResult:
+          on_step: Callable[[int, dict], None] | None = None,
+          epochs: int | None = None) -> TrainResult:
     """Train the network of ``config`` on the simulated hardware; write the run file.
 
     Parameters
@@ -273,6 +274,13 @@ def train(config: RunConfig | None, out: str | Path, *, resume: bool = False,
         The run file (HDF5).
     resume : bool
         Continue ``out`` from its latest checkpoint.
+    epochs : int, optional
+        With ``resume``: train to this many epochs in total instead of the stored
+        ``training.epochs`` (extends a finished run; the stored config is updated).  The
+        result equals a straight run of ``epochs`` epochs bit for bit, so it is refused
+        where it could not: a cosine learning-rate schedule (its step sizes depend on
+        the run's total steps, including the steps already done), a
+        ``training.max_steps`` cap, or fewer steps than already done.
     source_text, overrides :
         The TOML text and dotted overrides the config came from (stored for reference).
     overwrite : bool
@@ -306,8 +314,13 @@ def train(config: RunConfig | None, out: str | Path, *, resume: bool = False,
                               f"it without a config (or with the same one), or start a new "
                               f"run file")
         config = stored
+        if epochs is not None and epochs != stored.training.epochs:
+            config = _extended_config(stored, epochs, run)
         design, changes = resume_design(run, config, allow_change=allow_design_change)
     else:
+        if epochs is not None:
+            raise ConfigError("epochs= is for resume; set training.epochs in the config "
+                              "of a new run")
         if config is None:
             raise ConfigError("train needs a config unless resuming")
         if out.is_dir():
@@ -328,9 +341,14 @@ def train(config: RunConfig | None, out: str | Path, *, resume: bool = False,
             run = RunFile.create(out, config.to_json(), source_text=source_text,
                                  overrides=overrides, overwrite=overwrite,
                                  data=data_description(prep), design_json=design.to_json())
-        elif changes:
-            ck = run.checkpoint()
-            run.replace_design(design.to_json(), 0 if ck is None else ck.step, changes)
+        else:
+            if changes:
+                ck = run.checkpoint()
+                run.replace_design(design.to_json(), 0 if ck is None else ck.step, changes)
+            if config is not stored:
+                _check_extension(prep, run, stored)
+                run.replace_config(config.to_json(),
+                                   f"training.epochs={config.training.epochs}")
         return _loop(prep, run, resume=resume, progress=progress, quiet=quiet,
                      on_step=on_step, t_call=t_call)
 
@@ -368,6 +386,39 @@ def resume_design(run: RunFile, config: RunConfig, *, allow_change: bool = False
     return current, [[k, a, b] for k, a, b in diff]
 
 
+def _extended_config(stored: RunConfig, epochs: int, run: RunFile) -> RunConfig:
+    """The stored config with ``training.epochs = epochs`` (refused where the extended
+    run could not equal a straight run of that length)."""
+    from cosim.config import override_config
+
+    t = stored.training
+    why = None
+    if t.lr_schedule != "constant":
+        why = (f"its learning-rate schedule is {t.lr_schedule!r}, which anneals over the "
+               f"run's total steps: the steps already done used step sizes of a "
+               f"{t.epochs}-epoch run, so the result could not equal a straight "
+               f"{epochs}-epoch run")
+    elif t.max_steps:
+        why = (f"training.max_steps = {t.max_steps} caps the run's length; more epochs "
+               f"would not change it")
+    if why is not None:
+        raise ConfigError(f"{run.path}: cannot extend to {epochs} epochs: {why}; start a "
+                          f"new run with --epochs {epochs} instead")
+    return override_config(stored, [f"training.epochs={int(epochs)}"])
+
+
+def _check_extension(prep: Prepared, run: RunFile, stored: RunConfig) -> None:
+    """Refuse an epoch count whose steps end before the checkpoint's."""
+    ck = run.checkpoint()
+    done = ck.step if ck is not None else 0
+    total = total_steps(prep.config, prep.x_train.shape[0])
+    if total < done:
+        raise ConfigError(f"{run.path}: --epochs {prep.config.training.epochs} means "
+                          f"{total} steps, but {done} are already done (the run file "
+                          f"holds {stored.training.epochs} planned epochs); give at least "
+                          f"{math.ceil(done * prep.config.training.epochs / total)}")
+
+
 def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, on_step,  # noqa: C901 - the training loop
           t_call: float) -> TrainResult:
     config, model, trainer, backend = prep.config, prep.model, prep.trainer, prep.backend
@@ -383,6 +434,9 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
         ck = run.checkpoint()
         if ck is not None:
             trainer.load_state_dict(ck.trainer)
+            # an extended run (resume with more epochs) keeps its schedule, only its
+            # recorded length changes (constant schedule; see _extended_config)
+            trainer.optimizer.total_steps = total
             if ck.backend is not None:
                 backend.load_state_dict(ck.backend)
             done = ck.step
@@ -395,7 +449,7 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
     pending = PendingWrites()
     rec = BackendRecorder(backend, pending)
     if progress is None:
-        progress = Progress(total, label=f"{run.path.name}: ", quiet=quiet)
+        progress = Progress(total, label=f"{run.path.name}: ", quiet=quiet, initial=done)
     if resume:
         progress.message(f"resuming at step {done}/{total}")
     run.commit(pending, None, status="running")
@@ -469,6 +523,7 @@ def _loop(prep: Prepared, run: RunFile, *, resume: bool, progress, quiet: bool, 
                 else:
                     run.commit(pending, None, status="interrupted")
                 progress.message(f"interrupted after step {done}; checkpoint written")
+                progress.close()
                 raise TrainingInterrupted(done, run.path, flag["signum"])
     if done == total and run.attrs().get("status") != "complete":
         run.commit(pending, None, status="complete")

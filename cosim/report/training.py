@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 from pathlib import Path
 
 import numpy as np
@@ -278,6 +279,52 @@ def hardware_description(run) -> dict[str, str]:
                         for k, v in (s.get("engines") or {}).items() if v)
     return {"design": name if name == tile else f"{name} ({tile} tiles)",
             "converters": f"{dac}/{adc}", "engines": engines or "-"}
+
+
+def write_comparison_report(cmp, out_html: str | Path, *,
+                            title: str = "bplight-cosim run comparison") -> Path:
+    """HTML report of a :class:`cosim.store.compare.RunComparison`: the settings that
+    differ, the final metrics, and the loss and accuracy curves of every run overlaid
+    (PNG in ``<stem>_files/`` next to the report, also embedded)."""
+    from cosim.store.compare import METRICS
+
+    out_html = Path(out_html)
+    png_dir = out_html.with_name(out_html.stem + "_files")
+    with user_path(png_dir, "report folder", "write the report to a writable directory"):
+        png_dir.mkdir(parents=True, exist_ok=True)
+    curves = plot_curves(dict(zip(cmp.labels, cmp.paths)), png_dir / "curves.png")
+    e = html.escape
+    head = "<tr><th></th>" + "".join(f"<th>{e(lab)}</th>" for lab in cmp.labels) + "</tr>"
+
+    def cell(v) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return e(json.dumps(v) if isinstance(v, (list, dict)) else str(v))
+
+    diff_rows = "".join(f"<tr><th>{e(k)}</th>" + "".join(f"<td>{cell(v)}</td>" for v in vals)
+                        + "</tr>" for k, vals in cmp.differences.items())
+    diff = (f"<table>{head}{diff_rows}</table>" if cmp.differences
+            else "<p>none: the runs have the same config</p>")
+    metric_rows = "".join(f"<tr><th>{e(t)}</th>" + "".join(f"<td>{cell(m[k])}</td>"
+                                                           for m in cmp.metrics) + "</tr>"
+                          for k, t in METRICS)
+    files = "".join(f"<li>{e(lab)}: {e(str(p))}</li>" for lab, p in zip(cmp.labels, cmp.paths))
+    text = f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{e(title)}</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #bbb;padding:3px 8px;text-align:right}}
+img{{max-width:100%}}.f{{color:#777;font-size:80%}}</style></head><body>
+<h1>{e(title)}</h1><ul>{files}</ul>
+<h2>Settings that differ</h2>{diff}
+<h2>Final metrics</h2><table>{head}{metric_rows}</table>
+<h2>Loss and accuracy</h2>{_img(curves)}
+</body></html>
+"""
+    with user_path(out_html, "report", "write the report to a writable directory"):
+        out_html.write_text(text, encoding="utf-8")
+    return out_html
 
 
 def _pct(v) -> str:

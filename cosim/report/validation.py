@@ -265,11 +265,15 @@ def machine_info() -> dict:
             "cpu": cpu, "cores": os.cpu_count()}
 
 
-def summary(results: Sequence, *, card_overrides: dict | None = None) -> dict:
-    """JSON summary of a validation run."""
-    from cosim.validate import PUBLISHED_CURVES_NOTE
+def summary(results: Sequence, *, card_overrides: dict | None = None,
+            partial: Sequence[str] | None = None) -> dict:
+    """JSON summary of a validation run; ``partial``: the ``--only`` names of a run of
+    some checks (recorded as ``"partial"``, None for a full run)."""
+    from cosim.validate import PUBLISHED_CURVES_NOTE, list_checks
 
     return {
+        "partial": None if not partial else {"only": list(partial),
+                                             "n_registered": len(list_checks())},
         "passed": all(r.passed for r in results),
         "n_checks": len(results),
         "n_failed": sum(not r.passed for r in results),
@@ -283,8 +287,13 @@ def summary(results: Sequence, *, card_overrides: dict | None = None) -> dict:
 
 
 def write_report(results: Sequence, out_dir: str | Path, *,
-                 card_overrides: dict | None = None, plots: bool = True) -> dict:
+                 card_overrides: dict | None = None, plots: bool = True,
+                 partial: Sequence[str] | None = None) -> dict:
     """Write ``summary.json``, ``index.html`` and one PNG per check into ``out_dir``.
+
+    ``partial``: the names a run of some checks was restricted to (``cosim validate
+    --only``); the report then says so (the command writes it to a directory of its own,
+    ``DIR/partial``, so the full report in ``DIR`` stays as it was).
 
     Returns
     -------
@@ -296,7 +305,7 @@ def write_report(results: Sequence, out_dir: str | Path, *,
     out = Path(out_dir)
     with user_path(out, "report directory", "give a writable report directory"):
         out.mkdir(parents=True, exist_ok=True)
-    data = summary(results, card_overrides=card_overrides)
+    data = summary(results, card_overrides=card_overrides, partial=partial)
     pngs: dict[str, str] = {}
     if plots:
         plt = _plt()
@@ -351,6 +360,10 @@ def _html(data: dict) -> str:
     verdict = "all checks passed" if data["passed"] else \
         f"{data['n_failed']} check(s) FAILED: {', '.join(data['failed'])}"
     overrides = ", ".join(f"{k} = {v}" for k, v in data["card_overrides"].items()) or "none"
+    part = data.get("partial")
+    if part:
+        verdict = (f"PARTIAL report ({data['n_checks']} of {part['n_registered']} checks, "
+                   f"--only {' '.join(part['only'])}): ") + verdict
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>bplight-cosim validation</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:auto}}

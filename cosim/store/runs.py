@@ -465,6 +465,30 @@ class RunFile:
             raise
         pending.clear()
 
+    def replace_config(self, config_json: str, added_override: str) -> None:
+        """Replace the stored config (atomically, like :meth:`commit`) and append
+        ``added_override`` to the recorded overrides, e.g. ``"training.epochs=4"`` when
+        a finished run is extended (``cosim train --resume --epochs 4``)."""
+        _remove_stale_tmp(self.path)
+        tmp = _tmp_name(self.path)
+        shutil.copyfile(self.path, tmp)
+        try:
+            h5py = _h5py()
+            with h5py.File(tmp, "a") as f:
+                old = f["config"]
+                attrs = dict(old.attrs)
+                del f["config"]
+                ds = f.create_dataset("config", data=config_json, dtype=h5py.string_dtype())
+                for k, v in attrs.items():
+                    ds.attrs[k] = v
+                ds.attrs["overrides"] = json.dumps(json.loads(attrs["overrides"])
+                                                   + [added_override])
+            sync_replace(tmp, self.path)
+        except BaseException:
+            if tmp.exists():
+                tmp.unlink()
+            raise
+
     # --- reading ----------------------------------------------------------------------
     def attrs(self) -> dict[str, Any]:
         """Root attributes (format, status, created, last_step, ...)."""

@@ -137,7 +137,8 @@ def _dask_client(scheduler):
 def run_sweep(spec: SweepSpec, out: str | Path | None = None, *, scheduler=None,
               workers: int | None = None, retry_failed: bool = False,
               point_timeout_s: float | None = None,
-              on_point: Callable[[Point, Outcome], None] | None = None) -> SweepReport:
+              on_point: Callable[[Point, Outcome], None] | None = None,
+              on_start: Callable[[int], None] | None = None) -> SweepReport:
     """Run the points of ``spec`` not yet done in ``out``; record each as it completes.
 
     Parameters
@@ -157,6 +158,8 @@ def run_sweep(spec: SweepSpec, out: str | Path | None = None, *, scheduler=None,
         runs inside a point still have their own ``spice_timeout_s``).
     on_point : callable, optional
         ``on_point(point, outcome)`` after each point is recorded (progress display).
+    on_start : callable, optional
+        ``on_start(n)`` once the points to execute are known (``n`` of them).
     """
     t0 = time.perf_counter()
     path = Path(out) if out is not None else default_out(spec)
@@ -178,6 +181,8 @@ def run_sweep(spec: SweepSpec, out: str | Path | None = None, *, scheduler=None,
             if st == "pending" or (st == "failed" and retry_failed):
                 todo.append(p)
         counts = {"ok": 0, "failed": 0}
+        if on_start is not None:
+            on_start(len(todo))
 
         def record(p: Point, o: Outcome) -> None:
             try:

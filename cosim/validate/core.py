@@ -178,6 +178,22 @@ def _load_all() -> None:
     import cosim.validate.readout  # noqa: F401
 
 
+def select_checks(only: Sequence[str] | None = None) -> list[CheckSpec]:
+    """The checks ``only`` names (full names or prefixes), in report order; all of them
+    when ``only`` is empty.  An unknown name is refused with the valid ones."""
+    specs = list_checks()
+    if not only:
+        return specs
+    chosen = []
+    for key in only:
+        hits = [s for s in specs if s.name == key or s.name.startswith(key)]
+        if not hits:
+            raise ConfigError(f"--only {key}: no validation check of that name or "
+                              f"prefix; valid: {', '.join(s.name for s in specs)}")
+        chosen.extend(h for h in hits if h not in chosen)
+    return [s for s in specs if s in chosen]
+
+
 def run_checks(card_overrides: Mapping[str, str | Path] | None = None,
                only: Sequence[str] | None = None, *, seed: int = 0, engine=None,
                cache=None, progress: Callable[[CheckResult], None] | None = None
@@ -207,16 +223,7 @@ def run_checks(card_overrides: Mapping[str, str | Path] | None = None,
         unknown parameter, a unit of the wrong dimension, a value outside its range) is
         raised: the cards given as overrides are loaded before any check runs.
     """
-    specs = list_checks()
-    if only:
-        chosen = []
-        for key in only:
-            hits = [s for s in specs if s.name == key or s.name.startswith(key)]
-            if not hits:
-                raise ConfigError(f"--only {key}: no validation check of that name or "
-                                  f"prefix; valid: {', '.join(s.name for s in specs)}")
-            chosen.extend(h for h in hits if h not in chosen)
-        specs = [s for s in list_checks() if s in chosen]
+    specs = select_checks(only)
     ctx = CheckContext(card_overrides, seed, engine, cache)
     results = []
     for spec in specs:

@@ -14,8 +14,9 @@ from cosim.devices.converters import (
     Dac,
     dequantize,
     lsb,
+    nonlinearity_pattern,
     quantize,
-    random_transfer_levels,
+    static_levels,
     survey_adc_energy_j,
 )
 from cosim.errors import ConfigError
@@ -49,29 +50,58 @@ def test_ideal_codes_match_floor_formula():
     assert np.array_equal(codes, np.floor((x + 0.5) * 1024).astype(int))
 
 
-def test_random_inl_is_seeded_pinned_and_has_requested_rms():
-    a = random_transfer_levels(12, 1.0, inl_rms_lsb=0.8, rng=np.random.default_rng(3))
-    b = random_transfer_levels(12, 1.0, inl_rms_lsb=0.8, rng=np.random.default_rng(3))
-    c = random_transfer_levels(12, 1.0, inl_rms_lsb=0.8, rng=np.random.default_rng(4))
-    assert np.array_equal(a, b) and not np.array_equal(a, c)
-    step = 1.0 / 4096
-    ideal = -0.5 + step * np.arange(1, 4096)
-    inl = (a - ideal) / step
-    assert abs(inl[0]) < 1e-9 and abs(inl[-1]) < 1e-9
-    assert np.sqrt(np.mean(inl ** 2)) == pytest.approx(0.8, rel=1e-9)
-    dnl = np.diff(a) / step - 1
-    assert dnl.min() > -1            # no missing codes
-    above, _ = quantize(a + 1e-12, bits=12, full_scale_v=1.0, transfer_levels_v=a)
-    below, _ = quantize(a - 1e-12, bits=12, full_scale_v=1.0, transfer_levels_v=a)
-    assert np.array_equal(above, np.arange(1, 4096)) and np.array_equal(below, np.arange(4095))
+@pytest.mark.parametrize(("bits", "inl", "dnl"), [(12, 0.8, 0.3), (16, 2.0, 0.5), (8, 1.0, 0.9)])
+def test_nonlinearity_pattern_is_seeded_pinned_and_has_the_card_maxima(bits, inl, dnl):
+    n = 2 ** bits - 1
+    a = nonlinearity_pattern(n, inl_max_lsb=inl, dnl_max_lsb=dnl, seed=3)
+    assert np.array_equal(a, nonlinearity_pattern(n, inl_max_lsb=inl, dnl_max_lsb=dnl,
+                                                  seed=3))
+    assert not np.array_equal(a, nonlinearity_pattern(n, inl_max_lsb=inl,
+                                                      dnl_max_lsb=dnl, seed=4))
+    assert a[0] == 0 and abs(a[-1]) < 1e-12
+    assert np.max(np.abs(a)) == pytest.approx(inl, abs=1e-12)
+    assert np.max(np.abs(np.diff(a))) == pytest.approx(dnl, abs=1e-12)
 
 
-def test_inl_needs_an_explicit_rng():
-    card = load_card("converters").with_values(adc_inl_rms_lsb=0.5)
-    with pytest.raises(ConfigError, match="rng"):
-        Adc.from_card(card)
-    adc = Adc.from_card(card, rng=np.random.default_rng(0))
+def test_static_levels_follow_the_offset_gain_and_inl_definitions():
+    bits, fs = 10, 1.0
+    step = fs / 2 ** bits
+    t = static_levels(bits, fs, kind="adc", offset_lsb=3.0, gain_error=0.01,
+                      inl_max_lsb=1.0, dnl_max_lsb=0.4, seed=5)
+    assert t[0] == pytest.approx(-0.5 + step + 3 * step, abs=1e-15)   # offset: first level
+    slope = (t[-1] - t[0]) / (t.size - 1)
+    assert slope / step - 1 == pytest.approx(0.01, rel=1e-9)          # gain: end points
+    inl = (t - (t[0] + slope * np.arange(t.size))) / slope
+    assert np.max(np.abs(inl)) == pytest.approx(1.0, abs=1e-9)
+    assert np.all(np.diff(t) > 0)
+    above, _ = quantize(t + 1e-12, bits=bits, full_scale_v=fs, transfer_levels_v=t)
+    below, _ = quantize(t - 1e-12, bits=bits, full_scale_v=fs, transfer_levels_v=t)
+    assert np.array_equal(above, np.arange(1, 2 ** bits))
+    assert np.array_equal(below, np.arange(2 ** bits - 1))
+    dac = static_levels(4, 1.0, kind="dac", offset_lsb=-1.0, polarity="unipolar")
+    assert np.allclose(dac, (np.arange(16) + 0.5 - 1.0) / 16, atol=1e-15)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"inl_max_lsb": 1.0, "dnl_max_lsb": 1.0}, "missing"),
+    ({"inl_max_lsb": 0.1, "dnl_max_lsb": 0.9}, "too small"),
+    ({"inl_max_lsb": -1.0, "dnl_max_lsb": 0.1}, "inl_max_lsb"),
+])
+def test_impossible_nonlinearity_is_refused(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        nonlinearity_pattern(4095, seed=0, **kwargs)
+
+
+def test_card_converters_carry_the_card_errors():
+    card = load_card("converters")
+    adc = Adc.from_card(card)
     assert adc.transfer_levels_v.shape == (2 ** adc.bits - 1,)
+    assert (adc.transfer_levels_v[0] - (adc.range_v[0] + adc.lsb_v)) / adc.lsb_v == \
+        pytest.approx(card["adc_offset_lsb"], abs=1e-6)
+    ideal = Adc.from_card(card, offset_lsb=0, gain_error=0, inl_max_lsb=0, dnl_max_lsb=0)
+    assert ideal.transfer_levels_v is None
+    with pytest.raises(ConfigError, match="unknown override"):
+        Adc.from_card(card, inl_rms_lsb=0.5)
 
 
 @pytest.mark.parametrize(("bits", "fs_hz", "expected_j"), [
@@ -91,7 +121,8 @@ def test_card_energy_is_the_survey_fit():
 
 @pytest.mark.parametrize("name", sorted(CONVERTERS))
 def test_every_converter_from_card_converts(name):
-    conv = CONVERTERS[name].from_card()
+    ideal = {"offset_lsb": 0, "gain_error": 0, "inl_max_lsb": 0, "dnl_max_lsb": 0}
+    conv = CONVERTERS[name].from_card(**ideal)
     low, high = conv.range_v
     x = np.linspace(low - 0.1, high + 0.1, 501)
     out = conv.convert(x)
@@ -99,16 +130,22 @@ def test_every_converter_from_card_converts(name):
     assert out.clipped == int(np.count_nonzero(~inside))
     assert np.all(np.abs(out.values[inside] - x[inside]) <= conv.lsb_v / 2 * (1 + 1e-9))
     assert out.energy_j == pytest.approx(x.size * conv.energy_per_conversion_j)
+    # with the card's errors: off by at most offset + gain x range + INL + 1/2 LSB
+    card = load_card("converters")
+    real = CONVERTERS[name].from_card(card).convert(x)
+    bound = (abs(card[f"{name}_offset_lsb"]) + abs(card[f"{name}_gain_error"]) * 2 ** conv.bits
+             + card[f"{name}_inl_max_lsb"] + 0.5 + 1e-6) * conv.lsb_v
+    err = (real.values - x) if name == "dac" else (out.values - real.values)
+    assert np.all(np.abs(err[inside][5:-5]) <= bound) and np.any(real.values != out.values)
 
 
-def test_dac_output_with_nonlinearity_is_bin_centre():
-    dac = Dac.from_card(bits=4, inl_rms_lsb=0.3, rng=np.random.default_rng(1))
+def test_dac_output_is_its_output_level():
+    dac = Dac.from_card(bits=4, inl_max_lsb=0.3, dnl_max_lsb=0.3)
     codes = np.arange(16)
     v = dac.output(codes)
-    assert np.all(np.diff(v) > 0)
-    c2, _ = quantize(v, bits=4, full_scale_v=dac.full_scale_v, polarity="unipolar",
-                     transfer_levels_v=dac.transfer_levels_v)
-    assert np.array_equal(c2, codes)
+    assert np.all(np.diff(v) > 0) and np.array_equal(v, dac.output_levels_v)
+    assert np.array_equal(dac.convert(dequantize(codes, bits=4, full_scale_v=dac.full_scale_v,
+                                                 polarity="unipolar")).values, v)
 
 
 @pytest.mark.parametrize("kwargs", [

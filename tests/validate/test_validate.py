@@ -57,10 +57,29 @@ def test_broken_photodetector_card_fails_the_quantum_limit(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 1
     assert "FAILED pd_quantum_limit" in err and "memristor_pulse_curve" not in err
-    data = json.loads((tmp_path / "r" / "summary.json").read_text())
+    data = json.loads((tmp_path / "r" / "partial" / "summary.json").read_text())
     assert data["failed"] == ["pd_quantum_limit"]
     value = {c["name"]: c["value"] for c in data["checks"]}["pd_quantum_limit"]
     assert value == pytest.approx(2.0 / 1.2501593, rel=1e-6)
+
+
+def test_only_writes_a_partial_report_beside_the_full_one(tmp_path, capsys):
+    out = tmp_path / "r"
+    out.mkdir()
+    full = {"summary.json": '{"n_checks": 99}\n', "index.html": "<p>full report</p>\n"}
+    for name, text in full.items():      # stands for the report of an earlier full run
+        (out / name).write_text(text, encoding="utf-8")
+    assert main(["validate", "--only", "dac_inl", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    for name, text in full.items():
+        assert (out / name).read_text(encoding="utf-8") == text, name
+    part = out / "partial"
+    data = json.loads((part / "summary.json").read_text())
+    assert [c["name"] for c in data["checks"]] == ["dac_inl_dnl"]
+    assert data["partial"] == {"only": ["dac_inl"], "n_registered": len(list_checks())}
+    assert "PARTIAL report (1 of" in (part / "index.html").read_text()
+    assert str(part / "index.html") in printed
+    assert (part / "dac_inl_dnl.png").exists() and not (out / "dac_inl_dnl.png").exists()
 
 
 def test_broken_tia_card_fails_the_noise_specification(tmp_path, capsys):
@@ -87,3 +106,24 @@ def test_unknown_check_and_card_names_are_refused(tmp_path, capsys):
     assert main(["validate", "--list"]) == 0
     listed = capsys.readouterr().out
     assert all(s.name in listed for s in list_checks())
+
+
+def test_converter_checks_measure_the_card_errors_and_fail_on_an_ideal_converter(
+        tmp_path, monkeypatch):
+    import cosim.devices.converters as conv
+
+    good = run_checks(None, ["adc_inl_dnl", "dac_inl_dnl"])
+    assert all(r.passed for r in good), [r.details for r in good]
+    adc = good[0].details
+    assert adc["inl_max_lsb_card"] == 2.0 and adc["missing_codes"] == 0
+    assert abs(adc["inl_max_lsb_measured"] - 2.0) <= 0.125     # histogram resolution
+    assert abs(adc["offset_lsb_measured"] - adc["offset_lsb_card"]) <= 1 / 32
+    # another card value: the model follows it and the measurement finds it
+    card = _broken_card(tmp_path, "converters", "adc_inl_max_lsb", "1.25")
+    r = run_checks({"converters": card}, ["adc_inl_dnl"])[0]
+    assert r.passed and abs(r.details["inl_max_lsb_measured"] - 1.25) <= 0.125
+    # an ideal converter (the static errors dropped) is caught by both checks
+    monkeypatch.setattr(conv, "static_levels", lambda *a, **k: None)
+    bad = run_checks(None, ["adc_inl_dnl", "dac_inl_dnl"])
+    assert not any(r.passed for r in bad)
+    assert bad[0].value >= 2.0 - 0.125 and bad[1].value >= 1.5
