@@ -10,10 +10,11 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from cosim.errors import ConfigError
-from cosim.hw import TILES, HardwareConfig, build_hardware
+from cosim.hw import TILES, build_hardware
 from cosim.hw.records import CircuitRecord, compare, deck
 from cosim.netlist import parse_netlist
 from cosim.nn import Linear, Sequential
+from tests.helpers import hardware
 
 
 @pytest.fixture(autouse=True)
@@ -27,9 +28,9 @@ def _products(name: str, noise: bool):
     three products, the forward signal samples, and the records."""
     model = Sequential([Linear("fc1", 20, 6)], input_shape=(20,))
     model.initialize(np.random.default_rng(0))
-    cfg = HardwareConfig(architecture=name, noise=noise, tile_rows=8, tile_cols=4,
-                         electrical_engine="twin")
-    backend, store = build_hardware(cfg, model, np.random.default_rng(1))
+    cfg, design = hardware(name, noise=noise, tile_rows=8, tile_cols=4,
+                           electrical_engine="twin")
+    backend, store = build_hardware(cfg, model, np.random.default_rng(1), design=design)
     rng = np.random.default_rng(2)
     W = np.array(store.weight("fc1"))
     X = np.abs(rng.standard_normal((9, 20)))
