@@ -25,8 +25,14 @@ Layout::
                            (no layout attribute) and still read and resume
     /signals/<layer>/<step>/<name>   sampled signals (optical powers W, currents A,
                                      voltages V, ADC codes)
-    /netlists/<sha256>     netlist text of every tile circuit used
-    /netlist_index/        layer, phase, step, tile, sha256
+    /netlists/<sha256>     netlist texts, each once: templates of circuit records, and
+                           netlists carrying their own stimulus (spot checks, spice runs)
+    /netlist_index/        layer, phase, step (global training step, 1-based), tile,
+                           sha256, record (path of the circuit record, or ""; absent in
+                           files written before records existed)
+    /circuit_records/<layer>/<phase>/<step>/<tile>/{stimulus,outputs}/<name>
+                           a product's stimulus and recorded outputs (SI arrays); attrs
+                           kind, tolerance, template_sha256 (cosim.hw.records)
     /spot_checks/          layer, phase, step, max_abs_error, rel_error, netlist_sha256
     /hardware_stats/       epoch, step, layer, phase, products, samples, saturated_tia,
                            clipped_adc, below_noise_floor, saturated_weights (counts

@@ -11,8 +11,8 @@ import pytest
 
 from cosim.cli.main import main
 from cosim.hw.records import CircuitRecord, compare
-from cosim.spice.rawfile import read_raw
 from cosim.netlist import read_netlist
+from cosim.spice.rawfile import read_raw
 from cosim.store.runs import RunFile
 
 TINY = ["--set=model.width=0.34", "--set=data.train_limit=64", "--set=data.test_limit=32",
