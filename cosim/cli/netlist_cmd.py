@@ -52,20 +52,31 @@ def register(subparsers) -> None:
                      help="time limit of the run in seconds (default 120)")
     run.set_defaults(func=cmd_run)
 
-    extract = sub.add_parser("extract", help="write the netlist a layer step used in a run",
-                             description="Write the netlist text a tile of a layer used at a "
-                                         "training step, as stored (by sha256) in a run file; "
-                                         "the file re-runs with 'cosim netlist run'.")
+    extract = sub.add_parser("extract", help="write the circuit a layer step used in a run",
+                             description="Write the circuit a tile of a layer used at a "
+                                         "training step, with that product's stimulus "
+                                         "(its template, stored by sha256 in the run file, "
+                                         "with the recorded inputs as PWL rows and a .tran "
+                                         "that holds one row per symbol); the file re-runs "
+                                         "with 'cosim netlist run' or plain 'ngspice -b'. "
+                                         "Records are kept at the steps whose signals are "
+                                         "sampled (training.signal_every_steps, and step 1).")
     extract.add_argument("run_file", type=Path, metavar="RUN.h5", help="training run file")
     extract.add_argument("--layer", required=True, help="layer name (e.g. conv1, fc3)")
     extract.add_argument("--step", type=int, required=True, metavar="N",
-                         help="global training step (1-based)")
+                         help="global training step, 1-based, as in the metrics table "
+                              "(an unknown one lists the stored steps)")
     extract.add_argument("--phase", default="forward",
                          choices=("forward", "backward", "gradient"),
                          help="product of the layer step (default forward)")
     extract.add_argument("--tile", default=None, metavar="K",
                          help="tile id (default: the first stored for that layer step)")
     extract.add_argument("-o", "--output", type=Path, required=True, help="netlist file to write")
+    extract.add_argument("--check", action="store_true",
+                         help="also run the written circuit in ngspice and compare it with "
+                              "the outputs the run recorded (exit 1 if beyond tolerance)")
+    extract.add_argument("--timeout", type=float, default=120.0, metavar="S",
+                         help="time limit of the --check run in seconds (default 120)")
     extract.set_defaults(func=cmd_extract)
 
     _register_diff_plot(sub)
@@ -244,16 +255,49 @@ def _print_vectors(result) -> None:
 
 
 def cmd_extract(args) -> int:
-    """Write the stored netlist of ``--layer`` at ``--step`` from a run file."""
+    """Write the circuit of ``--layer`` at ``--step`` from a run file: a circuit record
+    rebuilt with its stimulus (:func:`cosim.hw.records.deck`), else the stored text."""
     from cosim.store.runs import RunFile
 
     run = RunFile(args.run_file)
     sha, row = run.find_netlist(args.layer, args.step, args.phase, args.tile)
-    text = run.netlist(sha)
-    _write_text(args.output, text)
-    print(f"wrote {args.output}: layer {row['layer']} {row['phase']} step {row['step']} "
-          f"tile {row['tile']} (sha256 {sha[:12]})")
-    return 0
+    where = (f"layer {row['layer']} {row['phase']} step {row['step']} tile {row['tile']}")
+    path = row.get("record", "")
+    if not path:
+        _write_text(args.output, run.netlist(sha))
+        print(f"wrote {args.output}: {where} (sha256 {sha[:12]})")
+        if "record" not in row and row["tile"] not in ("spot_check", "all"):
+            print("note: this run file predates circuit records: the text is the tile's "
+                  "circuit template, its sources at DC 0, not that step's stimulus; train "
+                  "again with this cosim to record the stimulus")
+        if args.check:
+            raise ConfigError("--check needs a circuit record (this netlist has none); "
+                              "re-run it with 'cosim netlist run'")
+        return 0
+    from cosim.hw.records import CircuitRecord, deck
+
+    data = run.circuit_record(path)
+    record = CircuitRecord(tile=str(row["tile"]), kind=data["kind"],
+                           template=run.netlist(sha), stimulus=data["stimulus"],
+                           outputs=data["outputs"], tolerance=data["tolerance"])
+    circuit = deck(record)
+    circuit.title = f"{where}: {circuit.title}"
+    _write_text(args.output, circuit.render())
+    rows = next(iter(record.stimulus.values())).shape
+    print(f"wrote {args.output}: {where}, recorded stimulus ({', '.join(record.stimulus)}; "
+          f"{rows[0]} rows) in template sha256 {sha[:12]}; {circuit.analyses[0].render()}")
+    if not args.check:
+        return 0
+    from cosim.hw.records import compare
+    from cosim.spice import SpiceEngine
+
+    with SpiceEngine(workers=1, timeout_s=_timeout_s(args)) as engine:
+        result = engine.run(circuit, circuit.analyses[0])
+    name, err, ok = compare(record, result)
+    unit = {"v": "V", "a": "A"}.get(name.rsplit("_", 1)[-1], "")
+    print(f"ngspice vs the recorded {name}: max |error| {err:.3g} {unit} (tolerance "
+          f"{record.tolerance:.3g} {unit}): {'reproduced' if ok else 'NOT reproduced'}")
+    return 0 if ok else 1
 
 
 # ----------------------------------------------------------------------------- diff, plot

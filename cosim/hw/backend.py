@@ -320,6 +320,8 @@ class HardwareBackend:
         self._spot: list[dict] = []
         self._netlists: dict[str, str] = {}
         self._index: list[dict] = []
+        # (layer, phase, tile) -> (step, CircuitRecord) of the last product
+        self._records: dict[tuple[str, str, str], tuple[int, object]] = {}
         self._samples: dict[str, dict[str, np.ndarray]] = {}
         self._shas: dict[str, str] = {}          # netlist text -> sha256 (memo)
         self._buffers: dict[tuple[str, str, str], np.ndarray] = {}
@@ -404,14 +406,14 @@ class HardwareBackend:
             s_x[:] = np.where(s_x > 0, np.ldexp(1.0, np.frexp(s_x)[1]), 0.0)
         u, lit = _dac_signed(U, s_x, self.dac_bits, signed=u_min < 0,
                              out=self._scratch(layer, phase, "dac", U.shape))
-        samples = {} if phase == "forward" else None
+        samples: dict = {}       # the first tile's signals (small copies)
         row_scale = np.broadcast_to(np.multiply(s_x, a_scale), (b,))
         y = self.tiles.matmul(u, loaded, rng=self.rng, counts=counts, samples=samples,
                               lit=lit, row_scale=row_scale)
         self.stats.add(layer, phase, products=1, saturated_weights=over, **counts)
         if phase == "forward":
             self._samples[layer] = samples
-            self._record_circuits(layer, loaded, u, samples)
+        self._record_circuits(layer, phase, loaded, u, samples)
         if self.probe:
             self._probe(layer, phase, y, U @ A.T)
         return y
@@ -455,10 +457,10 @@ class HardwareBackend:
         r = np.random.default_rng([self.spot_seed, self.step, zlib.crc32(layer.encode())])
         return bool(r.random() < self.config.spot_check)
 
-    def _add_netlist(self, layer: str, tile: str, text: str) -> str:
+    def _add_netlist(self, layer: str, phase: str, tile: str, text: str) -> str:
         sha = self._sha(text)
         self._netlists[sha] = text
-        self._index.append({"layer": layer, "phase": "forward", "step": self.step,
+        self._index.append({"layer": layer, "phase": phase, "step": self.step,
                             "tile": tile, "sha256": sha})
         return sha
 
@@ -471,16 +473,21 @@ class HardwareBackend:
             sha = self._shas[text] = _sha(text)
         return sha
 
-    def _record_circuits(self, layer: str, loaded: Loaded, u: np.ndarray,
+    def _record_circuits(self, layer: str, phase: str, loaded: Loaded, u: np.ndarray,
                          samples: dict) -> None:
-        """Index the netlists of a forward product; record its spot check if due."""
-        circuits = self.tiles.circuits(loaded, u, samples, spot=self._spot_due(layer))
+        """Index the netlists of a product and keep its circuit records (the last of
+        each layer, phase and tile until :meth:`circuit_records` is called); record its
+        spot check if due (forward products)."""
+        spot_due = phase == "forward" and self._spot_due(layer)
+        circuits = self.tiles.circuits(loaded, u, samples, spot=spot_due)
         for tile, text in circuits.netlists:
-            self._add_netlist(layer, tile, text)
+            self._add_netlist(layer, phase, tile, text)
+        for rec in circuits.records:
+            self._records[(layer, phase, rec.tile)] = (self.step, rec)
         spot = circuits.spot
         if spot is not None:
             sha = self._sha(spot.netlist) if spot.listed else \
-                self._add_netlist(layer, "spot_check", spot.netlist)
+                self._add_netlist(layer, phase, "spot_check", spot.netlist)
             self._spot_record(layer, spot.twin, spot.spice, sha, spot.full_scale)
 
     def _spot_record(self, layer: str, twin: np.ndarray, spice: np.ndarray, sha: str,
@@ -504,8 +511,19 @@ class HardwareBackend:
         return out
 
     def tile_netlist_index(self) -> list[dict]:
-        """``{"layer", "phase", "step", "tile", "sha256"}`` since the last call."""
+        """``{"layer", "phase", "step", "tile", "sha256"}`` since the last call: the
+        netlists that carry their own stimulus (spice-engine runs, spot checks)."""
         out, self._index = self._index, []
+        return out
+
+    def circuit_records(self) -> list[dict]:
+        """``{"layer", "phase", "step", "tile", "sha256", "record"}`` since the last
+        call: per layer, phase and tile the last product's circuit record
+        (:class:`cosim.hw.records.CircuitRecord`; ``sha256`` that of its template)."""
+        out = [{"layer": layer, "phase": phase, "step": step, "tile": tile,
+                "sha256": self._sha(rec.template), "record": rec}
+               for (layer, phase, tile), (step, rec) in self._records.items()]
+        self._records = {}
         return out
 
     def signal_samples(self) -> dict[str, dict[str, np.ndarray]]:
@@ -578,6 +596,9 @@ class IdealHardware(IdealBackend):
         return {}
 
     def tile_netlist_index(self) -> list[dict]:
+        return []
+
+    def circuit_records(self) -> list[dict]:
         return []
 
     def signal_samples(self) -> dict[str, dict[str, np.ndarray]]:

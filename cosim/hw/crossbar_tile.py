@@ -44,6 +44,8 @@ BOLTZMANN_J_PER_K = conversion.BOLTZMANN_J_PER_K
 XBAR_ENGINES: tuple[str, ...] = ("ideal", "twin", "spice")
 #: Rows of a product sent through ngspice by a spot check.
 SPOT_CHECK_ROWS = 8
+#: Hold time of one row in a record's transient (s; the array is resistive, so any).
+RECORD_SYMBOL_S = 1e-6
 
 
 def read_transfer(g: np.ndarray, *, wire_resistance_ohm: float, driver_resistance_ohm: float,
@@ -232,6 +234,7 @@ class CrossbarTiles:
         self.swing_v = float(swing_v)
         self.spice_engine = spice_engine
         self.last_netlist = None
+        self._templates: dict[tuple, str] = {}   # (rows, cols, engine) -> record template
 
     # ------------------------------------------------------------------ the Tile protocol
     @classmethod
@@ -284,14 +287,17 @@ class CrossbarTiles:
 
     def circuits(self, loaded: Loaded, u: np.ndarray, samples: dict, *,
                  spot: bool) -> Circuits:
-        """The read netlists of every tile array (``"i,j+"``, ``"i,j-"``, driven by the
-        first input row) at spot-check steps or with the spice engine; the spot check:
-        the first :data:`SPOT_CHECK_ROWS` rows on tile (0, 0)'s positive array, native
-        solver against ngspice ``.op``."""
+        """Tile (0, 0)'s arrays as records (:meth:`records`; not with the spice
+        engine, whose netlists are listed); the read netlists of every tile array
+        (``"i,j+"``, ``"i,j-"``, driven by the first input row) at spot-check steps or
+        with the spice engine; the spot check: the first :data:`SPOT_CHECK_ROWS` rows
+        on tile (0, 0)'s positive array, native solver against ngspice ``.op``."""
         out = Circuits()
+        transfers = loaded.state
+        if transfers["engine"] != "spice":
+            out.records.extend(self.records(transfers, u))
         if not (spot or self.electrical_engine == "spice"):
             return out
-        transfers = loaded.state
         _, _, _, ne = transfers["shape"]
         rows = u[:SPOT_CHECK_ROWS]
         for (i, j), (gp, gn, _, _) in transfers["tiles"].items():
@@ -304,6 +310,40 @@ class CrossbarTiles:
             if spot and (i, j) == (0, 0):
                 twin, spice = self.spot_currents(gp, rows[:, :ne] * self.v_read)
                 out.spot = SpotCheck(twin, spice, text, self.i_fs_a, listed=True)
+        return out
+
+    def records(self, transfers: dict, u: np.ndarray) -> list:
+        """``"crossbar_rows"`` records (:mod:`cosim.hw.records`) of tile (0, 0)'s
+        arrays ``"0,0+"`` and ``"0,0-"``: their conductances (S), the row voltages (V) of
+        the first :data:`cosim.hw.records.RECORD_ROWS` rows of the product and the
+        column currents the product's engine computed for them (before the noise and
+        the pair difference).  The template is the array's read netlist as that engine
+        stands for it (the ideal engine and the gradient's pattern: no wire, driver or
+        sense resistance)."""
+        from cosim.hw.records import RECORD_ROWS, CircuitRecord
+
+        _, _, me, ne = transfers["shape"]
+        engine = transfers["engine"]
+        gp, gn, sp, sn = transfers["tiles"][(0, 0)]
+        v = np.zeros((min(u.shape[0], RECORD_ROWS), ne))
+        seg = u[:v.shape[0], :ne]
+        v[:, :seg.shape[1]] = seg * self.v_read
+        options = self._options() if engine == "twin" else dict.fromkeys(self._options(), 0.0)
+        key = (ne, me, engine)
+        if key not in self._templates:
+            self._templates[key] = build_crossbar_read(
+                np.full((ne, me), self.g_min), np.zeros(ne), **options,
+                title=f"crossbar tile array {ne}x{me}, engine {engine}").render(
+                    with_analyses=False)
+        lsb_a = conversion.adc_range(self.adc_bits, self.adc_fs_v)[2] / abs(self.z_ohm)
+        out = []
+        for label, g, solve in (("0,0+", gp, sp), ("0,0-", gn, sn)):
+            out.append(CircuitRecord(
+                tile=label, kind="crossbar_rows", template=self._templates[key],
+                stimulus={"conductance_s": np.array(g, dtype=float), "row_voltage_v": v,
+                          "symbol_period_s": np.array(RECORD_SYMBOL_S)},
+                outputs={"column_current_a": self._currents(engine, g, solve, v)},
+                tolerance=lsb_a / 2))
         return out
 
     def spot_currents(self, g: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -289,20 +289,22 @@ class MziMeshTiles:
 
     def circuits(self, loaded: Loaded, u: np.ndarray, samples: dict, *,
                  spot: bool) -> Circuits:
-        """The readout chain of every tile (the circuit the twin stands for); the spot
-        check: the first tile's detector powers through the noiseless twin and ngspice."""
-        from cosim.netlist import Op
-        from cosim.readout import build_readout_chain
+        """With the twin readout, the first tile's readout channels as a record (the
+        sampled detector powers as PWL rows, :func:`cosim.hw.records.readout_record`);
+        the spot check: the same detector powers through the noiseless twin and
+        ngspice."""
+        from cosim.hw.records import readout_record, readout_template
 
         out = Circuits()
-        mi, nj, me, _ = loaded.state["shape"]
-        if me not in self._chain_texts:
-            circ = build_readout_chain(self.spec, me, title=f"mzi tile readout: {me} "
-                                                            f"channel(s)")
-            circ.analyses.append(Op())
-            self._chain_texts[me] = circ.render()
-        text = self._chain_texts[me]
-        out.netlists.extend((f"{i},{j}", text) for i in range(mi) for j in range(nj))
+        if self.electrical_engine == "twin" and "optical_power_w" in samples:
+            ch = samples["optical_power_w"].shape[1]
+            if ch not in self._chain_texts:
+                self._chain_texts[ch] = readout_template(
+                    self.spec, ch, f"mzi tile readout: {ch} channel(s)")
+            rec = readout_record("0,0", self.spec, self.twin_quiet, samples,
+                                 self._chain_texts[ch])
+            if rec is not None:
+                out.records.append(rec)
         if spot and "optical_power_w" in samples:
             p = samples["optical_power_w"]
             circ, analysis = self.spice.circuit(p[..., 0], p[..., 1])

@@ -326,7 +326,7 @@ class PhotonicTiles:
         self._buffers: dict[tuple, np.ndarray] = {}   # work arrays of the fused path
         self._zero = None            # (drop, through) of weight 0
         self._ring_k = None          # constants of the compiled ring response
-        self._chain_texts: dict[int, str] = {}   # channel count -> readout chain netlist
+        self._chain_texts: dict[int, str] = {}   # channel count -> record template
 
     # ------------------------------------------------------------------ weights -> bank
     def transfers(self, a: np.ndarray, *, levels_bits: int | None = None
@@ -501,25 +501,36 @@ class PhotonicTiles:
 
     def circuits(self, loaded: Loaded, u: np.ndarray, samples: dict, *,
                  spot: bool) -> Circuits:
-        """The readout chain of every tile (the circuit the twin stands for, the same
-        text for every tile: :meth:`chain_netlist`), or with the spice engine the
-        netlist ngspice ran (tile ``"all"``); the spot check: the first tile's detector
-        powers (``samples``) through the noiseless twin and ngspice."""
+        """With the twin readout, the first tile's readout channels as a record: the
+        readout chain of the sampled channels with the product's detector powers of the
+        sampled rows (``samples``) as PWL rows (:func:`cosim.hw.records.
+        readout_record`); with the spice engine the netlist ngspice ran (tile
+        ``"all"``); with the ideal readout no circuit stands for the product.  The spot
+        check: the same detector powers through the noiseless twin and ngspice."""
+        from cosim.hw.records import readout_record
+
         out = Circuits()
-        state = loaded.state
-        mi, nj, me, _ = state.shape if isinstance(state, TileColumns) else state[0].shape
         if self.electrical_engine == "spice" and self.last_netlist:
             out.netlists.append(("all", self.last_netlist))
-        else:
-            if me not in self._chain_texts:          # the same circuit every step
-                self._chain_texts[me] = self.chain_netlist(me)
-            text = self._chain_texts[me]
-            out.netlists.extend((f"{i},{j}", text) for i in range(mi) for j in range(nj))
+        elif self.electrical_engine == "twin" and "optical_power_w" in samples:
+            rec = readout_record("0,0", self.spec, self.twin_quiet, samples,
+                                 self._record_template(samples["optical_power_w"].shape[1]))
+            if rec is not None:
+                out.records.append(rec)
         if spot and "optical_power_w" in samples:
             p = samples["optical_power_w"]
             v_twin, v_spice, text = self.readout_check(p[..., 0], p[..., 1])
             out.spot = SpotCheck(v_twin, v_spice, text, self.spec.adc_full_scale_v / 2)
         return out
+
+    def _record_template(self, channels: int) -> str:
+        """:func:`cosim.hw.records.readout_template` of ``channels`` (kept)."""
+        from cosim.hw.records import readout_template
+
+        if channels not in self._chain_texts:      # the same circuit every step
+            self._chain_texts[channels] = readout_template(
+                self.spec, channels, f"photonic tile readout: {channels} channel(s)")
+        return self._chain_texts[channels]
 
     # ------------------------------------------------------------------ one product
     def matmul_transfers(self, u_signed: np.ndarray, transfers, *,
@@ -778,14 +789,3 @@ class PhotonicTiles:
         circ.analyses.append(analysis)
         text = circ.render()
         return self.twin_quiet.read(pd, pt), self.spice.read(pd, pt), text
-
-    def chain_netlist(self, channels: int) -> str:
-        """Netlist text of the readout chain with ``channels`` channels (DC drive): the
-        circuit the twin engine stands for, with an .op analysis."""
-        from cosim.netlist import Op
-        from cosim.readout import build_readout_chain
-
-        circ = build_readout_chain(self.spec, channels, title=f"photonic tile readout: "
-                                                              f"{channels} channel(s)")
-        circ.analyses.append(Op())
-        return circ.render()

@@ -16,8 +16,11 @@ scheduling, recording) and hands the rest to a :class:`Tile` through four method
     (b, m), each row times ``row_scale`` (the operands' units); counters added into
     ``counts`` (keys :data:`COUNTERS`), signals of the first tile into ``samples``.
 ``circuits(loaded, u, samples, spot=...)``
-    the netlists the product used (labelled by tile) and, when a spot check is due, the
-    same readout through ngspice (:class:`SpotCheck`).
+    the circuits the product used: the first tile's as a template with the product's
+    stimulus and outputs (:class:`cosim.hw.records.CircuitRecord`), netlists that carry
+    their own stimulus (labelled by tile) and, when a spot check is due, the same
+    readout through ngspice (:class:`SpotCheck`).  Called for every product, of every
+    phase.
 ``build(context)`` (class method)
     the tile of a run, from its :class:`TileContext` (config, cards, readout).
 
@@ -93,11 +96,16 @@ class SpotCheck:
 
 @dataclass
 class Circuits:
-    """What a forward product ran: ``netlists`` as ``(tile label, netlist text)`` in
-    index order, and the spot check if one was due."""
+    """What a product ran: ``netlists`` as ``(tile label, netlist text)`` of circuits
+    that carry their own stimulus (a spice engine's run, a spot check's read), in index
+    order; ``records``, the first tile's circuit as a template with the product's
+    stimulus and outputs (:class:`cosim.hw.records.CircuitRecord`; none where no
+    circuit stands for the engine, e.g. an ideal readout); and the spot check if one
+    was due."""
 
     netlists: list[tuple[str, str]] = field(default_factory=list)
     spot: SpotCheck | None = None
+    records: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -189,8 +197,8 @@ class Tile(Protocol):
 
     def circuits(self, loaded: Loaded, u: np.ndarray, samples: dict, *,
                  spot: bool) -> Circuits:
-        """The netlists of a forward product (``u``, ``samples`` as it gave them) and,
-        if ``spot``, its spot check."""
+        """The circuits of a product (``u``, ``samples`` as it gave them: the records
+        of its first tile) and, if ``spot``, its spot check."""
         ...
 
 
@@ -210,6 +218,10 @@ class Recorder(Protocol):
     def netlists(self) -> dict[str, str]: ...
 
     def tile_netlist_index(self) -> list[dict]: ...
+
+    def circuit_records(self) -> list[dict]:
+        """Records of tile circuits with their stimulus since the last call."""
+        ...
 
     def signal_samples(self) -> dict[str, dict[str, np.ndarray]]: ...
 

@@ -215,7 +215,8 @@ class BackendRecorder:
     """Buffers what a matmul backend reports between run-file commits.
 
     :meth:`drain` (after every step) moves the backend's spot checks, probed product
-    errors, netlists, netlist index and (if ``keep_signals``) sampled signals into
+    errors, netlists, netlist index and (if ``keep_signals``) sampled signals and
+    circuit records (the first tile's circuit of each product, with its stimulus) into
     ``pending``; :meth:`stats` (at every checkpoint) adds one ``hardware_stats`` row per
     layer and phase and resets the counters.  A backend without these methods (the
     ideal one) records nothing.  Used by :func:`train` and by :mod:`cosim.torch`.
@@ -241,7 +242,11 @@ class BackendRecorder:
         for rec in b.tile_netlist_index():
             p.add("netlist_index", {"layer": rec["layer"], "phase": rec["phase"],
                                     "step": int(rec["step"]), "tile": str(rec["tile"]),
-                                    "sha256": rec["sha256"]})
+                                    "sha256": rec["sha256"], "record": ""})
+        records = b.circuit_records()
+        for rec in records if keep_signals else ():
+            p.add_record(rec["layer"], rec["phase"], int(rec["step"]), str(rec["tile"]),
+                         rec["sha256"], rec["record"])
         signals = b.signal_samples()
         if keep_signals:
             for layer, sig in signals.items():

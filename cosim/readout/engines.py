@@ -81,6 +81,30 @@ def _symbol_period(spec: ReadoutSpec, symbol_period_s: float | None) -> float:
     return t
 
 
+def symbol_pwl(batch: int, symbol_period_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """PWL breakpoints of ``batch`` held symbols: ``(times_s, index)``, the waveform
+    taking the value of symbol ``index[j]`` at ``times_s[j]``.  Symbol 0 is held from
+    t = 0; symbol n starts with an edge of :data:`STEP_EDGE_S` at ``n T``."""
+    n = np.arange(1, int(batch))
+    t = float(symbol_period_s)
+    times = np.concatenate([[0.0], np.ravel(np.column_stack([n * t, n * t + STEP_EDGE_S]))])
+    idx = np.concatenate([[0], np.ravel(np.column_stack([n - 1, n]))]).astype(np.intp)
+    return times, idx
+
+
+def symbol_tran(batch: int, symbol_period_s: float) -> Tran:
+    """The transient over ``batch`` held symbols (:func:`symbol_pwl`)."""
+    t = float(symbol_period_s)
+    return Tran(t / 10, int(batch) * t, max_step_s=t / 4)
+
+
+def symbol_read_times(batch: int, symbol_period_s: float, lead: int = 0) -> np.ndarray:
+    """Times (s) at which the output of each of ``batch`` symbols is read: the end of
+    its hold, ``(n + 1) T``, just before the next edge (``lead`` symbols replayed
+    before the first are skipped)."""
+    return (np.arange(lead, lead + int(batch)) + 1) * float(symbol_period_s)
+
+
 class SpiceReadout:
     """Batched ngspice transient of the whole readout (see the module docstring).
 
@@ -167,11 +191,7 @@ class SpiceReadout:
     def _circuit(self, plus: np.ndarray, minus: np.ndarray, rng):
         batch, channels = plus.shape
         t_sym = self.symbol_period_s
-        # PWL: hold x[0] from t = 0; symbol n starts with an edge at n T.
-        n = np.arange(1, batch)
-        times = np.concatenate([[0.0], np.ravel(np.column_stack([n * t_sym,
-                                                                 n * t_sym + STEP_EDGE_S]))])
-        idx = np.concatenate([[0], np.ravel(np.column_stack([n - 1, n]))])
+        times, idx = symbol_pwl(batch, t_sym)
         stop = batch * t_sym
         kwargs = {}
         if self.noise:
@@ -186,8 +206,7 @@ class SpiceReadout:
                                    pwl_plus_w=plus[idx], pwl_minus_w=minus[idx],
                                    title=f"readout spice engine: {channels} channel(s) x "
                                          f"{batch} symbol(s)", **kwargs)
-        analysis = Tran(t_sym / 10, stop, max_step_s=t_sym / 4)
-        return circ, analysis
+        return circ, symbol_tran(batch, t_sym)
 
     def read(self, p_plus_w: np.ndarray, p_minus_w: np.ndarray | None = None, *,
              rng: np.random.Generator | None = None) -> np.ndarray:
@@ -202,7 +221,7 @@ class SpiceReadout:
         for (_, _, first, stop), res in zip(runs, results):
             lead = 1 if first > 0 else 0
             t = np.asarray(res.axis, dtype=float)
-            at = (np.arange(lead, lead + stop - first) + 1) * self.symbol_period_s
+            at = symbol_read_times(stop - first, self.symbol_period_s, lead)
             for k in range(channels):
                 out[first:stop, k] = np.interp(at, t, np.asarray(res.v(f"out{k}"), float))
         return out
@@ -282,4 +301,4 @@ def make_readout(name: str, spec: ReadoutSpec | None = None, **kwargs):
 
 
 __all__ = ["NOISE_SOURCES", "READOUT_ENGINES", "ReadoutEngine", "SpiceReadout", "TwinReadout",
-           "make_readout"]
+           "make_readout", "symbol_pwl", "symbol_read_times", "symbol_tran"]

@@ -25,8 +25,14 @@ Layout::
                            (no layout attribute) and still read and resume
     /signals/<layer>/<step>/<name>   sampled signals (optical powers W, currents A,
                                      voltages V, ADC codes)
-    /netlists/<sha256>     netlist text of every tile circuit used
-    /netlist_index/        layer, phase, step, tile, sha256
+    /netlists/<sha256>     netlist texts, each once: templates of circuit records, and
+                           netlists carrying their own stimulus (spot checks, spice runs)
+    /netlist_index/        layer, phase, step (global training step, 1-based), tile,
+                           sha256, record (path of the circuit record, or ""; absent in
+                           files written before records existed)
+    /circuit_records/<layer>/<phase>/<step>/<tile>/{stimulus,outputs}/<name>
+                           a product's stimulus and recorded outputs (SI arrays); attrs
+                           kind, tolerance, template_sha256 (cosim.hw.records)
     /spot_checks/          layer, phase, step, max_abs_error, rel_error, netlist_sha256
     /hardware_stats/       epoch, step, layer, phase, products, samples, saturated_tia,
                            clipped_adc, below_noise_floor, saturated_weights (counts
@@ -98,7 +104,7 @@ SPOT_CHECK_COLUMNS = {"layer": _STR, "phase": _STR, "step": np.int64,
                       "max_abs_error": np.float64, "rel_error": np.float64,
                       "netlist_sha256": _STR}
 NETLIST_INDEX_COLUMNS = {"layer": _STR, "phase": _STR, "step": np.int64, "tile": _STR,
-                         "sha256": _STR}
+                         "sha256": _STR, "record": _STR}
 STATS_COLUMNS = {"epoch": np.int64, "step": np.int64, "layer": _STR, "phase": _STR,
                  "products": np.int64, "samples": np.int64, "saturated_tia": np.int64,
                  "clipped_adc": np.int64, "below_noise_floor": np.int64,
@@ -111,9 +117,14 @@ TABLES = {"metrics/step": STEP_COLUMNS, "metrics/epoch": EPOCH_COLUMNS,
           "design_changes": {"step": np.int64, "changes": _STR}}
 """Table path -> {column: dtype} of every resizable table in a run file."""
 
-OPTIONAL_COLUMNS = {"metrics/epoch": frozenset({"val_acc"})}
+OPTIONAL_COLUMNS = {"metrics/epoch": frozenset({"val_acc"}),
+                    "netlist_index": frozenset({"record"})}
 """Columns a run writes only when it has them (``val_acc``: runs with a validation
-split); a run writes such a column in every row or in none."""
+split; ``record``: files written since circuit records exist); a run writes such a
+column in every row or in none (a file that lacks it gets it filled with empty values
+for its earlier rows when it is first written, e.g. on a resume)."""
+
+RECORDS_GROUP = "circuit_records"
 
 
 def _h5py():
@@ -146,10 +157,24 @@ class PendingWrites:
     tables: dict[str, list[dict]] = field(default_factory=lambda: {k: [] for k in TABLES})
     netlists: dict[str, str] = field(default_factory=dict)
     signals: list[tuple[str, int, dict[str, np.ndarray]]] = field(default_factory=list)
+    #: record path -> (template sha256, record: an object with ``kind``, ``tolerance``,
+    #: ``stimulus`` and ``outputs``, as :class:`cosim.hw.records.CircuitRecord`)
+    records: dict[str, tuple[str, Any]] = field(default_factory=dict)
 
     def add(self, table: str, row: dict) -> None:
         """Append one row to ``table`` (a key of :data:`TABLES`)."""
         self.tables[table].append(row)
+
+    def add_record(self, layer: str, phase: str, step: int, tile: str, sha256: str,
+                   record) -> None:
+        """A tile circuit with its stimulus: the template text (``record.template``,
+        stored once under ``sha256``), an index row, and the record's arrays under
+        ``/circuit_records/<layer>/<phase>/<step>/<tile>``."""
+        path = record_path(layer, phase, step, tile)
+        self.netlists[sha256] = record.template
+        self.add("netlist_index", {"layer": layer, "phase": phase, "step": int(step),
+                                   "tile": tile, "sha256": sha256, "record": path})
+        self.records[path] = (sha256, record)
 
     def clear(self) -> None:
         """Forget everything (after a commit)."""
@@ -157,6 +182,28 @@ class PendingWrites:
             rows.clear()
         self.netlists.clear()
         self.signals.clear()
+        self.records.clear()
+
+
+def record_path(layer: str, phase: str, step: int, tile: str) -> str:
+    """Where a circuit record's arrays are stored in a run file."""
+    return f"{RECORDS_GROUP}/{layer}/{phase}/{int(step)}/{tile}"
+
+
+def _write_record(f, path: str, sha256: str, record) -> None:
+    if path in f:
+        del f[path]
+    g = f.create_group(path)
+    g.attrs["kind"] = str(record.kind)
+    g.attrs["tolerance"] = float(record.tolerance)
+    g.attrs["template_sha256"] = sha256
+    for part in ("stimulus", "outputs"):
+        sub = g.create_group(part)
+        for name, arr in getattr(record, part).items():
+            a = np.asarray(arr)
+            big = a.size >= 512        # (conductance maps: compressed, exactly)
+            sub.create_dataset(name, data=a, **({"compression": "gzip", "shuffle": True}
+                                                if big else {}))
 
 
 @dataclass
@@ -318,9 +365,13 @@ def _append_table(f, path: str, rows: list[dict]) -> None:
     columns = TABLES[path]
     group = f.require_group(path)
     h5py = _h5py()
+    n_before = max((group[c].shape[0] for c in group), default=0)
     for col, dtype in columns.items():
         if col in OPTIONAL_COLUMNS.get(path, ()) and col not in rows[0]:
             continue
+        if col not in group and OPTIONAL_COLUMNS.get(path, ()) and \
+                col in OPTIONAL_COLUMNS[path]:
+            _add_missing_column(group, col, dtype, h5py, n_before)
         values = [row[col] for row in rows]
         if dtype == _STR:
             data = np.array([str(v) for v in values], dtype=object)
@@ -335,6 +386,16 @@ def _append_table(f, path: str, rows: list[dict]) -> None:
         n = ds.shape[0]
         ds.resize((n + len(values),))
         ds[n:] = data
+
+
+def _add_missing_column(group, col: str, dtype, h5py, n: int) -> None:
+    """An optional column new to an older file: its ``n`` earlier rows get empty
+    values ("" or 0), so the columns stay aligned."""
+    h5_dtype = h5py.string_dtype() if dtype == _STR else dtype
+    ds = group.create_dataset(col, shape=(n,), maxshape=(None,), dtype=h5_dtype,
+                              chunks=(1024,))
+    if n:
+        ds[:] = np.array([""] * n, dtype=object) if dtype == _STR else np.zeros(n, dtype)
 
 
 class RunFile:
@@ -432,6 +493,8 @@ class RunFile:
                 for sha, text in pending.netlists.items():
                     if sha not in nl:
                         nl.create_dataset(sha, data=text, dtype=h5py.string_dtype())
+                for path, (sha, record) in pending.records.items():
+                    _write_record(f, path, sha, record)
                 for layer, step, sig in pending.signals:
                     g = f.require_group(f"signals/{layer}/{int(step)}")
                     for name, arr in sig.items():
@@ -625,9 +688,13 @@ class RunFile:
 
     def find_netlist(self, layer: str, step: int, phase: str = "forward",
                      tile: str | int | None = None) -> tuple[str, dict]:
-        """(sha256, index row) of the netlist a layer used at a step.
+        """(sha256, index row) of the netlist a layer used at a global training step
+        (1-based, the step of the metrics table); ``tile`` None: the first stored.
+        A row's ``record`` is the path of its circuit record ("" or absent: the
+        netlist text carries its own stimulus, or the file predates records).
 
-        Raises :class:`RunFileError` listing what the run file holds when absent.
+        Raises :class:`RunFileError` listing the layers, phases, steps and tiles the
+        run file holds when absent.
         """
         idx = self.table("netlist_index")
         mask = (idx["layer"] == layer) & (idx["step"] == int(step)) & (idx["phase"] == phase)
@@ -635,22 +702,25 @@ class RunFile:
             mask &= idx["tile"] == str(tile)
         hits = np.flatnonzero(mask)
         if hits.size == 0:
-            have = sorted({(str(lay), str(p), int(s)) for lay, p, s in
-                           zip(idx["layer"], idx["phase"], idx["step"])})
-            listing = ", ".join(f"{lay}/{p}@{s}" for lay, p, s in have[:40]) or "none"
-            more = f" (and {len(have) - 40} more)" if len(have) > 40 else ""
-            tiles = ""
-            if tile is not None:
-                t_have = sorted({str(t) for t, m in zip(idx["tile"], (idx["layer"] == layer)
-                                 & (idx["step"] == int(step))) if m})
-                tiles = f"; tiles of {layer} at step {step}: {', '.join(t_have) or 'none'}"
             raise RunFileError(f"{self.path}: no netlist for layer {layer!r}, phase "
-                               f"{phase!r}, step {step}" + (f", tile {tile}" if tile is not None
-                                                            else "")
-                               + f". Stored (layer/phase@step): {listing}{more}{tiles}")
+                               f"{phase!r}, step {step}"
+                               + (f", tile {tile}" if tile is not None else "")
+                               + f". {_index_listing(idx, layer, phase, int(step))}")
         i = int(hits[0])
         row = {k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in idx.items()}
         return str(idx["sha256"][i]), row
+
+    def circuit_record(self, path: str) -> dict[str, Any]:
+        """A circuit record (:meth:`PendingWrites.add_record`): ``{"kind", "tolerance",
+        "template_sha256", "stimulus": {name: array}, "outputs": {name: array}}``."""
+        with self._open() as f:
+            if path not in f:
+                raise RunFileError(f"{self.path} holds no circuit record {path!r}")
+            g = f[path]
+            return {"kind": str(g.attrs["kind"]), "tolerance": float(g.attrs["tolerance"]),
+                    "template_sha256": str(g.attrs["template_sha256"]),
+                    **{part: {n: d[()] for n, d in g[part].items()}
+                       for part in ("stimulus", "outputs")}}
 
     def signals(self, layer: str | None = None) -> dict[str, dict[int, dict[str, np.ndarray]]]:
         """Sampled signals: layer -> step -> name -> array."""
@@ -744,6 +814,35 @@ class RunFile:
         out["product_error_median"] = medians
         out["product_error_probes"] = int(np.unique(errs["step"]).size)
         return out
+
+
+def _ranges(steps) -> str:
+    """``1, 20, 40..100 (every 20)``-style text of sorted distinct steps."""
+    steps = sorted({int(x) for x in steps})
+    if len(steps) <= 8:
+        return ", ".join(map(str, steps))
+    return f"{', '.join(map(str, steps[:4]))}, ... {steps[-1]} ({len(steps)} steps)"
+
+
+def _index_listing(idx: dict[str, np.ndarray], layer: str, phase: str, step: int) -> str:
+    """What a netlist index holds, for an error message: the layers, then for the
+    asked layer its phases and their steps, and the tiles at the asked step."""
+    if not idx["layer"].size:
+        return "The run file holds no netlists (an ideal run, or no recorded step yet)."
+    layers = sorted(set(idx["layer"].tolist()))
+    if layer not in layers:
+        return f"Layers stored: {', '.join(layers)}."
+    sel = idx["layer"] == layer
+    parts = []
+    for p in ("forward", "backward", "gradient"):
+        steps = idx["step"][sel & (idx["phase"] == p)]
+        if steps.size:
+            parts.append(f"{p} at steps {_ranges(steps)}")
+    tiles = sorted(set(idx["tile"][sel & (idx["phase"] == phase) &
+                                   (idx["step"] == step)].tolist()))
+    more = f"; tiles at step {step}: {', '.join(tiles)}" if tiles else ""
+    return (f"Stored for {layer} (global training steps, 1-based): {'; '.join(parts)}"
+            f"{more}.")
 
 
 def _tmp_name(path: Path) -> Path:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
 
 from cosim.cli.main import main
+from cosim.hw.records import CircuitRecord, compare
 from cosim.netlist import read_netlist
+from cosim.spice.rawfile import read_raw
 from cosim.store.runs import RunFile
 
 TINY = ["--set=model.width=0.34", "--set=data.train_limit=64", "--set=data.test_limit=32",
@@ -69,17 +73,47 @@ def _extract_and_rerun(tmp_path, capsys, run, layer, step, tile):
     return sha
 
 
-def test_extract_tile_netlist_that_netlist_run_reruns(tmp_path, capsys):
+@pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice program not installed")
+def test_extract_rebuilds_a_backward_product_that_plain_ngspice_reproduces(tmp_path, capsys):
+    """The acceptance command: `cosim netlist extract RUN --layer conv2 --phase backward
+    --step N -o x.cir && ngspice -b -r x.raw x.cir` gives the product's recorded
+    outputs within the twin tolerance; steps are the global training steps of the
+    metrics table, and an absent one lists the stored steps of each phase."""
     out = tmp_path / "hw.h5"
     assert main(["train", *TINY, "--design", "bplight", "--set",
-                 "training.max_steps=2", "--out", str(out)]) == 0
+                 "training.max_steps=2", "--set", "training.signal_every_steps=2",
+                 "--out", str(out)]) == 0
     capsys.readouterr()
     run = RunFile(out)
-    _extract_and_rerun(tmp_path, capsys, run, "conv1", 2, "0,0")
+    assert run.step_metrics()["step"].tolist() == [1, 2]
+    f, raw = tmp_path / "x.cir", tmp_path / "x.raw"
+    assert main(["netlist", "extract", str(out), "--layer", "conv2", "--phase", "backward",
+                 "--step", "2", "-o", str(f)]) == 0
+    assert "conv2 backward step 2 tile 0,0" in capsys.readouterr().out
+    proc = subprocess.run(["ngspice", "-b", "-r", str(raw), str(f)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    sha, row = run.find_netlist("conv2", 2, "backward")
+    data = run.circuit_record(row["record"])
+    record = CircuitRecord("0,0", data["kind"], run.netlist(sha), data["stimulus"],
+                           data["outputs"], data["tolerance"])
+    name, err, ok = compare(record, read_raw(raw)[-1])
+    assert name == "tia_voltage_noiseless_v" and ok and err < data["tolerance"] / 10, err
+    # the recorded voltages are the run's: the noiseless ones plus its readout noise
+    assert np.any(data["outputs"]["tia_voltage_v"] != data["outputs"]["tia_voltage_noiseless_v"])
+    # re-run through cosim, with the comparison
+    assert main(["netlist", "extract", str(out), "--layer", "conv2", "--phase", "gradient",
+                 "--step", "1", "-o", str(f), "--check"]) == 0
+    assert "reproduced" in capsys.readouterr().out
+    assert main(["netlist", "run", str(f), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["analysis"] == "tran"
+    assert main(["netlist", "extract", str(out), "--layer", "conv2", "--phase", "backward",
+                 "--step", "5", "-o", str(f)]) == 2
+    err_text = capsys.readouterr().err
+    assert "backward at steps 1, 2" in err_text and "global training steps" in err_text
     assert main(["netlist", "extract", str(out), "--layer", "conv7", "--step", "1",
                  "-o", str(tmp_path / "x.cir")]) == 2
-    err = capsys.readouterr().err
-    assert "no netlist for layer 'conv7'" in err and "conv1/forward@1" in err
+    assert "Layers stored: conv1, conv2, fc1" in capsys.readouterr().err
 
 
 def test_extract_spot_check_netlist_that_netlist_run_reruns(tmp_path, capsys):
@@ -215,3 +249,27 @@ def test_corrupt_checkpoint_is_shown_and_refused_intact_and_older_files_resume(
     assert main(["runs", "show", str(older)]) == 0
     assert "step 1: no checksums (older file)" in capsys.readouterr().out
     _resume_matches(older, straight, capsys)
+
+
+def test_extract_from_an_older_run_file_says_it_has_no_stimulus(tmp_path, capsys):
+    """A run file written before circuit records: its index rows name templates with
+    their sources at DC 0; extract still writes them, and says so."""
+    from cosim.store.runs import PendingWrites
+
+    path = tmp_path / "old.h5"
+    run = RunFile.create(path, "{}")
+    p = PendingWrites()
+    p.add("netlist_index", {"layer": "conv1", "phase": "forward", "step": 3, "tile": "0,0",
+                            "sha256": "ab"})
+    text = "* readout template\nV1 a 0 DC 0\nR1 a 0 1k\n.op\n.end\n"
+    p.netlists["ab"] = text
+    run.commit(p)
+    f = tmp_path / "old.cir"
+    assert main(["netlist", "extract", str(path), "--layer", "conv1", "--step", "3",
+                 "-o", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert "predates circuit records" in out and "DC 0" in out
+    assert f.read_text() == text
+    assert main(["netlist", "extract", str(path), "--layer", "conv1", "--step", "3",
+                 "-o", str(f), "--check"]) == 2
+    assert "--check needs a circuit record" in capsys.readouterr().err

@@ -74,10 +74,13 @@ def test_errors_name_what_exists(tmp_path):
     path = tmp_path / "run.h5"
     run = RunFile.create(path, "{}")
     run.commit(_pending(1, 1))
-    with pytest.raises(RunFileError, match=r"no netlist for layer 'conv9'.*fc1/forward@1"):
+    with pytest.raises(RunFileError, match=r"no netlist for layer 'conv9'.*Layers stored: fc1"):
         run.find_netlist("conv9", 1)
-    with pytest.raises(RunFileError, match="tiles of fc1 at step 1: 0,0"):
+    with pytest.raises(RunFileError, match="forward at steps 1; tiles at step 1: 0,0"):
         run.find_netlist("fc1", 1, tile="7")
+    with pytest.raises(RunFileError, match=r"step 0\. Stored for fc1 \(global training steps, "
+                                           r"1-based\): forward at steps 1\."):
+        run.find_netlist("fc1", 0)
     with pytest.raises(RunFileError, match="exists"):
         RunFile.create(path, "{}")
     with pytest.raises(RunFileError, match="does not exist"):
@@ -90,6 +93,42 @@ def test_errors_name_what_exists(tmp_path):
     with pytest.raises(RunFileError, match="unknown table"):
         run.table("bogus")
     assert set(TABLES) >= {"metrics/step", "metrics/epoch", "spot_checks"}
+
+
+def test_circuit_records_round_trip_and_an_older_index_gets_the_record_column(tmp_path):
+    """A file written before circuit records (index rows without ``record``) reads as
+    before; rows appended to it later keep the columns aligned, and a record's arrays
+    come back exactly, under the path its index row names."""
+    from cosim.hw.records import CircuitRecord
+
+    path = tmp_path / "run.h5"
+    run = RunFile.create(path, "{}")
+    run.commit(_pending(1, 1))                       # the older layout: no record column
+    assert "record" not in run.table("netlist_index")
+    assert "record" not in run.find_netlist("fc1", 1)[1]
+    rec = CircuitRecord("0,0", "readout_pwl", "* t\nR1 a 0 1k\n.end\n",
+                        {"optical_power_w": np.full((2, 3, 2), 1e-4),
+                         "symbol_period_s": np.array(1.6e-7)},
+                        {"tia_voltage_v": np.arange(6.0).reshape(2, 3),
+                         "adc_codes": np.arange(6).reshape(2, 3)}, tolerance=1e-5)
+    p = PendingWrites()
+    p.add_record("fc1", "backward", 2, "0,0", "cd", rec)
+    run.commit(p)
+    idx = run.table("netlist_index")
+    assert idx["record"].tolist() == ["", "circuit_records/fc1/backward/2/0,0"]
+    assert idx["step"].tolist() == [1, 2] and idx["phase"].tolist() == ["forward", "backward"]
+    sha, row = run.find_netlist("fc1", 2, "backward")
+    assert sha == "cd" and run.netlist("cd") == rec.template
+    back = run.circuit_record(row["record"])
+    assert back["kind"] == "readout_pwl" and back["tolerance"] == 1e-5
+    assert back["template_sha256"] == "cd"
+    for part in ("stimulus", "outputs"):
+        want = getattr(rec, part)
+        assert set(back[part]) == set(want)
+        for k, v in want.items():
+            assert back[part][k].dtype == v.dtype and np.array_equal(back[part][k], v)
+    with pytest.raises(RunFileError, match="no circuit record"):
+        run.circuit_record("circuit_records/fc1/forward/9/0,0")
 
 
 def test_checkpoint_replacement_does_not_grow_the_file(tmp_path):
