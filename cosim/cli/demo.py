@@ -26,7 +26,7 @@ DEMO_OVERRIDES: tuple[str, ...] = (
     "seed=0",
     "model.name=lenet5", "model.width=0.5",
     "training.epochs=6", "training.batch_size=32", "training.lr=0.02",
-    "training.momentum=0.9", "training.lr_schedule=cosine", "training.signal_every_steps=20",
+    "training.momentum=0.9", "training.lr_schedule=cosine", "training.signal_every_steps=5",
     "design.name=bplight",
     "hardware.optical_engine=twin", "hardware.electrical_engine=twin",
     "hardware.spot_check=0.01",
