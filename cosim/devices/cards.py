@@ -95,8 +95,6 @@ CARD_KINDS: dict[str, tuple[str, ...]] = {
     "design": ("design_bplight", "design_ideal", "design_electronic", "design_photonic_mzi"),
     "converters": ("converters",),
     "crossbar": ("crossbar",),
-    "energy_baseline": ("energy_baseline",),
-    "energy_bplight": ("energy_bplight",),
     "energy_workload": ("energy_workload",),
     "laser": ("laser",),
     "memristor_linear_biolek": ("memristor_linear_biolek",),
