@@ -164,4 +164,5 @@ def _run_whatif(path, design, pulses):
     name = f"{config.model.name} (width {config.model.width:g})"
     return network_counts(name, design, batch_size=config.training.batch_size,
                           epoch_images=int(data["train"]), pulses_per_update=pulses,
-                          model=model)
+                          model=model, signed_input=(data.get("normalization") or {})
+                          .get("method", "unit") != "unit")

@@ -105,6 +105,7 @@ class Counts:
     layers: list[LayerCounts]
     other: dict[str, Quantity] = field(default_factory=dict)   # layer -> ew ops (no weights)
     source: str = ""
+    model: object = None     # the cosim.nn model counted (for the baseline's counts)
 
 
 def _count(value: float, what: str, where: str) -> Quantity:
@@ -113,12 +114,14 @@ def _count(value: float, what: str, where: str) -> Quantity:
 
 def network_counts(network: str = "lenet5", design=None, *, width: float = 1.0,  # noqa: C901 - layer walk
                    batch_size: int = 32, epoch_images: int | None = None,
-                   pulses_per_update: float | None = None, model=None) -> Counts:
+                   pulses_per_update: float | None = None, model=None,
+                   signed_input: bool = False) -> Counts:
     """The what-if counts of ``network`` on ``design`` from the layer shapes.
 
-    Lit passes on photonic tiles (assumption): the first weighted layer's inputs are
-    signed (normalised data, two passes), later layers' inputs follow a ReLU (one
-    pass), backpropagated errors are signed (two passes); crossbar tiles take either
+    Lit passes on photonic tiles: the first weighted layer's inputs are signed (two
+    passes) when ``signed_input`` (standardised data), else in [0, 1] (the data
+    pipeline's "unit" normalisation, one pass); later layers' inputs follow a ReLU (one
+    pass); backpropagated errors are signed (two passes); crossbar tiles take either
     polarity in one pass.  ``pulses_per_update``: mean pulses per device per step
     (default: the design's ``write_pulses_per_update``).
     """
@@ -146,8 +149,9 @@ def network_counts(network: str = "lenet5", design=None, *, width: float = 1.0, 
         ep = leaf(epoch_images, "1", "images per epoch given")
     first = next(i for i, x in enumerate(infos) if x.weight_shape is not None)
     layers, other = [], {}
-    passes_src = ("lit passes: photonic tiles run signed inputs as two passes (assumption: "
-                  "first-layer inputs signed, later inputs after a ReLU, errors signed)")
+    passes_src = ("lit passes: photonic tiles run signed inputs as two passes (first-layer "
+                  f"inputs {'signed' if signed_input else 'in [0, 1]'}, later inputs after "
+                  "a ReLU, errors signed)")
     n = int(design["tile_rows"])
     for i, info in enumerate(infos):
         if info.weight_shape is None:
@@ -158,7 +162,7 @@ def network_counts(network: str = "lenet5", design=None, *, width: float = 1.0, 
         b, a = info.weight_shape
         r = info.rows_per_sample
         w = f"{where}, {info.name}"
-        p_in = 2 if (two_pass and i == first) else 1
+        p_in = 2 if (two_pass and i == first and signed_input) else 1
         p_err = 2 if two_pass else 1
         phases = {"forward": _phase(r * p_in, r * p_in * b * math.ceil(a / n), a, b, w,
                                     passes_src)}
@@ -178,7 +182,7 @@ def network_counts(network: str = "lenet5", design=None, *, width: float = 1.0, 
             _count(b, "outputs", w), _count(info.elementwise_ops, "elementwise operations",
                                             w), phases, pulses,
             _count(b * r, "gradient-pattern entries per image (b x r)", w)))
-    return Counts(network, bs, ep, layers, other, f"what-if: {where}")
+    return Counts(network, bs, ep, layers, other, f"what-if: {where}", model)
 
 
 def _phase(symbols, reads, k, m, where, src) -> PhaseCounts:
@@ -231,7 +235,8 @@ def run_counts(path) -> tuple[Counts, object]:
             row[col] += int(stats[col][j])
     src = (f"run file {path} hardware_stats ({done} steps, {train_images} training images, "
            f"{eval_images} evaluation images)")
-    what = counts_for_model(model, design, bsz, config)
+    signed = (data.get("normalization") or {}).get("method", "unit") != "unit"
+    what = counts_for_model(model, design, bsz, config, signed_input=signed)
     n = int(design["tile_rows"])
     layers = []
     for lc in what.layers:
@@ -257,15 +262,16 @@ def run_counts(path) -> tuple[Counts, object]:
             leaf(pulses / train_images, "1", f"{src}: pulses of {lc.name}'s weights / "
                  f"training images ({pulses} / {train_images})"), lc.pattern_entries))
     ep = leaf(n_train, "1", f"{src}: training images per epoch")
-    return Counts(what.network, what.batch_size, ep, layers, what.other, src), design
+    return Counts(what.network, what.batch_size, ep, layers, what.other, src, model), design
 
 
-def counts_for_model(model, design, batch_size: int, config=None) -> Counts:
+def counts_for_model(model, design, batch_size: int, config=None, *,
+                     signed_input: bool = False) -> Counts:
     """:func:`network_counts` of a built model (the run's network)."""
     name = "run network" if config is None else \
         f"{config.model.name} (width {config.model.width:g})"
-    c = network_counts(name, design, batch_size=batch_size, epoch_images=1, model=model)
-    return c
+    return network_counts(name, design, batch_size=batch_size, epoch_images=1, model=model,
+                          signed_input=signed_input)
 
 
 @dataclass(frozen=True)
@@ -491,12 +497,13 @@ def evaluate(network: str = "lenet5", *, design=None, baseline=None, counts: Cou
     if baseline_counts is None:
         base = network_counts(network, baseline, width=width,
                               batch_size=int(counts.batch_size.value),
-                              epoch_images=int(counts.epoch_images.value))
+                              epoch_images=int(counts.epoch_images.value), model=counts.model)
         layers = [LayerCounts(b.name, b.rows, b.n_in, b.n_out, b.elementwise, b.phases,
                               d.pulses, b.pattern_entries)
                   for b, d in zip(base.layers, counts.layers)]
         baseline_counts = Counts(base.network, base.batch_size, counts.epoch_images, layers,
-                                 base.other, base.source + "; pulses of the design's counts")
+                                 base.other, base.source + "; pulses of the design's counts",
+                                 base.model)
     figs, flags = price(design, counts, characterization, side="design")
     bfigs, bflags = price(baseline, baseline_counts, baseline_characterization,
                           side="baseline")
