@@ -49,9 +49,9 @@ SENSITIVITY: tuple[Entry, ...] = (
           "1 mW to the laser card's 10 mW per channel"),
     Entry("laser wall-plug efficiency", ("laser.wall_plug_efficiency",), 0.05, 0.3,
           "5 % to 30 % (comb sources; the card's 10 % is Al-Qadasi's figure)"),
-    Entry("tile size", ("tile_rows", "tile_cols"), 16, 128,
-          "16x16 to 128x128 tiles (128 channels exceed one ring FSR at the optics "
-          "card's spacing); both designs", "both"),
+    Entry("tile size", ("tile_rows", "tile_cols"), 16, 64,
+          "16x16 to 64x64 tiles (64 channels fill one ring FSR at the optics card's "
+          "spacing; more are refused by the optical model); both designs", "both"),
     Entry("update policy: gradient on", ("gradient_on",), "digital", "tile",
           "the weight gradient on a digital MAC unit or on the tiles"),
     Entry("update policy: pulses per update", ("write_pulses_per_update",), 0.1, 16.0,
