@@ -33,7 +33,10 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCKS: dict[str, tuple[list[str], str, int | None]] = {
     "demo": (["demo", "--quiet", "--out-dir", "{tmp}"], "cosim demo", None),
     "energy": (["energy", "--network", "lenet5", "--out-dir", "{tmp}"],
-               "cosim energy --network lenet5", 22),
+               "cosim energy --network lenet5", 23),
+    "energy_paper": (["energy", "--design", "bplight-paper", "--network", "lenet5",
+                      "--out-dir", "{tmp}"], "cosim energy --design bplight-paper --network lenet5",
+                     None),
     "readout": (["characterize", "readout"], "cosim characterize readout", 8),
 }
 
@@ -48,6 +51,8 @@ FIGURES: dict[str, tuple[str, str]] = {
     "energy.speedup": ("energy", r"training\.speedup\s+(\S+x)"),
     "energy.energy_saving": ("energy", r"training\.energy_saving\s+(\S+x)"),
     "energy.bits": ("energy", r"achievable bits ([0-9.]+)"),
+    "energy_paper.speedup": ("energy_paper", r"training\.speedup\s+(\S+x)"),
+    "energy_paper.energy_saving": ("energy_paper", r"training\.energy_saving\s+(\S+x)"),
     "readout.enob": ("readout", r"effective_bits\s+([0-9.]+)"),
 }
 

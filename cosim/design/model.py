@@ -21,6 +21,7 @@ DESIGNS: dict[str, str] = {
     "bplight": "design_bplight",
     "electronic": "design_electronic",
     "photonic-mzi": "design_photonic_mzi",
+    "bplight-paper": "design_bplight_paper",
 }
 
 #: role -> the card kind that plays it (cosim.devices.cards.CARD_KINDS).  The design

@@ -92,13 +92,12 @@ PHYSICAL_RANGES: dict[str, tuple[float, float, str]] = {
 #: parameters, with their SI units, are the ones a card of the kind may have.  A consumer
 #: loads a user's card with the kind it reads (``load_card(path, kind="tia")``).
 CARD_KINDS: dict[str, tuple[str, ...]] = {
-    "design": ("design_bplight", "design_ideal", "design_electronic", "design_photonic_mzi"),
-    "converters": ("converters",),
+    "design": ("design_bplight", "design_ideal", "design_electronic", "design_photonic_mzi",
+               "design_bplight_paper"),
+    "converters": ("converters", "converters_paper"),
     "crossbar": ("crossbar",),
-    "energy_baseline": ("energy_baseline",),
-    "energy_bplight": ("energy_bplight",),
     "energy_workload": ("energy_workload",),
-    "laser": ("laser",),
+    "laser": ("laser", "laser_paper"),
     "memristor_linear_biolek": ("memristor_linear_biolek",),
     "memristor_linear_joglekar": ("memristor_linear_joglekar",),
     "memristor_vteam": ("memristor_vteam",),

@@ -9,7 +9,10 @@ adds here how many output samples it produced and how many of them
 * ``below_noise_floor``: had a signal smaller than one rms of the readout noise at that
   operating point (the ADC code is then mostly noise);
 * ``saturated_weights``: weight entries (or gradient-pattern entries) that exceeded the
-  layer's weight full scale and were held at the device limit.
+  layer's weight full scale and were held at the device limit;
+* ``pulses``: programming pulses applied to the weight memristors by the optimizer's
+  updates (phase ``"update"``, both devices of each pair; what the energy model prices
+  as writes, :mod:`cosim.energy`).
 
 ``products`` counts the products (calls), ``samples`` the ADC conversions (one per tile
 output, pass and row: partial sums of tiles are digitised separately); the three signal
@@ -22,7 +25,7 @@ from dataclasses import dataclass, field
 
 PHASES: tuple[str, ...] = ("forward", "backward", "gradient")
 COUNTERS: tuple[str, ...] = ("products", "samples", "saturated_tia", "clipped_adc",
-                             "below_noise_floor", "saturated_weights")
+                             "below_noise_floor", "saturated_weights", "pulses")
 
 
 @dataclass

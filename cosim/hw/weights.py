@@ -64,7 +64,7 @@ class DeviceWeightStore:
     scheme : {"single_side", "push_pull"}
         How an update is split over the pair (see ``weight_update_pulses``).
     stats : HardwareStats, optional
-        Receives ``saturated_weights`` counts (phase ``"update"``).
+        Receives ``saturated_weights`` and ``pulses`` counts (phase ``"update"``).
     """
 
     def __init__(self, params: ProgrammingParams, rng: np.random.Generator, *,
@@ -166,8 +166,10 @@ class DeviceWeightStore:
             if self.stats is not None:
                 self.stats.add(name, "update", saturated_weights=int(bad.sum()))
         n_pos, n_neg = weight_update_pulses(delta, w_max, self.params, self.scheme)
-        self.pulses_applied += int(np.abs(n_pos).sum() + np.abs(n_neg).sum())
+        pulses = int(np.abs(n_pos).sum() + np.abs(n_neg).sum())
+        self.pulses_applied += pulses
         if self.stats is not None:
+            self.stats.add(name, "update", pulses=pulses)
             # a requested change the pair cannot follow (a device already at a limit)
             w_new = self.weight(name) + delta
             over = np.abs(w_new) > self._w_max[name]

@@ -11,8 +11,8 @@ Conventions used by every function in :mod:`cosim.optics`:
 * :func:`cascade` chains components in signal order and returns the same kind of thing,
   a transfer matrix; :func:`parallel` places components side by side (block diagonal).
 
-Default parameter values equal those of the device card ``devices/optics.toml``
-(checked by ``tests/optics/test_optics_components.py``); each value's provenance is in the card.
+Default parameter values are read from the device card ``devices/optics.toml``
+(:mod:`cosim.optics.defaults`); each value's provenance is in the card.
 """
 
 from __future__ import annotations
@@ -21,14 +21,16 @@ import numpy as np
 
 from cosim.errors import ConfigError
 from cosim.optics._validate import finite_array, in_range, non_negative, positive, positive_int
+from cosim.optics.defaults import optics_value
 
-# Defaults, mirrored in devices/optics.toml (the card gives the source of each).
-WAVELENGTH0_M = 1.55e-6
-NEFF = 2.34
-NG = 4.24
-LOSS_DB_PER_M = 200.0  # 2 dB/cm
-Y_EXCESS_LOSS_DB = 0.01
-HEATER_EFFICIENCY_RAD_PER_W = 100.0  # assumption, see card
+# Defaults: the values of devices/optics.toml (cosim.optics.defaults; the card is the
+# one source and gives the provenance of each).
+WAVELENGTH0_M = optics_value("wavelength0_m")
+NEFF = optics_value("neff")
+NG = optics_value("ng")
+LOSS_DB_PER_M = optics_value("loss_db_per_m")
+Y_EXCESS_LOSS_DB = optics_value("y_excess_loss_db")
+HEATER_EFFICIENCY_RAD_PER_W = optics_value("heater_efficiency_rad_per_w")
 
 
 def db_to_power_ratio(loss_db) -> np.ndarray:

@@ -20,9 +20,10 @@ import numpy as np
 from cosim.errors import ConfigError
 from cosim.optics._validate import finite_array, in_range, non_negative, positive, positive_int
 from cosim.optics.components import HEATER_EFFICIENCY_RAD_PER_W, NEFF, NG, WAVELENGTH0_M
+from cosim.optics.defaults import optics_value
 from cosim.optics.mrr import RADIUS_M, SELF_COUPLING, add_drop_from_phase, round_trip_phase
 
-THERMAL_NEIGHBOUR_FRACTION = 0.05
+THERMAL_NEIGHBOUR_FRACTION = optics_value("thermal_neighbour_fraction")
 
 
 def thermal_crosstalk_matrix(n_rings: int, *,

@@ -24,13 +24,14 @@ import numpy as np
 from cosim.errors import ConfigError
 from cosim.optics._validate import check_rng, finite_array, in_range, non_negative, shape_is
 from cosim.optics.components import LOSS_DB_PER_M, Y_EXCESS_LOSS_DB, db_to_power_ratio
+from cosim.optics.defaults import optics_value
 from cosim.optics.sources import POWER_PER_CHANNEL_W, RIN_DB_PER_HZ, rin_sigma
 from cosim.optics.weight_bank import BankTransfer, WeightBank, bank_transfer, ring_powers
 
-EDGE_COUPLER_LOSS_DB = 1.6
-MODULATOR_INSERTION_LOSS_DB = 4.0
-MODULATOR_OUT_OF_BAND_LOSS_DB = 0.01
-RING_PITCH_M = 30e-6
+EDGE_COUPLER_LOSS_DB = optics_value("edge_coupler_loss_db")
+MODULATOR_INSERTION_LOSS_DB = optics_value("modulator_insertion_loss_db")
+MODULATOR_OUT_OF_BAND_LOSS_DB = optics_value("modulator_out_of_band_loss_db")
+RING_PITCH_M = optics_value("ring_pitch_m")
 
 
 @dataclass(frozen=True)

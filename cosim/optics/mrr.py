@@ -34,11 +34,12 @@ from cosim.optics.components import (
     directional_coupler,
     effective_index,
 )
+from cosim.optics.defaults import optics_value
 
-RADIUS_M = 10e-6
-SELF_COUPLING = 0.99
-MODULATOR_SELF_COUPLING = 0.9
-MODULATOR_SHIFT_M_PER_V = 250e-12
+RADIUS_M = optics_value("radius_m")
+SELF_COUPLING = optics_value("self_coupling")
+MODULATOR_SELF_COUPLING = optics_value("modulator_self_coupling")
+MODULATOR_SHIFT_M_PER_V = optics_value("modulator_shift_m_per_v")
 
 
 def ring_circumference(radius_m) -> np.ndarray:

@@ -13,13 +13,15 @@ import numpy as np
 from cosim.errors import ConfigError
 from cosim.optics._validate import check_rng, finite_array, non_negative, positive, positive_int
 from cosim.optics.components import WAVELENGTH0_M
+from cosim.optics.defaults import laser_value, optics_value
 
-POWER_PER_CHANNEL_W = 10e-3  # 10 dBm
-RIN_DB_PER_HZ = -140.0
+POWER_PER_CHANNEL_W = laser_value("power_per_channel_w")
+RIN_DB_PER_HZ = laser_value("rin_db_per_hz")
+CHANNEL_SPACING_M = optics_value("channel_spacing_m")
 
 
 def channel_grid(n_channels: int, *, center_wavelength_m: float = WAVELENGTH0_M,
-                 channel_spacing_m: float = 0.13e-9) -> np.ndarray:
+                 channel_spacing_m: float = CHANNEL_SPACING_M) -> np.ndarray:
     """Evenly spaced channel wavelengths centred on ``center_wavelength_m``, shape ``(N,)``, m."""
     n = positive_int("n_channels", n_channels)
     spacing = positive("channel_spacing_m", channel_spacing_m, unit="m")
@@ -34,7 +36,7 @@ def rin_sigma(*, rin_db_per_hz: float = RIN_DB_PER_HZ, bandwidth_hz: float) -> f
 
 
 def laser_comb(n_channels: int, *, center_wavelength_m: float = WAVELENGTH0_M,
-               channel_spacing_m: float = 0.13e-9,
+               channel_spacing_m: float = CHANNEL_SPACING_M,
                power_per_channel_w: float | np.ndarray = POWER_PER_CHANNEL_W,
                rin_db_per_hz: float = RIN_DB_PER_HZ, bandwidth_hz: float | None = None,
                n_samples: int | None = None, rng: np.random.Generator | None = None):

@@ -45,10 +45,11 @@ from cosim.errors import ConfigError
 from cosim.optics._validate import finite_array, in_range, positive, positive_int, shape_is
 from cosim.optics.components import LOSS_DB_PER_M, NEFF, NG, WAVELENGTH0_M, directional_coupler
 from cosim.optics.crosstalk import interchannel_phase_matrix, thermal_crosstalk_matrix
+from cosim.optics.defaults import optics_value
 from cosim.optics.mrr import RADIUS_M, SELF_COUPLING, free_spectral_range, round_trip_amplitude
 
-CHANNEL_SPACING_M = 0.13e-9
-DETUNING_FRACTION_OF_SPACING = 0.5
+CHANNEL_SPACING_M = optics_value("channel_spacing_m")
+DETUNING_FRACTION_OF_SPACING = optics_value("detuning_fraction_of_spacing")
 
 
 @dataclass(frozen=True)

@@ -259,7 +259,7 @@ class BackendRecorder:
                 "epoch": epoch, "step": step, "layer": row["layer"], "phase": row["phase"],
                 **{k: int(row.get(k, 0)) for k in ("products", "samples", "saturated_tia",
                                                    "clipped_adc", "below_noise_floor",
-                                                   "saturated_weights")}})
+                                                   "saturated_weights", "pulses")}})
 
 
 def train(config: RunConfig | None, out: str | Path, *, resume: bool = False,

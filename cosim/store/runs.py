@@ -35,8 +35,10 @@ Layout::
                            kind, tolerance, template_sha256 (cosim.hw.records)
     /spot_checks/          layer, phase, step, max_abs_error, rel_error, netlist_sha256
     /hardware_stats/       epoch, step, layer, phase, products, samples, saturated_tia,
-                           clipped_adc, below_noise_floor, saturated_weights (counts
-                           since the previous row of the same layer and phase)
+                           clipped_adc, below_noise_floor, saturated_weights, pulses
+                           (counts since the previous row of the same layer and
+                           phase; ``pulses``: weight programming pulses, phase update,
+                           absent from files written before it was counted)
     /product_errors/       layer, phase, step, rel_rms_error: at probe steps, each
                            hardware product against the exact float product of the
                            same operands, ||Y_hw - U A^T|| / ||U A^T||
@@ -108,7 +110,7 @@ NETLIST_INDEX_COLUMNS = {"layer": _STR, "phase": _STR, "step": np.int64, "tile":
 STATS_COLUMNS = {"epoch": np.int64, "step": np.int64, "layer": _STR, "phase": _STR,
                  "products": np.int64, "samples": np.int64, "saturated_tia": np.int64,
                  "clipped_adc": np.int64, "below_noise_floor": np.int64,
-                 "saturated_weights": np.int64}
+                 "saturated_weights": np.int64, "pulses": np.int64}
 PRODUCT_ERROR_COLUMNS = {"layer": _STR, "phase": _STR, "step": np.int64,
                          "rel_rms_error": np.float64}
 TABLES = {"metrics/step": STEP_COLUMNS, "metrics/epoch": EPOCH_COLUMNS,
@@ -118,7 +120,8 @@ TABLES = {"metrics/step": STEP_COLUMNS, "metrics/epoch": EPOCH_COLUMNS,
 """Table path -> {column: dtype} of every resizable table in a run file."""
 
 OPTIONAL_COLUMNS = {"metrics/epoch": frozenset({"val_acc"}),
-                    "netlist_index": frozenset({"record"})}
+                    "netlist_index": frozenset({"record"}),
+                    "hardware_stats": frozenset({"pulses"})}
 """Columns a run writes only when it has them (``val_acc``: runs with a validation
 split; ``record``: files written since circuit records exist); a run writes such a
 column in every row or in none (a file that lacks it gets it filled with empty values

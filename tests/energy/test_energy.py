@@ -1,219 +1,196 @@
-"""Energy model: op counts, card-change propagation, link budget, ENOB, CLI."""
+"""cosim.energy: the design that is trained is the design that is priced (issue 16).
+
+One test per former disagreement (tile size, ADC rate, where the gradient is computed,
+write pulses, the W^T copy), conversions at the resolution of the design, a run priced
+from its counters against the what-if of the same design and network, the sensitivity
+ranking, the bplight-paper flags, and no optical constant mirrored in Python.
+"""
 
 from __future__ import annotations
 
+import ast
 import math
-import time
+from pathlib import Path
 
 import pytest
 
-from cosim.devices.converters import survey_adc_energy_j
-from cosim.energy import evaluate, leaf, load_config
-from cosim.energy import link
+from cosim.design import load_design
+from cosim.devices import load_card
+from cosim.energy import evaluate, network_counts, run_counts
+from cosim.energy.model import network_model
+
+
+def murmann(bits: float, fs: float) -> float:
+    """The survey fit written independently: E = 1/(2 10^((FOM_S - SNDR)/10))."""
+    fom = min(302.739 - 6.4608 * math.log(fs), 180.14)
+    sndr = 6.02059991 * bits + 1.76091259
+    return 1.0 / (2.0 * 10 ** ((fom - sndr) / 10.0))
 
 
 @pytest.fixture(scope="module")
-def char():
-    # the card's readout (readout_tia_card = tia_bplight), no longer the default tia card
-    from cosim.energy import readout_characterization
-    return readout_characterization()
+def lenet():
+    return evaluate("lenet5")
+
+
+def test_tile_size_is_the_trained_designs(lenet):
+    d = load_design("bplight")
+    assert lenet["design.component.tile_rows"].value == d["tile_rows"] == 64
+    # tiles by hand: forward ceil(a/64) ceil(b/64) per layer, backward W^T for all but conv1
+    shapes = [(x.weight_shape[1], x.weight_shape[0]) for x in network_model("lenet5")
+              .layer_shapes() if x.weight_shape is not None]
+    fwd = sum(math.ceil(a / 64) * math.ceil(b / 64) for a, b in shapes)
+    bwd = sum(math.ceil(b / 64) * math.ceil(a / 64) for a, b in shapes[1:])
+    assert lenet["design.area.tiles"].value == fwd + bwd
+
+
+def test_adc_rate_is_the_converters_rate_and_energy_the_survey_fit(lenet):
+    conv = load_card("converters")
+    assert lenet["design.component.read_rate"].value == conv["adc_sample_rate_hz"] == 100e6
+    e = lenet["design.component.adc_energy_per_conversion"].value
+    assert e == pytest.approx(murmann(16, 100e6), rel=1e-6)
+    # symbol period = readout_averaging reads at the ADC rate (cosim.hw.photonic)
+    assert lenet["design.component.symbol_period"].value == pytest.approx(16 / 100e6)
+
+
+def test_conversions_priced_at_the_designs_resolution(lenet):
+    r12 = evaluate("lenet5", design=load_design("bplight", ["converters.adc_bits=12"]))
+    e16 = lenet["design.component.adc_energy_per_conversion"].value
+    e12 = r12["design.component.adc_energy_per_conversion"].value
+    assert e12 == pytest.approx(murmann(12, 100e6), rel=1e-6)
+    assert e16 / e12 == pytest.approx(2.0 ** 8, rel=1e-6)      # 6.02 dB per bit
+
+
+def test_gradient_priced_where_the_design_computes_it(lenet):
+    # bplight: on the tiles (conversions, pattern load), no digital MACs
+    assert lenet["design.layer.fc1.gradient.adc_energy"].value > 0
+    assert "design.layer.fc1.gradient.gradient_mac_energy" not in lenet.figures
+    dig = evaluate("lenet5", design=load_design("bplight", ["gradient_on='digital'"]))
+    assert "design.layer.fc1.gradient.adc_energy" not in dig.figures
+    fc1 = next(x for x in network_model("lenet5").layer_shapes() if x.name == "fc1")
+    b, a = fc1.weight_shape
+    e_mac = load_design("bplight")["digital_mac_energy_j"]
+    assert dig["design.layer.fc1.gradient.gradient_mac_energy"].value == \
+        pytest.approx(fc1.rows_per_sample * a * b * e_mac)
 
 
 @pytest.fixture(scope="module")
-def lenet(char):
-    return evaluate("lenet5", characterization=char)
+def tiny_run(tmp_path_factory):
+    from cosim.config import load_config
+    from cosim.orchestrator import train
+
+    cfg = load_config(None, ["model.width=0.25", "data.train_limit=64", "data.test_limit=32",
+                             "training.batch_size=16", "training.epochs=1",
+                             "training.max_steps=4", "training.signal_every_steps=0",
+                             "training.error_probe_every_steps=0", "design.tile_rows=16",
+                             "design.tile_cols=8"])
+    path = tmp_path_factory.mktemp("energy") / "run.h5"
+    train(cfg, path, quiet=True)
+    return path
 
 
-def _conv_macs(h_out, c_out, c_in, k):
-    return h_out * h_out * c_out * c_in * k * k
+def test_write_pulses_are_the_runs_counted_pulses(tiny_run):
+    from cosim.store.runs import RunFile
+
+    counts, design = run_counts(tiny_run)
+    report = evaluate(counts.network, design=design, counts=counts)
+    st = RunFile(tiny_run).table("hardware_stats")
+    e_pulse = report["design.component.write_pulse_energy"].value
+    for lc in counts.layers:
+        pulses = sum(int(p) for layer, ph, p in zip(st["layer"], st["phase"], st["pulses"])
+                     if ph == "update" and str(layer).split(".")[0] == lc.name)
+        assert pulses > 0
+        want = pulses / 64 * 2 * e_pulse            # 64 training images, W and W^T copies
+        assert report[f"design.layer.{lc.name}.update.write_energy"].value == \
+            pytest.approx(want, rel=1e-12)
 
 
-def test_lenet5_op_counts_by_hand(lenet):
-    # conv1: 32x32 -> 28x28 (k=5), conv2: 14x14 -> 10x10, fc 400-120-84-10.
-    hand = {"conv1": _conv_macs(28, 6, 1, 5), "conv2": _conv_macs(10, 16, 6, 5),
-            "fc1": 400 * 120, "fc2": 120 * 84, "fc3": 84 * 10}
-    for name, macs in hand.items():
-        assert lenet[f"bplight.layer.{name}.forward.macs"].value == macs
-        assert lenet[f"baseline.layer.{name}.update.macs"].value == macs
-    assert "bplight.layer.conv1.backward.macs" not in lenet.figures   # first layer: no dx
-    assert lenet["bplight.layer.conv2.backward.macs"].value == hand["conv2"]
-    assert lenet["bplight.training.ops_per_image"].value == \
-        2 * (sum(hand.values()) * 3 - hand["conv1"])
+def test_backward_copy_priced_exactly_where_it_is_simulated(tiny_run):
+    from cosim.store.runs import RunFile
+
+    counts, design = run_counts(tiny_run)
+    st = RunFile(tiny_run).table("hardware_stats")
+    simulated = {str(layer) for layer, ph in zip(st["layer"], st["phase"]) if ph == "backward"}
+    priced = {lc.name for lc in counts.layers if "backward" in lc.phases}
+    assert priced == simulated and len(simulated) == len(counts.layers) - 1
+    what = network_counts(counts.network, design, model=_model(tiny_run), batch_size=16,
+                          epoch_images=64)
+    assert {lc.name for lc in what.layers if "backward" in lc.phases} == simulated
 
 
-def test_vgg16_op_counts_by_hand(char):
-    rep = evaluate("vgg16", characterization=char)
-    widths = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
-              512, 512, 512, "M"]
-    size, c_in, i, total = 32, 3, 0, 0
-    for w in widths:
-        if w == "M":
-            size //= 2
-            continue
-        i += 1
-        macs = _conv_macs(size, w, c_in, 3)   # padding 1 keeps the size
-        assert rep[f"bplight.layer.conv{i}.forward.macs"].value == macs
-        total += macs
-        c_in = w
-    assert rep["bplight.layer.fc1.forward.macs"].value == 512 * 10
-    assert rep["bplight.inference.ops_per_image"].value == 2 * (total + 5120)
+def _model(path):
+    import json
+
+    from cosim.orchestrator.run import build_network
+    from cosim.store.runs import RunFile
+
+    rf = RunFile(path)
+    data = json.loads(rf.config_attrs()["data"])
+    return build_network(rf.read_config(), int(data["input_shape"][0]),
+                         int(data["num_classes"]))
 
 
-def test_survey_adc_formula_matches_converters(lenet):
-    q = lenet["bplight.component.adc_energy_per_conversion"]
-    fs = lenet["bplight.component.read_rate"].value     # the ADC runs at the read rate
-    assert q.value == pytest.approx(survey_adc_energy_j(16, fs), rel=1e-12)
+def test_run_priced_from_counters_agrees_with_the_what_if(tiny_run):
+    counts, design = run_counts(tiny_run)
+    assert design["tile_rows"] == 16 and design["tile_cols"] == 8
+    run_rep = evaluate(counts.network, design=design, counts=counts)
+    cells = sum(2 * lc.n_in.value * lc.n_out.value for lc in counts.layers)
+    ppu = sum(lc.pulses.value for lc in counts.layers) * 16 / cells
+    what = network_counts(counts.network, design, model=_model(tiny_run), batch_size=16,
+                          epoch_images=64, pulses_per_update=ppu)
+    what_rep = evaluate(counts.network, design=design, counts=what)
+    for k in ("design.training.energy_per_image", "design.training.time_per_image",
+              "design.inference.energy_per_image"):
+        assert run_rep[k].value == pytest.approx(what_rep[k].value, rel=0.01), k
 
 
-def test_adc_energy_change_propagates_exactly(char, lenet):
-    e_adc = lenet["bplight.component.adc_energy_per_conversion"].value
-    cards = load_config(bplight={"adc_energy_per_conversion_j": 2 * e_adc})
-    new = evaluate("lenet5", cards=cards, characterization=char)
-    delta = 0.0
-    for name, q in lenet.figures.items():
-        n = new[name].value
-        if name.startswith("bplight.layer.") and name.endswith(".adc_energy"):
-            assert n == pytest.approx(2 * q.value, rel=1e-12)
-            if ".forward." in name or ".backward." in name:
-                delta += q.value
-        elif name.startswith("baseline.") or name.startswith("workload.") \
-                or ".latency" in name or "time" in name or name.endswith(".macs") \
-                or (name.startswith("bplight.layer.") and not name.endswith("energy")):
-            assert n == q.value, name
-        elif name.startswith("bplight.layer.") and not name.endswith(".energy"):
-            assert n == q.value, name
-    for mode, phases in (("training", ("forward", "backward")), ("inference", ("forward",))):
-        d = sum(q.value for k, q in lenet.figures.items()
-                if k.endswith(".adc_energy") and k.startswith("bplight.layer.")
-                and k.split(".")[3] in phases)
-        old_e = lenet[f"bplight.{mode}.energy_per_image"].value
-        assert new[f"bplight.{mode}.energy_per_image"].value == pytest.approx(old_e + d, rel=1e-12)
-    assert delta > 0
+def test_sensitivity_lists_the_required_values_and_ranks_by_swing(lenet):
+    from cosim.energy.sensitivity import SENSITIVITY, sensitivity
+
+    labels = " ".join(e.label for e in SENSITIVITY)
+    for word in ("ADC energy model", "averaging", "symbol rate", "laser power",
+                 "wall-plug efficiency", "tile size", "update policy"):
+        assert word in labels
+    picked = tuple(e for e in SENSITIVITY if e.label in ("readout averaging",
+                                                         "laser wall-plug efficiency"))
+    d, b = load_design("bplight"), load_design("electronic")
+    swings = sensitivity(lambda do, bo: evaluate("lenet5", design=d.with_overrides(do),
+                                                 baseline=b.with_overrides(bo)), lenet, picked)
+    assert [s.label for s in swings] == ["readout averaging", "laser wall-plug efficiency"]
+    lo, hi = swings[0].speedup                      # 1 read vs 64 reads per output
+    assert lo / hi == pytest.approx(64.0)
 
 
-def _geo(loss_db):
-    return dict(responsivity=leaf(0.95, "A/W", "t"), weight_scale=leaf(0.5, "1", "t"),
-                channels=leaf(32, "1", "t"), total_loss_db=leaf(loss_db, "dB", "t"))
+def test_bplight_paper_reproduces_the_claims_and_flags_what_they_need():
+    r = evaluate("lenet5", design=load_design("bplight-paper"))
+    assert r["ratio.training.speedup"].value == pytest.approx(34.0, rel=0.01)
+    assert r["ratio.training.energy_saving"].value == pytest.approx(38.5, rel=0.01)
+    text = "\n".join(r.flags)
+    assert "beyond the RIN ceiling" in text
+    assert "beyond the ADC survey frontier" in text
+    assert "faster than the readout settles" in text
+    assert not [f for f in evaluate("lenet5").flags if "survey frontier" in f]
 
 
-def test_link_budget_loss_doubling_and_one_more_bit():
-    i_req = leaf(1e-4, "A", "test")
-    for x_db in (3.0, 10.0, 21.2):
-        p1 = link.laser_power_for_current(i_req, **_geo(x_db)).value
-        p2 = link.laser_power_for_current(i_req, **_geo(2 * x_db)).value
-        assert p2 / p1 == pytest.approx(10 ** (x_db / 10), rel=1e-12)
-    # No RIN, 2 pA/rtHz, 1 nA dark, B = 0.1 GHz / sqrt 2: required current from the
-    # quadratic I^2 = S (2q(I + 2Id)B + i_n^2 B), solved here by hand.
-    q, i_d, i_n, b_hz = 1.602176634e-19, 1e-9, 2e-12, 1e8 / math.sqrt(2)
-    kw = dict(dark_current=leaf(i_d, "A", "t"), input_noise_density=leaf(i_n, "A/sqrt(Hz)", "t"),
-              rin_db_per_hz=leaf(-400.0, "dB/Hz", "t"), bandwidth=leaf(b_hz, "Hz", "t"))
-
-    def hand(bits):
-        s = 10 ** ((6.02 * bits + 1.76) / 10)
-        a, bb, c = 1 - s * 1e-40 * b_hz, 2 * q * s * b_hz, s * (4 * q * i_d * b_hz + i_n ** 2 * b_hz)
-        return (bb + math.sqrt(bb * bb + 4 * a * c)) / (2 * a)
-
-    for bits in (6, 8, 12):
-        i1 = link.required_signal_current(bits=leaf(bits, "bit", "t"), **kw).value
-        i2 = link.required_signal_current(bits=leaf(bits + 1, "bit", "t"), **kw).value
-        assert i1 == pytest.approx(hand(bits), rel=1e-9)
-        assert i2 / i1 == pytest.approx(hand(bits + 1) / hand(bits), rel=1e-9)
-    # Thermal-noise-limited regime (shot negligible): current ~ sqrt(SNR) -> x 10^(6.02/20).
-    thermal = dict(kw, input_noise_density=leaf(1e-9, "A/sqrt(Hz)", "t"))
-    i1 = link.required_signal_current(bits=leaf(4, "bit", "t"), **thermal).value
-    i2 = link.required_signal_current(bits=leaf(5, "bit", "t"), **thermal).value
-    # residual shot/thermal variance ratio here is 2 q I / i_n^2 ~ 5e-5, hence rel=1e-4
-    assert i2 / i1 == pytest.approx(10 ** (6.02 / 20), rel=1e-4)
-    # Above the RIN ceiling no power suffices.
-    kw["rin_db_per_hz"] = leaf(-140.0, "dB/Hz", "t")
-    assert link.required_signal_current(bits=leaf(16, "bit", "t"), **kw).value == math.inf
+def test_vgg16_flags_area_and_power():
+    r = evaluate("vgg16")
+    assert any("area budget" in f for f in r.flags)
 
 
-def _enob(i_sig, rin=-140.0, f_sym=1e9, i_n=2e-12, i_d=1e-9, r_f=80e3, t_k=300.0):
-    bw = link.noise_bandwidth(leaf(f_sym, "Hz", "t"))
-    terms = link.noise_terms(signal_current=leaf(i_sig, "A", "t"), dark_current=leaf(i_d, "A", "t"),
-                             input_noise_density=leaf(i_n, "A/sqrt(Hz)", "t"),
-                             feedback_resistance=leaf(r_f, "ohm", "t"),
-                             temperature=leaf(t_k, "K", "t"), rin_db_per_hz=leaf(rin, "dB/Hz", "t"),
-                             bandwidth=bw)
-    return link.enob(leaf(i_sig, "A", "t"), terms)[1].value
-
-
-def test_enob_hand_calculation_and_trends():
-    q, k = 1.602176634e-19, 1.380649e-23
-    i, b = 50e-6, 1e9 / math.sqrt(2)
-    var = 2 * q * (i + 2e-9) * b + (2e-12) ** 2 * b + i * i * 1e-14 * b
-    hand = (10 * math.log10(i * i / var) - 1.76) / 6.02
-    assert _enob(i) == pytest.approx(hand, rel=1e-12)
-    assert _enob(i, rin=-130) < _enob(i) < _enob(i, rin=-150)
-    assert _enob(i, f_sym=1e10) < _enob(i) < _enob(i, f_sym=1e8)
-    # Published RIN ceilings of the Al-Qadasi model (REFERENCES 3.2): 9.9 / 8.3 / 6.6 bits.
-    for f, ceiling in ((1e8, 9.9), (1e9, 8.3), (1e10, 6.6)):
-        assert _enob(1.0, f_sym=f) == pytest.approx(ceiling, abs=0.06)
-    del k
-
-
-def test_report_flags_unreachable_16_bits(lenet):
-    assert lenet["bplight.link.achievable_bits"].value < 16
-    assert any("claim more than the optical path gives" in f for f in lenet.flags)
-
-
-@pytest.mark.parametrize("network", ["lenet5", "vgg16"])
-def test_cli_report(network, tmp_path, capsys, char):
-    from cosim.cli.main import main
-    t0 = time.perf_counter()
-    assert main(["energy", "--network", network, "--out-dir", str(tmp_path)]) == 0
-    assert time.perf_counter() - t0 < 60
-    html = (tmp_path / f"energy_{network}.html").read_text()
-    assert "34x (claim)" in html and "claim, not our result" in html
-    assert (tmp_path / f"energy_{network}.png").stat().st_size > 1000
-    out = capsys.readouterr().out
-    assert "(claim)" in out and "speedup" in out
-
-
-def test_cli_explain(capsys, tmp_path):
-    from cosim.cli.main import main
-    assert main(["energy", "--network", "lenet5", "--out-dir", str(tmp_path),
-                 "--explain", "bplight.layer.conv1.forward.adc_energy"]) == 0
-    out = capsys.readouterr().out
-    assert "n_conv * e_adc" in out and "card energy_bplight.bits" in out
-    assert "ngspice readout characterization" in out
-
-
-def test_readout_is_the_cards_tia_and_averaging_costs_time_and_buys_bits(char, lenet):
-    """energy_bplight names the training readout (tia_bplight, 16 reads averaged): the
-    symbol rate is the read rate / 16, every noise term is proportional to the noise
-    bandwidth B = f_sym / sqrt(2), so the SNR gains exactly 10 log10(16) dB (2.0 bits),
-    and each output costs 16 ADC conversions at the same read rate."""
-    from cosim.devices import load_card
-
-    bp = load_card("bplight")
-    card = load_card("energy_bplight")
-    assert card["readout_tia_card"] == bp["readout_tia_card"] == "tia_bplight"
-    assert card["readout_averaging"] == bp["readout_averaging"] == 16
-    assert char.spec.feedback_resistance_ohm == load_card("tia_bplight")["feedback_resistance_ohm"]
-    assert not any("not of the card's readout" in f for f in lenet.flags)
-    c = "bplight.component."
-    assert lenet[c + "read_rate"].value == pytest.approx(1 / char.settling_time_s, rel=1e-12)
-    assert lenet[c + "symbol_rate"].value == pytest.approx(
-        lenet[c + "read_rate"].value / 16, rel=1e-12)
-    one = evaluate("lenet5", cards=load_config(bplight={"readout_averaging": 1}),
-                   characterization=char)
-    gain_bits = 10 * math.log10(16) / 6.02
-    assert lenet["bplight.link.achievable_bits"].value == pytest.approx(
-        one["bplight.link.achievable_bits"].value + gain_bits, rel=1e-9)
-    assert lenet["bplight.link.rin_ceiling_bits"].value == pytest.approx(
-        one["bplight.link.rin_ceiling_bits"].value + gain_bits, rel=1e-9)
-    for name in ("conv1.forward", "fc3.backward"):
-        for k, factor in (("adc_energy", 16), ("pd_tia_energy", 16), ("latency", 16)):
-            assert lenet[f"bplight.layer.{name}.{k}"].value == pytest.approx(
-                factor * one[f"bplight.layer.{name}.{k}"].value, rel=1e-12), (name, k)
-        assert lenet[f"bplight.layer.{name}.dac_energy"].value == \
-            one[f"bplight.layer.{name}.dac_energy"].value
-    for name in one.figures:
-        if name.startswith("baseline."):
-            assert lenet[name].value == one[name].value, name
-    # a characterization of another TIA is used as given, but flagged
-    from cosim.readout import characterize
-    other = evaluate("lenet5", characterization=characterize(bits=16))
-    assert any("not of the card's readout" in f for f in other.flags)
+def test_no_optical_constant_mirrored_in_python():
+    """No module-level constant (or default argument) in cosim/optics is a float literal
+    equal to a value of the optics or laser card (the card is the one source;
+    cosim.optics.defaults reads it); fractions 0.5 and 1 are not physical values."""
+    values = {float(p.value) for card in ("optics", "laser")
+              for p in load_card(card).params.values() if isinstance(p.value, (int, float))}
+    root = Path(__file__).resolve().parents[2] / "cosim" / "optics"
+    bad = []
+    for path in root.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        nodes = [n.value for n in tree.body if isinstance(n, (ast.Assign, ast.AnnAssign))]
+        nodes += [d for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)
+                  for d in f.args.defaults + f.args.kw_defaults if d is not None]
+        for node in nodes:
+            if isinstance(node, ast.Constant) and isinstance(node.value, float) \
+                    and node.value in values and node.value not in (0.0, 0.5, 1.0):
+                bad.append(f"{path.name}:{node.lineno} {node.value}")
+    assert not bad, bad
