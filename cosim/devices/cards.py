@@ -99,6 +99,7 @@ CARD_KINDS: dict[str, tuple[str, ...]] = {
     "energy_bplight": ("energy_bplight",),
     "energy_workload": ("energy_workload",),
     "laser": ("laser",),
+    "link_driver": ("link_driver",),
     "memristor_linear_biolek": ("memristor_linear_biolek",),
     "memristor_linear_joglekar": ("memristor_linear_joglekar",),
     "memristor_vteam": ("memristor_vteam",),
