@@ -482,20 +482,24 @@ class HardwareBackend:
         if spot is not None:
             sha = self._sha(spot.netlist) if spot.listed else \
                 self._add_netlist(layer, "spot_check", spot.netlist)
-            self._spot_record(layer, spot.twin, spot.spice, sha, spot.full_scale)
+            self._spot_record(layer, spot.twin, spot.spice, sha, spot.full_scale,
+                              spot.noise_std_ratio)
 
     def _spot_record(self, layer: str, twin: np.ndarray, spice: np.ndarray, sha: str,
-                     full_scale: float) -> None:
+                     full_scale: float, noise_std_ratio: float | None = None) -> None:
         err = float(np.max(np.abs(twin - spice))) if twin.size else 0.0
-        self._spot.append({"layer": layer, "phase": "forward", "step": self.step,
-                           "max_abs_error": err, "rel_error": err / full_scale,
-                           "netlist_sha256": sha})
+        rec = {"layer": layer, "phase": "forward", "step": self.step,
+               "max_abs_error": err, "rel_error": err / full_scale, "netlist_sha256": sha}
+        if noise_std_ratio is not None:
+            rec["noise_std_ratio"] = float(noise_std_ratio)
+        self._spot.append(rec)
 
     # --- run-store interface -------------------------------------------------------
     def spot_checks(self) -> list[dict]:
         """Twin-vs-spice records since the last call: ``{"layer", "phase", "step",
         "max_abs_error" (V for photonic readouts, A for crossbar currents), "rel_error"
-        (of the ADC half range / full-scale current), "netlist_sha256"}``."""
+        (of the ADC half range / full-scale current), "netlist_sha256"}``, plus
+        ``"noise_std_ratio"`` when the tile checked its noise (cosim.hw.noise_check)."""
         out, self._spot = self._spot, []
         return out
 

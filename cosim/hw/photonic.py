@@ -328,6 +328,10 @@ class PhotonicTiles:
         self._zero = None            # (drop, through) of weight 0
         self._ring_k = None          # constants of the compiled ring response
         self._chain_texts: dict[int, str] = {}   # channel count -> readout chain netlist
+        #: spice reads of the noise spot check (cosim.hw.noise_check) made with every
+        #: spot check when noise is on; 0 = off (each check costs seconds of ngspice)
+        self.noise_check_reads = 0
+        self.noise_checks = 0        # noise spot checks made (seeds the next one)
 
     # ------------------------------------------------------------------ weights -> bank
     def transfers(self, a: np.ndarray, *, levels_bits: int | None = None
@@ -519,6 +523,10 @@ class PhotonicTiles:
             p = samples["optical_power_w"]
             v_twin, v_spice, text = self.readout_check(p[..., 0], p[..., 1])
             out.spot = SpotCheck(v_twin, v_spice, text, self.spec.adc_full_scale_v / 2)
+            if self.noise and self.noise_check_reads:
+                from cosim.hw.noise_check import tile_noise_check
+
+                out.spot.noise_std_ratio = tile_noise_check(self, state, u)
         return out
 
     # ------------------------------------------------------------------ one product

@@ -20,6 +20,7 @@ Layout::
     /netlists/<sha256>     netlist text of every tile circuit used
     /netlist_index/        layer, phase, step, tile, sha256
     /spot_checks/          layer, phase, step, max_abs_error, rel_error, netlist_sha256
+                           (noise_std_ratio: twin/spice noise std, when checked)
     /hardware_stats/       epoch, step, layer, phase, products, samples, saturated_tia,
                            clipped_adc, below_noise_floor, saturated_weights (counts
                            since the previous row of the same layer and phase)
@@ -88,7 +89,7 @@ EPOCH_COLUMNS = {"epoch": np.int64, "train_loss": np.float64, "train_acc": np.fl
                  "test_acc": np.float64, "time_s": np.float64, "val_acc": np.float64}
 SPOT_CHECK_COLUMNS = {"layer": _STR, "phase": _STR, "step": np.int64,
                       "max_abs_error": np.float64, "rel_error": np.float64,
-                      "netlist_sha256": _STR}
+                      "netlist_sha256": _STR, "noise_std_ratio": np.float64}
 NETLIST_INDEX_COLUMNS = {"layer": _STR, "phase": _STR, "step": np.int64, "tile": _STR,
                          "sha256": _STR}
 STATS_COLUMNS = {"epoch": np.int64, "step": np.int64, "layer": _STR, "phase": _STR,
@@ -102,9 +103,11 @@ TABLES = {"metrics/step": STEP_COLUMNS, "metrics/epoch": EPOCH_COLUMNS,
           "hardware_stats": STATS_COLUMNS, "product_errors": PRODUCT_ERROR_COLUMNS}
 """Table path -> {column: dtype} of every resizable table in a run file."""
 
-OPTIONAL_COLUMNS = {"metrics/epoch": frozenset({"val_acc"})}
+OPTIONAL_COLUMNS = {"metrics/epoch": frozenset({"val_acc"}),
+                    "spot_checks": frozenset({"noise_std_ratio"})}
 """Columns a run writes only when it has them (``val_acc``: runs with a validation
-split); a run writes such a column in every row or in none."""
+split; ``noise_std_ratio``: runs whose photonic tile checks its noise in ngspice,
+cosim.hw.noise_check); a run writes such a column in every row or in none."""
 
 
 def _h5py():
