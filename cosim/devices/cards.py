@@ -98,6 +98,7 @@ CARD_KINDS: dict[str, tuple[str, ...]] = {
     "crossbar": ("crossbar",),
     "energy_workload": ("energy_workload",),
     "laser": ("laser", "laser_paper"),
+    "link_driver": ("link_driver",),
     "memristor_linear_biolek": ("memristor_linear_biolek",),
     "memristor_linear_joglekar": ("memristor_linear_joglekar",),
     "memristor_vteam": ("memristor_vteam",),

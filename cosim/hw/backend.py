@@ -97,6 +97,11 @@ class HardwareConfig:
         Readout noise and laser RIN (and crossbar TIA noise).
     weights_on_devices : bool
         Weights held by memristors (pulse updates) or plain float arrays.
+    noise_check_reads : int
+        With noise on, each spot check of a photonic tile also reads one input this many
+        times by the twin and by an ngspice transient with the cards' noise
+        (cosim.hw.noise_check) and records the ratio of their standard deviations
+        (``noise_std_ratio``); 0 = off (each check costs seconds of ngspice).
     """
 
     optical_engine: Literal["ideal", "twin"] = "twin"
@@ -104,6 +109,7 @@ class HardwareConfig:
     spot_check: float = 0.0
     noise: bool = True
     weights_on_devices: bool = True
+    noise_check_reads: int = 0
 
     def __post_init__(self) -> None:
         def bad(name: str, rule: str) -> ConfigError:
@@ -119,6 +125,9 @@ class HardwareConfig:
         for name in ("noise", "weights_on_devices"):
             if not isinstance(getattr(self, name), bool):
                 raise bad(name, "give true or false")
+        n = self.noise_check_reads
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 10_000_000:
+            raise bad("noise_check_reads", "give a whole number of reads >= 0 (0 = off)")
 
     def as_dict(self) -> dict:
         """Plain JSON-able dict."""
@@ -488,20 +497,24 @@ class HardwareBackend:
         if spot is not None:
             sha = self._sha(spot.netlist) if spot.listed else \
                 self._add_netlist(layer, phase, "spot_check", spot.netlist)
-            self._spot_record(layer, spot.twin, spot.spice, sha, spot.full_scale)
+            self._spot_record(layer, spot.twin, spot.spice, sha, spot.full_scale,
+                              spot.noise_std_ratio)
 
     def _spot_record(self, layer: str, twin: np.ndarray, spice: np.ndarray, sha: str,
-                     full_scale: float) -> None:
+                     full_scale: float, noise_std_ratio: float | None = None) -> None:
         err = float(np.max(np.abs(twin - spice))) if twin.size else 0.0
-        self._spot.append({"layer": layer, "phase": "forward", "step": self.step,
-                           "max_abs_error": err, "rel_error": err / full_scale,
-                           "netlist_sha256": sha})
+        rec = {"layer": layer, "phase": "forward", "step": self.step,
+               "max_abs_error": err, "rel_error": err / full_scale, "netlist_sha256": sha}
+        if noise_std_ratio is not None:
+            rec["noise_std_ratio"] = float(noise_std_ratio)
+        self._spot.append(rec)
 
     # --- run-store interface -------------------------------------------------------
     def spot_checks(self) -> list[dict]:
         """Twin-vs-spice records since the last call: ``{"layer", "phase", "step",
         "max_abs_error" (V for photonic readouts, A for crossbar currents), "rel_error"
-        (of the ADC half range / full-scale current), "netlist_sha256"}``."""
+        (of the ADC half range / full-scale current), "netlist_sha256"}``, plus
+        ``"noise_std_ratio"`` when the tile checked its noise (cosim.hw.noise_check)."""
         out, self._spot = self._spot, []
         return out
 

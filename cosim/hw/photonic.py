@@ -327,6 +327,10 @@ class PhotonicTiles:
         self._zero = None            # (drop, through) of weight 0
         self._ring_k = None          # constants of the compiled ring response
         self._chain_texts: dict[int, str] = {}   # channel count -> record template
+        #: spice reads of the noise spot check (cosim.hw.noise_check) made with every
+        #: spot check when noise is on; 0 = off (each check costs seconds of ngspice)
+        self.noise_check_reads = 0
+        self.noise_checks = 0        # noise spot checks made (seeds the next one)
 
     # ------------------------------------------------------------------ weights -> bank
     def transfers(self, a: np.ndarray, *, levels_bits: int | None = None
@@ -457,13 +461,15 @@ class PhotonicTiles:
         """The MRR weight-bank tiles of a run (cosim.hw.protocols.Tile)."""
         d = context.design
         laser_w = float(d["laser_power_per_channel_w"])
-        return cls(
+        tiles = cls(
             **context.common(optical=True),
             laser_power_per_channel_w=laser_w if laser_w > 0 else None,
             optical_full_scale_fraction=float(d["optical_full_scale_fraction"]),
             rin_db_per_hz=float(context.card("laser")["rin_db_per_hz"]),
             crosstalk=bool(d["crosstalk"]), spice_engine=context.spice_engine,
             averaging=int(d["readout_averaging"]))
+        tiles.noise_check_reads = int(context.config.noise_check_reads)
+        return tiles
 
     def load(self, a_raw: np.ndarray, scale: float, phase: Phase, *,
              transpose_of: Loaded | None = None) -> Loaded:
@@ -521,6 +527,10 @@ class PhotonicTiles:
             p = samples["optical_power_w"]
             v_twin, v_spice, text = self.readout_check(p[..., 0], p[..., 1])
             out.spot = SpotCheck(v_twin, v_spice, text, self.spec.adc_full_scale_v / 2)
+            if self.noise and self.noise_check_reads:
+                from cosim.hw.noise_check import tile_noise_check
+
+                out.spot.noise_std_ratio = tile_noise_check(self, loaded.state, u)
         return out
 
     def _record_template(self, channels: int) -> str:

@@ -85,6 +85,10 @@ class SpotCheck:
     listed : bool
         The netlist is already one of the product's :attr:`Circuits.netlists` (else
         it is indexed under the tile label ``"spot_check"``).
+    noise_std_ratio : float or None
+        When the tile also checked its noise (cosim.hw.noise_check): the twin/spice
+        ratio of the reads' standard deviations farthest from 1 (NaN if no output
+        could be checked); None when not checked.
     """
 
     twin: np.ndarray
@@ -92,6 +96,7 @@ class SpotCheck:
     netlist: str
     full_scale: float
     listed: bool = False
+    noise_std_ratio: float | None = None
 
 
 @dataclass

@@ -229,11 +229,13 @@ class BackendRecorder:
     def drain(self, step: int, keep_signals: bool) -> None:
         b, p = self.backend, self.pending
         for rec in b.spot_checks():
-            p.add("spot_checks", {"layer": rec["layer"], "phase": rec["phase"],
-                                  "step": int(rec["step"]),
-                                  "max_abs_error": float(rec["max_abs_error"]),
-                                  "rel_error": float(rec["rel_error"]),
-                                  "netlist_sha256": rec.get("netlist_sha256", "")})
+            row = {"layer": rec["layer"], "phase": rec["phase"], "step": int(rec["step"]),
+                   "max_abs_error": float(rec["max_abs_error"]),
+                   "rel_error": float(rec["rel_error"]),
+                   "netlist_sha256": rec.get("netlist_sha256", "")}
+            if "noise_std_ratio" in rec:
+                row["noise_std_ratio"] = float(rec["noise_std_ratio"])
+            p.add("spot_checks", row)
         for rec in b.product_errors():
             p.add("product_errors", {"layer": rec["layer"], "phase": rec["phase"],
                                      "step": int(rec["step"]),

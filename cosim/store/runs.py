@@ -34,6 +34,7 @@ Layout::
                            a product's stimulus and recorded outputs (SI arrays); attrs
                            kind, tolerance, template_sha256 (cosim.hw.records)
     /spot_checks/          layer, phase, step, max_abs_error, rel_error, netlist_sha256
+                           (noise_std_ratio: twin/spice noise std, when checked)
     /hardware_stats/       epoch, step, layer, phase, products, samples, saturated_tia,
                            clipped_adc, below_noise_floor, saturated_weights, pulses
                            (counts since the previous row of the same layer and
@@ -104,7 +105,7 @@ EPOCH_COLUMNS = {"epoch": np.int64, "train_loss": np.float64, "train_acc": np.fl
                  "test_acc": np.float64, "time_s": np.float64, "val_acc": np.float64}
 SPOT_CHECK_COLUMNS = {"layer": _STR, "phase": _STR, "step": np.int64,
                       "max_abs_error": np.float64, "rel_error": np.float64,
-                      "netlist_sha256": _STR}
+                      "netlist_sha256": _STR, "noise_std_ratio": np.float64}
 NETLIST_INDEX_COLUMNS = {"layer": _STR, "phase": _STR, "step": np.int64, "tile": _STR,
                          "sha256": _STR, "record": _STR}
 STATS_COLUMNS = {"epoch": np.int64, "step": np.int64, "layer": _STR, "phase": _STR,
@@ -121,11 +122,13 @@ TABLES = {"metrics/step": STEP_COLUMNS, "metrics/epoch": EPOCH_COLUMNS,
 
 OPTIONAL_COLUMNS = {"metrics/epoch": frozenset({"val_acc"}),
                     "netlist_index": frozenset({"record"}),
-                    "hardware_stats": frozenset({"pulses"})}
+                    "hardware_stats": frozenset({"pulses"}),
+                    "spot_checks": frozenset({"noise_std_ratio"})}
 """Columns a run writes only when it has them (``val_acc``: runs with a validation
-split; ``record``: files written since circuit records exist); a run writes such a
-column in every row or in none (a file that lacks it gets it filled with empty values
-for its earlier rows when it is first written, e.g. on a resume)."""
+split; ``record``: files written since circuit records exist; ``noise_std_ratio``: runs
+whose photonic tile checks its noise in ngspice, cosim.hw.noise_check); a run writes
+such a column in every row or in none (a file that lacks it gets it filled with empty
+values for its earlier rows when it is first written, e.g. on a resume)."""
 
 RECORDS_GROUP = "circuit_records"
 
