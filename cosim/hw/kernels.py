@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -76,6 +77,30 @@ class PassConstants(NamedTuple):
     n_codes: int
     code_scale: float
     code_offset: float
+
+#: Numbers a job of a parallel kernel handles (inputs plus outputs) below which it runs on
+#: the calling thread alone (:func:`sized`).
+PARALLEL_MIN_NUMBERS = 1 << 16
+
+
+def sized(kernel, numbers: int, *args):
+    """``kernel(*args)``, on numba's threads for a job of at least
+    :data:`PARALLEL_MIN_NUMBERS` numbers, else on the calling thread alone.
+
+    Starting a parallel region costs the waking of the other threads (tens of
+    microseconds on an idle core, a scheduler time slice on a busy one); a small job
+    (the fully connected layers of LeNet-5 at batch 64: a few thousand to a few tens of
+    thousands of numbers, microseconds of work) is done before they would start.  No
+    kernel's result depends on the number of threads, so this changes only the speed."""
+    threads = numba.get_num_threads()
+    if threads == 1 or numbers >= PARALLEL_MIN_NUMBERS:
+        return kernel(*args)
+    numba.set_num_threads(1)
+    try:
+        return kernel(*args)
+    finally:
+        numba.set_num_threads(threads)
+
 
 def work_array(buffers: dict, key, shape: tuple, dtype=np.float64) -> np.ndarray:
     """An array of ``shape`` and ``dtype`` kept in ``buffers`` under ``key`` and reused
