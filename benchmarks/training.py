@@ -69,6 +69,47 @@ def step_times(architecture: str, steps: int, workdir: Path, threads: int) -> np
     return np.asarray(res.step_metrics["time_s"])
 
 
+def network_step_times(architecture: str, steps: int, threads: int, *,
+                       model: str = "vgg11", batch: int = 64) -> np.ndarray:
+    """Wall time (s) of each of ``steps`` training steps (forward, backward, gradient
+    products, SGD update) of ``model`` on random CIFAR-sized data (``batch`` images of
+    3 x 32 x 32, 10 classes), through :class:`cosim.nn.Trainer` on the hardware of
+    ``architecture`` (a design name; twin engines, 16-bit converters, noise on, no spot
+    checks), with ``threads`` BLAS and numba threads.  ``model``: a name of
+    :data:`cosim.nn.zoo.VGG_CONFIGS` (built by ``cosim.nn.zoo.MODELS["vgg"]``) or
+    ``"lenet5"`` (3 input channels)."""
+    import numba
+
+    from cosim.design import load_design
+    from cosim.hw.backend import HardwareConfig, build_hardware
+    from cosim.nn import SGD, Trainer
+    from cosim.nn.zoo import MODELS
+
+    rng = np.random.default_rng(0)
+    if model == "lenet5":
+        net = MODELS["lenet5"](in_channels=3, input_size=32)
+    else:
+        net = MODELS["vgg"](model, in_channels=3, input_size=32)
+    overrides = [] if architecture == "ideal" else \
+        ["converters.dac_bits=16", "converters.adc_bits=16"]
+    hw = HardwareConfig(optical_engine="twin", electrical_engine="twin", spot_check=0.0,
+                        noise=True)
+    net.backend, net.store = build_hardware(hw, net, np.random.default_rng(1),
+                                            design=load_design(architecture, overrides))
+    net.initialize(np.random.default_rng(2))
+    trainer = Trainer(net, SGD(lr=0.01, momentum=0.9), np.random.default_rng(3), batch)
+    x = rng.standard_normal((batch, 3, 32, 32))
+    labels = rng.integers(0, 10, batch)
+    numba.set_num_threads(threads)
+    times = []
+    with threadpool_limits(threads, user_api="blas"):
+        for _ in range(steps):
+            t0 = time.perf_counter()
+            trainer.step(x, labels)
+            times.append(time.perf_counter() - t0)
+    return np.asarray(times)
+
+
 def isolated_step_times(architecture: str, steps: int, threads: int
                         ) -> tuple[np.ndarray, str]:
     """:func:`step_times` of a run in a child process of its own, with the allocator
