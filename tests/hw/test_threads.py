@@ -96,3 +96,29 @@ def test_dac_and_row_peaks_are_the_same_on_any_thread_count(layout, monkeypatch)
         assert np.array_equal(peaks, np.abs(x).max(axis=1)) and low == x.min()
         want = np.sign(x) * np.rint(np.abs(x) / peaks[:, None] * 4095) / 4095
         assert np.array_equal(levels, want) and lit == (True, True)
+
+
+@pytest.mark.parametrize("b,n_in,n_out", [(12, 150, 20), (48, 1100, 1900)])
+def test_grouped_one_row_blocks_equal_one_block_at_a_time(b, n_in, n_out, monkeypatch):
+    """Products cut into one-row blocks (fewer than 16 rows, or rows wider than a
+    block) share a pass over the transfers in groups of rows; outputs, counters and
+    samples equal the block-by-block computation bit for bit, on 1 and 2 threads."""
+    from cosim.hw import photonic
+
+    tiles = _tiles(n_in, n_out)
+    rng = np.random.default_rng(12)
+    u = signed_levels(np.clip(rng.standard_normal((b, n_in)) / 2, -1, 1), 16)
+    a = signed_levels(np.clip(rng.standard_normal((n_out, n_in)) / 2, -1, 1), 16)
+    tr = tiles.transfers(a)
+    if n_in == 1100:                            # rows wider than a block: 1-row blocks
+        assert photonic.row_blocks(b, -(-n_in // 64) * 2 * n_out).size == b + 1
+    runs = []
+    for group_rows in (1, photonic._GROUP_ROWS):
+        monkeypatch.setattr(photonic, "_GROUP_ROWS", group_rows)
+        runs += [_product(tiles, "_matmul_fast", u, tr, n_out, t, 0, monkeypatch)
+                 for t in (1, 2)]
+    y0, c0, s0 = runs[0]
+    assert c0["samples"] == b * -(-n_in // 64) * n_out * 2
+    for y, c, s in runs[1:]:
+        assert np.array_equal(y, y0) and c == c0
+        assert all(np.array_equal(s[k], s0[k]) for k in s0)
