@@ -290,8 +290,8 @@ def _dac_signed(U: np.ndarray, s_x, bits: int, signed: bool = True,
     (the sign is then skipped).  Returns ``(levels, (any level > 0, any level < 0))``."""
     out = np.empty(U.shape) if out is None else out
     s_rows = np.broadcast_to(np.asarray(s_x, dtype=float), (U.shape[0],))
-    lit = kernels.dac_signed(U, np.ascontiguousarray(s_rows), float(2 ** int(bits) - 1),
-                             bool(signed), out)
+    lit = kernels.sized(kernels.dac_signed, 2 * U.size, U, np.ascontiguousarray(s_rows),
+                        float(2 ** int(bits) - 1), bool(signed), out)
     return out, (bool(lit[0]), bool(lit[1]))
 
 
@@ -444,7 +444,7 @@ class HardwareBackend:
         cols = np.zeros(0)
         if phase == "forward" and U.ndim == 2 and U.flags.c_contiguous:
             cols = np.empty(U.shape[1])
-        u_min = kernels.row_abs_max(U, peaks, cols)
+        u_min = kernels.sized(kernels.row_abs_max, U.size, U, peaks, cols)
         if cols.size and math.isfinite(u_min):
             self._col_peaks[layer] = (U, cols, u_min)
         return peaks, u_min

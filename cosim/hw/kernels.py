@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -76,6 +77,30 @@ class PassConstants(NamedTuple):
     n_codes: int
     code_scale: float
     code_offset: float
+
+#: Numbers a job of a parallel kernel handles (inputs plus outputs) below which it runs on
+#: the calling thread alone (:func:`sized`).
+PARALLEL_MIN_NUMBERS = 1 << 16
+
+
+def sized(kernel, numbers: int, *args):
+    """``kernel(*args)``, on numba's threads for a job of at least
+    :data:`PARALLEL_MIN_NUMBERS` numbers, else on the calling thread alone.
+
+    Starting a parallel region costs the waking of the other threads (tens of
+    microseconds on an idle core, a scheduler time slice on a busy one); a small job
+    (the fully connected layers of LeNet-5 at batch 64: a few thousand to a few tens of
+    thousands of numbers, microseconds of work) is done before they would start.  No
+    kernel's result depends on the number of threads, so this changes only the speed."""
+    threads = numba.get_num_threads()
+    if threads == 1 or numbers >= PARALLEL_MIN_NUMBERS:
+        return kernel(*args)
+    numba.set_num_threads(1)
+    try:
+        return kernel(*args)
+    finally:
+        numba.set_num_threads(threads)
+
 
 def work_array(buffers: dict, key, shape: tuple, dtype=np.float64) -> np.ndarray:
     """An array of ``shape`` and ``dtype`` kept in ``buffers`` under ``key`` and reused
@@ -205,12 +230,12 @@ def curve_eval_array(x, table, x0, inv_h, last, f_end):
 
 
 @njit(cache=_CACHE)
-def convert_block(q, rows, m, noise_state, out, r0, counts, sample_p, sample_v,  # noqa: C901 - compiled kernel, one loop
+def convert_block(q, q0, rows, m, noise_state, out, r0, counts, sample_p, sample_v,  # noqa: C901 - compiled kernel, one loop
                   sample_codes, k, row_scale):
     """Readout and ADC of one block of rows, added into ``out[r0 + row, :m]``.
 
-    ``q`` (nj, rows_q >= rows, 2 m): drop then through powers (W) of the real outputs
-    per tile column, for the block's first ``rows`` rows; ``noise_state``: the
+    ``q`` (nj, rows_q >= q0 + rows, 2 m): drop then through powers (W) of the real
+    outputs per tile column, the block's ``rows`` rows from row ``q0``; ``noise_state``: the
     readout-noise stream (:func:`cosim.hw.ziggurat.normal_stream`, one number per
     conversion in (row, tile column, output) order, as float32) or empty for no noise; ``k`` the
     :class:`PassConstants`.  Per conversion, in the reference's order: ``I = R (P_d -
@@ -251,7 +276,7 @@ def convert_block(q, rows, m, noise_state, out, r0, counts, sample_p, sample_v, 
     for row in range(rows):
         acc[:] = 0.0
         for j in range(nj):
-            qr = q[j, row]
+            qr = q[j, q0 + row]
             if noisy:
                 for o in range(m):
                     a, b, c, n, sp, x = normal_next(a, b, c, n, sp)
@@ -316,6 +341,44 @@ def convert_block(q, rows, m, noise_state, out, r0, counts, sample_p, sample_v, 
 
 
 @njit(cache=_CACHE)
+def _row_products(p, both, q, rows):
+    """``q[j, r] = p[j, r] @ both[j]`` for the first ``rows`` rows, each as the
+    one-row loop of :func:`_tile_products` computes it (the channels ``c`` in order,
+    one multiply and one add each), bit for bit; the loops run
+    channel by channel over all the rows, so that each row of ``both[j]`` is read
+    once for all of them (a group of one-row blocks: the tile columns of a wide
+    product, whose ``both[j]`` does not stay in cache from one row to the next)."""
+    nj, _, ne = p.shape
+    w = both.shape[2]
+    for j in range(nj):
+        for r in range(rows):
+            q[j, r, :] = 0.0
+        # four channels at a time, added one after the other as the one-row loop does;
+        # a dark channel's product (a zero: powers and transfers are >= 0) leaves the
+        # sum unchanged, so it need not be skipped
+        c4 = ne - ne % 4
+        for c in range(0, c4, 4):
+            t0, t1, t2, t3 = both[j, c], both[j, c + 1], both[j, c + 2], both[j, c + 3]
+            for r in range(rows):
+                p0, p1, p2, p3 = p[j, r, c], p[j, r, c + 1], p[j, r, c + 2], p[j, r, c + 3]
+                acc = q[j, r]
+                for o in range(w):
+                    v = acc[o]
+                    v += p0 * t0[o]
+                    v += p1 * t1[o]
+                    v += p2 * t2[o]
+                    v += p3 * t3[o]
+                    acc[o] = v
+        for c in range(c4, ne):
+            col = both[j, c]
+            for r in range(rows):
+                pv = p[j, r, c]
+                acc = q[j, r]
+                for o in range(w):
+                    acc[o] += pv * col[o]
+
+
+@njit(cache=_CACHE)
 def _tile_products(p, both, q, rows):
     """``q[j, :rows] = p[j, :rows] @ both[j]`` for every tile column ``j``: BLAS, or
     for a block of one row a loop that skips dark channels (a single row gains nothing
@@ -356,7 +419,7 @@ def bank_columns(drop, through, m, out):
 
 @njit(cache=_CACHE, parallel=True)
 def photonic_pass(u, sign, bounds, both, rin_states, read_states, p_buf, q_buf, d_buf,
-                  out, tallies, sample_p, sample_v, sample_codes, k, row_scale):
+                  out, tallies, sample_p, sample_v, sample_codes, k, row_scale, group):
     """One pass of the photonic product over blocks of rows of ``u``, the blocks shared
     out over the threads (consecutive blocks to each thread).
 
@@ -371,6 +434,12 @@ def photonic_pass(u, sign, bounds, both, rin_states, read_states, p_buf, q_buf, 
     drop then through transfers of the real outputs); :func:`convert_block` into
     ``out``.  ``k``: the pass's :class:`PassConstants`; ``row_scale``: as in
     :func:`convert_block`.
+
+    ``group > 1`` (every block is one row; ``p_buf`` and ``q_buf`` then hold ``group``
+    rows): up to ``group`` consecutive blocks of a thread have their channel powers
+    side by side and their optical product in one :func:`_row_products` (the same
+    numbers as one block at a time, which reads all of ``both`` once per row); each
+    block keeps its own streams, counters and conversion.
     """
     nblocks = tallies.shape[0]
     threads = p_buf.shape[0]
@@ -379,13 +448,32 @@ def photonic_pass(u, sign, bounds, both, rin_states, read_states, p_buf, q_buf, 
         p = p_buf[t]
         q = q_buf[t]
         d = d_buf[t]
-        for i in range(t * nblocks // threads, (t + 1) * nblocks // threads):
-            r0 = bounds[i]
-            r1 = bounds[i + 1]
-            bank_input_powers(u[r0:r1], sign, k.p_bank, rin_states[i], k.rin_sigma, p, d)
-            _tile_products(p, both, q, r1 - r0)
-            convert_block(q, r1 - r0, m, read_states[i], out, r0, tallies[i], sample_p,
-                          sample_v, sample_codes, k, row_scale)
+        i = t * nblocks // threads
+        end = (t + 1) * nblocks // threads
+        while i < end:
+            if group == 1:
+                r0 = bounds[i]
+                r1 = bounds[i + 1]
+                bank_input_powers(u[r0:r1], sign, k.p_bank, rin_states[i], k.rin_sigma,
+                                  p, d)
+                _tile_products(p, both, q, r1 - r0)
+                convert_block(q, 0, r1 - r0, m, read_states[i], out, r0, tallies[i],
+                              sample_p, sample_v, sample_codes, k, row_scale)
+                i += 1
+                continue
+            # one-row blocks: up to `group` of them share one pass over both[j]
+            n = min(group, end - i)
+            g0 = bounds[i]
+            for b in range(n):
+                r0 = bounds[i + b]
+                bank_input_powers(u[r0:r0 + 1], sign, k.p_bank, rin_states[i + b],
+                                  k.rin_sigma, p[:, b:b + 1], d)
+            _row_products(p, both, q, n)
+            for b in range(n):
+                convert_block(q, b, 1, m, read_states[i + b], out, g0 + b,
+                              tallies[i + b], sample_p, sample_v, sample_codes, k,
+                              row_scale)
+            i += n
 
 
 # ----------------------------------------------------------------------------- rings

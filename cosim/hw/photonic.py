@@ -147,6 +147,12 @@ def row_blocks(rows: int, width: int) -> np.ndarray:
     return np.arange(nblocks + 1) * rows // max(nblocks, 1)
 
 
+#: One-row blocks whose optical product is computed together (one pass over the
+#: transfers of each tile column for all of them), at most, and the numbers their
+#: detected powers may hold (the work buffer of a thread).
+_GROUP_ROWS = 32
+_GROUP_ELEMENTS = 1 << 21
+
 #: Largest DAC resolution for which the gradient pattern's bank transfer is a lookup
 #: table over all 2 (2**bits - 1) + 1 levels (2**19 levels: 8 MB per table).
 _TABLE_MAX_BITS = 18
@@ -419,8 +425,8 @@ class PhotonicTiles:
             self._ring_k = kernels.ring_coefficients(self.bank)
         drop = np.empty(t.shape)
         through = np.empty(t.shape)
-        kernels.ring_transfers(t.reshape(-1), self._ring_k, drop.reshape(-1),
-                               through.reshape(-1))
+        kernels.sized(kernels.ring_transfers, 3 * t.size, t.reshape(-1), self._ring_k,
+                      drop.reshape(-1), through.reshape(-1))
         return drop, through
 
     def level_transfers(self, a_raw: np.ndarray, scale: float, bits: int
@@ -440,8 +446,9 @@ class PhotonicTiles:
         mi, nj = -(-m // me), -(-k // ne)
         levels = 2 ** int(bits) - 1
         both = np.empty((nj, ne, 2 * m))
-        over = kernels.level_columns(np.asarray(a_raw, dtype=float), float(scale),
-                                     float(levels), drop_t, through_t, ne, both)
+        over = kernels.sized(kernels.level_columns, a_raw.size + both.size,
+                             np.asarray(a_raw, dtype=float), float(scale), float(levels),
+                             drop_t, through_t, ne, both)
         zero = (float(drop_t[levels]), float(through_t[levels]))
         return TileColumns(both, (mi, nj, me, ne), zero), int(over)
 
@@ -639,7 +646,8 @@ class PhotonicTiles:
                                  f"{both.shape[2] // 2} outputs")
         else:
             both = np.empty((nj, ne, 2 * m))
-            kernels.bank_columns(*transfers, m, both)    # (re-tiled views as they are)
+            kernels.sized(kernels.bank_columns, 2 * both.size, *transfers, m,
+                          both)                  # (re-tiled views as they are)
         c = self.char
         y_unit = self.resp * self.g * self.p_bank_w
         low, high, step, n_codes = conversion.adc_range(self.adc_bits, self.adc_fs_v)
@@ -650,11 +658,17 @@ class PhotonicTiles:
         bounds = row_blocks(b, nj * max(2 * m, ne))
         nblocks = bounds.size - 1
         block = int(np.max(np.diff(bounds))) if nblocks else 1     # the largest
-        threads = max(1, min(numba.get_num_threads(), nblocks))
-        p_buf = kernels.work_array(self._buffers, ("powers", threads, nj, block, ne),
-                                   (threads, nj, block, ne))
-        q_buf = kernels.work_array(self._buffers, ("detected", threads, nj, block, 2 * m),
-                                   (threads, nj, block, 2 * m))
+        # one-row blocks (wide rows): groups of them share a pass over the transfers
+        group = 1 if block > 1 else \
+            max(1, min(_GROUP_ROWS, _GROUP_ELEMENTS // max(nj * max(2 * m, ne), 1)))
+        work = b * (k_in + nj * 2 * m)      # numbers in and detected: a small pass on one
+        threads = 1 if work < kernels.PARALLEL_MIN_NUMBERS else \
+            max(1, min(numba.get_num_threads(), nblocks))          # thread (kernels.sized)
+        rows = max(block, group)
+        p_buf = kernels.work_array(self._buffers, ("powers", threads, nj, rows, ne),
+                                   (threads, nj, rows, ne))
+        q_buf = kernels.work_array(self._buffers, ("detected", threads, nj, rows, 2 * m),
+                                   (threads, nj, rows, 2 * m))
         d_buf = kernels.work_array(self._buffers, ("draws", threads, block * k_in + 1),
                                    (threads, block * k_in + 1), np.float32)
         tallies = np.zeros((nblocks, 4), dtype=np.int64)
@@ -685,12 +699,12 @@ class PhotonicTiles:
             sample_p = np.zeros((r, cc, 2))
             sample_v = np.zeros((r, cc))
             sample_codes = np.zeros((r, cc))
-            kernels.photonic_pass(
-                u_signed, sign, bounds, both, rin, read, p_buf, q_buf, d_buf, out, tallies,
-                sample_p, sample_v, sample_codes,
+            kernels.sized(
+                kernels.photonic_pass, work, u_signed, sign, bounds, both, rin, read,
+                p_buf, q_buf, d_buf, out, tallies, sample_p, sample_v, sample_codes,
                 consts._replace(code_scale=sign * y_per_code,
                                 code_offset=sign * nj * y_at_zero),
-                scale if sign == signs[-1] else np.zeros(0))
+                scale if sign == signs[-1] else np.zeros(0), group)
             if first:
                 samples["optical_power_w"] = sample_p
                 i_net = sample_p[..., 0] - sample_p[..., 1]

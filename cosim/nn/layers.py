@@ -109,7 +109,24 @@ def im2col(x: np.ndarray, kernel: tuple[int, int], stride: int = 1,
         Row ``(n, oh, ow)`` holds the window whose top-left corner is input pixel
         ``(oh * stride - padding, ow * stride - padding)``, columns ordered
         ``(c, i, j)``.
+
+    A float64 input goes through the compiled copy :func:`cosim.nn.kernels.im2col`
+    (the same numbers, one pass); other dtypes through the numpy formula
+    (:func:`im2col_numpy`).
     """
+    if x.dtype == np.float64 and x.ndim == 4:
+        from cosim.nn import kernels
+
+        n, c, h, w = x.shape
+        return kernels.im2col(x, kernel, stride, padding,
+                              conv_output_size(h, kernel[0], stride, padding),
+                              conv_output_size(w, kernel[1], stride, padding))
+    return im2col_numpy(x, kernel, stride, padding)
+
+
+def im2col_numpy(x: np.ndarray, kernel: tuple[int, int], stride: int = 1,
+                 padding: int = 0) -> np.ndarray:
+    """:func:`im2col` as a numpy formula (a copy of a strided window view)."""
     if padding:
         x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     windows = sliding_window_view(x, kernel, axis=(2, 3))[:, :, ::stride, ::stride]
@@ -130,7 +147,22 @@ def col2im(cols: np.ndarray, x_shape: Shape, kernel: tuple[int, int], stride: in
     Returns
     -------
     ndarray, shape x_shape
+
+    Each pixel is the sum of its patch entries added in kernel order ``(i, j)`` onto
+    0.0; float64 ``cols`` go through the compiled :func:`cosim.nn.kernels.col2im`
+    (the same additions in the same order), other dtypes through the numpy formula
+    (:func:`col2im_numpy`).
     """
+    if cols.dtype == np.float64:
+        from cosim.nn import kernels
+
+        return kernels.col2im(cols, tuple(x_shape), kernel, stride, padding)
+    return col2im_numpy(cols, x_shape, kernel, stride, padding)
+
+
+def col2im_numpy(cols: np.ndarray, x_shape: Shape, kernel: tuple[int, int],
+                 stride: int = 1, padding: int = 0) -> np.ndarray:
+    """:func:`col2im` as a numpy formula (``k_h k_w`` strided additions)."""
     n, c, h, w = x_shape
     kh, kw = kernel
     oh = conv_output_size(h, kh, stride, padding)
@@ -364,10 +396,20 @@ class MaxPool2d(_Pool2d):
         return int(np.prod(output_shape)) * (self.kernel_size ** 2 - 1)
 
     def forward(self, x, backend, store):
-        cols, out_shape = self._windows(x)
-        arg = cols.argmax(axis=1)
-        y = cols[np.arange(cols.shape[0]), arg].reshape(out_shape)
-        return y, (arg, x.shape, cols.shape)
+        if x.dtype != np.float64 or x.ndim != 4:
+            cols, out_shape = self._windows(x)
+            arg = cols.argmax(axis=1)
+            y = cols[np.arange(cols.shape[0]), arg].reshape(out_shape)
+            return y, (arg, x.shape, cols.shape)
+        # the same in one compiled pass: the first maximum of each window's im2col row
+        from cosim.nn import kernels
+
+        self._check_input(x, 4)
+        c, oh, ow = self.output_shape(x.shape[1:])
+        y = np.empty((x.shape[0], c, oh, ow))
+        arg = np.empty(y.size, dtype=np.intp)
+        kernels.max_pool_into(x, self.kernel_size, self.stride, y, arg)
+        return y, (arg, x.shape, (y.size, self.kernel_size ** 2))
 
     def backward(self, dy, cache, backend, store, input_grad=True):
         if not input_grad:
