@@ -37,6 +37,7 @@ its own channel.  Optional thermal crosstalk couples the detunings of the rings 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -402,7 +403,8 @@ def calibrate_bank(weights, bank: WeightBank, *, tol: float = 1e-10,
                    max_iter: int = 50, start=None) -> CalibrationResult:
     """Pre-distort the detunings so the bank applies W despite crosstalk.
 
-    Solves ``effective_weights(bank, command) = W`` row by row with a damped
+    Solves ``effective_weights(bank, command) = W`` row by row (only the rows whose
+    error still exceeds ``tol`` are iterated: rows do not couple) with a damped
     (Levenberg-Marquardt) Newton iteration using the analytic :func:`weight_jacobian`,
     starting from ``start`` or else the single-ring inverse map :func:`program_bank`.
     Targets that the crosstalk makes unreachable are approached in the least-squares
@@ -441,26 +443,28 @@ def calibrate_bank(weights, bank: WeightBank, *, tol: float = 1e-10,
     eye = np.eye(bank.n_channels)
     it = 0
     for it in range(1, max_iter + 1):
-        if np.max(np.abs(resid)) <= tol:
+        # rows are independent: iterate only those not yet within tol (and not stuck)
+        act = np.flatnonzero((np.max(np.abs(resid), axis=1) > tol) & (mu < 1e12))
+        if act.size == 0:
             it -= 1
             break
-        jac = weight_jacobian(bank, cmd)
+        sub = dataclasses.replace(bank, n_outputs=int(act.size))
+        c_a, r_a, mu_a = cmd[act], resid[act], mu[act]
+        jac = weight_jacobian(sub, c_a)
         jt = np.swapaxes(jac, 1, 2)
         jtj = jt @ jac
-        grad = (jt @ resid[..., None])[..., 0]
+        grad = (jt @ r_a[..., None])[..., 0]
         scale = np.einsum("mii->mi", jtj).max(axis=1, keepdims=True)[..., None]
         scale = np.where(scale > 0, scale, 1.0)
-        step = -np.linalg.solve(jtj + mu[:, None, None] * scale * eye, grad[..., None])[..., 0]
-        trial = cmd + step
-        trial_resid = effective_weights(bank, trial) - target
+        step = -np.linalg.solve(jtj + mu_a[:, None, None] * scale * eye, grad[..., None])[..., 0]
+        trial = c_a + step
+        trial_resid = effective_weights(sub, trial) - target[act]
         trial_cost = np.sum(trial_resid ** 2, axis=1)
-        better = trial_cost < cost
-        cmd = np.where(better[:, None], trial, cmd)
-        resid = np.where(better[:, None], trial_resid, resid)
-        cost = np.where(better, trial_cost, cost)
-        mu = np.where(better, np.maximum(mu / 5, 1e-12), np.minimum(mu * 10, 1e12))
-        if not np.any(better) and np.all(mu >= 1e12):
-            break
+        better = trial_cost < cost[act]
+        cmd[act] = np.where(better[:, None], trial, c_a)
+        resid[act] = np.where(better[:, None], trial_resid, r_a)
+        cost[act] = np.where(better, trial_cost, cost[act])
+        mu[act] = np.where(better, np.maximum(mu_a / 5, 1e-12), np.minimum(mu_a * 10, 1e12))
     return CalibrationResult(
         detuning_rad=cmd,
         rms_error_before=float(np.sqrt(np.mean(before ** 2))),
