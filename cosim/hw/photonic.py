@@ -284,7 +284,7 @@ class PhotonicTiles:
                  characterization, laser_power_per_channel_w: float | None,
                  optical_full_scale_fraction: float = 1.0, rin_db_per_hz: float = -140.0,
                  crosstalk: bool = False, spice_engine=None, averaging: int = 1,
-                 calibration: str = "none", calibration_max_iter: int = 6,
+                 calibration: str = "none", calibration_max_iter: int = 3,
                  calibration_tol: float = 1e-4, channel_spacing_m: float | None = None,
                  thermal_neighbour_fraction: float = 0.0,
                  heater_efficiency_rad_per_w: float | None = None, link=None) -> None:
@@ -640,7 +640,7 @@ class PhotonicTiles:
             averaging=int(d["readout_averaging"]),
             calibration=str(d["calibration"]) if "calibration" in have else "none",
             calibration_max_iter=int(d["calibration_max_iter"])
-            if "calibration_max_iter" in have else 6,
+            if "calibration_max_iter" in have else 3,
             calibration_tol=float(d["calibration_tol"]) if "calibration_tol" in have
             else 1e-4,
             channel_spacing_m=float(optics["channel_spacing_m"]),
