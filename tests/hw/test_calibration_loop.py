@@ -113,8 +113,9 @@ def test_link_driver_applies_the_target_weights_and_reports_its_power():
     gb = spec.bias_conductance_s
     total = 0.0
     for w in a.ravel():
-        d = brentq(lambda d: float(link_weight(mid + d / 2, mid - d / 2, tiles.bank, spec))
-                   - w, -gb, gb * (1 - 1e-12), xtol=1e-18)
+        d = brentq(lambda d, w=w: float(link_weight(mid + d / 2, mid - d / 2, tiles.bank,
+                                                    spec)) - w,
+                   -gb, gb * (1 - 1e-12), xtol=1e-18)
         total += float(link_power(mid + d / 2, mid - d / 2, spec))
     assert loaded.retune["link_power_w"] == pytest.approx(total, rel=1e-6)
     # the gradient's pattern goes through the DACs, not the link
