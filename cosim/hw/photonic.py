@@ -229,6 +229,15 @@ class TileColumns:
         return out[0], out[1]
 
 
+class ScaledPattern:
+    """A gradient pattern loaded at ``fraction`` of the weight full scale
+    (``transfers`` of ``fraction x pattern``); :meth:`PhotonicTiles.matmul` divides the
+    outputs by ``fraction``."""
+
+    def __init__(self, transfers, fraction: float) -> None:
+        self.transfers, self.fraction = transfers, float(fraction)
+
+
 class PhotonicTiles:
     """The photonic tile model of one architecture (see the module docstring): the
     ``"bplight"`` tile of :data:`cosim.hw.registry.TILES`.
@@ -265,6 +274,11 @@ class PhotonicTiles:
     heater_efficiency_rad_per_w : float or None
         Ring heater efficiency (rad/W; the optics card's) for the heater power of a
         loaded state; None = the shipped optics card's.
+    pattern_fraction : float
+        With crosstalk, the gradient's pattern (after DAC quantization) is loaded at
+        this fraction of the rings' full scale and the outputs divided by it (the
+        design's ``1 / weight_headroom`` when calibrating in the loop: the range the
+        weights use, which the coupled rings reach; entries near +-1 they do not).
     link : cosim.devices.link_driver.LinkDriverSpec or None
         With a spec, a memristor-held weight (forward and backward states) sets its
         ring through the link driver (design value ``weight_link = "driver"``).
@@ -287,7 +301,8 @@ class PhotonicTiles:
                  calibration: str = "none", calibration_max_iter: int = 3,
                  calibration_tol: float = 1e-4, channel_spacing_m: float | None = None,
                  thermal_neighbour_fraction: float = 0.0,
-                 heater_efficiency_rad_per_w: float | None = None, link=None) -> None:
+                 heater_efficiency_rad_per_w: float | None = None, link=None,
+                 pattern_fraction: float = 1.0) -> None:
         from cosim.readout import SpiceReadout, TwinReadout
 
         if optical_engine not in OPTICAL_ENGINES:
@@ -336,6 +351,9 @@ class PhotonicTiles:
             heater_efficiency_rad_per_w = optics_value("heater_efficiency_rad_per_w")
         self.heater_efficiency = float(heater_efficiency_rad_per_w)
         self.link = link
+        if not 0 < pattern_fraction <= 1:
+            raise ConfigError(f"pattern_fraction={pattern_fraction!r}: give a value in (0, 1]")
+        self.pattern_fraction = float(pattern_fraction)
         self._row_banks: dict[int, object] = {}    # channels -> bank of one row
         #: (phase, tile grid shape) -> (targets, calibrated commands) of the last load
         self._warm: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
@@ -646,7 +664,12 @@ class PhotonicTiles:
             channel_spacing_m=float(optics["channel_spacing_m"]),
             thermal_neighbour_fraction=float(optics["thermal_neighbour_fraction"]),
             heater_efficiency_rad_per_w=float(optics["heater_efficiency_rad_per_w"]),
-            link=link)
+            link=link,
+            # the gradient's pattern in the range the weights use (reachable by coupled
+            # rings), when they are calibrated in the loop
+            pattern_fraction=1.0 / float(d["weight_headroom"])
+            if bool(d["crosstalk"]) and "calibration" in have and
+            d["calibration"] == "in_loop" else 1.0)
         tiles.noise_check_reads = int(context.config.noise_check_reads)
         return tiles
 
@@ -682,8 +705,9 @@ class PhotonicTiles:
         if phase == "gradient":
             a = signed_levels(a, self.dac_bits)
             if self.crosstalk and self.optical_engine != "ideal":
-                tr, report = self._retune(a, phase)
-                return Loaded(tr, m, k, over, report)
+                f = self.pattern_fraction
+                tr, report = self._retune(a * f, phase)
+                return Loaded(tr if f == 1.0 else ScaledPattern(tr, f), m, k, over, report)
             return Loaded(self.transfers(a, levels_bits=self.dac_bits), m, k, over,
                           {"retunes": 1, "heater_power_w": self._heater_power(
                               weight_to_detuning(a, self.bank))})
@@ -700,8 +724,16 @@ class PhotonicTiles:
                counts: dict, samples: dict | None = None,
                lit: tuple[bool, bool] | None = None,
                row_scale: np.ndarray | None = None) -> np.ndarray:
-        """:meth:`matmul_transfers` of a loaded state (cosim.hw.protocols.Tile)."""
-        return self.matmul_transfers(u, loaded.state, rng=rng, counts=counts,
+        """:meth:`matmul_transfers` of a loaded state (cosim.hw.protocols.Tile); a
+        gradient pattern loaded at a fraction of full scale (:class:`ScaledPattern`)
+        has its outputs divided by that fraction (a digital shift)."""
+        state = loaded.state
+        if isinstance(state, ScaledPattern):
+            row_scale = np.ones(u.shape[0]) if row_scale is None else \
+                np.asarray(row_scale, dtype=float)
+            row_scale = row_scale / state.fraction
+            state = state.transfers
+        return self.matmul_transfers(u, state, rng=rng, counts=counts,
                                      samples=samples, outputs=loaded.outputs, lit=lit,
                                      row_scale=row_scale)
 
