@@ -185,3 +185,28 @@ def test_energy_prices_retunes_from_a_run():
     assert t1["retune_energy"].value == pytest.approx(0.5 * 0.2 * tau)
     assert t1["link_energy"].value == pytest.approx(0.1 * lat1.value)
     assert "retune_energy" not in t0
+
+
+def test_gradient_pattern_at_a_fraction_of_full_scale_gives_the_exact_product():
+    """With crosstalk and in-loop calibration the gradient pattern (entries up to +-1,
+    beyond what coupled rings reach) is loaded at half scale and the outputs doubled:
+    the product equals u @ a.T to the converters' resolution, while at full scale the
+    unreachable entries leave a residual of order 0.1 and more."""
+    from cosim.hw.protocols import COUNTERS
+
+    rng = np.random.default_rng(5)
+    a = rng.uniform(-1, 1, (4, 16))
+    a[0, 3] = 1.0
+    u = rng.uniform(0, 1, (7, 16))
+    for frac, good in ((0.5, True), (1.0, False)):
+        tiles = _tiles(crosstalk=True, calibration="in_loop", calibration_max_iter=10,
+                       calibration_tol=1e-6, thermal_neighbour_fraction=0.05,
+                       pattern_fraction=frac)
+        loaded = tiles.load(a, 1.0, "gradient")
+        y = tiles.matmul(u, loaded, rng=None, counts=dict.fromkeys(COUNTERS, 0),
+                         row_scale=np.ones(u.shape[0]))
+        err = np.max(np.abs(y - u @ a.T))
+        if good:
+            assert loaded.retune["calibration_residual"] < 1e-6 and err < 1e-3
+        else:
+            assert loaded.retune["calibration_residual"] > 0.05 and err > 1e-2
