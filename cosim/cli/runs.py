@@ -96,6 +96,16 @@ def cmd_show(args) -> int:
     for layer, d in data["hardware_per_layer"].items():
         print(f"    {layer:<12} samples {d['samples']:>10}  sat. TIA {d['saturated_tia']:>8}  "
               f"clipped ADC {d['clipped_adc']:>8}  below floor {d['below_noise_floor']:>8}")
+    retunes = data.get("retunes") or {}
+    if retunes:
+        print("  retunes          per layer/phase: weight states programmed, calibration "
+              "iterations per retune, largest |applied - target| weight, mean heater and "
+              "link power of a loaded state")
+        for key, d in retunes.items():
+            print(f"    {key:<20} retunes {d['retunes']:>7}  iter "
+                  f"{d['iterations_per_retune']:>5.2f}  residual "
+                  f"{d['calibration_residual']:>9.3g}  heater "
+                  f"{d['heater_power_w'] * 1e3:>9.4g} mW  link {d['link_power_w'] * 1e3:>9.4g} mW")
     errs = data["product_error_median"]
     if errs:
         print(f"  product error    ||Y_hw - Y_exact|| / ||Y_exact||, median of "

@@ -35,6 +35,7 @@ ROLES: dict[str, str] = {
     "crossbar": "crossbar",
     "mzi": "mzi_mesh",
     "weight": "rram_array",
+    "link_driver": "link_driver",
 }
 
 #: ``weight_device`` value of the device given by the weight_* design values.
@@ -47,6 +48,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "gradient_on": ("tile", "digital"),
     "backward_weights": ("transposed_copy",),
     "update_scheme": ("push_pull", "potentiate_only"),
+    "calibration": ("none", "in_loop"),
+    "weight_link": ("ideal", "driver"),
 }
 
 

@@ -209,6 +209,8 @@ def _photonic(design, ch, c, flags, q, sim) -> None:
     c["pd_area"] = q("photodetector.area_m2")
     c["pd_bias_power"] = leaf(ch.bias_power_full_scale_w, "W",
                               f"{sim}: photodiode bias power at full scale")
+    if "thermal_settling_time_s" in design.card.params:   # (older stored designs lack it)
+        c["thermal_settling_time"] = q("thermal_settling_time_s")
     p_ring, text = ring_heater_power_w(n, m, optics_card=optics)
     c["ring_heater_power"] = leaf(p_ring, "W", text)
     bank = make_weight_bank(n, m)

@@ -31,6 +31,13 @@ B r`` entries through the DACs and ``X^T``'s ``a`` rows are streamed, per image 
 that) or on the digital unit (``r a b`` MACs); ``update``: programming pulses (the run's
 count, or ``write_pulses_per_update`` per device per step in the what-if) times
 ``copies`` (a second set holds W^T) at the NeuroSim pulse energy.
+
+Retunes (priced from a run file's retune counters, :mod:`cosim.hw.stats`): each load of
+a weight state or gradient pattern waits ``thermal_settling_time_s`` (design value) for
+the heaters, added to the phase's latency, and costs ``P_heater tau`` (the run's mean
+heater power of a loaded state) as ``retune_energy``; with the link driver
+(``weight_link = "driver"``) its electrical power holds the state over the phase's
+latency (``link_energy``).  The what-if has no retune counts and prices none.
 """
 
 from __future__ import annotations
@@ -79,6 +86,11 @@ class PhaseCounts:
     reads: Quantity          # R: output reads (before averaging)
     inputs: Quantity         # a: inputs of the product (k)
     outputs: Quantity        # b: outputs of the product (m)
+    # from a run's retune counters (None in the what-if): retunes per image, and the
+    # mean heater and link power of a loaded state (W)
+    retunes: Quantity | None = None
+    heater_power: Quantity | None = None
+    link_power: Quantity | None = None
 
 
 @dataclass(frozen=True)
@@ -223,6 +235,9 @@ def run_counts(path) -> tuple[Counts, object]:
     eval_images = int(epochs["epoch"].shape[0]) * (int(data["test"]) + int(data["val"]))
     if train_images == 0:
         raise ConfigError(f"{path}: the run made no training step; nothing to price")
+    retune_cols = ("retunes", "heater_power_w", "link_power_w")
+    has_retunes = all(c in stats and stats[c].shape == stats["samples"].shape
+                      for c in retune_cols)
     has_pulses = "pulses" in stats and stats["pulses"].shape == stats["samples"].shape
     if not has_pulses:
         raise ConfigError(f"{path}: the run file has no pulse counts (written before "
@@ -230,9 +245,10 @@ def run_counts(path) -> tuple[Counts, object]:
     tot: dict[tuple[str, str], dict[str, int]] = {}
     for j in range(stats["layer"].shape[0]):
         key = (str(stats["layer"][j]), str(stats["phase"][j]))
-        row = tot.setdefault(key, {"samples": 0, "pulses": 0, "products": 0})
+        row = tot.setdefault(key, {"samples": 0, "pulses": 0, "products": 0,
+                                   **({c: 0.0 for c in retune_cols} if has_retunes else {})})
         for col in row:
-            row[col] += int(stats[col][j])
+            row[col] += stats[col][j].item()
     src = (f"run file {path} hardware_stats ({done} steps, {train_images} training images, "
            f"{eval_images} evaluation images)")
     signed = (data.get("normalization") or {}).get("method", "unit") != "unit"
@@ -249,11 +265,23 @@ def run_counts(path) -> tuple[Counts, object]:
             k, m = pc.inputs.value, pc.outputs.value
             reads = got["samples"] / images
             t_in = math.ceil(k / n)
+            retune = {}
+            if got.get("retunes"):
+                n_rt = got["retunes"]
+                retune = {
+                    "retunes": leaf(n_rt / images, "1", f"{src}: {lc.name} {ph} retunes / "
+                                    f"images ({n_rt:g} / {images})"),
+                    "heater_power": leaf(got["heater_power_w"] / n_rt, "W", f"{src}: "
+                                         f"{lc.name} {ph} heater power summed over the "
+                                         f"retunes / retunes"),
+                    "link_power": leaf(got["link_power_w"] / n_rt, "W", f"{src}: "
+                                       f"{lc.name} {ph} link-driver power summed over the "
+                                       "retunes / retunes")}
             phases[ph] = PhaseCounts(
                 leaf(reads / (m * t_in), "1", f"{src}: {lc.name} {ph} samples / (outputs x "
                      f"t_in) / images ({got['samples']} / ({m:g} x {t_in}) / {images})"),
                 leaf(reads, "1", f"{src}: {lc.name} {ph} samples / images ({got['samples']} "
-                     f"/ {images})"), pc.inputs, pc.outputs)
+                     f"/ {images})"), pc.inputs, pc.outputs, **retune)
         pulses = sum(v["pulses"] for (layer, ph), v in tot.items()
                      if ph == "update" and layer.split(".")[0] == lc.name
                      and not layer.endswith("bias"))
@@ -317,6 +345,18 @@ def _pass(c, pc: PhaseCounts, tile: str) -> tuple[dict[str, Quantity], Quantity,
     else:
         passes = leaf(1, "1", "weight-stationary (tiles_available = 0): one pass")
     latency = derive("passes * s * t_sym", "s", passes=passes, s=s, t_sym=c["symbol_period"])
+    retune: dict[str, Quantity] = {}
+    if pc.retunes is not None and tile == "bplight":
+        # a retune waits for the heaters to settle (no product meanwhile), with the
+        # loaded state's heater power on; the link drivers hold the state while it computes
+        retune["retune_energy"] = derive("n_rt * p_heat * tau", "J", n_rt=pc.retunes,
+                                         p_heat=pc.heater_power,
+                                         tau=c["thermal_settling_time"])
+        latency = derive("compute + n_rt * tau", "s", compute=latency, n_rt=pc.retunes,
+                         tau=c["thermal_settling_time"])
+        if pc.link_power is not None and pc.link_power.value > 0:
+            retune["link_energy"] = derive("p_link * latency", "J", p_link=pc.link_power,
+                                           latency=latency)
     dac = derive("s * a * t_out", "1", s=s, a=a, t_out=t_out)
     n_avg = c["reads_per_output"]
     t = {"dac_energy": derive("n_conv * e_dac", "J", n_conv=dac,
@@ -348,7 +388,9 @@ def _pass(c, pc: PhaseCounts, tile: str) -> tuple[dict[str, Quantity], Quantity,
                                  e_op=c["digital_op_energy"])
     counts = {"adc_conversions": derive("n_read * n_avg", "1", n_read=reads, n_avg=n_avg),
               "dac_conversions": dac, "symbols": s, "reads": reads}
-    return {**t, **counts}, latency, tiles
+    if pc.retunes is not None and tile == "bplight":
+        counts["retunes"] = pc.retunes
+    return {**t, **retune, **counts}, latency, tiles
 
 
 def _energy_terms(t: dict[str, Quantity]) -> dict[str, Quantity]:

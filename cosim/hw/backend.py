@@ -380,9 +380,12 @@ class HardwareBackend:
         """``A / scale`` on the tiles: a weight state is loaded once and reused while
         the weights (and their scale) do not change; a backward product of the forward
         product's weights is offered the forward state to re-tile; the gradient's
-        pattern is loaded at every product."""
+        pattern is loaded at every product.  Each load (a retune) records the tile's
+        report (:attr:`cosim.hw.protocols.Loaded.retune`) in the counters."""
         if phase == "gradient":
-            return self.tiles.load(A, scale, phase)
+            loaded = self.tiles.load(A, scale, phase)
+            self.stats.add_load(layer, phase, loaded.retune)
+            return loaded
         hit = self._loaded.get((layer, phase))
         if hit is not None and hit[1] == scale and hit[0].shape == A.shape and \
                 np.array_equal(hit[0], A):
@@ -393,6 +396,7 @@ class HardwareBackend:
                 fwd[0].shape == A.T.shape and np.array_equal(fwd[0], A.T):
             like = fwd[2]
         loaded = self.tiles.load(A, scale, phase, transpose_of=like)
+        self.stats.add_load(layer, phase, loaded.retune)     # a retune of the rings
         self._loaded[(layer, phase)] = (A.copy(), scale, loaded)
         return loaded
 

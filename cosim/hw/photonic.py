@@ -119,8 +119,13 @@ from cosim.optics import (
     rin_sigma,
     weight_to_detuning,
 )
+from cosim.optics.weight_bank import calibrate_bank, program_bank, ring_powers
 
 OPTICAL_ENGINES: tuple[str, ...] = ("ideal", "twin")
+#: Bank calibration with crosstalk (design value ``calibration``; :meth:`PhotonicTiles.load`).
+CALIBRATIONS: tuple[str, ...] = ("none", "in_loop")
+#: How a memristor-held weight sets its ring (design value ``weight_link``).
+WEIGHT_LINKS: tuple[str, ...] = ("ideal", "driver")
 ELECTRICAL_ENGINES: tuple[str, ...] = ("ideal", "twin", "spice")
 #: Rows and channels of the signal samples kept per product (small, for the run file).
 SAMPLE_ROWS, SAMPLE_CHANNELS = 8, 16
@@ -230,6 +235,15 @@ class TileColumns:
         return out[0], out[1]
 
 
+class ScaledPattern:
+    """A gradient pattern loaded at ``fraction`` of the weight full scale
+    (``transfers`` of ``fraction x pattern``); :meth:`PhotonicTiles.matmul` divides the
+    outputs by ``fraction``."""
+
+    def __init__(self, transfers, fraction: float) -> None:
+        self.transfers, self.fraction = transfers, float(fraction)
+
+
 class PhotonicTiles:
     """The photonic tile model of one architecture (see the module docstring): the
     ``"bplight"`` tile of :data:`cosim.hw.registry.TILES`.
@@ -253,6 +267,27 @@ class PhotonicTiles:
     crosstalk : bool
         Inter-channel ring crosstalk in the twin bank.
     spice_engine : cosim.spice.SpiceEngine, optional
+    calibration : {"none", "in_loop"}
+        With crosstalk: program each ring by the single-ring map, or calibrate the
+        bank after every load (:meth:`load`, "Crosstalk, calibration and the link").
+    calibration_max_iter : int
+        Iteration budget of one in-loop calibration.
+    calibration_tol : float
+        Target ``max |applied - target|`` weight of the calibration.
+    channel_spacing_m, thermal_neighbour_fraction : float
+        Of the bank (the optics card's values; None / 0: the shipped card's spacing, no
+        thermal crosstalk).
+    heater_efficiency_rad_per_w : float or None
+        Ring heater efficiency (rad/W; the optics card's) for the heater power of a
+        loaded state; None = the shipped optics card's.
+    pattern_fraction : float
+        With crosstalk, the gradient's pattern (after DAC quantization) is loaded at
+        this fraction of the rings' full scale and the outputs divided by it (the
+        design's ``1 / weight_headroom`` when calibrating in the loop: the range the
+        weights use, which the coupled rings reach; entries near +-1 they do not).
+    link : cosim.devices.link_driver.LinkDriverSpec or None
+        With a spec, a memristor-held weight (forward and backward states) sets its
+        ring through the link driver (design value ``weight_link = "driver"``).
     averaging : int
         Reads averaged per conversion, ``A`` (devices/bplight.toml
         ``readout_averaging``): each symbol is held for ``A`` ADC sample periods
@@ -268,7 +303,12 @@ class PhotonicTiles:
                  optical_engine: str, electrical_engine: str, noise: bool,
                  characterization, laser_power_per_channel_w: float | None,
                  optical_full_scale_fraction: float = 1.0, rin_db_per_hz: float = -140.0,
-                 crosstalk: bool = False, spice_engine=None, averaging: int = 1) -> None:
+                 crosstalk: bool = False, spice_engine=None, averaging: int = 1,
+                 calibration: str = "none", calibration_max_iter: int = 3,
+                 calibration_tol: float = 1e-4, channel_spacing_m: float | None = None,
+                 thermal_neighbour_fraction: float = 0.0,
+                 heater_efficiency_rad_per_w: float | None = None, link=None,
+                 pattern_fraction: float = 1.0) -> None:
         from cosim.readout import SpiceReadout, TwinReadout
 
         if optical_engine not in OPTICAL_ENGINES:
@@ -291,7 +331,38 @@ class PhotonicTiles:
         self.char = characterization
         self.spec = characterization.spec
         self.crosstalk = bool(crosstalk)
-        self.bank = make_weight_bank(self.n, self.m, crosstalk=self.crosstalk)
+        if calibration not in CALIBRATIONS:
+            raise ConfigError(f"calibration={calibration!r}: choose one of "
+                              f"{', '.join(CALIBRATIONS)}")
+        if isinstance(calibration_max_iter, bool) or \
+                not isinstance(calibration_max_iter, (int, np.integer)) or \
+                not 0 <= calibration_max_iter <= 1000:
+            raise ConfigError(f"calibration_max_iter={calibration_max_iter!r}: give a whole "
+                              "number of iterations from 0 to 1000")
+        if not (isinstance(calibration_tol, (int, float)) and 0 < calibration_tol <= 1):
+            raise ConfigError(f"calibration_tol={calibration_tol!r}: give a weight error in "
+                              "(0, 1]")
+        self.calibration = calibration
+        self.calibration_max_iter = int(calibration_max_iter)
+        self.calibration_tol = float(calibration_tol)
+        self._bank_kw = {"crosstalk": self.crosstalk}
+        if channel_spacing_m is not None:
+            self._bank_kw["channel_spacing_m"] = float(channel_spacing_m)
+        if self.crosstalk and thermal_neighbour_fraction:
+            self._bank_kw["thermal_neighbour_fraction"] = float(thermal_neighbour_fraction)
+        self.bank = make_weight_bank(self.n, self.m, **self._bank_kw)
+        if heater_efficiency_rad_per_w is None:
+            from cosim.optics.defaults import optics_value
+
+            heater_efficiency_rad_per_w = optics_value("heater_efficiency_rad_per_w")
+        self.heater_efficiency = float(heater_efficiency_rad_per_w)
+        self.link = link
+        if not 0 < pattern_fraction <= 1:
+            raise ConfigError(f"pattern_fraction={pattern_fraction!r}: give a value in (0, 1]")
+        self.pattern_fraction = float(pattern_fraction)
+        self._row_banks: dict[int, object] = {}    # channels -> bank of one row
+        #: (phase, tile grid shape) -> (targets, calibrated commands) of the last load
+        self._warm: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self.g = float(self.bank.weight_scale)
         self.resp = float(self.spec.responsivity_a_per_w)
         i_fs = self.spec.full_scale_current_a
@@ -370,18 +441,125 @@ class PhotonicTiles:
             return drop_t[idx], through_t[idx]
         if not self.crosstalk or ne == 1:
             return self._ring_transfers(t)
-        delta = weight_to_detuning(np.clip(t, -1.0, 1.0), self.bank)
-        if (me, ne) != (self.m, self.n):
-            bank = make_weight_bank(ne, me, crosstalk=True)
-        else:
-            bank = self.bank
-        drop = np.empty_like(delta)
-        through = np.empty_like(delta)
-        for i in range(mi):
-            for j in range(nj):
-                tr = bank_transfer(bank, delta[i, j])
-                drop[i, j], through[i, j] = tr.drop, tr.through
-        return drop, through
+        return self._coupled(t, "forward", calibrate=False)[:2]
+
+    # ------------------------------------------ crosstalk, calibration and the link
+    def _row_bank(self, channels: int, rows: int):
+        """The bank of ``rows`` independent rows of ``channels`` channels (a stack of
+        every tile's rows: rows do not couple, so one bank holds them all)."""
+        import dataclasses
+
+        bank = self._row_banks.get(channels)
+        if bank is None:
+            bank = self._row_banks[channels] = make_weight_bank(channels, 1, **self._bank_kw)
+        return dataclasses.replace(bank, n_outputs=int(rows))
+
+    def _coupled(self, t: np.ndarray, phase: str, *, calibrate: bool,
+                 through_link: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:
+        """``(drop, through, report)`` of the coupled rings holding the tile grid ``t``
+        (mi, nj, me, ne) of targets (clipped to [-1, 1]): commands by the single-ring
+        map, or, with ``calibrate``, by :func:`cosim.optics.calibrate_bank` (warm start:
+        the previous calibrated commands of the same phase and grid, moved by the
+        single-ring map's change of the targets); ``through_link``: the commands pass
+        the link driver (:meth:`_link`).  ``report``: retune counters, with
+        ``calibration_residual`` = max |applied - target| (padding included: padded
+        rings hold weight 0 and couple like the others)."""
+        mi, nj, me, ne = t.shape
+        target = np.clip(t, -1.0, 1.0).reshape(-1, ne)
+        if not np.isfinite(target).all():
+            raise ConfigError("a weight of the bank is not finite (NaN): the training "
+                              "diverged; lower the learning rate")
+        bank = self._row_bank(ne, target.shape[0])
+        iterations = 0
+        cmd = program_bank(target, bank)
+        if calibrate:
+            key = (phase, t.shape)
+            held = self._warm.get(key)
+            start = None if held is None else held[1] + (cmd - program_bank(held[0], bank))
+            res = calibrate_bank(target, bank, tol=self.calibration_tol,
+                                 max_iter=self.calibration_max_iter, start=start)
+            cmd, iterations = res.detuning_rad, res.iterations
+            self._warm[key] = (target, cmd)
+        report = {"retunes": 1, "calibration_iterations": iterations}
+        if through_link:
+            cmd, report["link_power_w"], report["link_clipped"] = self._link(cmd)
+        tr = bank_transfer(bank, cmd)
+        applied = tr.weights / bank.weight_scale
+        report["calibration_residual"] = float(np.max(np.abs(applied - target)))
+        report["heater_power_w"] = self._heater_power(cmd)
+        shape = (mi, nj, me, ne)
+        return tr.drop.reshape(shape), tr.through.reshape(shape), report
+
+    def _heater_power(self, cmd: np.ndarray) -> float:
+        """Heater power (W) of rings commanded to the own-heater phases ``cmd`` (rad):
+        ``sum max(cmd, 0) / eta`` (a heater cannot cool; the thermal coupling of the
+        neighbours comes for free)."""
+        return float(np.sum(np.maximum(cmd, 0.0))) / self.heater_efficiency
+
+    def _link(self, delta: np.ndarray) -> tuple[np.ndarray, float, int]:
+        """The detunings the link driver applies for the needed detunings ``delta``
+        (rad), its electrical power summed over the rings (W), and how many needed
+        detunings it cannot reach.
+
+        Pre-distortion: the pair is programmed push-pull about the mid conductance
+        (``G+ + G- = G_min + G_max``), for which the link's detuning is exactly
+        quadratic in ``d = G+ - G-``: ``delta(d) = delta_fs ((gb - d) / (2 gb))^2``
+        (cosim.devices.link_driver, ``delta_fs`` at ``d = -gb``).  So ``d = gb (1 - 2
+        sqrt(delta / delta_fs))`` inverts it wherever ``0 <= delta <= delta_fs``; a
+        needed detuning outside (a calibration asking for a negative or a larger
+        detuning) is held at the limit and counted.  The applied detuning is then
+        :func:`cosim.devices.link_driver.link_transfer` of those conductances (the
+        closed-form circuit, = ngspice to ~1e-11)."""
+        from cosim.devices.link_driver import full_scale_detuning_rad, link_transfer
+
+        spec = self.link
+        fs = full_scale_detuning_rad(spec)
+        clipped = int(np.count_nonzero((delta < 0) | (delta > fs)))
+        u = np.sqrt(np.clip(delta, 0.0, fs) / fs)
+        gb = spec.bias_conductance_s
+        mid = 0.5 * (spec.g_min_s + spec.g_max_s)
+        d = gb * (1.0 - 2.0 * u)
+        op = link_transfer(mid + 0.5 * d, mid - 0.5 * d, spec)
+        return op.detuning_rad, float(np.sum(op.power_w)), clipped
+
+    def _retune(self, a: np.ndarray, phase: str) -> tuple[tuple[np.ndarray, np.ndarray], dict]:
+        """The transfers of weights ``a`` (m, k) in [-1, 1] and the load's report
+        (:attr:`cosim.hw.protocols.Loaded.retune`): the coupled path (:meth:`_coupled`)
+        with crosstalk, the link driver (:meth:`_link`) for memristor-held states,
+        else the exact single-ring map (residual 0 by construction, heater power of
+        the real weights' detunings)."""
+        driver = self.link is not None and phase != "gradient"
+        m, k = a.shape
+        me, ne = min(self.m, m), min(self.n, k)
+        if self.optical_engine != "ideal" and self.crosstalk and ne > 1:
+            mi, nj = -(-m // me), -(-k // ne)
+            pad = np.zeros((mi * me, nj * ne))
+            pad[:m, :k] = a
+            t = pad.reshape(mi, me, nj, ne).transpose(0, 2, 1, 3)
+            drop, through, report = self._coupled(
+                t, phase, calibrate=self.calibration == "in_loop", through_link=driver)
+            return (drop, through), report
+        delta = weight_to_detuning(np.clip(a, -1.0, 1.0), self.bank)
+        if not driver:
+            return self.transfers(a), {"retunes": 1, "heater_power_w":
+                                       self._heater_power(delta)}
+        applied, power, clipped = self._link(delta)
+        report = {"retunes": 1, "heater_power_w": self._heater_power(applied),
+                  "link_power_w": power, "link_clipped": clipped}
+        if self.optical_engine == "ideal":
+            return self.transfers(a), report
+        through, drop, _ = ring_powers(applied, r1=self.bank.r1, r2=self.bank.r2,
+                                       a=self.bank.a)
+        report["calibration_residual"] = float(np.max(
+            np.abs((drop - through) / self.g - np.clip(a, -1.0, 1.0)))) if a.size else 0.0
+        pad_d, pad_t = self._zero_transfers()
+        mi, nj = -(-m // me), -(-k // ne)
+        out = []
+        for part, fill in ((drop, pad_d), (through, pad_t)):
+            full = np.full((mi * me, nj * ne), fill)
+            full[:m, :k] = part
+            out.append(full.reshape(mi, me, nj, ne).transpose(0, 2, 1, 3))
+        return (out[0], out[1]), report
 
     def transposed_transfers(self, transfers: tuple[np.ndarray, np.ndarray], m: int,
                              k: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -468,13 +646,37 @@ class PhotonicTiles:
         """The MRR weight-bank tiles of a run (cosim.hw.protocols.Tile)."""
         d = context.design
         laser_w = float(d["laser_power_per_channel_w"])
+        optics = context.card("optics")
+        # values absent from the stored design of an older run file: the behaviour of
+        # that time (no calibration, ideal link)
+        have = d.card.params
+        link = None
+        if have.get("weight_link") is not None and d["weight_link"] == "driver":
+            from cosim.devices.link_driver import LinkDriverSpec
+
+            link = LinkDriverSpec.from_cards(context.card("link_driver"),
+                                             context.card("weight"), optics)
         tiles = cls(
             **context.common(optical=True),
             laser_power_per_channel_w=laser_w if laser_w > 0 else None,
             optical_full_scale_fraction=float(d["optical_full_scale_fraction"]),
             rin_db_per_hz=float(context.card("laser")["rin_db_per_hz"]),
             crosstalk=bool(d["crosstalk"]), spice_engine=context.spice_engine,
-            averaging=int(d["readout_averaging"]))
+            averaging=int(d["readout_averaging"]),
+            calibration=str(d["calibration"]) if "calibration" in have else "none",
+            calibration_max_iter=int(d["calibration_max_iter"])
+            if "calibration_max_iter" in have else 3,
+            calibration_tol=float(d["calibration_tol"]) if "calibration_tol" in have
+            else 1e-4,
+            channel_spacing_m=float(optics["channel_spacing_m"]),
+            thermal_neighbour_fraction=float(optics["thermal_neighbour_fraction"]),
+            heater_efficiency_rad_per_w=float(optics["heater_efficiency_rad_per_w"]),
+            link=link,
+            # the gradient's pattern in the range the weights use (reachable by coupled
+            # rings), when they are calibrated in the loop
+            pattern_fraction=1.0 / float(d["weight_headroom"])
+            if bool(d["crosstalk"]) and "calibration" in have and
+            d["calibration"] == "in_loop" else 1.0)
         tiles.noise_check_reads = int(context.config.noise_check_reads)
         return tiles
 
@@ -483,32 +685,62 @@ class PhotonicTiles:
         """The bank transfers of ``clip(a_raw / scale, -1, 1)`` (cosim.hw.protocols.Tile):
         the gradient's pattern through the level table (:meth:`level_transfers`) where
         it applies; a backward state re-tiled from its forward one
-        (:meth:`transposed_transfers`) where the rings are uncoupled."""
+        (:meth:`transposed_transfers`) where the rings are uncoupled.
+
+        Crosstalk, calibration and the link.  With crosstalk (twin optics) every
+        load is a retune of coupled rings (:meth:`_coupled`: all tiles' rows in one
+        bank of independent rows): the commands come from the single-ring map
+        (``calibration = "none"``) or from :func:`cosim.optics.calibrate_bank` within
+        the iteration budget (``"in_loop"``, warm-started from the previous
+        calibrated state of the same phase and tile grid -- layers of one shape share
+        it, which only changes where the iteration starts), and the transfers are the
+        bank's exact N x N response to the commands.  With ``link`` the forward and
+        backward states (memristor-held weights) are applied through the link driver
+        (:meth:`_link`); needed detunings it cannot reach are counted with the
+        saturated weights.  The gradient's pattern is loaded through the DACs, not the
+        link.  ``Loaded.retune`` reports the retune (cosim.hw.stats)."""
         m, k = a_raw.shape
         if phase == "gradient":
             levelled = self.level_transfers(a_raw, scale, self.dac_bits)
             if levelled is not None:
-                return Loaded(levelled[0], m, k, levelled[1])
+                delta = weight_to_detuning(np.clip(a_raw / scale, -1.0, 1.0), self.bank)
+                return Loaded(levelled[0], m, k, levelled[1],
+                              {"retunes": 1, "heater_power_w": self._heater_power(delta)})
         a = a_raw / scale
         over = int(np.count_nonzero(np.abs(a) > 1.0))
         a = np.clip(a, -1.0, 1.0)
         if phase == "gradient":
             a = signed_levels(a, self.dac_bits)
-            return Loaded(self.transfers(a, levels_bits=self.dac_bits), m, k, over)
-        tr = None
-        if transpose_of is not None:
+            if self.crosstalk and self.optical_engine != "ideal":
+                f = self.pattern_fraction
+                tr, report = self._retune(a * f, phase)
+                return Loaded(tr if f == 1.0 else ScaledPattern(tr, f), m, k, over, report)
+            return Loaded(self.transfers(a, levels_bits=self.dac_bits), m, k, over,
+                          {"retunes": 1, "heater_power_w": self._heater_power(
+                              weight_to_detuning(a, self.bank))})
+        if transpose_of is not None and self.link is None:
             tr = self.transposed_transfers(transpose_of.state, transpose_of.outputs,
                                            transpose_of.inputs)
-        if tr is None:
-            tr = self.transfers(a)
-        return Loaded(tr, m, k, over)
+            if tr is not None:        # the same weights on the transposed copy
+                return Loaded(tr, m, k, over, dict(transpose_of.retune))
+        tr, report = self._retune(a, phase)
+        over += report.pop("link_clipped", 0)
+        return Loaded(tr, m, k, over, report)
 
     def matmul(self, u: np.ndarray, loaded: Loaded, *, rng: np.random.Generator | None,
                counts: dict, samples: dict | None = None,
                lit: tuple[bool, bool] | None = None,
                row_scale: np.ndarray | None = None) -> np.ndarray:
-        """:meth:`matmul_transfers` of a loaded state (cosim.hw.protocols.Tile)."""
-        return self.matmul_transfers(u, loaded.state, rng=rng, counts=counts,
+        """:meth:`matmul_transfers` of a loaded state (cosim.hw.protocols.Tile); a
+        gradient pattern loaded at a fraction of full scale (:class:`ScaledPattern`)
+        has its outputs divided by that fraction (a digital shift)."""
+        state = loaded.state
+        if isinstance(state, ScaledPattern):
+            row_scale = np.ones(u.shape[0]) if row_scale is None else \
+                np.asarray(row_scale, dtype=float)
+            row_scale = row_scale / state.fraction
+            state = state.transfers
+        return self.matmul_transfers(u, state, rng=rng, counts=counts,
                                      samples=samples, outputs=loaded.outputs, lit=lit,
                                      row_scale=row_scale)
 

@@ -62,12 +62,18 @@ class Loaded:
     saturated : int
         Entries beyond full scale, held at +-1 (counted per product as
         ``saturated_weights``).
+    retune : dict
+        What programming this state cost, recorded once per load (not per product)
+        under the load columns of :data:`cosim.hw.stats.LOAD_COLUMNS` (``retunes``,
+        ``calibration_iterations``, ``calibration_residual``, ``heater_power_w``,
+        ``link_power_w``); empty for a tile that reports none.
     """
 
     state: Any
     outputs: int
     inputs: int
     saturated: int = 0
+    retune: dict = field(default_factory=dict)
 
 
 @dataclass

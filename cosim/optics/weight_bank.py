@@ -37,6 +37,7 @@ its own channel.  Optional thermal crosstalk couples the detunings of the rings 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -297,20 +298,6 @@ def _check_command(bank: WeightBank, detuning_rad) -> np.ndarray:
     return d
 
 
-def _ring_matrices(bank: WeightBank, delta: np.ndarray):
-    """cos, sin of the phase of ring k at channel j on row m, and the ring powers.
-
-    ``phase[m, k, j] = base[k, j] + delta[m, k]``; cos and sin by the addition theorem
-    (cheaper than evaluating them on the full (M, N, N) array).
-    """
-    cb, sb = np.cos(bank.base_phase_rad)[None], np.sin(bank.base_phase_rad)[None]
-    cd, sd = np.cos(delta)[:, :, None], np.sin(delta)[:, :, None]
-    cos_phi = cb * cd - sb * sd
-    sin_phi = sb * cd + cb * sd
-    return (cos_phi, sin_phi), _ring_powers_cs(cos_phi, sin_phi, r1=bank.r1, r2=bank.r2,
-                                               a=bank.a)
-
-
 def bank_transfer(bank: WeightBank, detuning_rad) -> BankTransfer:
     """Drop and through power transfer of a bank for given detuning commands.
 
@@ -322,19 +309,33 @@ def bank_transfer(bank: WeightBank, detuning_rad) -> BankTransfer:
     Returns
     -------
     BankTransfer with ``(M, N)`` arrays
+
+    With crosstalk the N x N response of every row is evaluated by
+    :func:`cosim.optics.bank_kernels.transfer_rows` (compiled; rows are independent,
+    so a stack of many tiles' rows is one call).
     """
     cmd = _check_command(bank, detuning_rad)
     delta = cmd @ bank.thermal_coupling.T
     if not bank.crosstalk:
         t, d, _ = ring_powers(delta, r1=bank.r1, r2=bank.r2, a=bank.a)
         return BankTransfer(drop=d, through=t)
-    _, (tt, td, ta) = _ring_matrices(bank, delta)
-    through = np.prod(tt, axis=1)
-    s = tt * ta
-    q = np.ones_like(s)
-    np.cumprod(s[:, :-1, :], axis=1, out=q[:, 1:, :])
-    drop = np.einsum("mkj,mkj->mj", q, td)
+    from cosim.optics import bank_kernels
+
+    cb, sb, k = _kernel_args(bank)
+    delta = np.ascontiguousarray(delta, dtype=float)
+    drop, through = np.empty_like(delta), np.empty_like(delta)
+    bank_kernels.transfer_rows(cb, sb, delta, k, drop, through)
     return BankTransfer(drop=drop, through=through)
+
+
+def _kernel_args(bank: WeightBank) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """cos and sin of the bank's base phase and its ring constants, as
+    :mod:`cosim.optics.bank_kernels` takes them."""
+    from cosim.optics import bank_kernels
+
+    return (np.ascontiguousarray(np.cos(bank.base_phase_rad)),
+            np.ascontiguousarray(np.sin(bank.base_phase_rad)),
+            bank_kernels.ring_constants(bank.r1, bank.r2, bank.a))
 
 
 def effective_weights(bank: WeightBank, detuning_rad) -> np.ndarray:
@@ -345,7 +346,8 @@ def effective_weights(bank: WeightBank, detuning_rad) -> np.ndarray:
 def weight_jacobian(bank: WeightBank, detuning_rad) -> np.ndarray:
     """Derivative of :func:`effective_weights` with respect to the commands.
 
-    Rows are independent, so the Jacobian is block diagonal; this returns the blocks.
+    Rows are independent, so the Jacobian is block diagonal; this returns the blocks
+    (with crosstalk computed by :func:`cosim.optics.bank_kernels.jacobian_rows`).
     With ``S = Tt Ta``, ``Q_k = prod_{l<k} S_l`` and ``G_q = sum_{k>q} Td_k
     prod_{q<l<k} S_l`` (``G_{N-1} = 0``, ``G_q = Td_{q+1} + S_{q+1} G_{q+1}``):
 
@@ -366,23 +368,12 @@ def weight_jacobian(bank: WeightBank, detuning_rad) -> np.ndarray:
         idx = np.arange(n)
         jac_delta[:, idx, idx] = (dd - dt) / bank.weight_scale
         return jac_delta @ bank.thermal_coupling
-    (cos_phi, sin_phi), (tt, td, ta) = _ring_matrices(bank, delta)
-    dtt, dtd, dta = _ring_power_derivatives(cos_phi, sin_phi, r1=bank.r1, r2=bank.r2,
-                                            a=bank.a)
-    s = tt * ta
-    ds = dtt * ta + tt * dta
-    q = np.ones_like(s)
-    np.cumprod(s[:, :-1, :], axis=1, out=q[:, 1:, :])
-    g = np.zeros_like(s)
-    for k in range(n - 2, -1, -1):
-        g[:, k, :] = td[:, k + 1, :] + s[:, k + 1, :] * g[:, k + 1, :]
-    d_drop = q * (dtd + ds * g)                                        # (M, q, j)
-    pre = np.ones_like(tt)
-    np.cumprod(tt[:, :-1, :], axis=1, out=pre[:, 1:, :])
-    suf = np.ones_like(tt)
-    suf[:, :-1, :] = np.cumprod(tt[:, :0:-1, :], axis=1)[:, ::-1, :]
-    d_through = dtt * pre * suf
-    jac_delta = np.swapaxes(d_drop - d_through, 1, 2) / bank.weight_scale   # (M, j, q)
+    from cosim.optics import bank_kernels
+
+    cb, sb, k = _kernel_args(bank)
+    jac_delta = np.empty((bank.n_outputs, n, n))
+    bank_kernels.jacobian_rows(cb, sb, np.ascontiguousarray(delta, dtype=float), k, jac_delta)
+    jac_delta /= bank.weight_scale
     return jac_delta @ bank.thermal_coupling
 
 
@@ -409,30 +400,42 @@ class CalibrationResult:
 
 
 def calibrate_bank(weights, bank: WeightBank, *, tol: float = 1e-10,
-                   max_iter: int = 50) -> CalibrationResult:
+                   max_iter: int = 50, start=None) -> CalibrationResult:
     """Pre-distort the detunings so the bank applies W despite crosstalk.
 
-    Solves ``effective_weights(bank, command) = W`` row by row with a damped
+    Solves ``effective_weights(bank, command) = W`` row by row (only the rows whose
+    error still exceeds ``tol`` are iterated: rows do not couple) with a damped
     (Levenberg-Marquardt) Newton iteration using the analytic :func:`weight_jacobian`,
-    starting from the single-ring inverse map :func:`program_bank`.  Targets that the
-    crosstalk makes unreachable are approached in the least-squares sense; the residual
-    is reported, never hidden.
+    starting from ``start`` or else the single-ring inverse map :func:`program_bank`.
+    Targets that the crosstalk makes unreachable are approached in the least-squares
+    sense; the residual is reported, never hidden.
 
     Parameters
     ----------
     weights : ``(M, N)`` in [-1, 1]
     bank : WeightBank
     tol : stop when every weight error is below this
-    max_iter : iteration limit
+    max_iter : iteration limit (0: only evaluate the start)
+    start : ``(M, N)`` commands to start from, rad (a warm start: e.g. the calibrated
+        commands of the previous weights, moved by the single-ring map's change);
+        default ``program_bank(weights)``.  The ``*_before`` errors are the start's.
 
     Returns
     -------
     CalibrationResult
     """
     target = finite_array("weights", weights)
-    cmd = program_bank(target, bank)
+    if start is None:
+        cmd = program_bank(target, bank)
+    else:
+        shape_is("weights", target, (bank.n_outputs, bank.n_channels),
+                 fix="W is (outputs, channels) = (M, N)")
+        cmd = _check_command(bank, start).copy()
     tol = float(positive("tol", tol))
-    max_iter = positive_int("max_iter", max_iter)
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) \
+            or max_iter < 0:
+        raise ConfigError(f"max_iter={max_iter!r}: give a whole number of iterations >= 0")
+    max_iter = int(max_iter)
     resid = effective_weights(bank, cmd) - target
     before = resid.copy()
     cost = np.sum(resid ** 2, axis=1)
@@ -440,26 +443,28 @@ def calibrate_bank(weights, bank: WeightBank, *, tol: float = 1e-10,
     eye = np.eye(bank.n_channels)
     it = 0
     for it in range(1, max_iter + 1):
-        if np.max(np.abs(resid)) <= tol:
+        # rows are independent: iterate only those not yet within tol (and not stuck)
+        act = np.flatnonzero((np.max(np.abs(resid), axis=1) > tol) & (mu < 1e12))
+        if act.size == 0:
             it -= 1
             break
-        jac = weight_jacobian(bank, cmd)
+        sub = dataclasses.replace(bank, n_outputs=int(act.size))
+        c_a, r_a, mu_a = cmd[act], resid[act], mu[act]
+        jac = weight_jacobian(sub, c_a)
         jt = np.swapaxes(jac, 1, 2)
         jtj = jt @ jac
-        grad = (jt @ resid[..., None])[..., 0]
+        grad = (jt @ r_a[..., None])[..., 0]
         scale = np.einsum("mii->mi", jtj).max(axis=1, keepdims=True)[..., None]
         scale = np.where(scale > 0, scale, 1.0)
-        step = -np.linalg.solve(jtj + mu[:, None, None] * scale * eye, grad[..., None])[..., 0]
-        trial = cmd + step
-        trial_resid = effective_weights(bank, trial) - target
+        step = -np.linalg.solve(jtj + mu_a[:, None, None] * scale * eye, grad[..., None])[..., 0]
+        trial = c_a + step
+        trial_resid = effective_weights(sub, trial) - target[act]
         trial_cost = np.sum(trial_resid ** 2, axis=1)
-        better = trial_cost < cost
-        cmd = np.where(better[:, None], trial, cmd)
-        resid = np.where(better[:, None], trial_resid, resid)
-        cost = np.where(better, trial_cost, cost)
-        mu = np.where(better, np.maximum(mu / 5, 1e-12), np.minimum(mu * 10, 1e12))
-        if not np.any(better) and np.all(mu >= 1e12):
-            break
+        better = trial_cost < cost[act]
+        cmd[act] = np.where(better[:, None], trial, c_a)
+        resid[act] = np.where(better[:, None], trial_resid, r_a)
+        cost[act] = np.where(better, trial_cost, cost[act])
+        mu[act] = np.where(better, np.maximum(mu_a / 5, 1e-12), np.minimum(mu_a * 10, 1e12))
     return CalibrationResult(
         detuning_rad=cmd,
         rms_error_before=float(np.sqrt(np.mean(before ** 2))),

@@ -256,12 +256,16 @@ class BackendRecorder:
                     p.signals.append((layer, step, {k: np.asarray(v) for k, v in sig.items()}))
 
     def stats(self, epoch: int, step: int) -> None:
+        from cosim.hw.stats import LOAD_COLUMNS
+
         for row in self.backend.stats_table():
             self.pending.add("hardware_stats", {
                 "epoch": epoch, "step": step, "layer": row["layer"], "phase": row["phase"],
                 **{k: int(row.get(k, 0)) for k in ("products", "samples", "saturated_tia",
                                                    "clipped_adc", "below_noise_floor",
-                                                   "saturated_weights", "pulses")}})
+                                                   "saturated_weights", "pulses", "retunes",
+                                                   "calibration_iterations")},
+                **{k: float(row.get(k, 0.0)) for k in LOAD_COLUMNS}})
 
 
 def train(config: RunConfig | None, out: str | Path, *, resume: bool = False,

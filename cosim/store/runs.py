@@ -39,7 +39,10 @@ Layout::
                            clipped_adc, below_noise_floor, saturated_weights, pulses
                            (counts since the previous row of the same layer and
                            phase; ``pulses``: weight programming pulses, phase update,
-                           absent from files written before it was counted)
+                           absent from files written before it was counted);
+                           retunes, calibration_iterations, calibration_residual (max),
+                           heater_power_w, link_power_w (sums over the retunes, W):
+                           the weight loads (cosim.hw.stats; absent from older files)
     /product_errors/       layer, phase, step, rel_rms_error: at probe steps, each
                            hardware product against the exact float product of the
                            same operands, ||Y_hw - U A^T|| / ||U A^T||
@@ -111,7 +114,12 @@ NETLIST_INDEX_COLUMNS = {"layer": _STR, "phase": _STR, "step": np.int64, "tile":
 STATS_COLUMNS = {"epoch": np.int64, "step": np.int64, "layer": _STR, "phase": _STR,
                  "products": np.int64, "samples": np.int64, "saturated_tia": np.int64,
                  "clipped_adc": np.int64, "below_noise_floor": np.int64,
-                 "saturated_weights": np.int64, "pulses": np.int64}
+                 "saturated_weights": np.int64, "pulses": np.int64, "retunes": np.int64,
+                 "calibration_iterations": np.int64, "calibration_residual": np.float64,
+                 "heater_power_w": np.float64, "link_power_w": np.float64}
+#: hardware_stats columns of the weight loads (retunes), absent from older run files
+RETUNE_COLUMNS = ("retunes", "calibration_iterations", "calibration_residual",
+                  "heater_power_w", "link_power_w")
 PRODUCT_ERROR_COLUMNS = {"layer": _STR, "phase": _STR, "step": np.int64,
                          "rel_rms_error": np.float64}
 TABLES = {"metrics/step": STEP_COLUMNS, "metrics/epoch": EPOCH_COLUMNS,
@@ -122,7 +130,7 @@ TABLES = {"metrics/step": STEP_COLUMNS, "metrics/epoch": EPOCH_COLUMNS,
 
 OPTIONAL_COLUMNS = {"metrics/epoch": frozenset({"val_acc"}),
                     "netlist_index": frozenset({"record"}),
-                    "hardware_stats": frozenset({"pulses"}),
+                    "hardware_stats": frozenset({"pulses", *RETUNE_COLUMNS}),
                     "spot_checks": frozenset({"noise_std_ratio"})}
 """Columns a run writes only when it has them (``val_acc``: runs with a validation
 split; ``record``: files written since circuit records exist; ``noise_std_ratio``: runs
@@ -758,6 +766,11 @@ class RunFile:
                 "overrides": [[k, v] for k, v in design.overrides],
                 **{k: design[k] for k in keys}}
 
+    @staticmethod
+    def _retune_summary(stats: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+        """:func:`_retune_rows` of the hardware_stats table (empty for older files)."""
+        return _retune_rows(stats)
+
     def summary(self) -> dict[str, Any]:
         """Summary for ``cosim runs show``: config digest, progress, accuracies, checks."""
         import hashlib
@@ -806,6 +819,7 @@ class RunFile:
                   "saturated_weights"):
             totals[k] = int(stats[k].sum()) if stats[k].size else 0
         out["hardware_totals"] = totals
+        out["retunes"] = self._retune_summary(stats)
         per_layer: dict[str, dict[str, int]] = {}
         for i in range(stats["layer"].shape[0]):
             d = per_layer.setdefault(str(stats["layer"][i]), {k: 0 for k in totals})
@@ -820,6 +834,29 @@ class RunFile:
         out["product_error_median"] = medians
         out["product_error_probes"] = int(np.unique(errs["step"]).size)
         return out
+
+
+def _retune_rows(stats: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """Per ``layer/phase``: retunes, mean calibration iterations per retune, the largest
+    calibration residual, and the mean heater and link power of a loaded state (W)."""
+    out: dict[str, dict[str, float]] = {}
+    if "retunes" not in stats:
+        return out
+    acc: dict[str, dict[str, float]] = {}
+    for i in range(stats["layer"].shape[0]):
+        key = f"{stats['layer'][i]}/{stats['phase'][i]}"
+        a = acc.setdefault(key, {c: 0.0 for c in RETUNE_COLUMNS})
+        for c in RETUNE_COLUMNS:
+            v = float(stats[c][i])
+            a[c] = max(a[c], v) if c == "calibration_residual" else a[c] + v
+    for key, a in acc.items():
+        n = a["retunes"]
+        if n:
+            out[key] = {"retunes": int(n), "iterations_per_retune": a["calibration_iterations"] / n,
+                        "calibration_residual": a["calibration_residual"],
+                        "heater_power_w": a["heater_power_w"] / n,
+                        "link_power_w": a["link_power_w"] / n}
+    return out
 
 
 def _ranges(steps) -> str:

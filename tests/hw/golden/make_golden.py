@@ -60,7 +60,7 @@ def run_summary(name: str, out_dir: Path) -> dict[str, np.ndarray]:
     arrays keyed ``"{name}/..."``."""
     from cosim.config import load_config
     from cosim.orchestrator import train
-    from cosim.store.runs import RunFile
+    from cosim.store.runs import RETUNE_COLUMNS, RunFile
 
     cfg = load_config(None, RUNS[name])
     res = train(cfg, out_dir / f"{name}.h5", quiet=True)
@@ -77,13 +77,20 @@ def run_summary(name: str, out_dir: Path) -> dict[str, np.ndarray]:
                     for k, v in (ck.backend or {}).get("arrays", {}).items()})
     out[f"{name}/digests"] = np.array(json.dumps(digests, sort_keys=True))
     meta = (ck.backend or {}).get("meta", {})
+    if "stats" in meta:      # without the retune counters, which came later
+        meta = {**meta, "stats": [[layer, phase, {k: v for k, v in row.items()
+                                                  if k not in RETUNE_COLUMNS}]
+                                  for layer, phase, row in meta["stats"]]}
     out[f"{name}/backend_meta"] = np.array(json.dumps(meta, sort_keys=True, default=str))
     out[f"{name}/product_errors"] = np.asarray(run.table("product_errors")["rel_rms_error"])
     spots = run.table("spot_checks")
     out[f"{name}/spot_max_abs_error"] = np.asarray(spots["max_abs_error"])
     recorded = {"netlists": run.netlist_hashes(),
                 "netlist_index": _table_digest(run.table("netlist_index")),
-                "hardware_stats": _table_digest(run.table("hardware_stats")),
+                # the retune columns came later (cosim.store.runs.RETUNE_COLUMNS)
+                "hardware_stats": _table_digest({
+                    k: v for k, v in run.table("hardware_stats").items()
+                    if k not in RETUNE_COLUMNS}),
                 "spot_checks": _table_digest({k: v for k, v in spots.items()
                                               if k != "max_abs_error" and k != "rel_error"}),
                 "signals": {f"{layer}/{step}/{k}": _digest(v)
