@@ -37,7 +37,7 @@ DEFAULT_CONFIG = HERE / "configs" / "lenet_digits.toml"
 def run_one(config, device: str, policy: str, policy_params: dict, compute: str) -> float:
     """Test accuracy of one training run (see the module docstring)."""
     from cosim.config import override_config
-    from cosim.hw.policies import make_weight_store
+    from cosim.hw.policies import make_weight_store, policy_params_from_design
     from cosim.orchestrator.run import prepare
 
     if policy == "float" or compute == "ideal":
@@ -45,7 +45,9 @@ def run_one(config, device: str, policy: str, policy_params: dict, compute: str)
     prep = prepare(config)
     if policy != "float":
         old = prep.model.store
-        store = make_weight_store(device, policy, policy_params,
+        params = {**policy_params_from_design(policy, config.design.resolve()),
+                  **policy_params}
+        store = make_weight_store(device, policy, params,
                                   np.random.default_rng([config.seed, 17]), headroom=2.0)
         for name in old.names():
             store.set_weight(name, np.array(old.weight(name)))
@@ -68,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--policies", nargs="+",
                    default=["float", "pulse", "mixed-precision", "tiki-taka"])
     p.add_argument("--policy-params", type=json.loads, default={},
-                   help='JSON: {"tiki-taka": {"transfer_lr": 0.5}}')
+                   help='JSON: {"tiki-taka": {"transfer_lr": 0.5}} (default: the '
+                        "settings the config's design gives, e.g. mixed_precision_verify)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--compute", choices=("ideal", "hardware"), default="ideal")
     args = p.parse_args(argv)

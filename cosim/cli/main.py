@@ -35,6 +35,7 @@ COMMAND_MODULES: list[str] = [
     "cosim.cli.validate",
     "cosim.cli.sweep",
     "cosim.cli.design",
+    "cosim.cli.ablate",
 ]
 
 

@@ -259,10 +259,11 @@ def build_hardware(config: HardwareConfig, model, rng: np.random.Generator, *,
                                   stats=stats)
     elif config.weights_on_devices:       # a weight-device card and/or another policy
         from cosim.devices.weight_device import device_from_params
-        from cosim.hw.policies import make_weight_store
+        from cosim.hw.policies import make_weight_store, policy_params_from_design
 
         store = make_weight_store(
-            device_from_params(params) if device is None else device, policy, None,
+            device_from_params(params) if device is None else device, policy,
+            policy_params_from_design(policy, design),
             np.random.default_rng(int(seeds[0])), headroom=headroom,
             scheme=str(design["update_scheme"]), stats=stats)
     else:

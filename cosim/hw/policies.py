@@ -210,6 +210,10 @@ class DeviceStore:
 
     ROLES: tuple[str, ...] = ("C",)
     POLICY = ""
+    #: setting of the policy (keyword of ``__init__``) -> the design value that gives it
+    #: (:func:`policy_params_from_design`); a new setting: one entry and one value in
+    #: every devices/design_*.toml.
+    DESIGN_VALUES: Mapping[str, str] = MappingProxyType({})
 
     def __init__(self, device: WeightDevice, rng: np.random.Generator, *,
                  headroom: float = 2.0, scheme: str = "push_pull", stats=None) -> None:
@@ -445,9 +449,36 @@ class MixedPrecisionStore(DeviceStore):
     updates the devices have taken ``floor(k |delta| / eps)`` steps and ``chi = k delta -
     sign(delta) floor(k |delta| / eps) eps``.  ``chi`` (one float64 per weight) is the
     digital memory the policy costs.
+
+    Parameters (besides the base store's)
+    ----------
+    refresh_threshold : float
+        Refresh of the differential pair (Nandakumar et al. 2020, Sec. 2.3): after a
+        transfer, every pair with a device above ``G_min + refresh_threshold (G_max -
+        G_min)`` is reset and its present weight reprogrammed (one device at ``G_min``,
+        the other at the difference; the reset and programming pulses count toward
+        the devices' wear).  1 (default) = never.
+    verify : bool
+        After a transfer, read the pair back and subtract the change it actually took
+        from ``chi`` (instead of the nominal ``n eps``), so a nonlinear or noisy step is
+        corrected by the next transfers.  False (default) = the paper's open-loop update.
     """
 
     POLICY = "mixed-precision"
+    DESIGN_VALUES = {"verify": "mixed_precision_verify",
+                     "refresh_threshold": "mixed_precision_refresh"}
+
+    def __init__(self, device: WeightDevice, rng: np.random.Generator, *,
+                 refresh_threshold: float = 1.0, verify: bool = False, **kw: Any) -> None:
+        super().__init__(device, rng, **kw)
+        if not (isinstance(refresh_threshold, (int, float)) and not isinstance(
+                refresh_threshold, bool) and 0 < refresh_threshold <= 1):
+            raise ConfigError(f"mixed-precision refresh_threshold={refresh_threshold!r}: "
+                              "give a fraction of the window in (0, 1] (1 = no refresh)")
+        if not isinstance(verify, bool):
+            raise ConfigError(f"mixed-precision verify={verify!r}: give true or false")
+        self.refresh_threshold = float(refresh_threshold)
+        self.verify = verify
 
     def _program(self, name: str, w: np.ndarray) -> None:
         super()._program(name, w)
@@ -460,8 +491,47 @@ class MixedPrecisionStore(DeviceStore):
         steps = np.trunc(chi / eps)
         if np.any(steps != 0):
             dw = steps * eps
+            before = self._held(name, "C") if self.verify else None
             self._pulse(name, "C", dw)
-            chi -= dw
+            if self.verify:
+                moved = steps != 0
+                chi -= np.where(moved, self._held(name, "C") - before, 0.0)
+            else:
+                chi -= dw
+            if self.refresh_threshold < 1:
+                self._refresh(name)
+
+    def _refresh(self, name: str) -> None:
+        """Reset and reprogram the pairs with a device above the refresh threshold."""
+        pair = self._pairs[name]["C"]
+        p = self.device.params
+        gp, gn = pair.conductances(self.device, self.clock_s)
+        limit = p.g_min_s + self.refresh_threshold * p.g_range_s
+        full = (gp > limit) | (gn > limit)
+        if not full.any():
+            return
+        w_max = self._w_max[name]
+        w = np.clip(pair.weights(w_max, self.device, self.clock_s), -w_max, w_max)
+        fresh = DevicePair.program(w, w_max, self.device, self.rng, self.clock_s)
+        for side in ("pos", "neg"):
+            for key in ("g", "t"):
+                attr = f"{key}_{side}_s"
+                setattr(pair, attr, np.where(full, getattr(fresh, attr),
+                                             getattr(pair, attr)))
+            g = getattr(pair, f"g_{side}_s")
+            spread = getattr(pair, f"spread_{side}")
+            lo = p.g_min_s if spread is None else spread.g_min_s
+            hi = p.g_max_s if spread is None else spread.g_max_s
+            g = np.clip(g, lo, hi)
+            g = np.where(getattr(pair, f"stuck_on_{side}"), hi,
+                         np.where(getattr(pair, f"stuck_off_{side}"), lo, g))
+            setattr(pair, f"g_{side}_s", g)
+            # wear: one reset pulse and the pulses that program the new conductance
+            count = getattr(pair, f"n_{side}")
+            steps = np.rint((g - lo) / (hi - lo) * p.pulses_ltp).astype(np.int64) + 1
+            setattr(pair, f"n_{side}", np.where(full, count + steps, count))
+        self._counters[f"{name}.refreshed"] = self._counters.get(f"{name}.refreshed", 0) \
+            + int(full.sum())
 
     def accumulator(self, name: str) -> np.ndarray:
         """The digital accumulator ``chi`` of layer ``name`` (a copy)."""
@@ -547,6 +617,17 @@ UPDATE_POLICIES: Mapping[str, type[DeviceStore]] = MappingProxyType({
     "tiki-taka": TikiTakaStore,
 })
 """Update policy name -> store class (one line per policy)."""
+
+
+def policy_params_from_design(policy: str, design: Any) -> dict[str, Any]:
+    """The settings of ``policy`` given by a design (:attr:`DeviceStore.DESIGN_VALUES`:
+    setting -> design value), for :func:`make_weight_store`."""
+    try:
+        cls = UPDATE_POLICIES[policy]
+    except (KeyError, TypeError):
+        raise ConfigError(f"unknown update policy {policy!r}; choose one of "
+                          f"{', '.join(UPDATE_POLICIES)}") from None
+    return {setting: design[value] for setting, value in cls.DESIGN_VALUES.items()}
 
 
 def make_weight_store(device: Any, policy: str = "pulse", policy_params: Mapping[str, Any]

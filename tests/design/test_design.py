@@ -192,6 +192,9 @@ def test_the_design_names_the_weight_device_and_policy_and_eval_after_drifts(tmp
 
     prep = prepare(cfg, design=design)
     assert isinstance(prep.store, UPDATE_POLICIES["mixed-precision"])
+    # the policy's settings come from the design values (the class defaults differ)
+    assert design["mixed_precision_verify"] is True and prep.store.verify is True
+    assert prep.store.refresh_threshold == design["mixed_precision_refresh"]
     now = evaluate(r.path)
     later = evaluate(r.path, after_s=365.25 * 86400)
     assert later.after_s > 0 and 0 <= later.accuracy <= 1

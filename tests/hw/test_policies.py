@@ -255,3 +255,65 @@ def test_registry_and_errors():
         make_weight_store(device, "tiki-taka", {"transfer_every": 0}, np.random.default_rng(0))
     with pytest.raises(ConfigError, match="after"):
         make_weight_store(device, "pulse", None, np.random.default_rng(0)).after(-1.0)
+
+
+def _realdevice_quiet() -> WeightDevice:
+    """The NeuroSim RealDevice curve (nonlinear, 31 pulses) without c2c noise, wear or
+    drift: the step a pulse gives depends on where the device sits."""
+    return WeightDevice(name="realdevice-quiet",
+                        params=params_from_card("rram_array", c2c_sigma_frac=0.0))
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_mixed_precision_read_back_keeps_the_sum_of_updates(verify):
+    """With the read-back transfer the accumulator holds exactly what the devices have
+    not taken: chi + W_held = W_0 + sum(delta) after every update (while nothing
+    saturates), whatever the step of the nonlinear device.  The paper's open-loop
+    transfer (chi -= n eps) breaks this identity on the same device by whole fractions
+    of a step."""
+    rng = np.random.default_rng(5)
+    s = make_weight_store(_realdevice_quiet(), "mixed-precision", {"verify": verify},
+                          np.random.default_rng(0), headroom=2.0)
+    w0 = rng.uniform(-0.5, 0.5, (6, 5))
+    w0[0, 0] = 0.5
+    s.set_weight("fc", w0)
+    eps = s.step_weight("fc")
+    total = w0.copy()
+    worst = 0.0
+    for _ in range(200):
+        d = rng.normal(0.0, 0.3 * eps, w0.shape)
+        s.apply_update("fc", d)
+        total += d
+        worst = max(worst, float(np.max(np.abs(s.accumulator("fc") + s.weight("fc")
+                                                - total))))
+    if verify:
+        assert worst < 1e-12
+        assert np.max(np.abs(s.accumulator("fc"))) < 4 * eps   # transfers happened
+    else:
+        assert worst > 0.1 * eps
+
+
+def test_mixed_precision_refresh_reprograms_full_pairs_and_keeps_the_weight():
+    """Refresh (Nandakumar et al. 2020): a pair with a device above the threshold is
+    reset and reprogrammed to its weight, one device at G_min; pairs below it are left
+    alone; the weight read back is unchanged by the refresh (noise-free device)."""
+    dev = _linear()
+    s = make_weight_store(dev, "mixed-precision", {"refresh_threshold": 0.5},
+                          np.random.default_rng(0), headroom=2.0)
+    s.set_weight("fc", np.array([[0.5, -0.2]]))           # w_max = 1, pair 0 at 0.5 / 0
+    pair = s._pairs["fc"]["C"]
+    p = dev.params
+    # push both devices of pair 0 up by 0.4 of the window (same weight 0.5)
+    pair.g_pos_s[0, 0] += 0.4 * p.g_range_s
+    pair.g_neg_s[0, 0] += 0.4 * p.g_range_s
+    s._cache.clear()
+    before = np.array(s.weight("fc"))
+    s.apply_update("fc", np.array([[0.0, -EPS]]))          # one step on pair 1 only
+    after = np.array(s.weight("fc"))
+    assert after[0, 0] == pytest.approx(before[0, 0], abs=1e-12)
+    assert pair.g_neg_s[0, 0] == pytest.approx(p.g_min_s, rel=1e-12)
+    assert pair.g_pos_s[0, 0] == pytest.approx(p.g_min_s + 0.5 * p.g_range_s, rel=1e-12)
+    assert s._counters["fc.refreshed"] == 1
+    assert after[0, 1] == pytest.approx(-0.2 - EPS, abs=1e-12)  # pair 1 not refreshed
+    assert pair.n_pos[0, 0] > 0 and pair.n_neg[0, 0] > 0     # reset + program pulses
+

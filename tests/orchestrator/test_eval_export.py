@@ -18,7 +18,9 @@ from cosim.orchestrator.seeds import seed_statistics
 from cosim.store.runs import RunFile
 
 SMALL = ["--set=model.width=0.34", "--set=data.train_limit=96", "--set=data.test_limit=120",
-         "--set=training.batch_size=16", "--set=training.epochs=2", "--quiet"]
+         "--set=training.batch_size=16", "--set=training.epochs=2", "--quiet",
+         # the idealised store (no retention model), as these tests were written for
+         "--set=design.weight_device=idealised", "--set=design.update_policy=pulse"]
 
 
 @pytest.fixture(scope="module")

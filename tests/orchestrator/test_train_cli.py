@@ -155,7 +155,9 @@ CHECKPOINTED = ["--set=model.width=0.34", "--set=data.train_limit=64",
                 "--set=data.test_limit=16", "--set=training.batch_size=32",
                 "--set=training.epochs=1", "--set=training.checkpoint_every_steps=1",
                 "--set=hardware.spot_check=0.0", "--design", "bplight",
-                "--engine", "ideal"]
+                "--engine", "ideal",
+                # the idealised DeviceWeightStore, whose checkpoint layout is checked here
+                "--set=design.weight_device=idealised", "--set=design.update_policy=pulse"]
 
 
 @pytest.fixture(scope="module")
