@@ -95,6 +95,7 @@ def _scaled(scale: float, fmt: str, unit: str = ""):
         return f"{float(text) / scale:{fmt}}" + (f" {unit}" if unit else "")
     return fmt_value
 
+
 #: name -> (block, regular expression whose group 1 is the figure[, formatter]): the
 #: optional formatter turns the printed text into the quoted one (unit, rounding).
 FIGURES: dict[str, tuple] = {
@@ -139,8 +140,9 @@ FIGURES: dict[str, tuple] = {
                                    _scaled(1, ".2g")),
 }
 
-#: Lines whose numbers are wall-clock times (or the clock): compared by their words only.
-VOLATILE = re.compile(r"^\s*time\s|\(\d+\.\d s\)|s of steps|created \d")
+#: Lines whose numbers are wall-clock times, the clock, or depend on the user's result
+#: cache (ngspice runs of a characterization): compared by their words only.
+VOLATILE = re.compile(r"^\s*time\s|\(\d+\.\d s\)|s of steps|created \d|^ngspice_runs\s")
 
 
 #: What a figure measured by running something looks like in prose (name, pattern):
@@ -247,7 +249,10 @@ def run_block(name: str, tmp: Path) -> tuple[str, str]:
         full = proc.stdout.replace(str(tmp), "runs").rstrip("\n")
         lines = full.split("\n") if full else []
         if keep is not None and len(lines) > keep:
-            lines = lines[:keep] + ["..."]
+            lines = lines[:keep]
+            while lines and not lines[-1].strip():
+                lines.pop()
+            lines.append("...")
         shown_lines += [f"$ {shown}", *lines]
         outputs.append(full)
     return "\n".join(shown_lines), "\n".join(outputs)
