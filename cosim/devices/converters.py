@@ -367,6 +367,9 @@ def _from_card(cls, prefix: str, card, overrides):
         "energy_per_conversion_j": float(card[f"{prefix}_energy_per_conversion_j"]),
         "polarity": "bipolar" if prefix == "adc" else "unipolar",
     }
+    if prefix == "adc" and values["energy_per_conversion_j"] == 0:   # 0: the survey fit
+        values["energy_per_conversion_j"] = survey_adc_energy_j(values["bits"],
+                                                                values["sample_rate_hz"])
     errors = {k: float(card[f"{prefix}_{k}"]) for k in STATIC_ERRORS
               if f"{prefix}_{k}" in card.params}
     unknown = set(overrides) - set(values) - set(STATIC_ERRORS)

@@ -117,9 +117,8 @@ def test_card_name_cannot_leave_devices(tmp_path, name):
 
 
 def test_card_value_outside_physical_range(tmp_path):
-    cfg = tmp_path / "energy.toml"
-    cfg.write_text("[bplight]\nlaser_power_per_channel_w = 1e30\n")
-    one_line_error(cosim("energy", "--config", cfg), "laser_power_per_channel_w",
+    one_line_error(cosim("energy", "--network", "lenet5", "--set",
+                         "laser_power_per_channel_w=1e30"), "laser_power_per_channel_w",
                    "1e+30 W is outside the physical range [0, 10] W", "fix the value")
 
 

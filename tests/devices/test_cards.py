@@ -147,7 +147,7 @@ def test_misspelt_parameter_exits_2_with_the_suggestion(tmp_path):
 def test_name_far_from_every_parameter_lists_the_valid_ones():
     text = (ROOT / "devices" / "photodetector.toml").read_text(encoding="utf-8")
     text = text.replace("[params.bias_v]", "[params.zzz]")
-    with pytest.raises(CardError, match=r"no parameter 'zzz'; valid: bias_v, dark_current_a"):
+    with pytest.raises(CardError, match=r"no parameter 'zzz'; valid: (\w+, )*bias_v, dark_current_a"):
         parse_card(text, kind="photodetector")
 
 
@@ -160,10 +160,8 @@ def test_card_of_another_kind_is_refused(tmp_path):
 
 
 def test_energy_override_of_a_misspelt_name_names_the_closest(tmp_path):
-    cfg = tmp_path / "energy.toml"
-    cfg.write_text("[bplight]\nbitz = 8\n")
-    one_line_error(cosim("energy", "--config", cfg), "has no parameter 'bitz'",
-                   "did you mean 'bits'?")
+    one_line_error(cosim("energy", "--network", "lenet5", "--set", "tile_rowz=8"),
+                   "has no value 'tile_rowz'", "did you mean 'tile_rows'?")
 
 
 # ------------------------------------------------------------------ card errors exit 2

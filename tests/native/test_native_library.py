@@ -208,7 +208,7 @@ def test_shipped_libraries_flatten_with_their_parameter_expressions():
     """Every subcircuit of every shipped library flattens with its defaults; the
     expression values are the library's formulas evaluated in the instance's scope."""
     libs = sorted(p.name for p in data_dir("netlists").glob("*.lib"))
-    assert libs == ["memristors.lib", "readout.lib"]
+    assert libs == ["link.lib", "memristors.lib", "readout.lib"]
     for name in libs:
         lib = shipped_library(name)
         assert shipped_library(name) is lib                  # read once, cached

@@ -62,7 +62,7 @@ def test_export_and_float_evaluation_agree_with_an_independent_forward(bplight_r
 def test_eval_refuses_what_it_cannot_change(bplight_run):
     from cosim.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="hardware settings only"):
+    with pytest.raises(ConfigError, match="the design or the hardware simulation only"):
         evaluate(bplight_run, ["model.width=1"])
     with pytest.raises(ConfigError, match="no validation split"):
         evaluate(bplight_run, split="val")

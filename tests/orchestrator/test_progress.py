@@ -58,7 +58,7 @@ def test_train_cli_without_a_terminal_prints_step_loss_eta_lines(tmp_path, capsy
     out = tmp_path / "r.h5"
     assert main(["train", "--set=model.width=0.34", "--set=data.train_limit=64",
                  "--set=data.test_limit=32", "--set=training.batch_size=32",
-                 "--epochs", "1", "--architecture", "ideal", "--out", str(out)]) == 0
+                 "--epochs", "1", "--design", "ideal", "--out", str(out)]) == 0
     err = capsys.readouterr().err.splitlines()
     losses = RunFile(out).step_metrics()["loss"]
     steps = [s for s in err if re.match(rf"r\.h5: step \d/2 \(\d+%\) epoch 1 loss "

@@ -13,9 +13,9 @@ from matplotlib.colors import to_rgba
 # ------------------------------------------------------------------------------ energy
 @pytest.fixture(scope="module")
 def lenet():
-    from cosim.energy import evaluate, load_config
+    from cosim.energy import evaluate
 
-    return evaluate("lenet5", cards=load_config(None))
+    return evaluate("lenet5")
 
 
 def test_energy_plot_axes_colours_columns_and_area(lenet):
@@ -26,7 +26,7 @@ def test_energy_plot_axes_colours_columns_and_area(lenet):
     ax_p, ax_b, ax_area = fig.axes
     # each design on its own y axis, scaled to its own largest column
     assert not ax_p.get_shared_y_axes().joined(ax_p, ax_b)
-    for ax, design in ((ax_p, "bplight"), (ax_b, "baseline")):
+    for ax, design in ((ax_p, "design"), (ax_b, "baseline")):
         data = energy_by_component(lenet, design)
         totals = {ln: sum(v.values()) for ln, v in data.items()}
         drawn = [t.get_text() for t in ax.get_xticklabels()]
@@ -47,7 +47,7 @@ def test_energy_plot_axes_colours_columns_and_area(lenet):
     # area in mm^2: the model's m^2 times 1e6
     assert ax_area.get_ylabel() == "chip area (mm^2)"
     heights = [p.get_height() for p in ax_area.patches]
-    want = [lenet.figures[f"{d}.area.total"].value * 1e6 for d in ("bplight", "baseline")]
+    want = [lenet.figures[f"{d}.area.total"].value * 1e6 for d in ("design", "baseline")]
     np.testing.assert_allclose(heights, want, rtol=1e-12)
 
 
@@ -60,7 +60,7 @@ def test_energy_html_shows_area_in_mm2(lenet, tmp_path):
     from cosim.report.energy import write_html
 
     html = write_html(lenet, tmp_path).read_text()
-    area = lenet.figures["bplight.area.total"].value * 1e6
+    area = lenet.figures["design.area.total"].value * 1e6
     assert f"<td>{area:.4g} mm^2</td>" in html
     assert " m^2</td>" not in html
 

@@ -207,8 +207,11 @@ def test_config_of_a_file_from_before_designs_reads_into_the_design(tmp_path):
 def _keyed_dataset(f, group: str, key: str):
     import json
 
+    from cosim.store.runs import _array_path
+
     g = f[f"checkpoints/latest/{group}"]
-    return g[f"a{json.loads(g.attrs['keys']).index(key)}"]
+    assert key in json.loads(g.attrs["keys"])
+    return g[_array_path(key)]
 
 
 def _tamper(path, how):
@@ -252,7 +255,8 @@ def _edit_step(f):
 
 
 @pytest.mark.parametrize("how, names", [
-    (_flip_bit, r"dataset /checkpoints/latest/trainer/a\d+ \(store/device/fc1/g_pos_s\)"),
+    (_flip_bit, r"dataset /checkpoints/latest/trainer/arrays/store/device/fc1/g_pos_s "
+               r"\(store/device/fc1/g_pos_s\)"),
     (_stored_as_float32, r"\(store/device/fc1/g_pos_s\)"),
     (_swap_datasets, r"\(store/device/fc1/g_neg_s\).*\(and 1 more\)"),
     (_edit_meta, r"keys/meta of /checkpoints/latest/trainer"),
@@ -298,7 +302,7 @@ def test_a_checkpoint_from_before_checksums_reads_unchecked(tmp_path):
         for name in ("checksums", "header_sha256"):
             del ck.attrs[name]
         del ck["trainer"].attrs["meta_sha256"]
-        del ck["trainer/a0"].attrs["sha256"]
+        del ck["trainer/arrays/w"].attrs["sha256"]
 
     _tamper(path, strip)
     check = RunFile(path).verify_checkpoint()
