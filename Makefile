@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed-stamp
 PY     := $(VENV)/bin/python
 TORCH_INDEX ?=
 
-.PHONY: demo test lint setup ngspice bench reliability docs clean
+.PHONY: demo test lint setup ngspice bench reliability docs docs-check clean
 
 demo: setup
 	$(VENV)/bin/cosim demo
@@ -42,6 +42,11 @@ bench: setup
 
 docs: setup
 	$(PY) scripts/docs.py
+
+# Every quoted transcript and figure against what the commands print now, the long demo
+# included (the test suite checks all but the long blocks); CI runs it after the tests.
+docs-check: setup
+	$(PY) scripts/docs.py --check
 
 reliability: setup
 	$(PY) scripts/reliability.py

@@ -12,15 +12,16 @@ from pathlib import Path
 DESCRIPTION = """\
 Train the same network with each non-ideality switched on alone (weight device
 RealDevice with pulse update, readout noise at one read, converters at fewer ADC bits,
-ring crosstalk) and all together, each with and without its mitigation where one exists
-(mixed-precision update; averaged reads), next to float and to the hardware with every
-non-ideality off; every configuration over N seeds (seed, seed+1, ...). Prints the table
-(mean, std, 95 % interval, paired difference to float) and writes a JSON summary, an
-HTML report and a bar plot. Default run config: the demo's LeNet-5 on the digits with 3
-epochs and no spot checks.
+ring crosstalk with single-ring programming) and all together, each with and without its
+mitigation where one exists (mixed-precision update; averaged reads; in-loop bank
+calibration), next to float, to the hardware with every non-ideality off and to the
+design as shipped; every configuration over N seeds (seed, seed+1, ...). Prints the
+table (mean, std, 95 % interval, paired difference to float) and writes a JSON summary,
+an HTML report and a bar plot. Default run config: the demo's LeNet-5 on the digits with
+3 epochs and no spot checks.
 
 Examples:
-  cosim ablate                                   # 10 configurations x 3 seeds
+  cosim ablate                                   # 12 configurations x 3 seeds
   cosim ablate --jobs 2 --out-dir runs/ablate
   cosim ablate --config workflows/configs/lenet_digits.toml --set training.epochs=6
   cosim ablate --quick --seeds 2                 # tiny subset (tests)
@@ -43,7 +44,8 @@ def register(subparsers) -> None:
     p.add_argument("--averaging", type=int, default=16, metavar="K",
                    help="reads averaged in the readout-noise mitigation (default 16)")
     p.add_argument("--no-crosstalk", action="store_true",
-                   help="leave out the crosstalk configuration (the slowest)")
+                   help="leave out the crosstalk configurations and crosstalk in the "
+                        "'all' rows (the slowest)")
     p.add_argument("--jobs", type=int, default=1, metavar="J",
                    help="worker processes (runs are independent; default 1)")
     p.add_argument("--out-dir", type=Path, default=Path("runs/ablate"),

@@ -9,10 +9,17 @@ The same network (LeNet-5 style, reduced width), the same seed and the same data
   also run in ngspice (spot checks: the twin-vs-spice error is recorded);
 * in ideal float arithmetic (architecture "ideal": plain numpy training).
 
-It writes ``runs/demo.h5`` and ``runs/demo_ideal.h5`` (run files), then
+Then it runs the ablation (:mod:`cosim.orchestrator.ablate`, the runs of ``cosim
+ablate``): the same network trained with each non-ideality of the design switched on
+alone and all together, with and without its mitigation, next to float, over 3 seeds
+(``--no-ablation`` leaves it out; it takes most of the demo's time).
+
+It writes ``runs/demo.h5`` and ``runs/demo_ideal.h5`` (run files), the ablation's run
+files in ``runs/ablate_runs/`` and its summary ``runs/ablate.json``, then
 ``runs/demo_report.html`` (loss and accuracy curves of both, spot-check errors,
-out-of-range counts; PNGs in ``runs/demo_report_files/``), and prints both accuracies
-and their difference.
+out-of-range counts, the ablation table and bar plot; PNGs in
+``runs/demo_report_files/``), and prints both accuracies, their difference and the
+ablation table.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ class DemoResult:
     ideal_time_s: float
     total_time_s: float
     seeds: dict | None = None  # SeedsResult.summary() over all seeds of the demo
+    ablation: dict | None = None  # cosim.orchestrator.ablate.run_ablation summary
 
     @property
     def accuracy_gap(self) -> float:
@@ -76,12 +84,17 @@ def demo_configs(epochs: int | None = None, quick: bool = False):
 
 
 def run_demo(out_dir: str | Path = "runs", *, epochs: int | None = None,
-             quick: bool = False, quiet: bool = False, seeds: int = 1) -> DemoResult:
+             quick: bool = False, quiet: bool = False, seeds: int = 1,
+             ablation_seeds: int = 0, jobs: int = 1) -> DemoResult:
     """Train both runs, write the run files and the report; return the figures.
 
     With ``seeds`` > 1 the pair is trained again with seeds 1 .. seeds-1
     (``demo_seedS.h5``, ``demo_seedS_float.h5``) and the report and the result carry
-    the accuracy statistics over all seeds (``demo_seeds.json``)."""
+    the accuracy statistics over all seeds (``demo_seeds.json``).  With
+    ``ablation_seeds`` > 0 the ablation (:func:`cosim.orchestrator.ablate.run_ablation`
+    with the settings of ``cosim ablate``, ``--quick`` ones with ``quick``) is trained
+    over that many seeds in ``jobs`` worker processes and its table and bar plot go into
+    the report."""
     from cosim.orchestrator import train
     from cosim.report import write_training_report
 
@@ -110,6 +123,10 @@ def run_demo(out_dir: str | Path = "runs", *, epochs: int | None = None,
         seed_summary = train_seeds(more, out_dir / "demo.h5", seeds - 1, overwrite=True,
                                    quiet=quiet, overrides=DEMO_OVERRIDES,
                                    start=first).summary()
+    ablation = None
+    if ablation_seeds > 0:
+        ablation = _run_ablation(out_dir, quick=quick, quiet=quiet, seeds=ablation_seeds,
+                                 jobs=jobs)
     design = RunFile(hw.path).read_design()
     notes = [
         f"LeNet-5 (width {hw_cfg.model.width}) on the scikit-learn digits resized to 32x32, "
@@ -139,14 +156,44 @@ def run_demo(out_dir: str | Path = "runs", *, epochs: int | None = None,
     report = write_training_report({"bplight": hw.path, "float (ideal)": ideal.path},
                                    out_dir / "demo_report.html",
                                    title="bplight-cosim demo: LeNet-5 on BPLight vs float",
-                                   notes=notes)
+                                   notes=notes, ablation=ablation)
     return DemoResult(hardware_run=hw.path, ideal_run=ideal.path, report=report,
                       hardware_test_acc=hw.final_test_acc, ideal_test_acc=ideal.final_test_acc,
                       spot_checks=s["spot_checks"],
                       spot_check_max_rel_error=s["spot_check_max_rel_error"],
                       out_of_range=s["hardware_totals"], hardware_time_s=hw.elapsed_s,
                       ideal_time_s=ideal.elapsed_s, total_time_s=time.perf_counter() - t0,
-                      seeds=seed_summary)
+                      seeds=seed_summary, ablation=ablation)
+
+
+def _run_ablation(out_dir: Path, *, quick: bool, quiet: bool, seeds: int,
+                  jobs: int) -> dict:
+    """The ablation of ``cosim ablate`` (its default run config) into ``out_dir``."""
+    from cosim.config import load_config
+    from cosim.orchestrator.ablate import (
+        ABLATE_OVERRIDES,
+        QUICK_OVERRIDES,
+        ablation_configurations,
+        run_ablation,
+    )
+
+    config = load_config(None, list(ABLATE_OVERRIDES)
+                         + (list(QUICK_OVERRIDES) if quick else []))
+    rows = ablation_configurations()
+    total = len(rows) * seeds
+    done = []
+    if not quiet:
+        print(f"ablation: {len(rows)} configurations x {seeds} seed(s) = {total} runs of "
+              f"{config.training.epochs} epoch(s) in {jobs} process(es)", flush=True)
+
+    def show(row: str, seed: int, acc: float, secs: float) -> None:
+        done.append(row)
+        if not quiet:
+            print(f"  ablation {len(done)}/{total}  {row:<34} seed {seed}: test accuracy "
+                  f"{100 * acc:6.2f} % ({secs:.0f} s)", flush=True)
+
+    return run_ablation(config, out_dir, seeds=seeds, rows=rows, jobs=jobs,
+                        on_result=show)
 
 
 def register(subparsers) -> None:
@@ -160,16 +207,23 @@ def register(subparsers) -> None:
     p.add_argument("--quick", action="store_true",
                    help="tiny subset, one epoch (seconds; for tests)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
-    p.add_argument("--seeds", type=int, default=None, metavar="N",
-                   help="train the pair with N seeds and report the accuracy statistics "
-                        "(default 3; 1 with --quick)")
+    p.add_argument("--seeds", type=int, default=1, metavar="N",
+                   help="train the demo pair with N seeds and report the accuracy "
+                        "statistics (default 1: the ablation gives statistics over seeds)")
+    p.add_argument("--ablation-seeds", type=int, default=None, metavar="N",
+                   help="seeds per ablation configuration (default 3; 1 with --quick)")
+    p.add_argument("--no-ablation", action="store_true",
+                   help="leave out the ablation (most of the demo's time)")
+    p.add_argument("--jobs", type=int, default=2, metavar="J",
+                   help="worker processes of the ablation (default 2)")
     p.set_defaults(func=cmd_demo)
 
 
 def cmd_demo(args) -> int:
-    seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
+    abl = 0 if args.no_ablation else (
+        args.ablation_seeds if args.ablation_seeds is not None else (1 if args.quick else 3))
     r = run_demo(args.out_dir, epochs=args.epochs, quick=args.quick, quiet=args.quiet,
-                 seeds=seeds)
+                 seeds=args.seeds, ablation_seeds=abl, jobs=args.jobs)
     print("bplight-cosim demo: LeNet-5 on the digits, BPLight hardware vs float")
     print(f"  test accuracy  bplight {100 * r.hardware_test_acc:6.2f} %   float "
           f"{100 * r.ideal_test_acc:6.2f} %   bplight - float "
@@ -180,6 +234,10 @@ def cmd_demo(args) -> int:
         from cosim.orchestrator.seeds import format_seed_table
 
         print("  " + format_seed_table(r.seeds).replace("\n", "\n  "))
+    if r.ablation is not None:
+        from cosim.orchestrator.ablate import format_ablation_table
+
+        print("  ablation, " + format_ablation_table(r.ablation).replace("\n", "\n  "))
     print(f"  spot checks (twin vs spice)  {spot}")
     o = r.out_of_range
     print(f"  out of range   saturated TIA {o['saturated_tia']}, clipped ADC "

@@ -300,6 +300,17 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _state_digest(a: np.ndarray, scale: float) -> str:
+    """sha256 of a weight state (its shape, bytes and scale): what a checkpoint records
+    of the states held on the tiles."""
+    import hashlib
+
+    a = np.ascontiguousarray(a, dtype=float)
+    h = hashlib.sha256(repr((a.shape, float(scale))).encode())
+    h.update(a.tobytes())
+    return h.hexdigest()
+
+
 class HardwareBackend:
     """Implements cosim.nn's MatmulBackend on tile models (see the module docstring).
 
@@ -327,6 +338,8 @@ class HardwareBackend:
         self._w_scale: dict[str, float] = {}
         # (layer, phase) -> (weights as given, their scale, the loaded state)
         self._loaded: dict[tuple[str, str], tuple[np.ndarray, float, Loaded]] = {}
+        #: (layer, phase) -> digest of the weight state a checkpoint says was loaded
+        self._restored: dict[tuple[str, str], str] = {}
         self._spot: list[dict] = []
         self._netlists: dict[str, str] = {}
         self._index: list[dict] = []
@@ -384,7 +397,7 @@ class HardwareBackend:
         pattern is loaded at every product.  Each load (a retune) records the tile's
         report (:attr:`cosim.hw.protocols.Loaded.retune`) in the counters."""
         if phase == "gradient":
-            loaded = self.tiles.load(A, scale, phase)
+            loaded = self.tiles.load(A, scale, phase, layer=layer)
             self.stats.add_load(layer, phase, loaded.retune)
             return loaded
         hit = self._loaded.get((layer, phase))
@@ -396,8 +409,10 @@ class HardwareBackend:
         if phase == "backward" and fwd is not None and fwd[1] == scale and \
                 fwd[0].shape == A.T.shape and np.array_equal(fwd[0], A.T):
             like = fwd[2]
-        loaded = self.tiles.load(A, scale, phase, transpose_of=like)
-        self.stats.add_load(layer, phase, loaded.retune)     # a retune of the rings
+        loaded = self.tiles.load(A, scale, phase, transpose_of=like, layer=layer)
+        if self._restored.pop((layer, phase), None) != _state_digest(A, scale):
+            self.stats.add_load(layer, phase, loaded.retune)  # a retune of the rings
+        # (else: the state the interrupted run held, rebuilt after a resume: no retune)
         self._loaded[(layer, phase)] = (A.copy(), scale, loaded)
         return loaded
 
@@ -575,10 +590,18 @@ class HardwareBackend:
         return out
 
     def state_dict(self) -> dict:
-        """``{"arrays": {}, "meta": {...}}``: noise RNG, step, weight scales, counters."""
-        return {"arrays": {},
+        """``{"arrays": {...}, "meta": {...}}``: noise RNG, step, weight scales,
+        counters, the tiles' own state (``arrays["tile/..."]``, ``meta["tile"]``) and
+        a digest of every weight state held on the tiles (``meta["loaded"]``: after a
+        resume, loading the same state again is not counted as a retune)."""
+        tile = self.tiles.state_dict()
+        return {"arrays": {f"tile/{k}": v for k, v in tile["arrays"].items()},
                 "meta": {"rng": self.rng.bit_generator.state, "step": self.step,
-                         "w_scale": dict(self._w_scale), "stats": self.stats.state()}}
+                         "w_scale": dict(self._w_scale), "stats": self.stats.state(),
+                         "tile": tile["meta"],
+                         "loaded": [[layer, phase, _state_digest(a, scale)]
+                                    for (layer, phase), (a, scale, _) in
+                                    self._loaded.items()]}}
 
     def load_state_dict(self, state: dict) -> None:
         """Restore what :meth:`state_dict` returned."""
@@ -588,7 +611,15 @@ class HardwareBackend:
             self.step = int(meta["step"])
             self._w_scale = {k: float(v) for k, v in meta["w_scale"].items()}
             self.stats.load_state(meta["stats"])
-        except (KeyError, TypeError) as exc:
+            # (checkpoints written before tile state and load digests have neither)
+            self.tiles.load_state_dict(
+                {"arrays": {k.removeprefix("tile/"): v
+                            for k, v in state.get("arrays", {}).items()
+                            if k.startswith("tile/")},
+                 "meta": meta.get("tile", {})})
+            self._restored = {(str(layer), str(phase)): str(digest)
+                              for layer, phase, digest in meta.get("loaded", [])}
+        except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"hardware backend state is incomplete ({exc}); give what "
                               "HardwareBackend.state_dict returned") from None
         self._loaded.clear()

@@ -258,8 +258,15 @@ class CrossbarTiles:
             swing_v=min(spec.output_high_v, -spec.output_low_v),
             spice_engine=context.spice_engine)
 
+    def state_dict(self) -> dict:
+        """No state of its own between loads (cosim.hw.protocols.Tile)."""
+        return {"arrays": {}, "meta": {}}
+
+    def load_state_dict(self, state: dict) -> None:
+        """(no state)"""
+
     def load(self, a_raw: np.ndarray, scale: float, phase: Phase, *,
-             transpose_of: Loaded | None = None) -> Loaded:
+             transpose_of: Loaded | None = None, layer: str = "") -> Loaded:
         """The conductance pairs of ``clip(a_raw / scale, -1, 1)`` and their readers
         (cosim.hw.protocols.Tile); the gradient's temporary pattern on the ideal array
         (module docstring).  A transposed state is programmed anew (the array's

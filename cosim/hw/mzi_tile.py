@@ -201,8 +201,15 @@ class MziMeshTiles:
             averaging=int(arch["readout_averaging"]), seed=context.seed,
             spice_engine=context.spice_engine)
 
+    def state_dict(self) -> dict:
+        """No state of its own between loads (cosim.hw.protocols.Tile)."""
+        return {"arrays": {}, "meta": {}}
+
+    def load_state_dict(self, state: dict) -> None:
+        """(no state)"""
+
     def load(self, a_raw: np.ndarray, scale: float, phase: Phase, *,
-             transpose_of: Loaded | None = None) -> Loaded:
+             transpose_of: Loaded | None = None, layer: str = "") -> Loaded:
         """Program ``clip(a_raw / scale, -1, 1)`` on meshes (module docstring).  State:
         ``{"shape": (mi, nj, me, ne), "t": (nj, ne, mi me) transfers of each tile column
         (``g T`` transposed, real when there is no phase error), "s": (nj, mi) s_max,

@@ -257,6 +257,7 @@ def tile_noise_check(tiles, state, u: np.ndarray) -> float:
     ``tiles.noise_check_reads`` spice reads, draws from ``default_rng([0x5EED,
     tiles.noise_checks])`` (reproducible in a run).  Returns :attr:`NoiseCheck.
     worst_ratio`, or NaN when the tile's first rows carry no light."""
+    state = getattr(state, "transfers", state)     # (a state at a fraction of full scale)
     drop, through = state.tiles() if hasattr(state, "tiles") else state
     d, t = drop[0, 0], through[0, 0]                  # (Me, Ne)
     m = min(NOISE_CHECK_OUTPUTS, d.shape[0])

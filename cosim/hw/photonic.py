@@ -236,9 +236,9 @@ class TileColumns:
 
 
 class ScaledPattern:
-    """A gradient pattern loaded at ``fraction`` of the weight full scale
-    (``transfers`` of ``fraction x pattern``); :meth:`PhotonicTiles.matmul` divides the
-    outputs by ``fraction``."""
+    """A state (weights or a gradient pattern) loaded at ``fraction`` of the rings'
+    full scale (``transfers`` of ``fraction x state``); :meth:`PhotonicTiles.matmul`
+    divides the outputs by ``fraction``."""
 
     def __init__(self, transfers, fraction: float) -> None:
         self.transfers, self.fraction = transfers, float(fraction)
@@ -281,10 +281,12 @@ class PhotonicTiles:
         Ring heater efficiency (rad/W; the optics card's) for the heater power of a
         loaded state; None = the shipped optics card's.
     pattern_fraction : float
-        With crosstalk, the gradient's pattern (after DAC quantization) is loaded at
-        this fraction of the rings' full scale and the outputs divided by it (the
-        design's ``1 / weight_headroom`` when calibrating in the loop: the range the
-        weights use, which the coupled rings reach; entries near +-1 they do not).
+        With crosstalk, every state (weights, and the gradient's pattern after DAC
+        quantization) is loaded at this fraction of the rings' full scale and the
+        outputs divided by it (a digital shift): the design's ``1 / weight_headroom``
+        when calibrating in the loop, a range the coupled rings reach; targets near
+        +-1 they do not (a weight grown to the layer's full scale would be applied
+        with a large residual).
     link : cosim.devices.link_driver.LinkDriverSpec or None
         With a spec, a memristor-held weight (forward and backward states) sets its
         ring through the link driver (design value ``weight_link = "driver"``).
@@ -455,12 +457,14 @@ class PhotonicTiles:
         return dataclasses.replace(bank, n_outputs=int(rows))
 
     def _coupled(self, t: np.ndarray, phase: str, *, calibrate: bool,
-                 through_link: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:
+                 through_link: bool = False, layer: str = ""
+                 ) -> tuple[np.ndarray, np.ndarray, dict]:
         """``(drop, through, report)`` of the coupled rings holding the tile grid ``t``
         (mi, nj, me, ne) of targets (clipped to [-1, 1]): commands by the single-ring
         map, or, with ``calibrate``, by :func:`cosim.optics.calibrate_bank` (warm start:
-        the previous calibrated commands of the same phase and grid, moved by the
-        single-ring map's change of the targets); ``through_link``: the commands pass
+        the previous calibrated commands of the same layer, phase and grid, moved by the
+        single-ring map's change of the targets; the same targets again keep their
+        commands, as after a resume); ``through_link``: the commands pass
         the link driver (:meth:`_link`).  ``report``: retune counters, with
         ``calibration_residual`` = max |applied - target| (padding included: padded
         rings hold weight 0 and couple like the others)."""
@@ -473,13 +477,17 @@ class PhotonicTiles:
         iterations = 0
         cmd = program_bank(target, bank)
         if calibrate:
-            key = (phase, t.shape)
+            key = (layer, phase, t.shape)
             held = self._warm.get(key)
-            start = None if held is None else held[1] + (cmd - program_bank(held[0], bank))
-            res = calibrate_bank(target, bank, tol=self.calibration_tol,
-                                 max_iter=self.calibration_max_iter, start=start)
-            cmd, iterations = res.detuning_rad, res.iterations
-            self._warm[key] = (target, cmd)
+            if held is not None and np.array_equal(held[0], target):
+                cmd = held[1]                       # nothing to correct
+            else:
+                start = None if held is None else \
+                    held[1] + (cmd - program_bank(held[0], bank))
+                res = calibrate_bank(target, bank, tol=self.calibration_tol,
+                                     max_iter=self.calibration_max_iter, start=start)
+                cmd, iterations = res.detuning_rad, res.iterations
+                self._warm[key] = (target, cmd)
         report = {"retunes": 1, "calibration_iterations": iterations}
         if through_link:
             cmd, report["link_power_w"], report["link_clipped"] = self._link(cmd)
@@ -522,7 +530,8 @@ class PhotonicTiles:
         op = link_transfer(mid + 0.5 * d, mid - 0.5 * d, spec)
         return op.detuning_rad, float(np.sum(op.power_w)), clipped
 
-    def _retune(self, a: np.ndarray, phase: str) -> tuple[tuple[np.ndarray, np.ndarray], dict]:
+    def _retune(self, a: np.ndarray, phase: str, layer: str = ""
+                ) -> tuple[tuple[np.ndarray, np.ndarray], dict]:
         """The transfers of weights ``a`` (m, k) in [-1, 1] and the load's report
         (:attr:`cosim.hw.protocols.Loaded.retune`): the coupled path (:meth:`_coupled`)
         with crosstalk, the link driver (:meth:`_link`) for memristor-held states,
@@ -537,7 +546,8 @@ class PhotonicTiles:
             pad[:m, :k] = a
             t = pad.reshape(mi, me, nj, ne).transpose(0, 2, 1, 3)
             drop, through, report = self._coupled(
-                t, phase, calibrate=self.calibration == "in_loop", through_link=driver)
+                t, phase, calibrate=self.calibration == "in_loop", through_link=driver,
+                layer=layer)
             return (drop, through), report
         delta = weight_to_detuning(np.clip(a, -1.0, 1.0), self.bank)
         if not driver:
@@ -567,7 +577,10 @@ class PhotonicTiles:
         recomputing the rings: each ring's transfer is a function of its own weight, so
         the tiles of ``a.T`` hold the same numbers, re-tiled (padding: the transfer of
         weight 0).  None when the rings are coupled (crosstalk with more than one
-        channel per tile in either tiling): compute ``transfers(a.T)`` then."""
+        channel per tile in either tiling) or the state is loaded at a fraction of
+        full scale (:class:`ScaledPattern`): compute ``transfers(a.T)`` then."""
+        if isinstance(transfers, ScaledPattern):
+            return None
         drop, through = transfers
         mi, nj, me, ne = drop.shape
         me_t, ne_t = min(self.m, k), min(self.n, m)
@@ -681,7 +694,7 @@ class PhotonicTiles:
         return tiles
 
     def load(self, a_raw: np.ndarray, scale: float, phase: Phase, *,
-             transpose_of: Loaded | None = None) -> Loaded:
+             transpose_of: Loaded | None = None, layer: str = "") -> Loaded:
         """The bank transfers of ``clip(a_raw / scale, -1, 1)`` (cosim.hw.protocols.Tile):
         the gradient's pattern through the level table (:meth:`level_transfers`) where
         it applies; a backward state re-tiled from its forward one
@@ -692,8 +705,8 @@ class PhotonicTiles:
         bank of independent rows): the commands come from the single-ring map
         (``calibration = "none"``) or from :func:`cosim.optics.calibrate_bank` within
         the iteration budget (``"in_loop"``, warm-started from the previous
-        calibrated state of the same phase and tile grid -- layers of one shape share
-        it, which only changes where the iteration starts), and the transfers are the
+        calibrated state of the same ``layer``, phase and tile grid; :meth:`state_dict`
+        carries it into a checkpoint), and the transfers are the
         bank's exact N x N response to the commands.  With ``link`` the forward and
         backward states (memristor-held weights) are applied through the link driver
         (:meth:`_link`); needed detunings it cannot reach are counted with the
@@ -713,7 +726,7 @@ class PhotonicTiles:
             a = signed_levels(a, self.dac_bits)
             if self.crosstalk and self.optical_engine != "ideal":
                 f = self.pattern_fraction
-                tr, report = self._retune(a * f, phase)
+                tr, report = self._retune(a * f, phase, layer)
                 return Loaded(tr if f == 1.0 else ScaledPattern(tr, f), m, k, over, report)
             return Loaded(self.transfers(a, levels_bits=self.dac_bits), m, k, over,
                           {"retunes": 1, "heater_power_w": self._heater_power(
@@ -723,9 +736,30 @@ class PhotonicTiles:
                                            transpose_of.inputs)
             if tr is not None:        # the same weights on the transposed copy
                 return Loaded(tr, m, k, over, dict(transpose_of.retune))
-        tr, report = self._retune(a, phase)
+        f = self.pattern_fraction if self.crosstalk and self.optical_engine != "ideal" \
+            else 1.0
+        tr, report = self._retune(a * f, phase, layer)
         over += report.pop("link_clipped", 0)
-        return Loaded(tr, m, k, over, report)
+        return Loaded(tr if f == 1.0 else ScaledPattern(tr, f), m, k, over, report)
+
+    def state_dict(self) -> dict:
+        """The in-loop calibration's warm starts (cosim.hw.protocols.Tile): per layer,
+        phase and tile grid the last calibrated targets and commands, so that a resumed
+        run calibrates from where the interrupted one stood."""
+        arrays, keys = {}, []
+        for i, ((layer, phase, shape), (target, cmd)) in enumerate(self._warm.items()):
+            arrays[f"calibration/{i}/target"] = target
+            arrays[f"calibration/{i}/command"] = cmd
+            keys.append([layer, phase, list(shape)])
+        return {"arrays": arrays, "meta": {"calibration": keys}}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        self._warm = {}
+        for i, (layer, phase, shape) in enumerate(state["meta"].get("calibration", [])):
+            self._warm[(str(layer), str(phase), tuple(int(n) for n in shape))] = (
+                np.asarray(state["arrays"][f"calibration/{i}/target"], dtype=float),
+                np.asarray(state["arrays"][f"calibration/{i}/command"], dtype=float))
 
     def matmul(self, u: np.ndarray, loaded: Loaded, *, rng: np.random.Generator | None,
                counts: dict, samples: dict | None = None,

@@ -190,11 +190,21 @@ class Tile(Protocol):
         ...
 
     def load(self, a_raw: np.ndarray, scale: float, phase: Phase, *,
-             transpose_of: Loaded | None = None) -> Loaded:
+             transpose_of: Loaded | None = None, layer: str = "") -> Loaded:
         """Program ``clip(a_raw / scale, -1, 1)`` (m, k); in the ``"gradient"`` phase
         quantized to ``dac_bits`` first.  ``transpose_of``: a state loaded from
         ``a_raw.T`` at the same scale, which the tile may re-tile instead of
-        programming anew."""
+        programming anew.  ``layer``: the layer whose state this replaces (a tile may
+        start from that layer's previous state, e.g. a calibration's warm start)."""
+        ...
+
+    def state_dict(self) -> dict:
+        """``{"arrays": {name: ndarray}, "meta": JSON-able dict}``: what the tile keeps
+        between loads that a resumed run needs to continue bit-identically."""
+        ...
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned."""
         ...
 
     def matmul(self, u: np.ndarray, loaded: Loaded, *, rng: np.random.Generator | None,

@@ -7,8 +7,8 @@ run config:
 
 * ``float``: the ``ideal`` design (exact float products, float weights), the reference;
 * ``hardware, all off``: the config's design with every non-ideality below switched off
-  (idealised weight device with pulse update, no readout noise, the design's own
-  converters, no crosstalk): what remains is the tile arithmetic itself;
+  (idealised weight device with pulse update, no readout noise, one read per output, the
+  design's own converters, no crosstalk): what remains is the tile arithmetic itself;
 * each non-ideality alone on that base, without and (where one exists) with its
   mitigation:
 
@@ -16,12 +16,16 @@ run config:
     direct pulse update; mitigation: the mixed-precision update
     (:class:`cosim.hw.policies.MixedPrecisionStore`);
   - readout noise (``hardware.noise``: TIA, shot, laser RIN) at one read per product;
-    mitigation: ``readout_averaging = 16`` reads averaged;
+    mitigation: ``readout_averaging`` reads averaged;
   - converters at a lower resolution (``design.converters.adc_bits``); no mitigation;
-  - inter-channel ring crosstalk (``design.crosstalk``); no mitigation (a calibration
-    design value does not exist yet);
+  - inter-channel and thermal ring crosstalk (``design.crosstalk``) with every ring
+    programmed by its single-ring map; mitigation: the bank calibrated in the loop
+    (``design.calibration = "in_loop"``);
 
-* ``all, unmitigated`` and ``all, mitigated``: every non-ideality at once.
+* ``all, unmitigated`` and ``all, mitigated``: every non-ideality at once;
+* ``design as shipped``: the config's design with no override (for the shipped
+  ``bplight`` design: RealDevice with mixed-precision update, noise with 16 reads,
+  16-bit converters, crosstalk with in-loop calibration).
 
 Every configuration is trained for seeds ``seed .. seed + n - 1`` (:func:`run_ablation`;
 independent runs, optionally in worker processes), and :func:`ablation_summary` gives per
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -57,7 +62,7 @@ ABLATE_OVERRIDES: tuple[str, ...] = (
     "hardware.spot_check=0.0",
 )
 """Default settings of ``cosim ablate``: the demo's LeNet-5 (``cosim.cli.demo``) with 3
-epochs instead of 6 and no spot checks, so that the 30 runs take minutes, not hours."""
+epochs instead of 6 and no spot checks, so that the 36 runs take minutes, not hours."""
 
 QUICK_OVERRIDES: tuple[str, ...] = (
     "training.epochs=1", "training.max_steps=2", "data.train_limit=64",
@@ -115,7 +120,8 @@ def ablation_configurations(*, adc_bits: int = 8, averaging: int = 16,
     noise = ("hardware.noise=true", "design.readout_averaging=1")
     noise_fix = ("hardware.noise=true", f"design.readout_averaging={averaging}")
     adc = (f"design.converters.adc_bits={adc_bits}",)
-    xtalk = ("design.crosstalk=true",) if crosstalk else ()
+    xtalk = ("design.crosstalk=true", "design.calibration=none") if crosstalk else ()
+    xtalk_fix = ("design.crosstalk=true", "design.calibration=in_loop") if crosstalk else ()
     rows = [
         AblationConfig("float", "none (float)", "", ("design.name=ideal",)),
         AblationConfig("hardware, all off", "none", "", base),
@@ -130,12 +136,18 @@ def ablation_configurations(*, adc_bits: int = 8, averaging: int = 16,
         AblationConfig(f"ADC {adc_bits} bit", f"ADC at {adc_bits} bits", "", base + adc),
     ]
     if crosstalk:
-        rows.append(AblationConfig("crosstalk", "ring crosstalk", "", base + xtalk))
+        rows += [AblationConfig("crosstalk", "ring crosstalk, uncalibrated", "",
+                                base + xtalk),
+                 AblationConfig("crosstalk + calibration", "ring crosstalk",
+                                "in-loop bank calibration", base + xtalk_fix)]
     rows += [
         AblationConfig("all, unmitigated", "all", "", base + device + noise + adc + xtalk),
         AblationConfig("all, mitigated", "all",
-                       f"mixed-precision, {averaging} reads averaged",
-                       base + device_fix + noise_fix + adc + xtalk),
+                       f"mixed-precision, {averaging} reads averaged"
+                       + (", in-loop calibration" if crosstalk else ""),
+                       base + device_fix + noise_fix + adc + xtalk_fix),
+        AblationConfig("design as shipped", "the design's own values",
+                       "the design's own", ()),
     ]
     return rows
 
@@ -151,6 +163,14 @@ def _run_one(task: tuple) -> tuple[str, int, float, float, str]:
     t0 = time.perf_counter()
     r = train(cfg, path, overrides=[*overrides, f"seed={seed}"], overwrite=True, quiet=True)
     return row, seed, float(r.final_test_acc), time.perf_counter() - t0, str(path)
+
+
+def _watch(parent_pid: int, parent_main_thread: bool) -> None:
+    """Worker initializer: end with the process that started the pool
+    (:func:`cosim.processes.watch_parent`)."""
+    from cosim.processes import watch_parent
+
+    watch_parent(parent_pid, death_signal=parent_main_thread)
 
 
 def run_ablation(config, out_dir: str | Path, *, seeds: int = 3,
@@ -196,8 +216,12 @@ def run_ablation(config, out_dir: str | Path, *, seeds: int = 3,
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
+        from cosim.processes import started_from_main_thread
+
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        # workers end with this process, however it ends (cosim.processes)
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_watch,
+                                 initargs=(os.getpid(), started_from_main_thread())) as pool:
             for fut in as_completed([pool.submit(_run_one, t) for t in tasks]):
                 done(fut.result())
     results = {r.name: {"accuracy": [acc[r.name, s] for s in seed_list],

@@ -55,17 +55,10 @@ def _pct(v) -> str:
     return "-" if v is None else f"{100 * v:.2f}"
 
 
-def write_ablation_report(summary: dict, out_html: str | Path, *,
-                          title: str = "bplight-cosim ablation", notes: list[str] = ()
-                          ) -> Path:
-    """HTML page: notes, the table (accuracy per seed, mean, std, 95 % interval, the
-    paired difference to float with its interval, the overrides of each row) and the
-    bar plot (PNG written beside it, ``<stem>.png``, and embedded)."""
-    import base64
-
-    out_html = Path(out_html)
-    png = plot_ablation(summary, out_html.with_suffix(".png"))
-    data = base64.b64encode(Path(png).read_bytes()).decode("ascii")
+def ablation_table_html(summary: dict) -> str:
+    """The ablation table as HTML: per configuration its mitigation, the accuracy per
+    seed, mean, std, 95 % interval, the paired difference to float with its interval,
+    and the overrides of the row (the ``cosim ablate`` page and the demo report)."""
     body = []
     for r in summary["rows"]:
         s, d = r["stats"], r.get("vs_float")
@@ -81,7 +74,30 @@ def write_ablation_report(summary: dict, out_html: str | Path, *,
             f"<td>{dd}</td><td>{dci}</td>"
             f"<td style='text-align:left'><code>{html.escape(' '.join(r['overrides']))}"
             f"</code></td></tr>")
+    return ("<table><tr><th>configuration</th><th>mitigation</th>"
+            "<th>test accuracy per seed (%)</th><th>mean</th><th>std</th>"
+            "<th>95 % interval</th><th>- float</th><th>95 % interval of the difference</th>"
+            "<th>overrides</th></tr>" + "".join(body) + "</table>")
+
+
+def ablation_seeds_note(summary: dict) -> str:
+    """One sentence stating the seeds of an ablation and how the difference is paired."""
     seeds = ", ".join(map(str, summary["seeds"]))
+    return (f"Seeds: {seeds} ({len(summary['seeds'])} per configuration); the difference "
+            "to float is paired by seed (same initial weights, same batches).")
+
+
+def write_ablation_report(summary: dict, out_html: str | Path, *,
+                          title: str = "bplight-cosim ablation", notes: list[str] = ()
+                          ) -> Path:
+    """HTML page: notes, the table (accuracy per seed, mean, std, 95 % interval, the
+    paired difference to float with its interval, the overrides of each row) and the
+    bar plot (PNG written beside it, ``<stem>.png``, and embedded)."""
+    import base64
+
+    out_html = Path(out_html)
+    png = plot_ablation(summary, out_html.with_suffix(".png"))
+    data = base64.b64encode(Path(png).read_bytes()).decode("ascii")
     note_html = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
     text = f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -89,11 +105,8 @@ def write_ablation_report(summary: dict, out_html: str | Path, *,
 table{{border-collapse:collapse}}td,th{{border:1px solid #bbb;padding:3px 8px;text-align:right}}
 img{{max-width:100%}}</style></head><body>
 <h1>{html.escape(title)}</h1>
-<ul>{note_html}<li>Seeds: {seeds} ({len(summary['seeds'])} per configuration); the
-difference to float is paired by seed (same initial weights, same batches).</li></ul>
-<table><tr><th>configuration</th><th>mitigation</th><th>test accuracy per seed (%)</th>
-<th>mean</th><th>std</th><th>95 % interval</th><th>- float</th>
-<th>95 % interval of the difference</th><th>overrides</th></tr>{''.join(body)}</table>
+<ul>{note_html}<li>{html.escape(ablation_seeds_note(summary))}</li></ul>
+{ablation_table_html(summary)}
 <img alt="{html.escape(Path(png).name)}" src="data:image/png;base64,{data}">
 </body></html>
 """

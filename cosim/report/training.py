@@ -178,7 +178,8 @@ def _img(path: Path | None) -> str:
 
 def write_training_report(runs: dict[str, object], out_html: str | Path, *,
                           title: str = "bplight-cosim training report",
-                          hardware_run: str | None = None, notes: list[str] = ()) -> Path:
+                          hardware_run: str | None = None, notes: list[str] = (),
+                          ablation: dict | None = None) -> Path:
     """HTML report of runs side by side, with PNG plots (written beside it and embedded).
 
     Parameters
@@ -188,6 +189,11 @@ def write_training_report(runs: dict[str, object], out_html: str | Path, *,
         ``hardware_run`` names another.
     out_html : str or Path
         Report file; PNGs go to ``<stem>_files/`` next to it.
+    notes : list of str
+        Lines shown at the top.
+    ablation : dict, optional
+        A summary of :func:`cosim.orchestrator.ablate.run_ablation`: adds its table and
+        bar plot (``ablation.png``) as a section of its own.
     """
     out_html = Path(out_html)
     png_dir = out_html.with_name(out_html.stem + "_files")
@@ -254,11 +260,34 @@ steps (<code>training.error_probe_every_steps</code>).</p>
 <table><tr><th>layer</th>{''.join(f'<th>{ph}</th>' for ph in PHASES)}</tr>
 {err_rows}</table>
 {_img(errs)}
+{_ablation_section(ablation, png_dir)}
 </body></html>
 """
     with user_path(out_html, "report", "write the report to a writable directory"):
         out_html.write_text(text, encoding="utf-8")
     return out_html
+
+
+def _ablation_section(summary: dict | None, png_dir: Path) -> str:
+    """The ablation section of the training report ("" without a summary)."""
+    if summary is None:
+        return ""
+    from cosim.report.ablate import ablation_seeds_note, ablation_table_html, plot_ablation
+
+    png = plot_ablation(summary, png_dir / "ablation.png")
+    cfg = summary.get("config") or {}
+    tr = cfg.get("training", {})
+    setting = (f"{cfg.get('model', {}).get('name', '?')} (width "
+               f"{cfg.get('model', {}).get('width', '?')}), {tr.get('epochs', '?')} "
+               f"epoch(s), batch {tr.get('batch_size', '?')}, design "
+               f"{cfg.get('design', {}).get('name', '?')}") if cfg else ""
+    return (f"<h2>Ablation: what each non-ideality costs, with and without its "
+            f"mitigation</h2><p>Each configuration trained from the same seeds"
+            f"{' (' + html.escape(setting) + ')' if setting else ''}; "
+            f"{html.escape(ablation_seeds_note(summary))} Rows switch one non-ideality on "
+            f"alone on the hardware with all of them off; the last rows switch them all on "
+            f"(<code>cosim ablate</code>, <code>cosim.orchestrator.ablate</code>).</p>"
+            f"{ablation_table_html(summary)}{_img(png)}")
 
 
 def hardware_description(run) -> dict[str, str]:

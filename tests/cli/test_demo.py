@@ -13,7 +13,8 @@ from cosim.store.runs import RunFile
 
 
 def test_demo_quick_writes_runs_report_and_both_accuracies(tmp_path, capsys):
-    assert main(["demo", "--quick", "--quiet", "--out-dir", str(tmp_path)]) == 0
+    assert main(["demo", "--quick", "--quiet", "--jobs", "1",
+                 "--out-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     hw, ideal = RunFile(tmp_path / "demo.h5"), RunFile(tmp_path / "demo_ideal.h5")
     a_hw = hw.epoch_metrics()["test_acc"][-1]
@@ -29,7 +30,25 @@ def test_demo_quick_writes_runs_report_and_both_accuracies(tmp_path, capsys):
     html = (tmp_path / "demo_report.html").read_text()
     assert f"{100 * a_hw:.2f} %" in html and f"{100 * a_id:.2f} %" in html
     assert html.count("data:image/png;base64,") >= 3
-    for png in ("curves.png", "spot_checks.png", "saturation.png"):
+    # the ablation: every configuration trained, its table and bar plot in the report
+    import json
+
+    from cosim.orchestrator.ablate import ablation_configurations
+
+    summary = json.loads((tmp_path / "ablate.json").read_text())
+    names = [r.name for r in ablation_configurations()]
+    assert [r["name"] for r in summary["rows"]] == names and summary["seeds"] == [0]
+    assert "Ablation" in html and all(n in html for n in names)
+    assert "Seeds: 0 (1 per configuration)" in html
+    for r in summary["rows"]:
+        assert f"{100 * r['accuracy'][0]:.2f}" in html
+        assert f"{100 * r['accuracy'][0]:6.2f}" in out      # the printed table
+    shipped = RunFile(summary["rows"][-1]["files"][0]).read_design()
+    assert shipped.name == "bplight" and shipped["crosstalk"] is True
+    assert shipped["calibration"] == "in_loop"
+    assert shipped["update_policy"] == "mixed-precision"
+    assert shipped.weight_device().name == "weight_rram_realdevice"
+    for png in ("curves.png", "spot_checks.png", "saturation.png", "ablation.png"):
         data = (tmp_path / "demo_report_files" / png).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -28,12 +28,17 @@ from torch.nn import functional as F
 
 import cosim.torch as ct
 from cosim.config import RunConfig
+from cosim.design import DesignSpec, load_design
 from cosim.errors import ConfigError
-from cosim.design import DesignSpec
 from cosim.hw.backend import HardwareConfig
 from cosim.store.runs import RunFile, RunFileError
 
 IDEAL = "ideal"
+
+#: The bplight design with its idealised choices (the 16-bit linear weight device with the
+#: direct pulse update, no ring crosstalk): the bridge's mechanics and the bounds of the
+#: tests that use it, free of the shipped design's device and crosstalk margin.
+IDEALISED = ("weight_device=idealised", "update_policy=pulse", "crosstalk=false")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -141,7 +146,7 @@ def test_bplight_resnet_runs_forward_backward_and_an_update():
     """Every product of every converted layer on the photonic tiles (probed against the
     exact product of the same operands), then one device update."""
     plain = _resnet()
-    hw = ct.convert(plain, "bplight")
+    hw = ct.convert(plain, load_design("bplight", IDEALISED))
     bridge = ct.bridge_of(hw)
     x, y = _batch(n=16)
     bridge.backend.set_probe(True)
@@ -228,7 +233,7 @@ def bplight_lenet():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Flatten(), nn.Linear(4 * 4 * 4, 10))
-    return model, ct.convert(model, "bplight")
+    return model, ct.convert(model, load_design("bplight", IDEALISED))
 
 
 def test_bplight_every_product_on_the_tiles_and_weights_on_the_devices(bplight_lenet):
