@@ -14,12 +14,19 @@ from cosim.paths import user_path
 from cosim.report._mpl import pyplot as _plt
 from cosim.report._mpl import save as _save
 
+COLOURS = {"float": "#888888", "non-ideality": "#d9793a", "mitigated": "#3a7dc9"}
+"""Bar colour of the float row, of a configuration without and with a mitigation."""
+
 
 def plot_ablation(summary: dict, path: str | Path | None = None, *, ax=None):
     """Horizontal bars: test accuracy (%) of every configuration, mean over the seeds with
-    the 95 % interval of the mean as error bar (none with one seed), and the float mean as
-    a dashed line.  Draws on ``ax`` if given; writes ``path`` (PNG) if given and returns
+    the 95 % interval of the mean as error bar (none with one seed; drawn within the
+    0 .. 100 % an accuracy can take, the table keeps the interval as computed), and the
+    float mean as a dashed line; the legend names the colours (float, a non-ideality, a
+    mitigation).  Draws on ``ax`` if given; writes ``path`` (PNG) if given and returns
     it, else returns the axes."""
+    from matplotlib.patches import Patch
+
     rows = summary["rows"]
     names = [r["name"] for r in rows]
     mean = np.array([100 * r["stats"]["mean"] for r in rows])
@@ -27,23 +34,29 @@ def plot_ablation(summary: dict, path: str | Path | None = None, *, ax=None):
                    for r in rows])
     hi = np.array([np.nan if r["stats"]["ci_high"] is None else 100 * r["stats"]["ci_high"]
                    for r in rows])
+    lo, hi = np.clip(lo, 0.0, 100.0), np.clip(hi, 0.0, 100.0)
     err = np.nan_to_num(np.vstack([mean - lo, hi - mean]))
     fig = None
     if ax is None:
         plt = _plt()
         fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(rows) + 1.4))
     y = np.arange(len(rows))[::-1]
-    colours = ["#888888" if r["name"] == "float" else
-               ("#3a7dc9" if r["mitigation"] else "#d9793a") for r in rows]
+    colours = [COLOURS["float"] if r["name"] == "float" else
+               COLOURS["mitigated" if r["mitigation"] else "non-ideality"] for r in rows]
     ax.barh(y, mean, xerr=err, color=colours, capsize=3)
+    handles = [Patch(color=COLOURS["float"], label="float"),
+               Patch(color=COLOURS["non-ideality"], label="hardware, no mitigation"),
+               Patch(color=COLOURS["mitigated"], label="with its mitigation")]
     ref = [r for r in rows if r["name"] == "float"]
     if ref:
-        ax.axvline(100 * ref[0]["stats"]["mean"], color="k", ls="--", lw=1,
-                   label="float (mean)")
-        ax.legend(loc="lower left", fontsize=8)
+        handles.append(ax.axvline(100 * ref[0]["stats"]["mean"], color="k", ls="--", lw=1,
+                                  label="float (mean)"))
+    ax.legend(handles=handles, fontsize=8, ncols=2, loc="lower left",
+              bbox_to_anchor=(0.0, 1.01))
     ax.set_yticks(y, names)
     ax.set_xlabel(f"test accuracy (%), mean of {len(summary['seeds'])} seed(s) "
-                  f"{', '.join(map(str, summary['seeds']))}; bars: 95 % interval")
+                  f"{', '.join(map(str, summary['seeds']))}\n"
+                  f"error bars: 95 % interval of the mean, drawn within 0 .. 100")
     ax.set_xlim(0, 100)
     ax.grid(alpha=0.3, axis="x")
     if path is None:

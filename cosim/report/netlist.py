@@ -30,6 +30,7 @@ def crossbar_maps(current_a: np.ndarray, voltage_v: np.ndarray, title: str = "")
     ax1.set_title("cell currents")
     ax2.set_title("cell voltages (drive minus IR drop)")
     fig.suptitle(title)
+    fig.tight_layout()
     return fig
 
 
@@ -43,6 +44,8 @@ def iv_loop(time_s: np.ndarray, voltage_v: np.ndarray, current_a: np.ndarray,
     time_s, voltage_v, current_a : ndarray, shape (n,)
         Time (s), device voltage (V) and device current (A).
     """
+    from cosim.report._mpl import align_zeros, si_scale
+
     plt = _plt()
     t, v, i = (np.real(np.asarray(x, dtype=complex)) for x in (time_s, voltage_v, current_a))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
@@ -53,14 +56,18 @@ def iv_loop(time_s: np.ndarray, voltage_v: np.ndarray, current_a: np.ndarray,
     ax1.set_ylabel("device current (mA)")
     ax1.set_title("I-V loop")
     ax1.grid(alpha=0.3)
-    ax2.plot(t, v, color="C0", label="voltage")
-    ax2.set_xlabel("time (s)")
+    t_factor, t_unit = si_scale(t, "s")
+    ax2.plot(t / t_factor, v, color="C0", label="voltage")
+    ax2.set_xlabel(f"time ({t_unit})")
     ax2.set_ylabel("device voltage (V)", color="C0")
     ax3 = ax2.twinx()
-    ax3.plot(t, i * 1e3, color="C1", label="current")
+    ax3.plot(t / t_factor, i * 1e3, color="C1", label="current")
     ax3.set_ylabel("device current (mA)", color="C1")
+    ax2.axhline(0, color="0.6", lw=0.5)
+    align_zeros(ax2, ax3)
     ax2.set_title("drive and response")
     fig.suptitle(title, fontsize="medium")
+    fig.tight_layout()
     return fig
 
 
@@ -69,7 +76,10 @@ def noise_spectra(frequency_hz: np.ndarray, output_v_per_rthz: np.ndarray | None
                   source: str = "", title: str = ""):
     """Output noise density (V/sqrt(Hz)) and the input-referred density (``input_unit``
     per sqrt(Hz), the unit of the input source: A for a current source) on separate
-    axes (log-log); either may be None."""
+    axes (log-log); either may be None.  Over a few decades the minor ticks are labelled
+    too (the 2 pA/sqrt(Hz) floor of a TIA can be read off)."""
+    from cosim.report._mpl import label_minor_log_ticks
+
     plt = _plt()
     panels = [(d, u, what) for d, u, what in (
         (output_v_per_rthz, "V", "output noise"),
@@ -82,25 +92,36 @@ def noise_spectra(frequency_hz: np.ndarray, output_v_per_rthz: np.ndarray | None
         ax.set_xlabel("frequency (Hz)")
         ax.set_ylabel(f"{what} ({unit}/sqrt(Hz))")
         ax.grid(alpha=0.3, which="both")
+        label_minor_log_ticks(ax)
     fig.suptitle(title, fontsize="medium")
+    fig.tight_layout()
     return fig
 
 
 def bode(frequency_hz: np.ndarray, voltages: dict[str, np.ndarray], title: str = ""):
-    """Magnitude (dB re 1 V) and phase (degrees) of complex node voltages."""
+    """Magnitude (dB re 1 V) and phase (degrees) of complex node voltages.  A node with
+    no AC voltage at all (a supply rail: -inf dB) is not drawn (it would stretch the
+    magnitude axis over thousands of dB); the figure's title names it."""
     plt = _plt()
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    silent = [n for n, v in voltages.items() if not np.any(np.abs(np.asarray(v)) > 0)]
     for n, v in voltages.items():
+        if n in silent:
+            continue
         v = np.asarray(v)
         ax1.semilogx(frequency_hz, 20 * np.log10(np.maximum(np.abs(v), 1e-300)), label=n)
         ax2.semilogx(frequency_hz, np.degrees(np.unwrap(np.angle(v))), label=n)
     ax1.set_ylabel("|V| (dB re 1 V)")
     ax2.set_ylabel("phase (deg)")
     ax2.set_xlabel("frequency (Hz)")
-    ax1.legend(fontsize=7)
-    ax1.set_title(title)
+    if len(silent) < len(voltages):
+        ax1.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    if silent:
+        title += f"\n(no AC voltage, not drawn: {', '.join(silent)})"
+    ax1.set_title(title, fontsize="medium")
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
     return fig
 
 
@@ -109,31 +130,47 @@ AXIS_LABELS = {"time": "time (s)", "frequency": "frequency (Hz)"}
 
 
 def waveforms(axis: np.ndarray, axis_name: str, voltages: dict[str, np.ndarray],
-              title: str = ""):
-    """Node voltages against the sweep axis (time of a .tran, the source value of a .dc)."""
+              title: str = "", axis_unit: str | None = None):
+    """Node voltages against the sweep axis (time of a .tran, the source value of a .dc,
+    in ``axis_unit``: by default A for a source named I..., else V), on SI-prefixed
+    scales (us, mV, ...)."""
+    from cosim.report._mpl import si_scale
+
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4))
-    for n, v in voltages.items():
-        ax.plot(axis, np.real(v), label=n)
     label = AXIS_LABELS.get(axis_name)
     if label is None:      # a .dc sweep: the swept source's value
-        label = f"{axis_name} ({'A' if axis_name.lower().startswith('i') else 'V'})"
-    ax.set_xlabel(label)
-    ax.set_ylabel("node voltage (V)")
-    ax.legend(fontsize=7)
+        unit = axis_unit or ("A" if axis_name.lower().startswith("i") else "V")
+        label = f"{axis_name} ({unit})"
+    name, unit = label[:label.rindex(" (")], label[label.rindex("(") + 1:-1]
+    x_factor, unit = si_scale(np.real(axis), unit)
+    real = {n: np.real(np.asarray(v)) for n, v in voltages.items()}
+    y_factor, y_unit = si_scale(np.concatenate([v.ravel() for v in real.values()])
+                                if real else [], "V")
+    for n, v in real.items():
+        ax.plot(np.real(axis) / x_factor, v / y_factor, label=n)
+    ax.set_xlabel(f"{name} ({unit})")
+    ax.set_ylabel(f"node voltage ({y_unit})")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))   # off the curves
     ax.grid(alpha=0.3)
-    ax.set_title(title)
+    ax.set_title(title, fontsize="medium")
+    fig.tight_layout()
     return fig
 
 
 def op_voltages(voltages: dict[str, float], title: str = ""):
-    """Bars of the operating-point node voltages."""
+    """Bars of the operating-point node voltages, each labelled with its value (a node at
+    0 V has no visible bar)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.bar(list(voltages), [float(np.real(v)) for v in voltages.values()])
+    bars = ax.bar(list(voltages), [float(np.real(v)) for v in voltages.values()])
+    ax.bar_label(bars, fmt="%.3g", fontsize=7, padding=2)
+    ax.margins(y=0.12)
     ax.set_ylabel("node voltage (V)")
     ax.tick_params(axis="x", rotation=60)
-    ax.set_title(title)
+    ax.axhline(0, color="0.4", lw=0.6)
+    ax.set_title(title, fontsize="medium")
+    fig.tight_layout()
     return fig
 
 
@@ -169,9 +206,9 @@ def memristor_bench(circuit) -> tuple[str, str] | None:
 
 
 def noise_input_unit(circuit, source: str) -> str:
-    """Unit of the input-referred noise: that of the source's value (A for a current
-    source; A for a readout chain's ``Vsig<k>``, whose voltage is the photocurrent in A,
-    see :mod:`cosim.readout.chain`; else V)."""
+    """Unit of the value of ``source`` (of a .dc sweep, and of the input-referred noise
+    at it): A for a current source; A for a readout chain's ``Vsig<k>``, whose voltage
+    is the photocurrent in A, see :mod:`cosim.readout.chain`; else V."""
     import re
 
     if source[0].upper() == "I":
@@ -201,9 +238,10 @@ def run_figure(circuit, analysis, result, nodes: list[str] | None = None):
         A node of ``nodes`` is not in the result.
     """
     from cosim.errors import ConfigError
+    from cosim.report._mpl import short_numbers
 
     axis = np.real(np.asarray(result.axis)) if result.axis is not None else None
-    title = f"{circuit.title}: {analysis.render()}"
+    title = short_numbers(f"{circuit.title}: {analysis.render()}")
     cells = crossbar_cells(circuit)
     bench = memristor_bench(circuit) if analysis.kind == "tran" and not nodes else None
     volts = result.node_voltages
@@ -239,5 +277,9 @@ def run_figure(circuit, analysis, result, nodes: list[str] | None = None):
         return bode(axis, chosen, title), f"Bode plot of {len(names)} node(s)"
     if analysis.kind == "op":
         return op_voltages(chosen, title), f"operating point of {len(names)} node(s)"
+    if analysis.kind == "dc":     # the swept source by name, in the unit of its value
+        return (waveforms(axis, analysis.source, chosen, title,
+                          noise_input_unit(circuit, analysis.source)),
+                f"dc sweep of {analysis.source}: {len(names)} node(s)")
     return (waveforms(axis, result.axis_name, chosen, title),
             f"{analysis.kind} waveforms of {len(names)} node(s)")

@@ -4,10 +4,12 @@
 draws it: a grid of small panels, one per result, the task's key result first
 (:attr:`cosim.sweep.Task.results`), each against the numeric swept coordinate with the
 most values, one colour per combination of the other grid coordinates.  Axis labels
-carry units (the task's, or the unit suffix of the name: ``_ohm``, ``_frac``, ...).
+carry units (the task's, or the unit suffix of the name: ``_ohm``, ``_frac``, ...; a
+value in an SI unit is drawn with a prefix, 2e-5 A as 20 uA; a long label is wrapped).
 A swept coordinate whose positive values span decades is drawn on a log axis
-(symmetric log when it also holds 0); results stay on a linear axis (a round-off error
-of 1e-16 at a zero setting would otherwise stretch a log axis over 14 decades).
+(symmetric log when it also holds 0; a few grid values are its ticks); results stay on
+a linear axis (a round-off error of 1e-16 at a zero setting would otherwise stretch a
+log axis over 14 decades).
 
 A Monte Carlo draws every sample as a marker and, when the x coordinate is a grid value,
 the mean +- one standard deviation over the samples of each grid point as a line in the
@@ -30,6 +32,8 @@ SUFFIX_UNITS: tuple[tuple[str, str], ...] = (
 )
 PANEL_COLUMNS = 3
 """Panels per row of the grid."""
+GRID_TICKS = 8
+"""A log x axis of at most this many grid values has its ticks at those values."""
 
 
 def _plt():
@@ -64,16 +68,45 @@ def _task_units(task: str) -> tuple[dict[str, str], dict[str, str]]:
     return (dict(t.results), dict(t.param_units)) if t is not None else ({}, {})
 
 
-def axis_label(name: str, units: dict[str, str] | None = None) -> str:
-    """``"name (unit)"``: the unit from ``units``, else from the name's suffix
-    (:data:`SUFFIX_UNITS`, the suffix then dropped: ``wire_resistance_ohm`` ->
-    ``wire_resistance (ohm)``); the bare name when neither says a unit."""
+def axis_unit(name: str, units: dict[str, str] | None = None) -> tuple[str, str | None]:
+    """(name to show, unit or None): the unit from ``units``, else from the name's suffix
+    (:data:`SUFFIX_UNITS`); a suffix that says the unit is dropped from the name
+    (``wire_resistance_ohm`` -> ``wire_resistance``, ohm; ``g_std_s`` in S -> ``g_std``;
+    ``error_rms_frac`` in "fraction of G range" -> ``error_rms``)."""
     if units and name in units:
-        return f"{name} ({units[name]})"
+        unit = units[name]
+        if name.lower().endswith("_" + unit.lower()):
+            return name[:-len(unit) - 1], unit
+        for suffix, said in SUFFIX_UNITS:      # _frac of a "fraction of G range"
+            if name.lower().endswith(suffix) and unit.startswith(said):
+                return name[:-len(suffix)], unit
+        return name, unit
     for suffix, unit in SUFFIX_UNITS:
         if name.lower().endswith(suffix):
-            return f"{name[:-len(suffix)]} ({unit})"
-    return name
+            return name[:-len(suffix)], unit
+    return name, None
+
+
+LABEL_WIDTH = 34
+"""Characters per line of an axis label; a longer one is wrapped (a small panel's y
+label would otherwise run past its top and bottom)."""
+
+
+def axis_label(name: str, units: dict[str, str] | None = None, *,
+               unit: str | None = None, width: int | None = None) -> str:
+    """``"name (unit)"`` (:func:`axis_unit`; ``unit`` replaces the unit, e.g. with an SI
+    prefix); the bare name when no unit is known.  ``width``: wrap the label onto lines
+    of at most this many characters, breaking before the unit first."""
+    import textwrap
+
+    shown, known = axis_unit(name, units)
+    unit = unit if unit is not None else known
+    text = f"{shown} ({unit})" if unit else shown
+    if width is None or len(text) <= width:
+        return text
+    if unit and len(shown) <= width and len(unit) + 2 <= width:
+        return f"{shown}\n({unit})"
+    return "\n".join(textwrap.wrap(text, width))
 
 
 def axis_scale(values) -> tuple[str, dict]:
@@ -136,6 +169,10 @@ def sweep_figure(t: dict, results: list[str] | None = None, *, fig=None):
         One axes per result (row by row, :data:`PANEL_COLUMNS` per row); the legend (one
         entry per group of the other grid coordinates) sits in the first panel.
     """
+    from matplotlib.ticker import NullFormatter
+
+    from cosim.report._mpl import si_scale
+
     result_units, param_units = _task_units(t["task"])
     names = _ordered_names(t, results, list(result_units))
     plt = _plt()
@@ -161,8 +198,16 @@ def sweep_figure(t: dict, results: list[str] | None = None, *, fig=None):
         groups.setdefault(tuple(coords[k][i] for k in group_keys), []).append(i)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     x_scale = axis_scale(x[ok])
+    x_unit = axis_unit(xk, param_units)[1] if xk else None
+    x_factor, x_unit = (si_scale(x[ok], x_unit) if x_unit and x_scale[0] == "linear"
+                        else (1.0, x_unit))
+    x = x / x_factor
+    x_ticks = np.unique(x[ok])
     for ax, name in zip(axes, names):
         y = np.asarray(t["results"][name], dtype=float)
+        y_unit = axis_unit(name, result_units)[1]
+        y_factor, y_unit = si_scale(y[ok], y_unit) if y_unit else (1.0, None)
+        y = y / y_factor
         for j, (g, idx) in enumerate(groups.items()):
             idx = np.array([i for i in idx if ok[i] and np.isfinite(y[i])], dtype=int)
             if idx.size == 0:
@@ -183,8 +228,14 @@ def sweep_figure(t: dict, results: list[str] | None = None, *, fig=None):
                 order = np.argsort(x[idx], kind="stable")
                 ax.plot(x[idx][order], y[idx][order], "o-", color=c, ms=4, label=label)
         ax.set_xscale(x_scale[0], **x_scale[1])
-        ax.set_xlabel(axis_label(xk, param_units) if xk else "point", fontsize="small")
-        ax.set_ylabel(axis_label(name, result_units), fontsize="small")
+        if x_scale[0] != "linear" and not x_drawn and 0 < x_ticks.size <= GRID_TICKS:
+            # a few grid values on a log axis: ticks at them, not at 10^-1 beside 0
+            ax.set_xticks(x_ticks, [f"{v:g}" for v in x_ticks])
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(axis_label(xk, param_units, unit=x_unit, width=LABEL_WIDTH)
+                      if xk else "point", fontsize="small")
+        ax.set_ylabel(axis_label(name, result_units, unit=y_unit, width=LABEL_WIDTH),
+                      fontsize="small")
         ax.tick_params(labelsize="small")
         ax.grid(alpha=0.3, which="both")
     if len(groups) > 1 and names:

@@ -32,12 +32,15 @@ def _smooth(y: np.ndarray, n: int) -> np.ndarray:
 
 
 def _integer_ticks(ax, values) -> None:
-    """x ticks on whole numbers (steps, epochs): at each value when there are few (one
-    epoch is a tick at 1, not 0.96 ... 1.04), else a whole-number locator."""
+    """x ticks on whole numbers (steps, epochs): at each value when there are few and
+    they are spread out (one epoch is a tick at 1, not 0.96 ... 1.04), else a
+    whole-number locator (spot checks at steps 84, 87, 89, 90 would print over each
+    other)."""
     from matplotlib.ticker import MaxNLocator
 
     v = np.unique(np.asarray(values))
-    if 0 < v.size <= 10:
+    spread = v.size < 2 or np.min(np.diff(v)) >= (v[-1] - v[0]) / 12
+    if 0 < v.size <= 10 and spread:
         ax.set_xticks(v)
         if v.size == 1:
             ax.set_xlim(v[0] - 1, v[0] + 1)
@@ -48,18 +51,21 @@ def _integer_ticks(ax, values) -> None:
 def _loss_scale(ax) -> None:
     """Log y axis when the drawn losses span more than a decade, with plain-number tick
     labels; linear otherwise (a log axis over a small range only shows 2.3 x 10^0)."""
-    from matplotlib.ticker import LogFormatter, ScalarFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator
 
     ys = [y for line in ax.get_lines() for y in np.asarray(line.get_ydata(), dtype=float)]
     ys = np.array([y for y in ys if np.isfinite(y) and y > 0])
     if ys.size and ys.max() / ys.min() > 10:
         ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(ScalarFormatter())
-        ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+        # every label a plain number (0.1, 0.2, 0.5, 1, 2), majors and minors alike
+        plain = FuncFormatter(lambda y, _: f"{y:g}")
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+        ax.yaxis.set_minor_formatter(plain)
 
 
 def plot_curves(runs: dict[str, object], path: str | Path) -> Path:
-    """Loss per step (and its running mean) and test accuracy per epoch of each run.
+    """Write :func:`curves_figure` as PNG to ``path``; return the path.
 
     Parameters
     ----------
@@ -68,6 +74,12 @@ def plot_curves(runs: dict[str, object], path: str | Path) -> Path:
     path : str or Path
         PNG to write.
     """
+    return _save(curves_figure(runs), path)
+
+
+def curves_figure(runs: dict[str, object]):
+    """Loss per step (and its running mean) and train and test accuracy (%) per epoch
+    of each run (label -> run file path or RunFile); returns the figure."""
     plt = _plt()
     fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(10, 4))
     epochs, steps = [], []
@@ -81,10 +93,10 @@ def plot_curves(runs: dict[str, object], path: str | Path) -> Path:
         sm = _smooth(st["loss"], w)
         ax_l.plot(st["step"][w - 1:] if w > 1 else st["step"], sm, color=line.get_color(),
                   label=label)
-        ax_a.plot(ep["epoch"], ep["test_acc"], "o-", color=line.get_color(),
-                  label=f"{label} (test)")
-        ax_a.plot(ep["epoch"], ep["train_acc"], "s--", color=line.get_color(), alpha=0.6,
-                  label=f"{label} (train)")
+        ax_a.plot(ep["epoch"], 100 * np.asarray(ep["test_acc"]), "o-",
+                  color=line.get_color(), label=f"{label} (test)")
+        ax_a.plot(ep["epoch"], 100 * np.asarray(ep["train_acc"]), "s--",
+                  color=line.get_color(), alpha=0.6, label=f"{label} (train)")
     ax_l.set_xlabel("step")
     ax_l.set_ylabel("training loss (cross-entropy, nat)")
     _loss_scale(ax_l)
@@ -93,14 +105,20 @@ def plot_curves(runs: dict[str, object], path: str | Path) -> Path:
     _integer_ticks(ax_a, epochs)
     _integer_ticks(ax_l, steps)
     ax_a.set_xlabel("epoch")
-    ax_a.set_ylabel("accuracy")
-    ax_a.set_ylim(0, 1.02)
+    ax_a.set_ylabel("accuracy (%)")
+    ax_a.set_ylim(0, 102)
     ax_a.grid(alpha=0.3)
     ax_a.legend(fontsize=8)
-    return _save(fig, path)
+    return fig
 
 
 def plot_spot_checks(run, path: str | Path) -> Path | None:
+    """Write :func:`spot_checks_figure` as PNG to ``path`` (None if the run has none)."""
+    fig = spot_checks_figure(run)
+    return None if fig is None else _save(fig, path)
+
+
+def spot_checks_figure(run):
     """Twin-vs-spice relative error of every spot check, by step and layer (None if none)."""
     run = _run(run)
     sc = run.table("spot_checks")
@@ -117,55 +135,83 @@ def plot_spot_checks(run, path: str | Path) -> Path | None:
     ax.set_ylabel("relative error, twin vs spice")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return fig
 
 
 COUNTERS = ("saturated_tia", "clipped_adc", "below_noise_floor", "saturated_weights")
+SIGNAL_COUNTERS = COUNTERS[:3]
+"""The counters that count ADC samples (``saturated_weights`` counts weight entries:
+not a fraction of the samples, so it is in the table, not in the plot)."""
 
 
-def _grouped_bars(groups: list[str], series: dict[str, list[float]], ylabel: str,
-                  path: str | Path, log: bool = False) -> Path:
-    """One bar group per entry of ``groups``, one bar per series, written to ``path``."""
+def grouped_bars(groups: list[str], series: dict[str, list[float]], ylabel: str,
+                 log: bool = False, missing: str = "none"):
+    """Figure of one bar group per entry of ``groups``, one bar per series; the
+    legend sits above the axes (never over a bar); a NaN value (no such product) is
+    written as ``missing`` where its bar would stand, so an empty slot is explained."""
+    import matplotlib.transforms as mtransforms
+
     plt = _plt()
     x = np.arange(len(groups))
-    fig, ax = plt.subplots(figsize=(7, 3.6))
+    fig, ax = plt.subplots(figsize=(7, 3.8))
     width = 0.8 / len(series)
+    foot = mtransforms.blended_transform_factory(ax.transData, ax.transAxes)
     for i, (label, values) in enumerate(series.items()):
         ax.bar(x + i * width, values, width, label=label)
+        for xi, v in zip(x, values):
+            if not np.isfinite(v):
+                ax.text(xi + i * width, 0.02, missing, transform=foot, rotation=90,
+                        ha="center", va="bottom", fontsize=7, color="0.35")
     ax.set_xticks(x + 0.4 - width / 2, groups)
     if log:
         ax.set_yscale("log")
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, ncols=len(series), loc="lower left", bbox_to_anchor=(0.0, 1.01))
     ax.grid(alpha=0.3, axis="y", which="both")
-    return _save(fig, path)
+    return fig
 
 
 def plot_saturation(run, path: str | Path) -> Path | None:
-    """Out-of-range counts per layer (fraction of samples), one bar group per counter."""
+    """Write :func:`saturation_figure` as PNG to ``path`` (None without counters)."""
+    fig = saturation_figure(run)
+    return None if fig is None else _save(fig, path)
+
+
+def saturation_figure(run):
+    """Out-of-range ADC samples per layer (fraction of the layer's digitised samples),
+    one bar per counter of :data:`SIGNAL_COUNTERS` (None without counters)."""
     per_layer = _run(run).summary()["hardware_per_layer"]
     if not per_layer:
         return None
     layers = list(per_layer)
-    return _grouped_bars(
+    return grouped_bars(
         layers, {c.replace("_", " "): [per_layer[lay][c] / max(per_layer[lay]["samples"], 1)
-                                       for lay in layers] for c in COUNTERS},
-        "fraction of samples", path)
+                                       for lay in layers] for c in SIGNAL_COUNTERS},
+        "fraction of digitised samples")
 
 
 PHASES = ("forward", "backward", "gradient")
 
 
 def plot_product_errors(run, path: str | Path) -> Path | None:
+    """Write :func:`product_errors_figure` as PNG to ``path`` (None if nothing probed)."""
+    fig = product_errors_figure(run)
+    return None if fig is None else _save(fig, path)
+
+
+def product_errors_figure(run):
     """Relative rms error of each layer's products against the exact float products
-    (median over the probed steps), one bar per phase: where the signal is lost."""
+    (median over the probed steps), one bar per phase: where the signal is lost (a
+    product a layer does not have, the first layer's backward, is marked as such).
+    None if nothing was probed."""
     med = _run(run).summary()["product_error_median"]
     if not med:
         return None
     layers = list(med)
-    return _grouped_bars(layers, {ph: [med[lay].get(ph, np.nan) for lay in layers]
-                                  for ph in PHASES},
-                         "||Y_hw - Y_exact|| / ||Y_exact||", path, log=True)
+    return grouped_bars(layers, {ph: [med[lay].get(ph, np.nan) for lay in layers]
+                                 for ph in PHASES},
+                        "relative rms error\n||Y_hw - Y_exact|| / ||Y_exact||",
+                        log=True, missing="no such product")
 
 
 def _img(path: Path | None) -> str:
@@ -241,7 +287,7 @@ img{{max-width:100%}}.f{{color:#777;font-size:80%}}</style></head><body>
 <ul>{note_html}</ul>
 <h2>Runs</h2>
 <table><tr><th>run</th><th>design</th><th>DAC/ADC bits</th><th>engines</th>
-<th>epochs</th><th>steps</th><th>train acc</th><th>test acc</th><th>step time s</th>
+<th>epochs</th><th>steps</th><th>train acc</th><th>test acc</th><th>time in steps (s)</th>
 <th>file</th></tr>{''.join(rows)}</table>
 <h2>Loss and accuracy</h2>{_img(curves)}
 <h2>Spot checks: twin vs spice ({html.escape(hw_label)})</h2><p>{html.escape(spot_txt)}</p>
@@ -250,7 +296,8 @@ img{{max-width:100%}}.f{{color:#777;font-size:80%}}</style></head><body>
 <p>Totals: {tot['samples']} digitised samples; saturated TIA {tot['saturated_tia']},
 clipped ADC {tot['clipped_adc']}, below noise floor {tot['below_noise_floor']},
 saturated weights {tot['saturated_weights']}.</p>
-<table><tr><th>layer</th><th>samples</th>{''.join(f'<th>{c}</th>' for c in COUNTERS)}</tr>
+<table><tr><th>layer</th><th>samples</th>{''.join(f'<th>{c}</th>' for c in SIGNAL_COUNTERS)}
+<th>saturated_weights (weight entries)</th></tr>
 {sat_rows}</table>
 {_img(sat)}
 <h2>Product errors ({html.escape(hw_label)})</h2>

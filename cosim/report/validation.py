@@ -22,6 +22,16 @@ def _plt():
     return pyplot()
 
 
+def _scaled(values, unit: str):
+    """``values`` divided by the SI prefix that suits them, and the prefixed unit
+    (:func:`cosim.report._mpl.si_scale`): an error of 3e-9 A is drawn as 3 nA."""
+    from cosim.report._mpl import si_scale
+
+    values = np.asarray(values, dtype=float)
+    factor, shown = si_scale(values, unit)
+    return values / factor, shown
+
+
 # ----------------------------------------------------------------------------- plots
 def _plot_hysteresis(r, plt):
     a = r.arrays
@@ -32,10 +42,14 @@ def _plot_hysteresis(r, plt):
     ax1.set_ylabel("I (mA)")
     ax1.legend()
     ax1.set_title("pinched hysteresis")
-    ax2.plot(a["time_s"], a["current_twin_a"] - a["current_ngspice_a"])
-    ax2.set_xlabel("t (s)")
-    ax2.set_ylabel("I_twin - I_ngspice (A)")
-    ax2.set_title(f"error: RMS {r.value:.2e} of peak")
+    t, t_unit = _scaled(a["time_s"], "s")
+    err, err_unit = _scaled(a["current_twin_a"] - a["current_ngspice_a"], "A")
+    ax2.plot(t, err)
+    ax2.set_xlabel(f"time ({t_unit})")
+    ax2.set_ylabel(f"I_twin - I_ngspice ({err_unit})")
+    ax2.set_title(f"twin - ngspice: RMS {r.value:.2g} of the peak current")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
     return fig
 
 
@@ -65,11 +79,11 @@ def _plot_crossbar(r, plt):
                  label="native vs ngspice")
     ax2.semilogy(x, np.maximum(a["ideal_read_deviation_per_case"], 1e-18), "s",
                  label="ngspice vs ideal G^T v")
-    ax2.axhline(r.threshold, color="r", ls="--", label="threshold")
+    ax2.axhline(r.threshold, color="r", ls="--", label="threshold (native vs ngspice)")
     ax2.set_xticks(x, r.details.get("cases", []), rotation=60, ha="right", fontsize=7)
-    ax2.set_ylabel("relative error")
+    ax2.set_ylabel("relative error of the column currents")
+    ax2.set_title("read errors per case")
     ax2.legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 
@@ -93,14 +107,14 @@ def _plot_mrr(r, plt):
     ax1.set_xlabel("round-trip phase (rad)")
     ax1.set_ylabel("power transmission (dB)")
     ax1.set_title("transfer matrix vs closed form")
-    ax1.legend(fontsize=7)
+    ax1.legend(fontsize=7, loc="center right")
     ax2.plot(a["wavelength_m"] * 1e9, to_db(a["drop_spectrum"]), label="add-drop, drop port")
     ax2.plot(a["wavelength_m"] * 1e9, to_db(a["all_pass_spectrum"]), label="all-pass")
     ax2.set_xlabel("wavelength (nm)")
     ax2.set_ylabel("power transmission (dB)")
     ax2.xaxis.set_major_locator(MaxNLocator(nbins=6))
     ax2.ticklabel_format(axis="x", useOffset=False, style="plain")
-    ax2.legend(fontsize=7)
+    ax2.legend(fontsize=7, loc="center")   # between resonances: off the curves
     ax2.set_title("spectra (card ring)")
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
@@ -117,7 +131,7 @@ def _plot_bank(r, plt):
         ax.set_title(f"weight error {title}")
         ax.set_xlabel("channel")
         ax.set_ylabel("output")
-        fig.colorbar(im, ax=ax)
+        fig.colorbar(im, ax=ax, shrink=0.8, label="weight error (full scale 1)")
     return fig
 
 
@@ -128,9 +142,12 @@ def _plot_dc(r, plt):
     ax1.set_xlabel("net photocurrent (uA)")
     ax1.set_ylabel("TIA output (V)")
     ax1.set_title("DC transfer")
-    ax2.plot(a["dc_current_a"] * 1e6, a["dc_output_v"] - a["dc_expected_v"])
+    dev, dev_unit = _scaled(a["dc_output_v"] - a["dc_expected_v"], "V")
+    ax2.plot(a["dc_current_a"] * 1e6, dev)
     ax2.set_xlabel("net photocurrent (uA)")
-    ax2.set_ylabel("output - linear (V)")
+    ax2.set_ylabel(f"output - linear ({dev_unit})")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
     ax2.set_title("deviation from -Rf A0/(1+A0) I")
     return fig
 
@@ -141,7 +158,8 @@ def _plot_bode(r, plt):
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
     ax1.semilogx(a["frequency_hz"], 20 * np.log10(np.abs(z)), label="ngspice .ac")
     ax1.semilogx(a["frequency_hz"], 20 * np.log10(np.abs(zc)), "--", label="closed form")
-    ax1.axvline(r.details["bandwidth_hz"], color="k", lw=0.5)
+    ax1.axvline(r.details["bandwidth_hz"], color="k", lw=0.5,
+                label=f"-3 dB bandwidth {r.details['bandwidth_hz'] / 1e9:.3g} GHz")
     ax1.set_ylabel("|Z| (dB ohm)")
     ax1.legend()
     ax2.semilogx(a["frequency_hz"], np.degrees(np.unwrap(np.angle(z))))
@@ -149,6 +167,8 @@ def _plot_bode(r, plt):
     ax2.set_xlabel("frequency (Hz)")
     ax2.set_ylabel("phase (deg)")
     ax1.set_title("PD/TIA Bode plot")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3, which="both")
     return fig
 
 
@@ -166,6 +186,8 @@ def _plot_step(r, plt):
 
 
 def _plot_noise(r, plt):
+    from cosim.report._mpl import label_minor_log_ticks
+
     a = r.arrays
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     ax1.loglog(a["frequency_hz"], a["output_noise_v_per_rthz"], label="ngspice .noise, output")
@@ -186,19 +208,20 @@ def _plot_noise(r, plt):
     ax2.legend(fontsize=8)
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3, which="both")
+        label_minor_log_ticks(ax)
     return fig
 
 
 def _plot_inl(r, plt):
     a = r.arrays
+    what = r.name.split("_")[0].upper()         # ADC or DAC
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    ax1.plot(a["inl_lsb"], lw=0.5)
-    ax1.set_title("INL")
-    ax1.set_ylabel("LSB")
-    ax1.set_xlabel("code")
-    ax2.plot(a["dnl_lsb"], lw=0.5)
-    ax2.set_title("DNL")
-    ax2.set_xlabel("code")
+    for ax, key, title in ((ax1, "inl_lsb", "INL"), (ax2, "dnl_lsb", "DNL")):
+        ax.plot(a[key], lw=0.5)
+        ax.set_title(f"{what} {title}")
+        ax.set_ylabel(f"{title} (LSB)")
+        ax.set_xlabel("code")
+        ax.grid(alpha=0.3)
     return fig
 
 
@@ -246,7 +269,9 @@ def check_figure(result):
     fn = _plotter(result.name)
     if fn is None or not result.arrays:
         return None
-    return fn(result, _plt())
+    fig = fn(result, _plt())
+    fig.tight_layout()          # panels side by side: no label over a neighbour's ticks
+    return fig
 
 
 # ----------------------------------------------------------------------------- report

@@ -21,7 +21,7 @@ METRICS: tuple[tuple[str, str], ...] = (
     ("status", "status"), ("epochs_done", "epochs"), ("steps", "steps"),
     ("final_train_loss", "train loss"), ("final_train_acc", "train acc"),
     ("final_test_acc", "test acc"), ("best_test_acc", "best test acc"),
-    ("train_time_s", "step time s"),
+    ("train_time_s", "time in steps (s)"),
 )
 
 _MISSING = "(absent)"

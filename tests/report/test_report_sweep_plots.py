@@ -144,12 +144,63 @@ def test_grid_sweep_is_a_grid_of_panels_key_result_first_with_units(files):
     assert len(axes) == len(scalars) == 5
     # a grid, not a column: panels side by side in the first row
     assert len({round(ax.get_position().x0, 3) for ax in axes}) > 1
-    assert axes[0].get_ylabel() == "ir_drop_max_rel_error (fraction of max |I_ideal|)"
+    # a long label is wrapped before its unit (it would run past a small panel)
+    assert axes[0].get_ylabel() == "ir_drop_max_rel_error\n(fraction of max |I_ideal|)"
     for ax in axes:
         assert ax.get_xlabel() == "wire_resistance (ohm)"
-        assert ax.get_ylabel().endswith(")") and " (" in ax.get_ylabel()
+        assert ax.get_ylabel().endswith(")") and "(" in ax.get_ylabel()
+    # the current is in uA (not A with a 1e-5 offset), and drawn in uA
+    ax = axes[[a.get_ylabel() for a in axes].index("ideal_current_max (\u00b5A)")]
+    with SweepFile(files["grid"]) as f:
+        i_max = f.results()["ideal_current_max_a"]
+    drawn = np.concatenate([ln.get_ydata() for ln in _lines(ax)])
+    np.testing.assert_allclose(np.sort(drawn), np.sort(i_max * 1e6))
+    fig.canvas.draw()
+    assert all(a.yaxis.get_offset_text().get_text() == "" for a in (ax,))
+    # every label inside the figure: none runs off the top or the bottom
+    box = fig.bbox
+    for a in axes:
+        for label in (a.yaxis.label, a.xaxis.label):
+            ext = label.get_window_extent()
+            assert box.y0 - 1 <= ext.y0 and ext.y1 <= box.y1 + 1, label.get_text()
     # one line per array size, its legend colour its line colour
     legend = axes[0].get_legend()
     for text, handle in zip(legend.get_texts(), legend.legend_handles):
         line = [ln for ln in _lines(axes[0]) if ln.get_label() == text.get_text()]
         assert len(line) == 1 and line[0].get_color() == handle.get_color()
+
+
+def _table(x_key, x_values, results, kind="grid", task="crossbar_ir_drop"):
+    """A sweep table (:func:`sweep_table`'s form) of one swept coordinate."""
+    n = len(x_values)
+    return {"task": task, "kind": kind, "coords": {x_key: np.asarray(x_values, float)},
+            "results": {k: np.asarray(v, float) for k, v in results.items()},
+            "status": np.array(["ok"] * n, dtype=object), "swept_keys": [x_key],
+            "name": "t.h5"}
+
+
+def test_log_grid_axis_has_its_ticks_at_the_swept_values():
+    from cosim.report.sweep import sweep_figure
+
+    wires = [0.0, 0.5, 1.0, 2.5, 5.0, 10.0]
+    t = _table("wire_resistance_ohm", wires, {"ir_drop_max_rel_error": np.arange(6.0)})
+    ax = sweep_figure(t).axes[0]
+    assert ax.get_xscale() == "symlog"
+    np.testing.assert_array_equal(ax.get_xticks(), wires)
+    assert [lab.get_text() for lab in ax.get_xticklabels()] == \
+        ["0", "0.5", "1", "2.5", "5", "10"]
+
+
+def test_si_results_take_a_prefix_and_the_suffix_leaves_the_name():
+    from cosim.report.sweep import axis_label, axis_unit, sweep_figure
+
+    assert axis_unit("g_std_s", {"g_std_s": "S"}) == ("g_std", "S")
+    assert axis_unit("error_rms_frac", {"error_rms_frac": "fraction of G range"}) == \
+        ("error_rms", "fraction of G range")
+    assert axis_unit("rows", {"rows": "count"}) == ("rows", "count")
+    assert axis_label("a" * 15 + "_frac", width=20).split("\n") == ["a" * 15, "(fraction)"]
+    g = np.array([1.5e-6, 2.0e-6, 9.0e-6])
+    t = _table("pulses", [1, 2, 4], {"g_std_s": g}, task="memristor_variability")
+    ax = sweep_figure(t).axes[0]
+    assert ax.get_ylabel() == "g_std (\u00b5S)"
+    np.testing.assert_allclose(_lines(ax)[0].get_ydata(), g * 1e6)
