@@ -56,12 +56,24 @@ def make_cifar(tmp_path, sizes=(3, 2, 2, 4, 1), n_test=3):
     return batches
 
 
+#: The bplight design's idealised choices: the 16-bit linear weight device with the direct
+#: pulse update, no ring crosstalk (the shipped design has the RealDevice card, the
+#: mixed-precision update and crosstalk with in-loop calibration).
+IDEALISED_BPLIGHT = {"weight_device": "idealised", "update_policy": "pulse",
+                     "crosstalk": False}
+IDEALISED_OVERRIDES = tuple(f"design.{k}={str(v).lower() if isinstance(v, bool) else v}"
+                            for k, v in IDEALISED_BPLIGHT.items())
+
+
 def hardware(design: str = "bplight", **values):
     """``(HardwareConfig, Design)`` for a test: the simulation keywords
     (``cosim.hw.backend.HardwareConfig`` fields: engines, noise, spot_check,
     weights_on_devices) configure the simulation; every other keyword is a value of the
     shipped ``design`` (``tile_rows=8``; ``dac_bits``/``adc_bits`` are the converters
-    card's, ``wire_resistance_ohm`` the crossbar card's)."""
+    card's, ``wire_resistance_ohm`` the crossbar card's).  For ``bplight`` the values
+    of :data:`IDEALISED_BPLIGHT` apply unless given: these tests check the tile
+    arithmetic against closed-form bounds (quantization, saturation), which hold for
+    exactly programmed, uncoupled rings."""
     from dataclasses import fields
 
     from cosim.design import load_design
@@ -72,6 +84,9 @@ def hardware(design: str = "bplight", **values):
     aliases = {"dac_bits": "converters.dac_bits", "adc_bits": "converters.adc_bits",
                "wire_resistance_ohm": "crossbar.wire_resistance_crosspoint_ohm"}
     design_values = {aliases.get(k, k): v for k, v in values.items() if k not in sim_names}
+    if design == "bplight":
+        for key, value in IDEALISED_BPLIGHT.items():
+            design_values.setdefault(key, value)
     return HardwareConfig(**sim), load_design(design, design_values)
 
 

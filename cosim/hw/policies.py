@@ -354,8 +354,10 @@ class DeviceStore:
             steps = np.floor(np.abs(dw) / eps + self.rng.random(dw.shape))
             dw = np.sign(dw) * steps * eps
         n_pos, n_neg = weight_update_pulses(dw, w_max, self.device.params, self.scheme)
-        self.pulses_applied += int(np.abs(n_pos).sum() + np.abs(n_neg).sum())
+        pulses = int(np.abs(n_pos).sum() + np.abs(n_neg).sum())
+        self.pulses_applied += pulses
         if self.stats is not None:
+            self.stats.add(name, "update", pulses=pulses)   # (priced by cosim.energy)
             over = np.abs(self._held(name, role) + dw) > w_max
             if over.any():
                 self.stats.add(name, "update", saturated_weights=int(over.sum()))
@@ -530,6 +532,10 @@ class MixedPrecisionStore(DeviceStore):
             count = getattr(pair, f"n_{side}")
             steps = np.rint((g - lo) / (hi - lo) * p.pulses_ltp).astype(np.int64) + 1
             setattr(pair, f"n_{side}", np.where(full, count + steps, count))
+            pulses = int(np.sum(np.where(full, steps, 0)))
+            self.pulses_applied += pulses
+            if self.stats is not None:
+                self.stats.add(name, "update", pulses=pulses)
         self._counters[f"{name}.refreshed"] = self._counters.get(f"{name}.refreshed", 0) \
             + int(full.sum())
 

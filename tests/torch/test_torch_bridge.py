@@ -363,7 +363,7 @@ def test_bplight_cnn_trains_on_digits_within_3_points_of_float(tmp_path, figures
     assert s["checkpoint_integrity"]["status"] == "ok"
     ck = run.checkpoint()
     arrays = ck.trainer["arrays"]
-    assert ck.step == total and "store/device/0/g_pos_s" in arrays    # device states
+    assert ck.step == total and any(k.startswith("store/device/0/") for k in arrays)
     np.testing.assert_array_equal(arrays["store/7"].astype(np.float32),
                                   hw[7].weight.detach().numpy())    # the mirror = store
     assert "optimizer/7" in ck.trainer["arrays"] and ck.backend is not None
