@@ -17,8 +17,8 @@ mitigation where one exists (mixed-precision update; averaged reads; in-loop ban
 calibration), next to float, to the hardware with every non-ideality off and to the
 design as shipped; every configuration over N seeds (seed, seed+1, ...). Prints the
 table (mean, std, 95 % interval, paired difference to float) and writes a JSON summary,
-an HTML report and a bar plot. Default run config: the demo's LeNet-5 on the digits with
-3 epochs and no spot checks.
+an HTML report and a bar plot. Default run config: the demo's LeNet-5 on the digits (6
+epochs) with no spot checks.
 
 Examples:
   cosim ablate                                   # 12 configurations x 3 seeds
@@ -34,13 +34,13 @@ def register(subparsers) -> None:
                               description=DESCRIPTION,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, metavar="FILE",
-                   help="run config (TOML); default: the demo's LeNet-5 with 3 epochs")
+                   help="run config (TOML); default: the demo's LeNet-5 (6 epochs)")
     p.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="KEY=VALUE", help="dotted override of the run config (repeatable)")
     p.add_argument("--seeds", type=int, default=3, metavar="N",
                    help="seeds per configuration (default 3)")
-    p.add_argument("--adc-bits", type=int, default=8, metavar="B",
-                   help="ADC resolution of the converters configuration (default 8)")
+    p.add_argument("--adc-bits", type=int, default=10, metavar="B",
+                   help="ADC resolution of the converters configuration (default 10)")
     p.add_argument("--averaging", type=int, default=16, metavar="K",
                    help="reads averaged in the readout-noise mitigation (default 16)")
     p.add_argument("--no-crosstalk", action="store_true",

@@ -138,6 +138,10 @@ def run_demo(out_dir: str | Path = "runs", *, epochs: int | None = None,
         f"{'input vector, a power of two' if design['dac_scale'] == 'row' else 'product'}"
         f"), ADC {design['converters.adc_bits']} bit, {design['tile_rows']}x"
         f"{design['tile_cols']} tiles, {design['readout_averaging']} reads per output, "
+        f"weights held by {design['weight_device']} devices with the "
+        f"{design['update_policy']} update, ring crosstalk "
+        f"{('on, calibration ' + str(design['calibration'])) if design['crosstalk'] else 'off'}"
+        ", "
         f"optical engine {hw_cfg.hardware.optical_engine}, electrical engine "
         f"{hw_cfg.hardware.electrical_engine}, spot-check fraction "
         f"{hw_cfg.hardware.spot_check}.",

@@ -42,8 +42,8 @@ def test_quick_ablation_writes_one_row_per_configuration_with_its_seeds(tmp_path
     dev = RunFile(by_name["weight device + mixed-precision"]["files"][1]).read_design()
     assert dev["update_policy"] == "mixed-precision"
     assert dev.weight_device().name == "weight_rram_realdevice"
-    adc = RunFile(by_name["ADC 8 bit"]["files"][0]).read_design()
-    assert adc["converters.adc_bits"] == 8
+    adc = RunFile(by_name["ADC 10 bit"]["files"][0]).read_design()
+    assert adc["converters.adc_bits"] == 10
     off = RunFile(by_name["hardware, all off"]["files"][0])
     assert off.read_design()["weight_device"] == "idealised"
     assert RunFile(by_name["float"]["files"][0]).read_design().name == "ideal"
