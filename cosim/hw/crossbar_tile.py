@@ -391,16 +391,18 @@ class CrossbarTiles:
         g_pos = self.g_min + span * np.maximum(pad, 0.0)
         g_neg = self.g_min + span * np.maximum(-pad, 0.0)
         engine = "ideal" if exact else self.electrical_engine
-        # every tile of both arrays: (2, nj, mi, ne, me)
-        stack = np.stack([g_pos, g_neg]).reshape(2, nj, ne, mi, me).transpose(0, 1, 3, 2, 4)
+        # readers: per array of the pair and tile row j, the matrices of its tiles side by
+        # side, (nj, ne, mi me): currents = v @ M (the transfer, read_transfer) or v @ G
         readers = mats = None
         if engine == "twin":
-            mats = self.read_transfers(stack)       # currents = v @ M (read_transfer)
+            # every tile of both arrays in one batched elimination: (2, nj, mi, ne, me)
+            stack = np.stack([g_pos, g_neg]).reshape(2, nj, ne, mi, me).transpose(
+                0, 1, 3, 2, 4)
+            mats = self.read_transfers(stack)
+            readers = tuple(np.ascontiguousarray(mats[s].transpose(0, 2, 1, 3)).reshape(
+                nj, ne, mi * me) for s in (0, 1))
         elif engine == "ideal":
-            mats = stack                            # currents = v @ G
-        if mats is not None:     # per tile row j, its tiles side by side: (2, nj, ne, mi me)
-            readers = np.ascontiguousarray(mats.transpose(0, 1, 3, 2, 4)).reshape(
-                2, nj, ne, mi * me)
+            readers = (g_pos.reshape(nj, ne, mi * me), g_neg.reshape(nj, ne, mi * me))
         tiles = {}
         for j in range(nj):
             for i in range(mi):
@@ -492,7 +494,7 @@ class CrossbarTiles:
             n = 0
             for j in np.flatnonzero(lit):     # one product per tile row, all its tiles
                 vt = v[:, j * ne:(j + 1) * ne]
-                cur = (vt @ readers[0, j]) - (vt @ readers[1, j])     # (b, mi * me)
+                cur = (vt @ readers[0][j]) - (vt @ readers[1][j])     # (b, mi * me)
                 i_net[n:n + mi] = cur.reshape(b, mi, me).transpose(1, 0, 2)
                 n += mi
         else:                            # ngspice, tile by tile
