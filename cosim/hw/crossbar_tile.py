@@ -474,8 +474,9 @@ class CrossbarTiles:
         mi, nj, me, ne = transfers["shape"]
         engine = transfers["engine"]
         b, k = u_signed.shape
-        v = np.zeros((b, nj * ne))
-        v[:, :k] = u_signed * self.v_read
+        v = np.empty((b, nj * ne))          # row voltages, the padding rows at 0 V
+        np.multiply(u_signed, self.v_read, out=v[:, :k])
+        v[:, k:] = 0.0
         out = np.zeros((b, mi * me))
         if self.noise and rng is None:
             raise ConfigError("noise is on: the product needs an rng")
