@@ -103,6 +103,20 @@ def test_unchanged_tile_arrays_are_reused_and_changed_ones_recomputed():
     assert {c // 5 for *_, c in diff} == {1}
 
 
+def test_the_transfer_cache_stays_within_its_memory():
+    """With room for 4 arrays of 8 x 5 only the last 4 computed stay: loading the same
+    18 arrays again takes those 4 and recomputes the other 14, bit for bit."""
+    a = np.random.default_rng(2).uniform(-1, 1, (13, 20))
+    t = _tiles()
+    t.transfer_cache_bytes = 4 * 8 * 5 * 8
+    first = np.stack(t.transfers(a)["readers"])
+    assert len(t.transfer_cache) == 4
+    again = np.stack(t.transfers(a)["readers"])
+    assert (t.arrays_computed, t.arrays_reused) == (18 + 14, 4)
+    assert len(t.transfer_cache) == 4
+    assert np.array_equal(again, first)
+
+
 def test_a_product_after_programming_uses_the_new_weights():
     """Programming the store's devices (a weight update) must reach the next product:
     its result equals that of a fresh backend (empty caches) given the programmed
