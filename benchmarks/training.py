@@ -11,10 +11,10 @@
   warm-up run of the same architecture there (caches, compiled kernels).  Measured in
   one shared process with glibc's own adaptive settings, what one architecture left in
   the allocator was charged to the next (ideal: 27 ms a step alone, 20 ms after the
-  others; bplight 5-10 % slower after the electronic run).  The measured runs of ideal and
-  bplight alternate ``--repeats`` times (on a shared or virtual machine the speed
-  drifts by 10-30 % over seconds; alternating keeps a drift from favouring either
-  side).  Of each run the first step is set apart (it builds the tiles); the figure is
+  others; bplight 5-10 % slower after the electronic run).  The measured runs of ideal,
+  bplight and (on all cores) electronic alternate ``--repeats`` times (on a shared or
+  virtual machine the speed drifts by 10-30 % over seconds; alternating keeps a drift
+  from favouring either side).  Of each run the first step is set apart (it builds the tiles); the figure is
   the median of all the other steps of all repeats, and the ratio's spread over the
   repeats is shown.  Both
   architectures get the same threads: all cores (numpy's BLAS and the numba kernels of
@@ -181,10 +181,12 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=16, help="training steps per architecture")
-    p.add_argument("--electronic-steps", type=int, default=3,
-                   help="training steps of the (slow) electronic architecture; 0 skips it")
+    p.add_argument("--electronic-steps", type=int, default=8,
+                   help="training steps per run of the electronic architecture (all "
+                        "cores only); 0 skips it")
     p.add_argument("--repeats", type=int, default=3,
-                   help="alternating measured runs of ideal and bplight per thread count")
+                   help="alternating measured runs of ideal, bplight (and electronic, "
+                        "all cores) per thread count")
     p.add_argument("--vgg-steps", type=int, default=2,
                    help="measured training steps per VGG-11 run (0 skips VGG-11)")
     p.add_argument("--vgg-repeats", type=int, default=2,
@@ -201,15 +203,15 @@ def main(argv=None) -> int:
         tmp = Path(tmp)
         times: dict[tuple[int, str], list[np.ndarray]] = {}
         threading_layer = "?"
-        for threads in thread_counts:               # ideal, bplight, ideal, bplight, ...
+        for threads in thread_counts:       # ideal, bplight, electronic, ideal, ...
+            archs = ("ideal", "bplight") + \
+                (("electronic",) if threads == cores and args.electronic_steps > 0 else ())
             for _ in range(args.repeats):
-                for arch in ("ideal", "bplight"):
-                    t, layer = isolated_step_times(arch, args.steps + 1, threads)
+                for arch in archs:
+                    n = args.electronic_steps if arch == "electronic" else args.steps
+                    t, layer = isolated_step_times(arch, n + 1, threads)
                     times.setdefault((threads, arch), []).append(t)
                     threading_layer = layer or threading_layer
-            if threads == cores and args.electronic_steps > 0:
-                times[threads, "electronic"] = [
-                    isolated_step_times("electronic", args.electronic_steps + 1, threads)[0]]
         rows = {}
         for key, ts in times.items():
             rest = np.concatenate([t[1:] for t in ts])
@@ -217,6 +219,8 @@ def main(argv=None) -> int:
         spread = {threads: [float(np.median(b[1:]) / np.median(i[1:])) for i, b in
                             zip(times[threads, "ideal"], times[threads, "bplight"])]
                   for threads in thread_counts}
+        e_spread = [float(np.median(e[1:]) / np.median(i[1:])) for i, e in
+                    zip(times[cores, "ideal"], times.get((cores, "electronic"), []))]
         vgg: dict[str, list[np.ndarray]] = {"ideal": [], "bplight": []}
         for _ in range(args.vgg_repeats if args.vgg_steps > 0 else 0):
             for arch in vgg:
@@ -240,7 +244,8 @@ def main(argv=None) -> int:
     if (cores, "electronic") in rows:
         e = rows[cores, "electronic"][1] / rows[cores, "ideal"][1]
         lines.append(f"electronic twin / ideal (median step, {cores} threads each): "
-                     f"{e:.2f}x  (target <= 5x: {'met' if e <= 5 else 'NOT met'})")
+                     f"{e:.2f}x  (target <= 5x: {'met' if e <= 5 else 'NOT met'}); "
+                     f"per repeat: {', '.join(f'{r:.2f}' for r in e_spread)}")
     if cores > 1:
         lines.append(f"bplight twin / ideal (median step, 1 thread each): "
                      f"{rows[1, 'bplight'][1] / rows[1, 'ideal'][1]:.2f}x; "
@@ -294,11 +299,11 @@ def main(argv=None) -> int:
         f"settings of the cosim command (cosim.cli.main.tune_malloc) and follows a "
         f"3-step warm-up run of the same architecture there; a run's first step still "
         f"includes building the tiles (readout characterization through the result "
-        f"cache). Runs of ideal and bplight "
+        f"cache). Runs of ideal, bplight and (all cores) electronic "
         f"alternate ({args.repeats} of each per thread count); 'steps' counts the steps "
         f"behind each median (the first step of every run set apart). Threads: the BLAS "
         f"and numba "
-        f"threads of both architectures. VGG-11: full width, random 3x32x32 images, "
+        f"threads of every architecture. VGG-11: full width, random 3x32x32 images, "
         f"batch 64, through cosim.nn.Trainer, same hardware settings, one warm-up step "
         f"per run. The machine is shared: the load average is printed with the table, "
         f"and the ratios of one alternating run are what counts. The demo is run in a "

@@ -392,7 +392,9 @@ class HardwareBackend:
 
     def _load(self, layer: str, phase: Phase, A: np.ndarray, scale: float) -> Loaded:
         """``A / scale`` on the tiles: a weight state is loaded once and reused while
-        the weights (and their scale) do not change; a backward product of the forward
+        the weights (and their scale) do not change, compared by value (so weights the
+        store has programmed since can never meet the state of their old values); a
+        backward product of the forward
         product's weights is offered the forward state to re-tile; the gradient's
         pattern is loaded at every product.  Each load (a retune) records the tile's
         report (:attr:`cosim.hw.protocols.Loaded.retune`) in the counters."""

@@ -15,16 +15,21 @@ tiles of ``tile_rows`` inputs (crossbar rows) by ``tile_cols`` outputs (columns)
    same netlist, one run per input row (small networks only).  The twin is the
    array's exact transfer matrix ``M`` (``I = v @ M``, :func:`read_transfer`): the
    network is linear at fixed conductances, so ``M`` is computed once per weight state
-   (all tiles of a product in one batched block elimination) and every row of the
-   batch is one matrix product; it agrees with the native MNA solver of the same
-   netlist to about 1e-13 relative.
+   (all tiles of a product in one batched block elimination, compiled:
+   :mod:`cosim.hw.crossbar_kernels`) and every row of the batch is one matrix product;
+   it agrees with the native MNA solver of the same netlist to about 1e-13 relative.
+   A tile array whose conductances are bit for bit those of an array computed before
+   takes that transfer again (:meth:`CrossbarTiles.read_transfers`): after an update
+   that changed few conductances only the arrays holding them are eliminated anew.
 3. **TIA**: a linear transimpedance ``Z = -(FS_adc / 2) / I_fs`` with
    ``I_fs = V_read (G_max - G_min) tile_rows`` (the largest differential column current
    maps to the ADC edge); noise (when on): the TIA card's input current noise and the
    feedback resistor's thermal noise ``4 k T / |Z|`` over the noise bandwidth of the
    bplight card, ``sigma_I = sqrt((i_n^2 + 4kT/|Z|) B)``.
 4. **ADC** at ``adc_bits``; ``y = (V_q / Z) / (V_read (G_max - G_min))``; tile partial
-   sums added digitally.
+   sums added digitally.  Steps 3 and 4 of all tiles of a product are one compiled pass
+   (:func:`cosim.hw.crossbar_kernels.readout_pass`, the arithmetic of
+   :mod:`cosim.hw.conversion`, the noise drawn by numpy in tile order).
 
 The gradient's temporary pattern (``delta^T``, new at every product) is read with the
 ideal array (no wire resistance): factorizing a network per product and tile would cost
@@ -33,11 +38,15 @@ more than the rest of the step; converters and noise still apply.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+
 import numpy as np
 
 from cosim.errors import ConfigError
-from cosim.hw import conversion
+from cosim.hw import conversion, kernels
 from cosim.hw.crossbar import build_crossbar_read
+from cosim.hw.crossbar_kernels import readout_pass
 from cosim.hw.protocols import Circuits, Loaded, Phase, SpotCheck, TileContext
 
 BOLTZMANN_J_PER_K = conversion.BOLTZMANN_J_PER_K
@@ -46,6 +55,9 @@ XBAR_ENGINES: tuple[str, ...] = ("ideal", "twin", "spice")
 SPOT_CHECK_ROWS = 8
 #: Hold time of one row in a record's transient (s; the array is resistive, so any).
 RECORD_SYMBOL_S = 1e-6
+#: Memory (bytes) of the transfer matrices a crossbar tile keeps for reuse
+#: (CrossbarTiles.read_transfers): a few weight states of LeNet-5's tiles.
+TRANSFER_CACHE_BYTES = 64 * 2 ** 20
 
 
 def read_transfer(g: np.ndarray, *, wire_resistance_ohm: float, driver_resistance_ohm: float,
@@ -144,39 +156,33 @@ def _wired_transfer(g: np.ndarray, wire: float, drv: float, sense: float) -> np.
     column segments and, in the last row, ``g_out = 1/(R_w + R_sense)`` to the virtual
     ground).  Eliminating ``X_r`` leaves a block-tridiagonal system in the ``Y_r`` with
     blocks ``A_r = N_r - D_r K_r^-1 D_r`` and ``-g_w I``, solved by forward elimination
-    only, since the outputs ``I = g_out Y_{R-1}`` need the last block alone.
+    only, since the outputs ``I = g_out Y_{R-1}`` need the last block alone
+    (:mod:`cosim.hw.crossbar_kernels` evaluates it: O(R C^3 + R^2 C^2) operations).
+
+    An array wider than tall is swept along its columns instead (O(C R^3 + R^2 C^2)):
+    turned by a half turn and transposed, ``G' = G[::-1, ::-1].T``, its column lines
+    become row lines driven where the sense amplifiers were and its row lines column
+    lines sensed where the drivers were, over the same wire network; a passive network
+    is reciprocal, so with the driver and sense resistances exchanged its transfer is
+    ``M' = M[::-1, ::-1].T``.
     """
+    from cosim.hw import kernels
+    from cosim.hw.crossbar_kernels import wired_sweep
+
     *lead, rows, cols = g.shape
-    gw, g_in, g_out = 1.0 / wire, 1.0 / (drv + wire), 1.0 / (wire + sense)
-    # row chains K (..., R, C, C)
-    k_diag = g + gw * 2.0
-    k_diag[..., 0] += g_in - gw
-    k_diag[..., -1] -= gw
-    k = np.zeros((*lead, rows, cols, cols))
-    ii = np.arange(cols)
-    k[..., ii, ii] = k_diag
-    k[..., ii[:-1], ii[1:]] = -gw
-    k[..., ii[1:], ii[:-1]] = -gw
-    rhs = np.zeros((*lead, rows, cols, cols + 1))
-    rhs[..., ii, ii] = g
-    rhs[..., 0, cols] = g_in
-    sol = np.linalg.solve(k, rhs)                   # K^-1 [D | g_in e_0]
-    a = -g[..., :, :, None] * sol[..., :cols]          # -D K^-1 D
-    h = g * sol[..., cols]                           # (..., R, C): D K^-1 g_in e_0
-    n_diag = g + gw * 2.0
-    n_diag[..., 0, :] -= gw
-    n_diag[..., -1, :] += g_out - gw
-    a[..., ii, ii] += n_diag
-    f = np.zeros((*lead, cols, rows))
-    f[..., :, 0] = h[..., 0, :]
-    a_prev = a[..., 0, :, :]
-    for r in range(1, rows):
-        inv = np.linalg.inv(a_prev)
-        a_prev = a[..., r, :, :] - (gw * gw) * inv
-        f = gw * (inv @ f)
-        f[..., :, r] += h[..., r, :]
-    y_last = np.linalg.solve(a_prev, f)            # (..., C, R)
-    return np.swapaxes(g_out * y_last, -1, -2)
+    turned = cols > rows
+    if turned:
+        g = g[..., ::-1, ::-1].swapaxes(-1, -2)
+        drv, sense = sense, drv
+    flat = np.ascontiguousarray(g.reshape(-1, *g.shape[-2:]), dtype=float)
+    out = np.empty_like(flat)
+    n, r, c = flat.shape
+    kernels.sized(wired_sweep, n * r * c * c, flat, 1.0 / wire, 1.0 / (drv + wire),
+                  1.0 / (wire + sense), out)
+    out = out.reshape(g.shape)
+    if turned:
+        out = np.ascontiguousarray(out[..., ::-1, ::-1].swapaxes(-1, -2))
+    return out
 
 
 class CrossbarTiles:
@@ -235,6 +241,11 @@ class CrossbarTiles:
         self.spice_engine = spice_engine
         self.last_netlist = None
         self._templates: dict[tuple, str] = {}   # (rows, cols, engine) -> record template
+        #: digest of an array's conductances -> its transfer matrix (read_transfers)
+        self.transfer_cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self.transfer_cache_bytes = TRANSFER_CACHE_BYTES
+        self.arrays_computed = 0
+        self.arrays_reused = 0
 
     # ------------------------------------------------------------------ the Tile protocol
     @classmethod
@@ -380,22 +391,64 @@ class CrossbarTiles:
         g_pos = self.g_min + span * np.maximum(pad, 0.0)
         g_neg = self.g_min + span * np.maximum(-pad, 0.0)
         engine = "ideal" if exact else self.electrical_engine
+        # readers: per array of the pair and tile row j, the matrices of its tiles side by
+        # side, (nj, ne, mi me): currents = v @ M (the transfer, read_transfer) or v @ G
+        readers = mats = None
         if engine == "twin":
             # every tile of both arrays in one batched elimination: (2, nj, mi, ne, me)
-            stack = np.stack([g_pos, g_neg]).reshape(2, nj, ne, mi, me).transpose(0, 1, 3, 2, 4)
-            m_all = read_transfer(stack, **self._options())
+            stack = np.stack([g_pos, g_neg]).reshape(2, nj, ne, mi, me).transpose(
+                0, 1, 3, 2, 4)
+            mats = self.read_transfers(stack)
+            readers = tuple(np.ascontiguousarray(mats[s].transpose(0, 2, 1, 3)).reshape(
+                nj, ne, mi * me) for s in (0, 1))
+        elif engine == "ideal":
+            readers = (g_pos.reshape(nj, ne, mi * me), g_neg.reshape(nj, ne, mi * me))
         tiles = {}
         for j in range(nj):
             for i in range(mi):
                 rs, cs = slice(j * ne, (j + 1) * ne), slice(i * me, (i + 1) * me)
                 gp, gn = g_pos[rs, cs], g_neg[rs, cs]
                 if engine == "twin":
-                    # the array's exact transfer: currents = v @ M (see read_transfer)
-                    tiles[(i, j)] = (gp, gn, m_all[0, j, i].__rmatmul__,
-                                     m_all[1, j, i].__rmatmul__)
+                    tiles[(i, j)] = (gp, gn, mats[0, j, i].__rmatmul__,
+                                     mats[1, j, i].__rmatmul__)
                 else:
                     tiles[(i, j)] = (gp, gn, None, None)
-        return {"shape": (mi, nj, me, ne), "engine": engine, "tiles": tiles}
+        return {"shape": (mi, nj, me, ne), "engine": engine, "tiles": tiles,
+                "readers": readers}
+
+    def read_transfers(self, stack: np.ndarray) -> np.ndarray:
+        """:func:`read_transfer` of every array of ``stack`` (..., rows, cols), S; an
+        array whose conductances are bit for bit those of an array computed before
+        (kept in :attr:`transfer_cache`, up to :attr:`transfer_cache_bytes`) takes
+        that array's transfer instead of a new elimination.  The key is a digest of
+        the conductances themselves, so a programmed array can never meet the
+        transfer of its old state; an update that changes few conductances
+        recomputes only the tile arrays that hold them.  ``arrays_computed`` and
+        ``arrays_reused`` count the two cases."""
+        *lead, rows, cols = stack.shape
+        flat = np.ascontiguousarray(stack, dtype=float).reshape(-1, rows, cols)
+        out = np.empty_like(flat)
+        keys = [hashlib.blake2b(x.tobytes(), digest_size=20,
+                                person=f"{rows}x{cols}".encode()[:16]).digest()
+                for x in flat]
+        cache = self.transfer_cache
+        todo = []
+        for n, key in enumerate(keys):
+            hit = cache.get(key)
+            if hit is None:
+                todo.append(n)
+            else:
+                cache.move_to_end(key)
+                out[n] = hit
+        if todo:
+            out[todo] = read_transfer(flat[todo], **self._options())
+            for n in todo:
+                cache[keys[n]] = out[n].copy()
+            while cache and len(cache) * rows * cols * 8 > self.transfer_cache_bytes:
+                cache.popitem(last=False)
+        self.arrays_computed += len(todo)
+        self.arrays_reused += len(keys) - len(todo)
+        return out.reshape(stack.shape)
 
     def netlist(self, g: np.ndarray, v: np.ndarray) -> str:
         """Read netlist text of one tile array ``g`` with row voltages ``v``."""
@@ -421,33 +474,56 @@ class CrossbarTiles:
         mi, nj, me, ne = transfers["shape"]
         engine = transfers["engine"]
         b, k = u_signed.shape
-        v = np.zeros((b, nj * ne))
-        v[:, :k] = u_signed * self.v_read
+        v = np.empty((b, nj * ne))          # row voltages, the padding rows at 0 V
+        np.multiply(u_signed, self.v_read, out=v[:, :k])
+        v[:, k:] = 0.0
         out = np.zeros((b, mi * me))
         if self.noise and rng is None:
             raise ConfigError("noise is on: the product needs an rng")
         low, high, step, n_codes = conversion.adc_range(self.adc_bits, self.adc_fs_v)
-        for (i, j), (gp, gn, sp, sn) in transfers["tiles"].items():
-            vt = v[:, j * ne:(j + 1) * ne]
-            if not vt.any():
-                continue
-            i_net = self._currents(engine, gp, sp, vt) - self._currents(engine, gn, sn, vt)
+        lit = v.reshape(b, nj, ne).any(axis=(0, 2))        # a tile of dark rows is skipped
+        active = [(i, j, tile) for (i, j), tile in transfers["tiles"].items() if lit[j]]
+        if not active:
+            return out
+        # the column currents of every lit tile (tile order), then the readout of all of
+        # them in one compiled pass: the same operations, element by element, as one
+        # tile at a time, the noise drawn in the same order, the partial sums added in
+        # tile order
+        readers = transfers.get("readers")
+        if readers is not None:          # ideal arrays or transfer matrices: v @ R
+            i_net = np.empty((len(active), b, me))
+            n = 0
+            for j in np.flatnonzero(lit):     # one product per tile row, all its tiles
+                vt = v[:, j * ne:(j + 1) * ne]
+                cur = (vt @ readers[0][j]) - (vt @ readers[1][j])     # (b, mi * me)
+                i_net[n:n + mi] = cur.reshape(b, mi, me).transpose(1, 0, 2)
+                n += mi
+        else:                            # ngspice, tile by tile
+            i_net = np.empty((len(active), b, me))
+            for n, (_, j, (gp, gn, sp, sn)) in enumerate(active):
+                vt = v[:, j * ne:(j + 1) * ne]
+                i_net[n] = self._currents(engine, gp, sp, vt) - \
+                    self._currents(engine, gn, sn, vt)
+        noise = rng.standard_normal(i_net.shape) if self.noise else np.empty((0, 0, 0))
+        tile_col = np.array([i for i, _, _ in active], dtype=np.int64)
+        clipped, saturated, below = kernels.sized(
+            readout_pass, 2 * i_net.size, i_net, noise, self.sigma_i_a, tile_col, me,
+            self.z_ohm, low, step, float(n_codes - 1), high, self.swing_v,
+            self.v_read * (self.g_max - self.g_min), out)
+        counts["clipped_adc"] += int(clipped)
+        counts["samples"] += i_net.size
+        counts["saturated_tia"] += int(saturated)
+        counts["below_noise_floor"] += int(below)
+        if samples is not None and "tia_voltage_v" not in samples:
+            j = active[0][1]
+            r, c = min(b, 8), min(me, 16)
+            i0 = i_net[0, :r, :c]
             if self.noise:
-                i_net = i_net + self.sigma_i_a * rng.standard_normal(i_net.shape)
-            volts = self.z_ohm * i_net
-            codes = conversion.adc_code(volts, low, step, float(n_codes - 1))
-            vq = conversion.adc_volts(codes, low, step)
-            counts["clipped_adc"] += int(np.count_nonzero(conversion.adc_clipped(volts, low,
-                                                                                 high)))
-            counts["samples"] += volts.size
-            counts["saturated_tia"] += int(np.count_nonzero(np.abs(volts) > self.swing_v))
-            counts["below_noise_floor"] += int(np.count_nonzero(np.abs(i_net) < self.sigma_i_a))
-            out[:, i * me:(i + 1) * me] += (vq / self.z_ohm) / (self.v_read *
-                                                                (self.g_max - self.g_min))
-            if samples is not None and "tia_voltage_v" not in samples:
-                r, c = min(b, 8), min(me, 16)
-                samples["row_voltage_v"] = vt[:r, :c].copy()
-                samples["column_current_a"] = i_net[:r, :c].copy()
-                samples["tia_voltage_v"] = volts[:r, :c].copy()
-                samples["adc_codes"] = codes[:r, :c].astype(np.int64)
+                i0 = i0 + self.sigma_i_a * noise[0, :r, :c]
+            volts = self.z_ohm * i0
+            samples["row_voltage_v"] = v[:r, j * ne:j * ne + min(c, ne)].copy()
+            samples["column_current_a"] = i0.copy()
+            samples["tia_voltage_v"] = volts
+            samples["adc_codes"] = conversion.adc_code(volts, low, step, float(n_codes - 1)
+                                                       ).astype(np.int64)
         return out
