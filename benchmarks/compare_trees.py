@@ -10,7 +10,10 @@ the next repeat), so that a drift in the speed of a shared machine favours neith
 Printed: per repeat the two medians and their ratio, then the pooled medians.
 
 Run: ``.venv/bin/python benchmarks/compare_trees.py BEFORE_TREE AFTER_TREE [--steps N]
-[--repeats R]``.  Writes nothing.
+[--repeats R] [--before-label L] [--after-label L]``.  Writes nothing.  The hardware side
+is design ``bplight`` of each tree unless a label says otherwise: since the shipped
+bplight design has the RealDevice card and crosstalk calibrated in the loop, a tree of
+before that change is compared with ``--after-label bplight-idealised``.
 """
 
 from __future__ import annotations
@@ -49,8 +52,16 @@ def main(argv=None) -> int:
     p.add_argument("after", type=Path)
     p.add_argument("--steps", type=int, default=16)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--before-label", default="bplight",
+                   help="what the before tree's benchmarks/training.py measures as the "
+                        "hardware side (a design name of that tree or a label of its "
+                        "VARIANTS)")
+    p.add_argument("--after-label", default="bplight",
+                   help="the same for the after tree, e.g. bplight-idealised to compare "
+                        "a tree of before the shipped design became the credible one")
     args = p.parse_args(argv)
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
+    labels = {"before": args.before_label, "after": args.after_label}
     cores = os.cpu_count() or 1
     thread_counts = [cores, 1] if cores > 1 else [1]
     pooled = {(v, t, a): [] for v in trees for t in thread_counts for a in ARCHS}
@@ -60,7 +71,8 @@ def main(argv=None) -> int:
             for version, tree in trees.items():
                 med = {}
                 for arch in ARCHS:
-                    t = run_times(tree, arch, args.steps, threads)
+                    label = labels[version] if arch == "bplight" else arch
+                    t = run_times(tree, label, args.steps, threads)
                     pooled[version, threads, arch] += t.tolist()
                     med[arch] = float(np.median(t))
                 ratios[version, threads].append(med["bplight"] / med["ideal"])

@@ -9,6 +9,8 @@ import struct
 
 import numpy as np
 
+from cosim.design import IDEALISED_OVERRIDES, IDEALISED_VALUES  # noqa: F401 (re-exported)
+
 
 def idx_bytes(arr: np.ndarray, type_code: int = 0x08) -> bytes:
     """IDX encoding written from the format description (independent of the reader)."""
@@ -56,13 +58,8 @@ def make_cifar(tmp_path, sizes=(3, 2, 2, 4, 1), n_test=3):
     return batches
 
 
-#: The bplight design's idealised choices: the 16-bit linear weight device with the direct
-#: pulse update, no ring crosstalk (the shipped design has the RealDevice card, the
-#: mixed-precision update and crosstalk with in-loop calibration).
-IDEALISED_BPLIGHT = {"weight_device": "idealised", "update_policy": "pulse",
-                     "crosstalk": False}
-IDEALISED_OVERRIDES = tuple(f"design.{k}={str(v).lower() if isinstance(v, bool) else v}"
-                            for k, v in IDEALISED_BPLIGHT.items())
+#: The bplight design's idealised choices (cosim.design.IDEALISED_VALUES).
+IDEALISED_BPLIGHT = IDEALISED_VALUES
 
 
 def hardware(design: str = "bplight", **values):

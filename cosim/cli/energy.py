@@ -36,6 +36,11 @@ def register(subparsers) -> None:
                    "the what-if network (default 1.0)")
     p.add_argument("--batch-size", type=int, default=32, help="batch size of the what-if "
                    "(default 32)")
+    p.add_argument("--retunes-per-step", type=float, default=None, metavar="R",
+                   help="retunes of each photonic layer's weight state, backward copy and "
+                        "gradient pattern per training step in the what-if (default 1: "
+                        "every update loads a new state; a run's own rates are in "
+                        "cosim energy RUN.h5)")
     p.add_argument("--sensitivity", action="store_true", help="rank which design values "
                    "move the energy ratio and the speed-up most (one at a time)")
     p.add_argument("--json", action="store_true", help="print all figures as JSON")
@@ -59,12 +64,21 @@ def _report(args):
         if args.set:
             raise ConfigError("--set changes the design, so the run's counters no longer "
                               "apply: price the what-if with --design and --set instead")
+        if args.retunes_per_step is not None:
+            raise ConfigError("--retunes-per-step sets the what-if's rate; a run is priced "
+                              "with the retunes it counted")
         report = evaluate(counts.network, design=design, baseline=baseline, counts=counts)
         pulses = _pulses_per_update(counts, report)
         whatif = dict(network=None, model=counts, pulses=pulses)
         return report, design, baseline, whatif
     design = load_design(args.design or "bplight", args.set)
-    counts = network_counts(args.network, design, width=args.width, batch_size=args.batch_size)
+    rate = args.retunes_per_step
+    if rate is not None and not rate >= 0:
+        raise ConfigError(f"--retunes-per-step {rate!r}: give a number >= 0 (retunes per "
+                          "state and step)")
+    counts = network_counts(args.network, design, width=args.width, batch_size=args.batch_size,
+                            retunes_per_step=None if rate is None else {
+                                ph: rate for ph in ("forward", "backward", "gradient")})
     report = evaluate(args.network, design=design, baseline=baseline, counts=counts,
                       width=args.width, batch_size=args.batch_size)
     return report, design, baseline, dict(network=args.network, model=None, pulses=None)

@@ -26,6 +26,8 @@ A new design is one card file plus one line in :data:`DESIGNS`.
 
 from cosim.design.model import (
     DESIGNS,
+    IDEALISED_OVERRIDES,
+    IDEALISED_VALUES,
     ROLES,
     Design,
     DesignSpec,
@@ -33,4 +35,4 @@ from cosim.design.model import (
     load_design,
 )
 
-__all__ = ["DESIGNS", "ROLES", "Design", "DesignSpec", "design_names", "load_design"]
+__all__ = ["DESIGNS", "IDEALISED_OVERRIDES", "IDEALISED_VALUES", "ROLES", "Design", "DesignSpec", "design_names", "load_design"]

@@ -40,6 +40,18 @@ ROLES: dict[str, str] = {
 
 #: ``weight_device`` value of the device given by the weight_* design values.
 IDEALISED = "idealised"
+#: The idealised choices of the bplight design (the defaults before the credible
+#: physics of the shipped design): the 16-bit linear, noise-free weight device with the
+#: direct pulse update and uncoupled rings.  The shipped design has the RealDevice card,
+#: the mixed-precision update and crosstalk with in-loop calibration.  Used by the
+#: ablation's base row, tests of closed-form tile bounds and the speed benchmarks whose
+#: targets were stated for it.
+IDEALISED_VALUES: Mapping[str, Any] = MappingProxyType(
+    {"weight_device": IDEALISED, "update_policy": "pulse", "crosstalk": False})
+#: :data:`IDEALISED_VALUES` as dotted run-config overrides (``design.KEY=VALUE``).
+IDEALISED_OVERRIDES: tuple[str, ...] = tuple(
+    f"design.{k}={str(v).lower() if isinstance(v, bool) else v}"
+    for k, v in IDEALISED_VALUES.items())
 #: Kind of a design card (its reference card is the bplight design).
 DESIGN_KIND = "design"
 #: Choices of the design values that name a vocabulary (validated on load).

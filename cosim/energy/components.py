@@ -211,6 +211,10 @@ def _photonic(design, ch, c, flags, q, sim) -> None:
                               f"{sim}: photodiode bias power at full scale")
     if "thermal_settling_time_s" in design.card.params:   # (older stored designs lack it)
         c["thermal_settling_time"] = q("thermal_settling_time_s")
+        if c["thermal_settling_time"].value == 0:
+            flags.append("thermal_settling_time_s = 0: the ring heaters settle instantly "
+                         "after every retune, which no thermal tuning does (thermo-optic "
+                         "time constants are microseconds); the retunes cost no time")
     p_ring, text = ring_heater_power_w(n, m, optics_card=optics)
     c["ring_heater_power"] = leaf(p_ring, "W", text)
     bank = make_weight_bank(n, m)

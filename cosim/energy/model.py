@@ -32,18 +32,25 @@ that) or on the digital unit (``r a b`` MACs); ``update``: programming pulses (t
 count, or ``write_pulses_per_update`` per device per step in the what-if) times
 ``copies`` (a second set holds W^T) at the NeuroSim pulse energy.
 
-Retunes (priced from a run file's retune counters, :mod:`cosim.hw.stats`): each load of
-a weight state or gradient pattern waits ``thermal_settling_time_s`` (design value) for
-the heaters, added to the phase's latency, and costs ``P_heater tau`` (the run's mean
-heater power of a loaded state) as ``retune_energy``; with the link driver
-(``weight_link = "driver"``) its electrical power holds the state over the phase's
-latency (``link_energy``).  The what-if has no retune counts and prices none.
+Retunes (photonic tiles): each load of a weight state or gradient pattern waits
+``thermal_settling_time_s`` (design value) for the heaters, added to the phase's latency,
+and costs ``P_heater tau`` (the heater power of the loaded state) as ``retune_energy``;
+with the link driver (``weight_link = "driver"``) its electrical power holds the state
+over the phase's latency (``link_energy``).  A run is priced from its retune counters
+(:mod:`cosim.hw.stats`: loads, heater power of each loaded state); the what-if from
+:func:`retune_counts`: one retune per state per step (the upper bound: an update that
+leaves a layer's devices unchanged, as the mixed-precision update often does, loads
+nothing new), and the heater power of the rings of the loaded tile grid at the mean
+heater power per ring of the optics model (:func:`cosim.energy.components.
+ring_heater_power_w`); both can be given (e.g. a run's measured rates), and then the
+what-if and the run agree (tests/energy).  The what-if prices no link-driver power.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from cosim.energy.components import design_components
@@ -127,7 +134,9 @@ def _count(value: float, what: str, where: str) -> Quantity:
 def network_counts(network: str = "lenet5", design=None, *, width: float = 1.0,  # noqa: C901 - layer walk
                    batch_size: int = 32, epoch_images: int | None = None,
                    pulses_per_update: float | None = None, model=None,
-                   signed_input: bool = False) -> Counts:
+                   signed_input: bool = False,
+                   retunes_per_step: Mapping[str, float] | None = None,
+                   heater_power_per_ring_w: Mapping[str, float] | None = None) -> Counts:
     """The what-if counts of ``network`` on ``design`` from the layer shapes.
 
     Lit passes on photonic tiles: the first weighted layer's inputs are signed (two
@@ -135,7 +144,9 @@ def network_counts(network: str = "lenet5", design=None, *, width: float = 1.0, 
     pipeline's "unit" normalisation, one pass); later layers' inputs follow a ReLU (one
     pass); backpropagated errors are signed (two passes); crossbar tiles take either
     polarity in one pass.  ``pulses_per_update``: mean pulses per device per step
-    (default: the design's ``write_pulses_per_update``).
+    (default: the design's ``write_pulses_per_update``).  ``retunes_per_step`` and
+    ``heater_power_per_ring_w``: the retunes of :func:`retune_counts` (keys
+    ``"LAYER.PHASE"`` or ``"PHASE"``; defaults there).
     """
     from cosim.design import load_design
 
@@ -186,6 +197,10 @@ def network_counts(network: str = "lenet5", design=None, *, width: float = 1.0, 
             phases["gradient"] = _phase(a * p_in / batch_size,
                                         a * p_in * b * math.ceil(k / n) / batch_size, k, b,
                                         w, passes_src + f"; per batch of {batch_size}")
+        if design.tile == "bplight":
+            phases = {ph: retune_counts(design, info.name, ph, pc, batch_size,
+                                        retunes_per_step, heater_power_per_ring_w)
+                      for ph, pc in phases.items()}
         cells = 2 * a * b
         pulses = derive("ppu * cells / batch", "1", ppu=ppu,
                         cells=_count(cells, "memristors (pairs x 2)", w), batch=bs)
@@ -195,6 +210,50 @@ def network_counts(network: str = "lenet5", design=None, *, width: float = 1.0, 
                                             w), phases, pulses,
             _count(b * r, "gradient-pattern entries per image (b x r)", w)))
     return Counts(network, bs, ep, layers, other, f"what-if: {where}", model)
+
+
+def retune_counts(design, layer: str, phase: str, pc: PhaseCounts, batch_size: int,
+                  per_step: Mapping[str, float] | None = None,
+                  per_ring_w: Mapping[str, float] | None = None) -> PhaseCounts:
+    """``pc`` with the what-if's retunes of one layer and phase on photonic tiles.
+
+    Retunes per image: ``per_step / batch_size`` (default one retune per step: the
+    updated weight state for the forward and the backward copy, the step's gradient
+    pattern).  Heater power of a loaded state: the rings of its tile grid times the
+    heater power per ring (default :func:`cosim.energy.components.ring_heater_power_w`
+    of the design's tile and optics card).  The grid is the product's ``outputs x
+    inputs`` entries (the gradient's pattern: ``b x B r``), padded to whole tiles along
+    the inputs when the rings are coupled (crosstalk: padding rings hold weight 0 in the
+    same bank and are heated too) and with ``min(outputs, tile_cols)`` rows per tile
+    row, as the simulation holds them (:meth:`cosim.hw.photonic.PhotonicTiles._retune`).
+    ``per_step`` / ``per_ring_w``: overrides keyed ``"LAYER.PHASE"`` or ``"PHASE"``."""
+    from cosim.energy.components import ring_heater_power_w
+
+    def pick(table, default, what):
+        for key in (f"{layer}.{phase}", phase):
+            if table and key in table:
+                return float(table[key]), f"given {what} ({key})"
+        return default
+
+    n, m = int(design["tile_rows"]), int(design["tile_cols"])
+    k, b = int(pc.inputs.value), int(pc.outputs.value)
+    rate, rate_src = pick(per_step, (1.0, "what-if assumption: one retune per state and "
+                                     "step (an upper bound: an update that changes no "
+                                     "device of the layer loads nothing new)"),
+                          "retunes per step")
+    p_ring, ring_src = pick(per_ring_w, ring_heater_power_w(n, m, optics_card=design
+                                                            .role_card("optics")),
+                            "heater power per ring")
+    coupled = "crosstalk" in design.card.params and bool(design["crosstalk"])
+    me, ne = min(m, b), min(n, k)
+    cols = -(-k // ne) * ne if coupled else k
+    rows = -(-b // me) * me if coupled else b
+    where = f"{layer} {phase}"
+    retunes = leaf(rate / batch_size, "1", f"{where}: {rate_src} / batch {batch_size}")
+    heater = derive("rings * p_ring", "W", rings=_count(
+        rows * cols, "rings of the loaded tile grid (padding included with crosstalk)",
+        where), p_ring=leaf(p_ring, "W", ring_src))
+    return dataclasses.replace(pc, retunes=retunes, heater_power=heater)
 
 
 def _phase(symbols, reads, k, m, where, src) -> PhaseCounts:

@@ -56,6 +56,7 @@ import numpy as np
 from cosim.errors import ConfigError
 from cosim.hw import kernels
 from cosim.hw.protocols import COUNTERS, Loaded, Phase, Tile, TileContext
+from cosim.hw.records import PendingRecord
 from cosim.hw.registry import TILES, tile_class
 from cosim.hw.stats import HardwareStats
 from cosim.nn.backend import ArrayWeightStore, IdealBackend
@@ -555,9 +556,14 @@ class HardwareBackend:
         """``{"layer", "phase", "step", "tile", "sha256", "record"}`` since the last
         call: per layer, phase and tile the last product's circuit record
         (:class:`cosim.hw.records.CircuitRecord`; ``sha256`` that of its template)."""
-        out = [{"layer": layer, "phase": phase, "step": step, "tile": tile,
-                "sha256": self._sha(rec.template), "record": rec}
-               for (layer, phase, tile), (step, rec) in self._records.items()]
+        out = []
+        for (layer, phase, tile), (step, rec) in self._records.items():
+            if isinstance(rec, PendingRecord):
+                rec = rec.resolve()
+                if rec is None:
+                    continue
+            out.append({"layer": layer, "phase": phase, "step": step, "tile": tile,
+                        "sha256": self._sha(rec.template), "record": rec})
         self._records = {}
         return out
 

@@ -525,22 +525,25 @@ def ring_transfers(w, k, drop, through):
 
 
 @njit(cache=_CACHE, parallel=True)
-def level_columns(a_raw, scale, levels, drop_t, through_t, ne, out):
+def level_columns(a_raw, scale, levels, drop_t, through_t, heat_t, ne, out, heat):
     """Bank transfers of the gradient's weight pattern in one pass, in the layout of the
     fused product: each entry ``a = a_raw[o, col] / scale`` of ``a_raw`` (m, k) takes
     the sign-magnitude DAC level ``sign(a) rint(min(|a|, 1) levels)``
     (:func:`cosim.hw.photonic.signed_levels`), whose transfers are looked up in the
     tables ``drop_t`` / ``through_t`` of all levels (index ``level + levels``):
     ``out`` (nj, ne, 2 m), ``out[j, c, o]`` / ``out[j, c, m + o]`` the drop / through
-    transfer at ``col = j ne + c`` (columns beyond ``k``: level 0).  Read down the
-    columns of ``a_raw`` (the gradient's pattern is the transpose of a C-ordered
-    array), shared out over the threads by tile column; returns how many ``|a| >
-    1`` (saturated)."""
+    transfer at ``col = j ne + c`` (columns beyond ``k``: level 0).  ``heat[j]``: the
+    sum of ``heat_t`` (any per-level quantity, e.g. the heater phase) over tile
+    column ``j``'s rings (padding included), one entry per column so that the caller's
+    total does not depend on the number of threads.  Read down the columns of
+    ``a_raw`` (the gradient's pattern is the transpose of a C-ordered array), shared
+    out over the threads by tile column; returns how many ``|a| > 1`` (saturated)."""
     nj = out.shape[0]
     m, k = a_raw.shape
     lv = int(levels)
     over = 0
     for j in prange(nj):
+        h = 0.0
         for c in range(ne):
             col = j * ne + c
             for o in range(m):
@@ -553,6 +556,8 @@ def level_columns(a_raw, scale, levels, drop_t, through_t, ne, out):
                     idx = lv + (int(mag) if a > 0.0 else -int(mag))
                 out[j, c, o] = drop_t[idx]
                 out[j, c, m + o] = through_t[idx]
+                h += heat_t[idx]
+        heat[j] = h
     return over
 
 

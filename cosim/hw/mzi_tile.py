@@ -300,7 +300,7 @@ class MziMeshTiles:
         sampled detector powers as PWL rows, :func:`cosim.hw.records.readout_record`);
         the spot check: the same detector powers through the noiseless twin and
         ngspice."""
-        from cosim.hw.records import readout_record, readout_template
+        from cosim.hw.records import pending_readout_record, readout_template
 
         out = Circuits()
         if self.electrical_engine == "twin" and "optical_power_w" in samples:
@@ -308,8 +308,8 @@ class MziMeshTiles:
             if ch not in self._chain_texts:
                 self._chain_texts[ch] = readout_template(
                     self.spec, ch, f"mzi tile readout: {ch} channel(s)")
-            rec = readout_record("0,0", self.spec, self.twin_quiet, samples,
-                                 self._chain_texts[ch])
+            rec = pending_readout_record("0,0", self.spec, self.twin_quiet, samples,
+                                         self._chain_texts[ch])
             if rec is not None:
                 out.records.append(rec)
         if spot and "optical_power_w" in samples:

@@ -436,7 +436,7 @@ class PhotonicTiles:
             return self.g * (1 + t) / 2, self.g * (1 - t) / 2
         if (levels_bits is not None and not (self.crosstalk and ne > 1)
                 and int(levels_bits) <= _TABLE_MAX_BITS):
-            drop_t, through_t = self._levels(int(levels_bits))
+            drop_t, through_t, _ = self._levels(int(levels_bits))
             levels = 2 ** int(levels_bits) - 1
             idx = np.rint(t * levels).astype(np.intp)
             idx += levels
@@ -498,11 +498,15 @@ class PhotonicTiles:
         shape = (mi, nj, me, ne)
         return tr.drop.reshape(shape), tr.through.reshape(shape), report
 
-    def _heater_power(self, cmd: np.ndarray) -> float:
+    def _heater_power(self, cmd: np.ndarray | None = None, *,
+                      positive_sum: float | None = None) -> float:
         """Heater power (W) of rings commanded to the own-heater phases ``cmd`` (rad):
         ``sum max(cmd, 0) / eta`` (a heater cannot cool; the thermal coupling of the
-        neighbours comes for free)."""
-        return float(np.sum(np.maximum(cmd, 0.0))) / self.heater_efficiency
+        neighbours comes for free); or of a given ``positive_sum`` = ``sum max(cmd,
+        0)`` (rad) summed elsewhere (the level table of :meth:`level_transfers`)."""
+        if positive_sum is None:
+            positive_sum = float(np.sum(np.maximum(cmd, 0.0)))
+        return positive_sum / self.heater_efficiency
 
     def _link(self, delta: np.ndarray) -> tuple[np.ndarray, float, int]:
         """The detunings the link driver applies for the needed detunings ``delta``
@@ -621,37 +625,44 @@ class PhotonicTiles:
         return drop, through
 
     def level_transfers(self, a_raw: np.ndarray, scale: float, bits: int
-                        ) -> tuple[TileColumns, int] | None:
+                        ) -> tuple[TileColumns, int, float] | None:
         """``(transfers(signed_levels(clip(a_raw / scale, -1, 1), bits), levels_bits=
-        bits), number of |a_raw / scale| > 1)`` in one compiled pass (the gradient's
-        weight pattern), the transfers as :class:`TileColumns` (the fused product's
-        layout, :func:`cosim.hw.kernels.level_columns`; ``.tiles()`` gives the
-        arrays), or None where the level table does not apply (ideal optics, coupled
-        rings, more than ``_TABLE_MAX_BITS`` bits)."""
+        bits), number of |a_raw / scale| > 1, heater power of the levels' rings (W,
+        :meth:`_heater_power`))`` in one compiled pass (the gradient's weight pattern),
+        the transfers as :class:`TileColumns` (the fused product's layout,
+        :func:`cosim.hw.kernels.level_columns`; ``.tiles()`` gives the arrays), or None
+        where the level table does not apply (ideal optics, coupled rings, more than
+        ``_TABLE_MAX_BITS`` bits)."""
         m, k = a_raw.shape
         me, ne = min(self.m, m), min(self.n, k)
         if self.optical_engine == "ideal" or (self.crosstalk and ne > 1) or \
                 int(bits) > _TABLE_MAX_BITS:
             return None
-        drop_t, through_t = self._levels(int(bits))
+        drop_t, through_t, heat_t = self._levels(int(bits))
         mi, nj = -(-m // me), -(-k // ne)
         levels = 2 ** int(bits) - 1
         both = np.empty((nj, ne, 2 * m))
+        heat = np.empty(nj)
         over = kernels.sized(kernels.level_columns, a_raw.size + both.size,
                              np.asarray(a_raw, dtype=float), float(scale), float(levels),
-                             drop_t, through_t, ne, both)
+                             drop_t, through_t, heat_t, ne, both, heat)
         zero = (float(drop_t[levels]), float(through_t[levels]))
-        return TileColumns(both, (mi, nj, me, ne), zero), int(over)
+        # the pattern's own rings only (the table sum includes the padded columns)
+        padded = (nj * ne - k) * m * float(heat_t[levels])
+        power = self._heater_power(positive_sum=float(np.sum(heat)) - padded)
+        return TileColumns(both, (mi, nj, me, ne), zero), int(over), power
 
-    def _levels(self, bits: int) -> tuple[np.ndarray, np.ndarray]:
-        """Drop and through transfers of every signed level ``j / L``, ``j = -L..L``
-        (``L = 2**bits - 1``), indexed by ``j + L`` (no crosstalk; cached)."""
+    def _levels(self, bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Drop and through transfers and the positive part of the single-ring
+        detuning (rad) of every signed level ``j / L``, ``j = -L..L`` (``L = 2**bits -
+        1``), indexed by ``j + L`` (no crosstalk; cached)."""
         if self._level_table is None or self._level_table[0] != bits:
             levels = 2 ** bits - 1
             values = np.arange(-levels, levels + 1, dtype=float) / levels
             drop, through = self._ring_transfers(values)
-            self._level_table = (bits, drop, through)
-        return self._level_table[1], self._level_table[2]
+            heat = np.maximum(weight_to_detuning(values, self.bank), 0.0)
+            self._level_table = (bits, drop, through, heat)
+        return self._level_table[1], self._level_table[2], self._level_table[3]
 
     # ------------------------------------------------------------------ the Tile protocol
     @classmethod
@@ -716,9 +727,8 @@ class PhotonicTiles:
         if phase == "gradient":
             levelled = self.level_transfers(a_raw, scale, self.dac_bits)
             if levelled is not None:
-                delta = weight_to_detuning(np.clip(a_raw / scale, -1.0, 1.0), self.bank)
                 return Loaded(levelled[0], m, k, levelled[1],
-                              {"retunes": 1, "heater_power_w": self._heater_power(delta)})
+                              {"retunes": 1, "heater_power_w": levelled[2]})
         a = a_raw / scale
         over = int(np.count_nonzero(np.abs(a) > 1.0))
         a = np.clip(a, -1.0, 1.0)
@@ -786,14 +796,15 @@ class PhotonicTiles:
         readout_record`); with the spice engine the netlist ngspice ran (tile
         ``"all"``); with the ideal readout no circuit stands for the product.  The spot
         check: the same detector powers through the noiseless twin and ngspice."""
-        from cosim.hw.records import readout_record
+        from cosim.hw.records import pending_readout_record
 
         out = Circuits()
         if self.electrical_engine == "spice" and self.last_netlist:
             out.netlists.append(("all", self.last_netlist))
         elif self.electrical_engine == "twin" and "optical_power_w" in samples:
-            rec = readout_record("0,0", self.spec, self.twin_quiet, samples,
-                                 self._record_template(samples["optical_power_w"].shape[1]))
+            rec = pending_readout_record(
+                "0,0", self.spec, self.twin_quiet, samples,
+                self._record_template(samples["optical_power_w"].shape[1]))
             if rec is not None:
                 out.records.append(rec)
         if spot and "optical_power_w" in samples:

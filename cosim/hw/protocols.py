@@ -110,8 +110,9 @@ class Circuits:
     """What a product ran: ``netlists`` as ``(tile label, netlist text)`` of circuits
     that carry their own stimulus (a spice engine's run, a spot check's read), in index
     order; ``records``, the first tile's circuit as a template with the product's
-    stimulus and outputs (:class:`cosim.hw.records.CircuitRecord`; none where no
-    circuit stands for the engine, e.g. an ideal readout); and the spot check if one
+    stimulus and outputs (:class:`cosim.hw.records.CircuitRecord`, or a
+    :class:`cosim.hw.records.PendingRecord` that builds it when it is kept; none where
+    no circuit stands for the engine, e.g. an ideal readout); and the spot check if one
     was due."""
 
     netlists: list[tuple[str, str]] = field(default_factory=list)

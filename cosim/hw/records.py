@@ -242,6 +242,34 @@ def readout_record(tile: str, spec, twin_quiet, samples: dict, template: str) ->
         tolerance=float(spec.lsb_v) / 2)
 
 
+@dataclass(frozen=True)
+class PendingRecord:
+    """A circuit record built only when it is kept: ``tile`` (its label) and ``build``
+    (no arguments; returns the :class:`CircuitRecord` or None).  The backend keeps the
+    last record of each layer, phase and tile until the run file takes them, so most
+    products' records are replaced before anyone reads them; building them then costs
+    nothing (:meth:`cosim.hw.backend.HardwareBackend.circuit_records`)."""
+
+    tile: str
+    build: Any
+
+    def resolve(self) -> CircuitRecord | None:
+        return self.build()
+
+
+def pending_readout_record(tile: str, spec, twin_quiet, samples: dict,
+                           template: str) -> PendingRecord | None:
+    """:func:`readout_record` of copies of ``samples`` (the product's own arrays), built
+    when the record is kept; None if the product sampled no detector powers."""
+    p = samples.get("optical_power_w")
+    if p is None or not p.size:
+        return None
+    held = {name: np.array(samples[name]) for name in
+            ("optical_power_w", "tia_voltage_v", "adc_codes")}
+    return PendingRecord(tile, lambda: readout_record(tile, spec, twin_quiet, held,
+                                                      template))
+
+
 def readout_template(spec, channels: int, title: str) -> str:
     """Netlist text of ``channels`` readout channels with PWL optical inputs at 0 W and
     no analysis: the template of :func:`readout_record`."""
@@ -252,5 +280,6 @@ def readout_template(spec, channels: int, title: str) -> str:
                                pwl_plus_w=zeros, pwl_minus_w=zeros, title=title).render()
 
 
-__all__ = ["RECORD_ROWS", "STIMULI", "CircuitRecord", "CrossbarRows", "ReadoutRows",
-           "compare", "deck", "measure", "readout_record", "readout_template"]
+__all__ = ["RECORD_ROWS", "STIMULI", "CircuitRecord", "CrossbarRows", "PendingRecord",
+           "ReadoutRows", "compare", "deck", "measure", "pending_readout_record",
+           "readout_record", "readout_template"]

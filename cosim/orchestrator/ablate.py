@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cosim.design import IDEALISED_OVERRIDES
 from cosim.errors import ConfigError
 from cosim.orchestrator.seeds import seed_statistics
 
@@ -112,9 +113,7 @@ def ablation_configurations(*, adc_bits: int = 10, averaging: int = 16,
     if isinstance(averaging, bool) or not isinstance(averaging, int) or averaging < 2:
         raise ConfigError(f"ablation averaging={averaging!r}: give an integer >= 2 (reads "
                           "averaged per product in the noise mitigation)")
-    base = ("hardware.noise=false", "design.weight_device=idealised",
-            "design.update_policy=pulse", "design.crosstalk=false",
-            "design.readout_averaging=1")
+    base = ("hardware.noise=false", *IDEALISED_OVERRIDES, "design.readout_averaging=1")
     device = (f"design.weight_device={ABLATION_DEVICE}", "design.update_policy=pulse")
     device_fix = (f"design.weight_device={ABLATION_DEVICE}",
                   "design.update_policy=mixed-precision")

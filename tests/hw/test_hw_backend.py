@@ -12,6 +12,7 @@ from cosim.design import load_design
 from cosim.errors import ConfigError
 from cosim.hw.backend import ARCHITECTURES, HardwareConfig
 from cosim.hw.weights import DeviceWeightStore
+from cosim.optics.weight_bank import weight_to_detuning
 from cosim.nn import (
     SGD,
     ArrayWeightStore,
@@ -456,15 +457,21 @@ def test_compiled_ring_response_is_the_optics_models():
             a_raw = rng.standard_normal((m, k)) * 3.0
             a_raw[0, :2] = [0.0, -0.0]
             scale = 2.0
-            cols, over = tiles.level_transfers(a_raw, scale, bits)
+            cols, over, heat = tiles.level_transfers(a_raw, scale, bits)
             d, t = cols.tiles()
             a = a_raw / scale
-            expect = tiles.transfers(signed_levels(np.clip(a, -1, 1), bits),
-                                     levels_bits=bits)
+            levelled = signed_levels(np.clip(a, -1, 1), bits)
+            expect = tiles.transfers(levelled, levels_bits=bits)
             assert np.array_equal(d, expect[0]) and np.array_equal(t, expect[1])
             assert over == np.count_nonzero(np.abs(a) > 1)
+            # the heater power of the pattern's rings: sum max(detuning, 0) / efficiency
+            # of the levelled weights by the single-ring inverse map
+            direct = np.sum(np.maximum(weight_to_detuning(levelled, tiles.bank), 0.0)) \
+                / tiles.heater_efficiency
+            assert heat == pytest.approx(direct, rel=1e-12) and heat > 0
             # a transposed view (the gradient's dY.T) reads the same
-            again, _ = tiles.level_transfers(np.ascontiguousarray(a_raw.T).T, scale, bits)
+            again, _, _ = tiles.level_transfers(np.ascontiguousarray(a_raw.T).T, scale,
+                                                bits)
             assert np.array_equal(again.both, cols.both)
             # the product takes either layout, with the same result
             u = rng.uniform(-1, 1, (9, k))

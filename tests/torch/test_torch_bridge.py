@@ -28,7 +28,7 @@ from torch.nn import functional as F
 
 import cosim.torch as ct
 from cosim.config import RunConfig
-from cosim.design import DesignSpec, load_design
+from cosim.design import IDEALISED_VALUES, DesignSpec, load_design
 from cosim.errors import ConfigError
 from cosim.hw.backend import HardwareConfig
 from cosim.store.runs import RunFile, RunFileError
@@ -38,7 +38,7 @@ IDEAL = "ideal"
 #: The bplight design with its idealised choices (the 16-bit linear weight device with the
 #: direct pulse update, no ring crosstalk): the bridge's mechanics and the bounds of the
 #: tests that use it, free of the shipped design's device and crosstalk margin.
-IDEALISED = ("weight_device=idealised", "update_policy=pulse", "crosstalk=false")
+IDEALISED = dict(IDEALISED_VALUES)
 
 
 @pytest.fixture(autouse=True, scope="module")
