@@ -16,16 +16,17 @@ including those of the shipped libraries a circuit includes (``netlists/*.lib``,
 :class:`UnsupportedElementError`, naming the element or analysis.
 """
 
-from cosim.native.errors import (
-    NativeConvergenceError,
-    NativeError,
-    NativeSingularMatrixError,
-    UnsupportedElementError,
-)
-from cosim.native.expr import ExpressionError
-from cosim.native.flatten import flatten
-from cosim.native.mna import MnaSystem
-from cosim.native.solver import NativeSolver, build_system, factorize, run_native, solve_op
+from cosim.lazy import lazy_names
+
+# Imported on first use (cosim.lazy): the columnar reader needs no subcircuit flattener.
+__getattr__, __dir__ = lazy_names(__name__, {
+    "errors": ("NativeConvergenceError", "NativeError", "NativeSingularMatrixError",
+               "UnsupportedElementError"),
+    "expr": ("ExpressionError",),
+    "flatten": ("flatten",),
+    "mna": ("MnaSystem",),
+    "solver": ("NativeSolver", "build_system", "factorize", "run_native", "solve_op"),
+})
 
 __all__ = [
     "ExpressionError", "MnaSystem", "NativeConvergenceError", "NativeError",

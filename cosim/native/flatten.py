@@ -15,11 +15,10 @@ netlist), read by :func:`cosim.native.library.shipped_library`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from cosim.native.errors import UnsupportedElementError
 from cosim.native.expr import ExpressionError, constant_value, parse_expression, resolve
 from cosim.native.library import shipped_library
+from cosim.native.table import GROUND, Flat, FlatTable
 from cosim.netlist import (
     CCCS,
     CCVS,
@@ -38,111 +37,7 @@ from cosim.netlist import (
     VoltageSource,
 )
 
-GROUND = "0"
-
-
-@dataclass(frozen=True)
-class Flat:
-    """One primitive element after flattening.
-
-    ``kind`` is the SPICE letter (R V I E G F H L B D M); ``nodes`` are flat node names;
-    ``value`` is the numeric value (conductance in S for R, source value in V or A, gain
-    for E G F H); ``branch`` is the ngspice branch key (without ``#branch``) for elements
-    that carry a branch current; ``control`` is the branch key of a controlling source
-    (F, H); ``expr`` is the resolved expression tree of a B-source; ``model`` holds
-    resolved model parameters (lower-case keys) for D and M; ``extra`` instance values.
-    """
-
-    kind: str
-    name: str
-    nodes: tuple[str, ...]
-    value: float = 0.0
-    branch: str | None = None
-    control: str | None = None
-    expr: tuple | None = None
-    quantity: str | None = None
-    model: dict = field(default_factory=dict)
-    extra: dict = field(default_factory=dict)
-
-
-@dataclass
-class FlatTable:
-    """A flattened circuit, with the repeated simple elements kept as columns.
-
-    Resistors and independent V and I sources (the bulk of a crossbar: one resistor per
-    cell and wire segment) are not made into :class:`Flat` objects: their flat names,
-    nodes and values go into the parallel lists below, which :class:`~cosim.native.mna.
-    MnaSystem` stamps with whole-array operations.  Every other element stays a
-    :class:`Flat` in :attr:`others`.
-
-    ``terminals`` lists the nodes of every element in netlist order and ``branches`` the
-    branch keys in netlist order; they fix the numbering of the unknowns, so that a table
-    read from text (:mod:`cosim.native.bulk`) and one flattened from a Circuit number a
-    circuit the same way.
-
-    Values: ``r_g`` conductances in S (1 / resistance); ``v_value`` in V; ``i_value`` in A.
-    """
-
-    terminals: list[str] = field(default_factory=list)
-    branches: list[str] = field(default_factory=list)
-    r_pos: list[str] = field(default_factory=list)
-    r_neg: list[str] = field(default_factory=list)
-    r_g: list[float] = field(default_factory=list)
-    v_name: list[str] = field(default_factory=list)
-    v_pos: list[str] = field(default_factory=list)
-    v_neg: list[str] = field(default_factory=list)
-    v_branch: list[str] = field(default_factory=list)
-    v_value: list[float] = field(default_factory=list)
-    i_name: list[str] = field(default_factory=list)
-    i_pos: list[str] = field(default_factory=list)
-    i_neg: list[str] = field(default_factory=list)
-    i_value: list[float] = field(default_factory=list)
-    r_name: list[str] = field(default_factory=list)
-    others: list[Flat] = field(default_factory=list)
-
-    def add(self, e: Flat) -> None:
-        """Append one flat element (columns for R, V, I; :attr:`others` for the rest)."""
-        self.terminals += e.nodes
-        if e.kind == "R":
-            self.r_name.append(e.name)
-            self.r_pos.append(e.nodes[0])
-            self.r_neg.append(e.nodes[1])
-            self.r_g.append(e.value)
-            return
-        if e.branch is not None:
-            self.branches.append(e.branch)
-        if e.kind == "V":
-            self.v_name.append(e.name)
-            self.v_pos.append(e.nodes[0])
-            self.v_neg.append(e.nodes[1])
-            self.v_branch.append(e.branch)
-            self.v_value.append(e.value)
-        elif e.kind == "I":
-            self.i_name.append(e.name)
-            self.i_pos.append(e.nodes[0])
-            self.i_neg.append(e.nodes[1])
-            self.i_value.append(e.value)
-        else:
-            self.others.append(e)
-
-    @classmethod
-    def of(cls, flat: list[Flat]) -> FlatTable:
-        """The table of a list of flat elements."""
-        table = cls()
-        for e in flat:
-            table.add(e)
-        return table
-
-    def elements(self) -> list[Flat]:
-        """Every element as a :class:`Flat`: resistors, V sources, I sources, then others."""
-        out = [Flat("R", n, (a, b), g)
-               for n, a, b, g in zip(self.r_name, self.r_pos, self.r_neg, self.r_g)]
-        out += [Flat("V", n, (a, b), float(v), branch=br) for n, a, b, br, v in
-                zip(self.v_name, self.v_pos, self.v_neg, self.v_branch, self.v_value)]
-        out += [Flat("I", n, (a, b), float(v))
-                for n, a, b, v in zip(self.i_name, self.i_pos, self.i_neg, self.i_value)]
-        return out + self.others
-
+__all__ = ["GROUND", "Flat", "FlatTable", "flatten", "flatten_table"]
 
 _DEFAULT_PARAMS = {"time": 0.0, "temper": 27.0, "pi": 3.141592653589793}
 
