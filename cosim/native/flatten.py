@@ -15,27 +15,14 @@ netlist), read by :func:`cosim.native.library.shipped_library`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from cosim.native.errors import UnsupportedElementError
 from cosim.native.expr import ExpressionError, constant_value, parse_expression, resolve
-from cosim.native.library import shipped_library
 from cosim.native.table import GROUND, Flat, FlatTable
-from cosim.netlist import (
-    CCCS,
-    CCVS,
-    VCCS,
-    VCVS,
-    BehavioralSource,
-    Capacitor,
-    Circuit,
-    CurrentSource,
-    Diode,
-    Inductor,
-    Model,
-    Mosfet,
-    Resistor,
-    SubcircuitInstance,
-    VoltageSource,
-)
+
+if TYPE_CHECKING:
+    from cosim.netlist import Circuit, Model
 
 __all__ = ["GROUND", "Flat", "FlatTable", "flatten", "flatten_table"]
 
@@ -87,6 +74,10 @@ def flatten_table(circuit: Circuit) -> FlatTable:
     UnsupportedElementError
         For an element type or subcircuit the native solver cannot handle.
     """
+    # The element classes and the shipped libraries are imported here, not with the
+    # module: the columnar path (cosim.native.bulk) never flattens.
+    from cosim.native.library import shipped_library
+
     params = _eval_params(circuit.params.items(), _DEFAULT_PARAMS, "circuit .param")
     subckts: dict = {}
     models: dict = {}
@@ -111,6 +102,22 @@ def flatten_table(circuit: Circuit) -> FlatTable:
 
 def _expand(elements, path: tuple[str, ...], portmap: dict[str, str], params: dict,  # noqa: C901
             models: dict[str, Model], subckts: dict, out: FlatTable, depth: int) -> None:
+    from cosim.netlist.elements import (
+        CCCS,
+        CCVS,
+        VCCS,
+        VCVS,
+        BehavioralSource,
+        Capacitor,
+        CurrentSource,
+        Diode,
+        Inductor,
+        Mosfet,
+        Resistor,
+        SubcircuitInstance,
+        VoltageSource,
+    )
+
     if depth > 50:
         raise UnsupportedElementError("subcircuits nested more than 50 deep (recursive "
                                       "definition?)")
@@ -136,6 +143,7 @@ def _expand(elements, path: tuple[str, ...], portmap: dict[str, str], params: di
         if type(e) is Resistor and type(e.resistance_ohm) is float and e.resistance_ohm > 0:
             # The common case, straight into the columns (no Flat object, no message text).
             a, b = node(e.n_pos), node(e.n_neg)
+            out.r_at.append(len(out.terminals))
             out.terminals += (a, b)
             out.r_name.append(ename(e.name))
             out.r_pos.append(a)

@@ -55,12 +55,17 @@ class FlatTable:
     ``terminals`` lists the nodes of every element in netlist order and ``branches`` the
     branch keys in netlist order; they fix the numbering of the unknowns, so that a table
     read from text (:mod:`cosim.native.bulk`) and one flattened from a Circuit number a
-    circuit the same way.
+    circuit the same way.  ``r_at``, ``v_at`` and ``i_at`` give where each column
+    element's two nodes sit in ``terminals``, so that numbering the terminals numbers the
+    columns too.
 
     Values: ``r_g`` conductances in S (1 / resistance); ``v_value`` in V; ``i_value`` in A.
     """
 
     terminals: list[str] = field(default_factory=list)
+    r_at: list[int] = field(default_factory=list)
+    v_at: list[int] = field(default_factory=list)
+    i_at: list[int] = field(default_factory=list)
     branches: list[str] = field(default_factory=list)
     r_pos: list[str] = field(default_factory=list)
     r_neg: list[str] = field(default_factory=list)
@@ -79,8 +84,10 @@ class FlatTable:
 
     def add(self, e: Flat) -> None:
         """Append one flat element (columns for R, V, I; :attr:`others` for the rest)."""
+        at = len(self.terminals)
         self.terminals += e.nodes
         if e.kind == "R":
+            self.r_at.append(at)
             self.r_name.append(e.name)
             self.r_pos.append(e.nodes[0])
             self.r_neg.append(e.nodes[1])
@@ -89,12 +96,14 @@ class FlatTable:
         if e.branch is not None:
             self.branches.append(e.branch)
         if e.kind == "V":
+            self.v_at.append(at)
             self.v_name.append(e.name)
             self.v_pos.append(e.nodes[0])
             self.v_neg.append(e.nodes[1])
             self.v_branch.append(e.branch)
             self.v_value.append(e.value)
         elif e.kind == "I":
+            self.i_at.append(at)
             self.i_name.append(e.name)
             self.i_pos.append(e.nodes[0])
             self.i_neg.append(e.nodes[1])
@@ -255,12 +264,11 @@ class NumberedTable:
             seen: set[str] = set()
             dup = next(br for br in table.branches if br in seen or seen.add(br))
             raise UnsupportedElementError(f"duplicate branch name {dup!r}")
-        # The terminals, then the element columns end to end, numbered in one sort:
-        # every column node is among the terminals, so the numbering is theirs.
-        ends = [table.r_pos, table.r_neg, table.v_pos, table.v_neg, table.i_pos, table.i_neg]
-        names, index = number_nodes([*table.terminals, *(n for e in ends for n in e)])
-        sizes = np.cumsum([len(table.terminals)] + [len(e) for e in ends])
-        r_a, r_c, v_a, v_c, i_a, i_c = (index[a:b] for a, b in zip(sizes[:-1], sizes[1:]))
+        names, index = number_nodes(table.terminals)
+        r, v, i = (np.asarray(at, dtype=np.int64) for at in (table.r_at, table.v_at,
+                                                              table.i_at))
+        r_a, r_c, v_a, v_c, i_a, i_c = index[r], index[r + 1], index[v], index[v + 1], \
+            index[i], index[i + 1]
         where = dict(zip(branches, range(len(branches))))
         v_k = np.array([where[br] for br in table.v_branch], dtype=np.int64)
         return cls(names.tolist(), branches, r_a, r_c, np.asarray(table.r_g, dtype=float),

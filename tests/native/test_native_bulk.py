@@ -169,8 +169,23 @@ def test_netlist_run_on_a_flat_file_imports_no_elements_builders_or_worker_pool(
     code = ("import sys\nfrom cosim.cli.main import main\n"
             f"assert main(['netlist', 'run', {str(path)!r}, '--engine', 'native']) == 0\n"
             "print(sorted(m for m in sys.modules if m in ('cosim.netlist.elements', "
-            "'cosim.netlist.parse', 'cosim.native.flatten', 'cosim.cli.build_crossbar', "
+            "'cosim.netlist.parse', 'cosim.native.library', 'cosim.cli.build_crossbar', "
             "'cosim.devices', 'cosim.spice.engine')), file=sys.stderr)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert proc.stderr.strip() == "[]"
+
+
+def test_a_read_netlist_factorizes_like_its_circuit():
+    """cosim.native.factorize and run_native take the columns of netlist text too."""
+    from cosim.hw.crossbar import crossbar_ports
+    from cosim.native import factorize
+
+    text = _crossbar_text(5)
+    ports = crossbar_ports(5, 5)
+    u = np.random.default_rng(1).uniform(0, 0.5, (40, 5))
+    fast = factorize(read_bulk(text), ports.inputs, ports.outputs).solve(u)
+    full = factorize(parse_netlist(text), ports.inputs, ports.outputs).solve(u)
+    np.testing.assert_allclose(fast, full, rtol=1e-14, atol=0)
+    res = run_native(read_bulk(text))
+    assert res.netlist_sha256 == run_native(parse_netlist(text)).netlist_sha256
