@@ -23,23 +23,28 @@ from cosim.cli.usage import deepest_parser, usage_error
 from cosim.errors import CosimError
 from cosim.processes import sigterm_as_interrupt
 
-COMMAND_MODULES: list[str] = [
-    "cosim.cli.demo",
-    "cosim.cli.netlist_cmd",
-    "cosim.cli.cache_cmd",
-    "cosim.cli.characterize",
-    "cosim.cli.energy",
-    "cosim.cli.train",
-    "cosim.cli.evaluate",
-    "cosim.cli.runs",
-    "cosim.cli.validate",
-    "cosim.cli.sweep",
-    "cosim.cli.design",
-    "cosim.cli.ablate",
-]
+#: Command name -> the module that registers it: ``register(subparsers)`` adds its parser.
+COMMANDS: dict[str, str] = {
+    "demo": "cosim.cli.demo",
+    "netlist": "cosim.cli.netlist_cmd",
+    "cache": "cosim.cli.cache_cmd",
+    "characterize": "cosim.cli.characterize",
+    "energy": "cosim.cli.energy",
+    "train": "cosim.cli.train",
+    "eval": "cosim.cli.evaluate",
+    "export": "cosim.cli.evaluate",
+    "runs": "cosim.cli.runs",
+    "validate": "cosim.cli.validate",
+    "sweep": "cosim.cli.sweep",
+    "design": "cosim.cli.design",
+    "ablate": "cosim.cli.ablate",
+}
+COMMAND_MODULES: list[str] = list(dict.fromkeys(COMMANDS.values()))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``cosim`` parser: every command, or only ``command`` (a key of
+    :data:`COMMANDS`), so that a command imports nothing the others need."""
     parser = argparse.ArgumentParser(
         prog="cosim",
         description="bplight-cosim: SPICE-coupled co-simulation of photonic + memristive "
@@ -48,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version",
                         version=f"bplight-cosim {cosim.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in [COMMANDS[command]] if command in COMMANDS else COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
 
@@ -100,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     tune_malloc()
     _one_line_notes()
-    parser = build_parser()
+    parser = build_parser(argv[0] if argv else None)
     args, extras = parser.parse_known_args(argv)
     if extras:  # the usage of the subcommand the option was given to, not the top one
         deepest_parser(parser, argv).error(f"unrecognized arguments: {' '.join(extras)}")

@@ -6,6 +6,7 @@ each defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``build(args) -> 
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 import sys
@@ -83,15 +84,49 @@ def register(subparsers) -> None:
 
     build = sub.add_parser("build", help="write a generated netlist",
                            description="Generate a netlist from a builder and write it.")
-    bsub = build.add_subparsers(dest="kind", metavar="KIND")
-    for name in BUILDER_MODULES:
-        mod = importlib.import_module(name)
-        bp = bsub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
-        mod.add_arguments(bp)
-        bp.add_argument("-o", "--output", type=Path, required=True, help="netlist file to write")
-        bp.set_defaults(func=_make_build_handler(mod))
+    build.add_subparsers(dest="kind", metavar="KIND", action=_Builders)
 
     p.set_defaults(func=lambda args: usage_error(p))
+
+
+class _Builders(argparse._SubParsersAction):
+    """The KIND parsers of ``cosim netlist build``, one per module of
+    :data:`BUILDER_MODULES`, added on first use (parsing ``build KIND``, its help, a walk
+    over the parsers), so that the other netlist actions import no builder (the
+    builders load device cards for their defaults).  argparse reads the parsers through
+    ``choices`` and their help lines through ``_choices_actions``: both add them."""
+
+    _added = False
+
+    def _add_builders(self) -> None:
+        if self._added:
+            return
+        self._added = True
+        for name in BUILDER_MODULES:
+            mod = importlib.import_module(name)
+            bp = self.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
+            mod.add_arguments(bp)
+            bp.add_argument("-o", "--output", type=Path, required=True,
+                            help="netlist file to write")
+            bp.set_defaults(func=_make_build_handler(mod))
+
+    @property
+    def choices(self) -> dict:
+        self._add_builders()
+        return self._name_parser_map
+
+    @choices.setter
+    def choices(self, value: dict) -> None:
+        """Set by argparse to the name -> parser map, which :attr:`choices` returns."""
+
+    @property
+    def _choices_actions(self) -> list:
+        self._add_builders()
+        return self._help_lines
+
+    @_choices_actions.setter
+    def _choices_actions(self, value: list) -> None:
+        self._help_lines = value
 
 
 def _timeout_s(args) -> float:
@@ -177,7 +212,7 @@ def _pick_analysis(circuit, name: str | None):
 
     Raises ConfigError (printed by the CLI as one message, exit 2) when ambiguous or absent.
     """
-    from cosim.netlist import Op
+    from cosim.netlist.analysis import Op
 
     if name is None:
         if len(circuit.analyses) == 1:
@@ -196,7 +231,7 @@ def _pick_analysis(circuit, name: str | None):
 
 
 def cmd_run(args) -> int:
-    from cosim.netlist.parse import parse_netlist, read_netlist_text
+    from cosim.netlist.validate import read_netlist_text
 
     text = read_netlist_text(args.file)
     bulk = None
@@ -206,12 +241,19 @@ def cmd_run(args) -> int:
         from cosim.native.bulk import read_bulk
 
         bulk = read_bulk(text, str(args.file))
-    circuit = bulk if bulk is not None else parse_netlist(text, origin=str(args.file))
+    if bulk is None:
+        from cosim.netlist.parse import parse_netlist
+
+        circuit = parse_netlist(text, origin=str(args.file))
+    else:
+        circuit = bulk
     analysis = _pick_analysis(circuit, args.analysis)
     if args.engine == "native":
         from cosim.native import run_native
 
-        result = bulk.run(analysis) if bulk is not None else run_native(circuit, analysis)
+        # The result's netlist_sha256 (the job text's) is not printed: not rendered.
+        result = bulk.run(analysis, netlist_sha256=False) if bulk is not None else \
+            run_native(circuit, analysis)
     else:
         from cosim.spice import SpiceEngine
 
@@ -231,6 +273,13 @@ def cmd_run(args) -> int:
 
 
 def _print_vectors(result) -> None:
+    """Print every vector: axis, node voltages, branch currents, noise spectra and totals.
+
+    A value is printed with 6 significant digits; a vector as its first and last values
+    and its length.  A large circuit has 100,000s of lines: the vectors are sorted into
+    the groups with whole-array string operations on the stacked result
+    (:meth:`~cosim.spice.SpiceResult.stacked`) and each group is formatted in one call.
+    """
     import numpy as np
 
     def fmt(a):
@@ -241,17 +290,38 @@ def _print_vectors(result) -> None:
             return f"|.| from {mag[0]:.6g} to {mag[-1]:.6g} ({a.size} points)"
         return f"from {a[0]:.6g} to {a[-1]:.6g} ({a.size} points)"
 
-    lines = []     # one write at the end: a large circuit has 100,000s of lines
-    if result.axis_name:
-        lines.append(f"  {'axis ' + result.axis_name:<28} {fmt(np.asarray(result.axis))}")
-    lines += [f"  V({name}){'':<{max(0, 24 - len(name))}} {fmt(v)} V"
-              for name, v in result.node_voltages.items()]
-    lines += [f"  I({name}){'':<{max(0, 24 - len(name))}} {fmt(v)} A"
-              for name, v in result.branch_currents.items()]
-    lines += [f"  {name:<27} {fmt(v)}" for name, v in result.vectors.items()
-              if name.endswith(("_spectrum", "_total"))]
-    if lines:
-        print("\n".join(lines))
+    axis = result.axis_name
+    columns = result.stacked()
+    if columns is None:
+        names = np.array(sorted(result.vectors)) if result.vectors else np.zeros(0, "U1")
+    else:
+        names = columns.names_array
+    branch = np.strings.endswith(names, "#branch")
+    other = np.strings.endswith(names, "_spectrum") | np.strings.endswith(names, "_total")
+    node = ~other & (np.strings.find(names, "#") < 0) & (names != (axis or "")) & \
+        ~np.strings.startswith(names, "@")
+    plain = columns is not None and columns.data.ndim == 1 and \
+        not np.iscomplexobj(columns.data)      # an op: one real value per vector
+    blocks = []
+    if axis:
+        blocks.append(f"  {'axis ' + axis:<28} {fmt(np.asarray(result.axis))}\n")
+    # "V(name)" padded to 27 as f"V({name}){'':<{24 - len(name)}}" would be.
+    for mask, head, close, tail in ((node, "  V(%-25s ", ")", " V"),
+                                    (branch, "  I(%-25s ", ")", " A"),
+                                    (other, "  %-27s ", "", "")):
+        if not mask.any():
+            continue
+        keys = np.strings.add(names[mask], close)
+        args: list = [None] * (2 * len(keys))
+        args[0::2] = keys.tolist()
+        if plain:
+            args[1::2] = columns.data[mask].tolist()
+            blocks.append(((head + "%.6g" + tail + "\n") * len(keys)) % tuple(args))
+        else:
+            args[1::2] = [fmt(result.vectors[k]) for k in names[mask].tolist()]
+            blocks.append(((head + "%s" + tail + "\n") * len(keys)) % tuple(args))
+    if blocks:
+        print("".join(blocks)[:-1])
 
 
 def cmd_extract(args) -> int:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from cosim.errors import NetlistError
-from cosim.netlist.parse import parse_number
+from cosim.netlist.validate import parse_number
 
 
 class ExpressionError(NetlistError):

@@ -15,134 +15,16 @@ netlist), read by :func:`cosim.native.library.shipped_library`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from cosim.native.errors import UnsupportedElementError
 from cosim.native.expr import ExpressionError, constant_value, parse_expression, resolve
-from cosim.native.library import shipped_library
-from cosim.netlist import (
-    CCCS,
-    CCVS,
-    VCCS,
-    VCVS,
-    BehavioralSource,
-    Capacitor,
-    Circuit,
-    CurrentSource,
-    Diode,
-    Inductor,
-    Model,
-    Mosfet,
-    Resistor,
-    SubcircuitInstance,
-    VoltageSource,
-)
+from cosim.native.table import GROUND, Flat, FlatTable
 
-GROUND = "0"
+if TYPE_CHECKING:
+    from cosim.netlist import Circuit, Model
 
-
-@dataclass(frozen=True)
-class Flat:
-    """One primitive element after flattening.
-
-    ``kind`` is the SPICE letter (R V I E G F H L B D M); ``nodes`` are flat node names;
-    ``value`` is the numeric value (conductance in S for R, source value in V or A, gain
-    for E G F H); ``branch`` is the ngspice branch key (without ``#branch``) for elements
-    that carry a branch current; ``control`` is the branch key of a controlling source
-    (F, H); ``expr`` is the resolved expression tree of a B-source; ``model`` holds
-    resolved model parameters (lower-case keys) for D and M; ``extra`` instance values.
-    """
-
-    kind: str
-    name: str
-    nodes: tuple[str, ...]
-    value: float = 0.0
-    branch: str | None = None
-    control: str | None = None
-    expr: tuple | None = None
-    quantity: str | None = None
-    model: dict = field(default_factory=dict)
-    extra: dict = field(default_factory=dict)
-
-
-@dataclass
-class FlatTable:
-    """A flattened circuit, with the repeated simple elements kept as columns.
-
-    Resistors and independent V and I sources (the bulk of a crossbar: one resistor per
-    cell and wire segment) are not made into :class:`Flat` objects: their flat names,
-    nodes and values go into the parallel lists below, which :class:`~cosim.native.mna.
-    MnaSystem` stamps with whole-array operations.  Every other element stays a
-    :class:`Flat` in :attr:`others`.
-
-    ``terminals`` lists the nodes of every element in netlist order and ``branches`` the
-    branch keys in netlist order; they fix the numbering of the unknowns, so that a table
-    read from text (:mod:`cosim.native.bulk`) and one flattened from a Circuit number a
-    circuit the same way.
-
-    Values: ``r_g`` conductances in S (1 / resistance); ``v_value`` in V; ``i_value`` in A.
-    """
-
-    terminals: list[str] = field(default_factory=list)
-    branches: list[str] = field(default_factory=list)
-    r_pos: list[str] = field(default_factory=list)
-    r_neg: list[str] = field(default_factory=list)
-    r_g: list[float] = field(default_factory=list)
-    v_name: list[str] = field(default_factory=list)
-    v_pos: list[str] = field(default_factory=list)
-    v_neg: list[str] = field(default_factory=list)
-    v_branch: list[str] = field(default_factory=list)
-    v_value: list[float] = field(default_factory=list)
-    i_name: list[str] = field(default_factory=list)
-    i_pos: list[str] = field(default_factory=list)
-    i_neg: list[str] = field(default_factory=list)
-    i_value: list[float] = field(default_factory=list)
-    r_name: list[str] = field(default_factory=list)
-    others: list[Flat] = field(default_factory=list)
-
-    def add(self, e: Flat) -> None:
-        """Append one flat element (columns for R, V, I; :attr:`others` for the rest)."""
-        self.terminals += e.nodes
-        if e.kind == "R":
-            self.r_name.append(e.name)
-            self.r_pos.append(e.nodes[0])
-            self.r_neg.append(e.nodes[1])
-            self.r_g.append(e.value)
-            return
-        if e.branch is not None:
-            self.branches.append(e.branch)
-        if e.kind == "V":
-            self.v_name.append(e.name)
-            self.v_pos.append(e.nodes[0])
-            self.v_neg.append(e.nodes[1])
-            self.v_branch.append(e.branch)
-            self.v_value.append(e.value)
-        elif e.kind == "I":
-            self.i_name.append(e.name)
-            self.i_pos.append(e.nodes[0])
-            self.i_neg.append(e.nodes[1])
-            self.i_value.append(e.value)
-        else:
-            self.others.append(e)
-
-    @classmethod
-    def of(cls, flat: list[Flat]) -> FlatTable:
-        """The table of a list of flat elements."""
-        table = cls()
-        for e in flat:
-            table.add(e)
-        return table
-
-    def elements(self) -> list[Flat]:
-        """Every element as a :class:`Flat`: resistors, V sources, I sources, then others."""
-        out = [Flat("R", n, (a, b), g)
-               for n, a, b, g in zip(self.r_name, self.r_pos, self.r_neg, self.r_g)]
-        out += [Flat("V", n, (a, b), float(v), branch=br) for n, a, b, br, v in
-                zip(self.v_name, self.v_pos, self.v_neg, self.v_branch, self.v_value)]
-        out += [Flat("I", n, (a, b), float(v))
-                for n, a, b, v in zip(self.i_name, self.i_pos, self.i_neg, self.i_value)]
-        return out + self.others
-
+__all__ = ["GROUND", "Flat", "FlatTable", "flatten", "flatten_table"]
 
 _DEFAULT_PARAMS = {"time": 0.0, "temper": 27.0, "pi": 3.141592653589793}
 
@@ -192,6 +74,10 @@ def flatten_table(circuit: Circuit) -> FlatTable:
     UnsupportedElementError
         For an element type or subcircuit the native solver cannot handle.
     """
+    # The element classes and the shipped libraries are imported here, not with the
+    # module: the columnar path (cosim.native.bulk) never flattens.
+    from cosim.native.library import shipped_library
+
     params = _eval_params(circuit.params.items(), _DEFAULT_PARAMS, "circuit .param")
     subckts: dict = {}
     models: dict = {}
@@ -216,6 +102,22 @@ def flatten_table(circuit: Circuit) -> FlatTable:
 
 def _expand(elements, path: tuple[str, ...], portmap: dict[str, str], params: dict,  # noqa: C901
             models: dict[str, Model], subckts: dict, out: FlatTable, depth: int) -> None:
+    from cosim.netlist.elements import (
+        CCCS,
+        CCVS,
+        VCCS,
+        VCVS,
+        BehavioralSource,
+        Capacitor,
+        CurrentSource,
+        Diode,
+        Inductor,
+        Mosfet,
+        Resistor,
+        SubcircuitInstance,
+        VoltageSource,
+    )
+
     if depth > 50:
         raise UnsupportedElementError("subcircuits nested more than 50 deep (recursive "
                                       "definition?)")
@@ -241,6 +143,7 @@ def _expand(elements, path: tuple[str, ...], portmap: dict[str, str], params: di
         if type(e) is Resistor and type(e.resistance_ohm) is float and e.resistance_ohm > 0:
             # The common case, straight into the columns (no Flat object, no message text).
             a, b = node(e.n_pos), node(e.n_neg)
+            out.r_at.append(len(out.terminals))
             out.terminals += (a, b)
             out.r_name.append(ename(e.name))
             out.r_pos.append(a)

@@ -30,8 +30,7 @@ from cosim.native.errors import (
     NativeSingularMatrixError,
     UnsupportedElementError,
 )
-from cosim.native.expr import evaluate, template
-from cosim.native.flatten import GROUND, Flat, FlatTable
+from cosim.native.table import GROUND, Flat, FlatTable, NumberedTable
 
 BOLTZMANN = 1.38064852e-23  # J/K, the value in ngspice's const.h
 CHARGE = 1.6021766208e-19  # C, same source
@@ -63,35 +62,34 @@ class MnaSystem:
         Source name -> (row indices, signs): ``b[rows] += signs * value``.
     """
 
-    def __init__(self, flat: list[Flat] | FlatTable, gmin: float = 1e-12) -> None:  # noqa: C901 (stamps)
+    def __init__(self, flat: list[Flat] | FlatTable | NumberedTable,  # noqa: C901 (stamps)
+                 gmin: float = 1e-12) -> None:
         self.gmin = float(gmin)
-        table = flat if isinstance(flat, FlatTable) else FlatTable.of(flat)
-        # Unknowns in order of first appearance (dict.fromkeys keeps the first of each).
-        self.nodes = [n for n in dict.fromkeys(table.terminals) if n != GROUND]
-        self.branches = list(dict.fromkeys(table.branches))
-        if len(self.branches) != len(table.branches):
-            seen: set[str] = set()
-            dup = next(br for br in table.branches if br in seen or seen.add(br))
-            raise UnsupportedElementError(f"duplicate branch name {dup!r}")
+        if isinstance(flat, NumberedTable):
+            tab = flat
+        else:
+            tab = NumberedTable.of(flat if isinstance(flat, FlatTable) else FlatTable.of(flat))
+        # Node names as a list (the public form) and, for whole-array work on the names
+        # of large circuits (results), as a numpy string array.
+        self._node_array = tab.nodes if isinstance(tab.nodes, np.ndarray) else None
+        self.nodes = list(tab.nodes) if self._node_array is None else tab.nodes.tolist()
+        self.branches = tab.branches
         self.n_nodes = len(self.nodes)
         self.n = self.n_nodes + len(self.branches)
-        self.index = dict(zip(self.nodes, range(self.n_nodes)))
-        self.index[GROUND] = self.n  # a dropped slot
-        self.index.update(zip(["#" + br for br in self.branches],
-                              range(self.n_nodes, self.n)))
-        ix = self.index
+        self._index: dict[str, int] | None = None
         b = np.zeros(self.n + 1)
-        # Repeated elements, stamped as whole arrays.
-        def at(names: list[str]) -> np.ndarray:
-            return np.fromiter(map(ix.__getitem__, names), dtype=np.int64, count=len(names))
 
-        ra, rc = at(table.r_pos), at(table.r_neg)
-        g = np.asarray(table.r_g, dtype=float)
-        va, vc = at(table.v_pos), at(table.v_neg)
-        vk = at(["#" + br for br in table.v_branch])
-        vv = np.asarray(table.v_value, dtype=float)
-        ia, ic = at(table.i_pos), at(table.i_neg)
-        iv = np.asarray(table.i_value, dtype=float)
+        # Repeated elements, stamped as whole arrays; ground (n_nodes) goes to slot n.
+        def at(k: np.ndarray) -> np.ndarray:
+            k = np.asarray(k, dtype=np.int64)
+            return np.where(k == self.n_nodes, self.n, k)
+
+        ra, rc, g = at(tab.r_a), at(tab.r_c), np.asarray(tab.r_g, dtype=float)
+        va, vc = at(tab.v_a), at(tab.v_c)
+        vk = np.asarray(tab.v_k, dtype=np.int64) + self.n_nodes
+        vv = np.asarray(tab.v_value, dtype=float)
+        ia, ic = at(tab.i_a), at(tab.i_c)
+        iv = np.asarray(tab.i_value, dtype=float)
         one = np.ones(vk.size)
         row_parts = [ra, rc, ra, rc, va, vc, vk, vk]
         col_parts = [ra, rc, rc, ra, vk, vk, va, vc]
@@ -101,12 +99,12 @@ class MnaSystem:
         np.add.at(b, ic, iv)
         self.source_rhs: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.source_values: dict[str, float] = {}
-        for name, k, value in zip(table.v_name, vk.tolist(), table.v_value):
+        for name, k, value in zip(tab.v_name, vk.tolist(), vv.tolist()):
             self.source_rhs[name] = (np.array([k]), np.array([1.0]))
-            self.source_values[name] = float(value)
-        for name, a, c, value in zip(table.i_name, ia.tolist(), ic.tolist(), table.i_value):
+            self.source_values[name] = value
+        for name, a, c, value in zip(tab.i_name, ia.tolist(), ic.tolist(), iv.tolist()):
             self.source_rhs[name] = (np.array([a, c]), np.array([-1.0, 1.0]))
-            self.source_values[name] = float(value)
+            self.source_values[name] = value
         # Everything else, element by element.
         rows: list[int] = []
         cols: list[int] = []
@@ -121,13 +119,15 @@ class MnaSystem:
             cols.append(c)
             vals.append(v)
 
+        ix = self.index if tab.others else {}
+
         def branch_of(key: str, who: str) -> int:
             if "#" + key not in ix:
                 raise UnsupportedElementError(f"{who}: controlling source {key!r} is not a "
                                               "voltage source of this circuit")
             return ix["#" + key]
 
-        for e in table.others:     # R, V and I are all in the columns above
+        for e in tab.others:     # R, V and I are all in the columns above
             if e.kind in ("L", "E", "H"):
                 a, c = ix[e.nodes[0]], ix[e.nodes[1]]
                 k = ix["#" + e.branch]
@@ -191,6 +191,17 @@ class MnaSystem:
         self._check_structure()
 
     # ---------------------------------------------------------------- helpers
+    @property
+    def index(self) -> dict[str, int]:
+        """Unknown number by node name (ground: ``n``, a slot the stamps drop) and by
+        ``"#" + branch``; built on first use (the repeated elements do without it)."""
+        if self._index is None:
+            ix = dict(zip(self.nodes, range(self.n_nodes)))
+            ix[GROUND] = self.n
+            ix.update(zip(["#" + br for br in self.branches], range(self.n_nodes, self.n)))
+            self._index = ix
+        return self._index
+
     def _check_structure(self) -> None:
         pattern = abs(self.A).tocsr()
         for g in self.groups:
@@ -228,6 +239,14 @@ class MnaSystem:
             rows, signs = self.source_rhs[name]
             np.add.at(b, rows, signs * (float(value) - self.source_values[name]))
         return b
+
+    def unknown_names(self) -> np.ndarray:
+        """Names of all unknowns as a numpy string array: the node names, then
+        ``<branch>#branch``."""
+        nodes = np.array(self.nodes, dtype=str) if self._node_array is None else \
+            self._node_array
+        return np.concatenate([nodes, np.array([br + "#branch" for br in self.branches],
+                                               dtype=str)])
 
     def vectors(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Named results: node voltages and ``<branch>#branch`` currents (axis 0)."""
@@ -347,6 +366,8 @@ class _BGroup:
 
     @staticmethod
     def build(elements: list[Flat], system: MnaSystem) -> list[_BGroup]:
+        from cosim.native.expr import template  # B-sources only: not on a linear path
+
         buckets: dict = {}
         for e in elements:
             t, consts, variables = template(e.expr)
@@ -382,6 +403,8 @@ class _BGroup:
         return np.concatenate(r), np.concatenate(c)
 
     def load(self, xe):
+        from cosim.native.expr import evaluate
+
         val, grad = evaluate(self.t, self.consts, xe[self.var_idx])
         nv = self.var_idx.shape[0]
         if self.quantity == "I":

@@ -11,15 +11,19 @@ to outputs), which is what makes per-vector cost tiny for training.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from cosim.errors import ResourceLimitError
 from cosim.native.errors import UnsupportedElementError
-from cosim.native.flatten import flatten_table
 from cosim.native.mna import MnaSystem, _factor
-from cosim.netlist import Analysis, Circuit, Dc, Op
+from cosim.netlist.analysis import Analysis, Dc, Op
+
+if TYPE_CHECKING:
+    from cosim.native.bulk import BulkNetlist
+    from cosim.netlist import Circuit
 
 _CHUNK = 64  # right-hand sides per triangular solve when building a transfer matrix
 
@@ -30,8 +34,17 @@ before anything is allocated, with :class:`cosim.errors.ResourceLimitError`.  Ra
 constant if memory allows, or split the sweep into several ranges."""
 
 
-def build_system(circuit: Circuit) -> MnaSystem:
-    """Flatten ``circuit`` and assemble its MNA equations (``gmin`` from its options)."""
+def build_system(circuit: Circuit | BulkNetlist) -> MnaSystem:
+    """Flatten ``circuit`` and assemble its MNA equations (``gmin`` from its options).
+
+    A :class:`~cosim.native.bulk.BulkNetlist` (netlist text read by
+    :func:`cosim.native.read_bulk`) is assembled from its columns directly.
+    """
+    from cosim.native.bulk import BulkNetlist
+    from cosim.native.flatten import flatten_table
+
+    if isinstance(circuit, BulkNetlist):
+        return MnaSystem(circuit.table)
     gmin = circuit.options.get("gmin", 1e-12)
     if isinstance(gmin, str):
         raise UnsupportedElementError(f"option gmin={gmin!r}: give a number")
@@ -96,7 +109,8 @@ def run_native(circuit: Circuit, analysis: Analysis | None = None):
     Parameters
     ----------
     circuit
-        The netlist object (the same one ngspice would run).
+        The netlist object (the same one ngspice would run), or a
+        :class:`~cosim.native.bulk.BulkNetlist` (:func:`cosim.native.read_bulk`).
     analysis
         ``Op()`` or ``Dc(source, start, stop, step)``; default the circuit's only analysis.
 
@@ -120,7 +134,10 @@ def run_native(circuit: Circuit, analysis: Analysis | None = None):
                                       "--engine ngspice")
     if isinstance(analysis, Dc):
         check_dc_points(analysis)       # before the netlist is rendered or assembled
-    sha = make_job(circuit, analysis).sha256
+    from cosim.native.bulk import BulkNetlist
+
+    sha = circuit.job_sha256(analysis) if isinstance(circuit, BulkNetlist) else \
+        make_job(circuit, analysis).sha256
     return run_system(build_system(circuit), analysis, sha)
 
 
@@ -134,10 +151,10 @@ def run_system(system: MnaSystem, analysis: Op | Dc, netlist_sha256: str = ""):
     from cosim.spice.result import SpiceResult
 
     sha = netlist_sha256
+    names = system.unknown_names()
     if isinstance(analysis, Op):
         x = _solve_one(system, system.b)
-        vec = {k: np.asarray(v) for k, v in system.vectors(x).items()}
-        return SpiceResult.build("op", vec, None, "native", sha)
+        return SpiceResult.from_columns("op", names, x, None, "native", sha)
     if isinstance(analysis, Dc):
         name = analysis.source.lower()
         if name not in system.source_rhs:
@@ -146,10 +163,9 @@ def run_system(system: MnaSystem, analysis: Op | Dc, netlist_sha256: str = ""):
         values = _dc_values(analysis)
         solver = NativeSolver(None, inputs=[name], _system=system)
         X = solver.solve_full(values[:, None])
-        vec = {k: np.asarray(v) for k, v in system.vectors(X.T).items()}
         axis = ("v-sweep" if name.startswith("v") else "i-sweep")
-        vec[axis] = values
-        return SpiceResult.build("dc", vec, axis, "native", sha)
+        return SpiceResult.from_columns("dc", np.append(names, axis), np.vstack([X.T, values]),
+                                        axis, "native", sha)
     raise UnsupportedElementError(f"analysis .{analysis.kind} is not implemented by the "
                                   "native solver (it runs .op and .dc)")
 
@@ -160,7 +176,8 @@ class NativeSolver:
     Parameters
     ----------
     circuit
-        The netlist object.
+        The netlist object, or a :class:`~cosim.native.bulk.BulkNetlist` (a flat R/V/I
+        netlist text read by :func:`cosim.native.read_bulk`).
     inputs
         Names of independent V or I sources whose values each solve sets (top-level
         names such as ``"VROW3"``; case-insensitive).  Other sources keep their netlist

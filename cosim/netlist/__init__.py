@@ -5,31 +5,19 @@ text; ``parse_netlist`` reads it back.  Every name, node and value is validated 
 nothing can smuggle a control line into the text.
 """
 
-from cosim.netlist.analysis import ANALYSIS_KINDS, Ac, Analysis, AnalysisKind, Dc, Noise, Op, Tran
-from cosim.netlist.circuit import GROUND, Circuit, SubCircuit
-from cosim.netlist.elements import (
-    CCCS,
-    CCVS,
-    ELEMENT_TYPES,
-    VCCS,
-    VCVS,
-    BehavioralSource,
-    Capacitor,
-    CurrentSource,
-    Diode,
-    Element,
-    Inductor,
-    Model,
-    Mosfet,
-    Pulse,
-    Pwl,
-    Resistor,
-    Sine,
-    SubcircuitInstance,
-    TrNoise,
-    VoltageSource,
-)
-from cosim.netlist.parse import parse_netlist, parse_number, read_netlist
+from cosim.lazy import lazy_names
+
+# Imported on first use (cosim.lazy): reading a flat netlist needs none of the elements.
+__getattr__, __dir__ = lazy_names(__name__, {
+    "analysis": ("ANALYSIS_KINDS", "Ac", "Analysis", "AnalysisKind", "Dc", "Noise", "Op",
+                 "Tran"),
+    "circuit": ("GROUND", "Circuit", "SubCircuit"),
+    "elements": ("CCCS", "CCVS", "ELEMENT_TYPES", "VCCS", "VCVS", "BehavioralSource",
+                 "Capacitor", "CurrentSource", "Diode", "Element", "Inductor", "Model",
+                 "Mosfet", "Pulse", "Pwl", "Resistor", "Sine", "SubcircuitInstance",
+                 "TrNoise", "VoltageSource"),
+    "parse": ("parse_netlist", "parse_number", "read_netlist"),
+})
 
 __all__ = [
     "ANALYSIS_KINDS", "Ac", "Analysis", "AnalysisKind", "BehavioralSource", "CCCS", "CCVS",

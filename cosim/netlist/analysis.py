@@ -6,11 +6,18 @@ uses the same objects to know which plots and axes to read back.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 from cosim.errors import NetlistError
-from cosim.netlist.validate import check_identifier, check_node, check_number, format_number
+from cosim.netlist.validate import (
+    check_identifier,
+    check_node,
+    check_number,
+    format_number,
+    parse_number,
+)
 
 AnalysisKind = Literal["op", "dc", "ac", "tran", "noise"]
 ANALYSIS_KINDS: tuple[str, ...] = ("op", "dc", "ac", "tran", "noise")
@@ -144,3 +151,56 @@ def _check_sweep(variation: str, points: int, start: float, stop: float, who: st
     check_number(stop, f"{who}.stop_hz", positive=True)
     if stop < start:
         raise NetlistError(f"{who}: stop_hz {stop} is below start_hz {start}")
+
+
+_ANALYSIS_FORMS = {
+    ".op": ".op",
+    ".dc": ".dc SOURCE START STOP STEP",
+    ".ac": ".ac dec|oct|lin POINTS FSTART FSTOP",
+    ".tran": ".tran TSTEP TSTOP [TSTART [TMAX]] [uic]",
+    ".noise": ".noise v(OUT[,REF]) SOURCE dec|oct|lin POINTS FSTART FSTOP",
+}
+_ANALYSIS_ARGS = {".op": (0, 0), ".dc": (4, 4), ".ac": (4, 4), ".tran": (2, 5),
+                  ".noise": (6, 6)}
+
+
+def read_analysis(tok: list[str], where: str):
+    """The analysis of a control line split into words (``[".dc", "V1", "0", "1",
+    "0.1"]``); a NetlistError naming ``where`` and the form of the line if it is wrong."""
+    cmd = tok[0].lower()
+    low, high = _ANALYSIS_ARGS[cmd]
+    if not low <= len(tok) - 1 <= high:
+        raise NetlistError(f"{where}: {cmd} takes {low}..{high} arguments, got "
+                           f"{len(tok) - 1}; the form is '{_ANALYSIS_FORMS[cmd]}'")
+    try:
+        return _read_analysis(cmd, tok[1:], where)
+    except (IndexError, ValueError, TypeError) as exc:
+        if isinstance(exc, NetlistError):
+            raise NetlistError(f"{exc}; the form is '{_ANALYSIS_FORMS[cmd]}'") from None
+        raise NetlistError(f"{where}: cannot read {cmd} line ({exc}); the form is "
+                           f"'{_ANALYSIS_FORMS[cmd]}'") from None
+
+
+def _read_analysis(cmd: str, a: list[str], where: str):
+    if cmd == ".op":
+        return Op()
+    if cmd == ".dc":
+        return Dc(a[0], *(parse_number(x, where) for x in a[1:4]))
+    if cmd == ".ac":
+        return Ac(parse_number(a[2], where), parse_number(a[3], where), int(a[1]), a[0].lower())
+    if cmd == ".tran":
+        uic = any(x.lower() == "uic" for x in a)
+        if uic and a[-1].lower() != "uic":
+            raise NetlistError(f"{where}: 'uic' must be the last word of .tran")
+        nums = [parse_number(x, where) for x in a if x.lower() != "uic"]
+        if len(nums) < 2:
+            raise NetlistError(f"{where}: .tran needs TSTEP and TSTOP")
+        return Tran(nums[0], nums[1], nums[2] if len(nums) > 2 else 0.0,
+                    nums[3] if len(nums) > 3 else None, uic)
+    if cmd == ".noise":
+        m = re.match(r"(?i)^v\(([^,)]+)(?:,([^)]+))?\)$", a[0])
+        if not m:
+            raise NetlistError(f"{where}: .noise output must be v(node) or v(node,ref)")
+        return Noise(m.group(1), a[1], parse_number(a[4], where), parse_number(a[5], where),
+                     int(a[3]), a[2].lower(), m.group(2) or "0")
+    raise NetlistError(f"{where}: unknown analysis {cmd}")

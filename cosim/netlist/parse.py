@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from cosim.errors import NetlistError
-from cosim.netlist.analysis import Ac, Dc, Noise, Op, Tran
+from cosim.netlist.analysis import read_analysis
 from cosim.netlist.circuit import Circuit, SubCircuit, shipped_library_lines
 from cosim.netlist.elements import (
     CCCS,
@@ -37,22 +37,9 @@ from cosim.netlist.elements import (
     TrNoise,
     VoltageSource,
 )
+from cosim.netlist.validate import _NUM_RE, parse_number, read_netlist_text
 
-_NUM_RE = re.compile(
-    r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(meg|mil|[fpnumkgt])?[a-z]*$", re.IGNORECASE)
-_SCALE = {"f": 1e-15, "p": 1e-12, "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "meg": 1e6,
-          "g": 1e9, "t": 1e12, "mil": 25.4e-6}
-
-
-def parse_number(token: str, where: str = "value") -> float:
-    """A SPICE number with an optional scale suffix: '1k' -> 1000.0, '2.2u' -> 2.2e-06."""
-    m = _NUM_RE.match(token.strip())
-    if not m:
-        raise NetlistError(f"{where}: {token!r} is not a SPICE number")
-    value = float(m.group(1))
-    if m.group(2):
-        value *= _SCALE[m.group(2).lower()]
-    return value
+__all__ = ["parse_netlist", "parse_number", "read_netlist", "read_netlist_text"]
 
 
 def _value(token: str, where: str) -> float | str:
@@ -268,57 +255,6 @@ def _element(tok: list[str], where: str) -> Element:  # noqa: C901 - one branch 
                        "netlist core (supported: R C L V I E G F H B D M X)")
 
 
-_ANALYSIS_FORMS = {
-    ".op": ".op",
-    ".dc": ".dc SOURCE START STOP STEP",
-    ".ac": ".ac dec|oct|lin POINTS FSTART FSTOP",
-    ".tran": ".tran TSTEP TSTOP [TSTART [TMAX]] [uic]",
-    ".noise": ".noise v(OUT[,REF]) SOURCE dec|oct|lin POINTS FSTART FSTOP",
-}
-_ANALYSIS_ARGS = {".op": (0, 0), ".dc": (4, 4), ".ac": (4, 4), ".tran": (2, 5),
-                  ".noise": (6, 6)}
-
-
-def _analysis(tok: list[str], where: str):
-    cmd = tok[0].lower()
-    low, high = _ANALYSIS_ARGS[cmd]
-    if not low <= len(tok) - 1 <= high:
-        raise NetlistError(f"{where}: {cmd} takes {low}..{high} arguments, got "
-                           f"{len(tok) - 1}; the form is '{_ANALYSIS_FORMS[cmd]}'")
-    try:
-        return _read_analysis(cmd, tok[1:], where)
-    except (IndexError, ValueError, TypeError) as exc:
-        if isinstance(exc, NetlistError):
-            raise NetlistError(f"{exc}; the form is '{_ANALYSIS_FORMS[cmd]}'") from None
-        raise NetlistError(f"{where}: cannot read {cmd} line ({exc}); the form is "
-                           f"'{_ANALYSIS_FORMS[cmd]}'") from None
-
-
-def _read_analysis(cmd: str, a: list[str], where: str):
-    if cmd == ".op":
-        return Op()
-    if cmd == ".dc":
-        return Dc(a[0], *(parse_number(x, where) for x in a[1:4]))
-    if cmd == ".ac":
-        return Ac(parse_number(a[2], where), parse_number(a[3], where), int(a[1]), a[0].lower())
-    if cmd == ".tran":
-        uic = any(x.lower() == "uic" for x in a)
-        if uic and a[-1].lower() != "uic":
-            raise NetlistError(f"{where}: 'uic' must be the last word of .tran")
-        nums = [parse_number(x, where) for x in a if x.lower() != "uic"]
-        if len(nums) < 2:
-            raise NetlistError(f"{where}: .tran needs TSTEP and TSTOP")
-        return Tran(nums[0], nums[1], nums[2] if len(nums) > 2 else 0.0,
-                    nums[3] if len(nums) > 3 else None, uic)
-    if cmd == ".noise":
-        m = re.match(r"(?i)^v\(([^,)]+)(?:,([^)]+))?\)$", a[0])
-        if not m:
-            raise NetlistError(f"{where}: .noise output must be v(node) or v(node,ref)")
-        return Noise(m.group(1), a[1], parse_number(a[4], where), parse_number(a[5], where),
-                     int(a[3]), a[2].lower(), m.group(2) or "0")
-    raise NetlistError(f"{where}: unknown analysis {cmd}")
-
-
 def parse_netlist(text: str, origin: str = "<netlist>") -> Circuit:  # noqa: C901 - one branch per card
     """Parse SPICE text into a Circuit; errors name ``origin`` and the line number.
 
@@ -413,7 +349,7 @@ def parse_netlist(text: str, origin: str = "<netlist>") -> Circuit:  # noqa: C90
                 circuit.include(_shipped_include(tok, where, origin))
                 continue
             if head in (".op", ".dc", ".ac", ".tran", ".noise"):
-                circuit.analyses.append(_analysis(tok, where))
+                circuit.analyses.append(read_analysis(tok, where))
                 continue
             raise NetlistError(f"{where}: unsupported control line {head!r}")
         element = _element(tok, where)
@@ -500,17 +436,6 @@ def _include_blocks(physical: list[str], origin: str) -> dict[int, str]:
         out.update({j + 1: "" for j in range(i + 1, end + 1)})
         i = end + 1
     return out
-
-
-def read_netlist_text(path: str | Path) -> str:
-    """The text of a netlist file (a NetlistError if it is missing or unreadable)."""
-    p = Path(path)
-    if not p.exists():
-        raise NetlistError(f"netlist file {p} does not exist")
-    from cosim.paths import user_path
-
-    with user_path(p, "netlist file", "give the path of a readable netlist file"):
-        return p.read_text(encoding="utf-8", errors="replace")
 
 
 def read_netlist(path: str | Path) -> Circuit:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 from cosim.errors import NetlistError
 
@@ -123,3 +124,31 @@ def format_value(value: float | str, field: str) -> str:
         expr = value[1:-1] if value.startswith("{") and value.endswith("}") else value
         return "{" + check_expression(expr, field) + "}"
     return format_number(check_number(value, field))
+
+
+_NUM_RE = re.compile(
+    r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(meg|mil|[fpnumkgt])?[a-z]*$", re.IGNORECASE)
+_SCALE = {"f": 1e-15, "p": 1e-12, "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "meg": 1e6,
+          "g": 1e9, "t": 1e12, "mil": 25.4e-6}
+
+
+def parse_number(token: str, where: str = "value") -> float:
+    """A SPICE number with an optional scale suffix: '1k' -> 1000.0, '2.2u' -> 2.2e-06."""
+    m = _NUM_RE.match(token.strip())
+    if not m:
+        raise NetlistError(f"{where}: {token!r} is not a SPICE number")
+    value = float(m.group(1))
+    if m.group(2):
+        value *= _SCALE[m.group(2).lower()]
+    return value
+
+
+def read_netlist_text(path: str | Path) -> str:
+    """The text of a netlist file (a NetlistError if it is missing or unreadable)."""
+    p = Path(path)
+    if not p.exists():
+        raise NetlistError(f"netlist file {p} does not exist")
+    from cosim.paths import user_path
+
+    with user_path(p, "netlist file", "give the path of a readable netlist file"):
+        return p.read_text(encoding="utf-8", errors="replace")

@@ -5,22 +5,17 @@
 a pool of worker processes (:class:`SpiceEngine`).
 """
 
-from cosim.spice.engine import Job, SpiceEngine, default_engine, make_job, run, run_many
-from cosim.spice.errors import (
-    ConvergenceError,
-    DeckRefusedError,
-    FloatingNodeError,
-    NgspiceNotFoundError,
-    SingularMatrixError,
-    SpiceCrashError,
-    SpiceError,
-    SpiceSyntaxError,
-    SpiceTimeoutError,
-    TimestepTooSmallError,
-    UnknownModelError,
-    UnknownNodeError,
-)
-from cosim.spice.result import SpiceResult
+from cosim.lazy import lazy_names
+
+# Imported on first use (cosim.lazy): a native result needs no worker pool.
+__getattr__, __dir__ = lazy_names(__name__, {
+    "engine": ("Job", "SpiceEngine", "default_engine", "make_job", "run", "run_many"),
+    "errors": ("ConvergenceError", "DeckRefusedError", "FloatingNodeError",
+               "NgspiceNotFoundError", "SingularMatrixError", "SpiceCrashError", "SpiceError",
+               "SpiceSyntaxError", "SpiceTimeoutError", "TimestepTooSmallError",
+               "UnknownModelError", "UnknownNodeError"),
+    "result": ("SpiceResult",),
+})
 
 __all__ = [
     "ConvergenceError", "DeckRefusedError", "FloatingNodeError", "Job", "NgspiceNotFoundError",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from bisect import bisect_left
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -11,6 +12,51 @@ import numpy as np
 from cosim.netlist.analysis import AnalysisKind
 
 _AXIS_NAMES = {"op": None, "dc": None, "ac": "frequency", "tran": "time", "noise": "frequency"}
+
+
+class VectorColumns(Mapping):
+    """Vectors of one shape held as the rows of one read-only array, by sorted name.
+
+    A read-only mapping like the dictionary :meth:`SpiceResult.build` makes, for results
+    with very many vectors (a native operating point of a large circuit): no array object
+    per vector until one is looked up.
+
+    Parameters
+    ----------
+    names : list of str
+        Vector names, sorted, distinct.
+    data : ndarray, shape (len(names), ...)
+        Row ``j`` is the vector ``names[j]``; made read-only.
+    """
+
+    __slots__ = ("names", "data", "_array")
+
+    def __init__(self, names: list[str], data: np.ndarray) -> None:
+        if len(names) != len(data):
+            raise ValueError(f"{len(names)} names for {len(data)} rows of data")
+        data.setflags(write=False)
+        self.names = names
+        self.data = data
+        self._array = None
+
+    @property
+    def names_array(self) -> np.ndarray:
+        """:attr:`names` as a numpy string array (for whole-array string operations)."""
+        if self._array is None:
+            self._array = np.array(self.names) if self.names else np.zeros(0, dtype="U1")
+        return self._array
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        j = bisect_left(self.names, name)
+        if j < len(self.names) and self.names[j] == name:
+            return self.data[j, ...]
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
 
 
 @dataclass(frozen=True)
@@ -40,6 +86,29 @@ class SpiceResult:
             frozen[name.lower()] = a
         return SpiceResult(kind, MappingProxyType(frozen), axis_name, ngspice_version,
                            netlist_sha256)
+
+    @staticmethod
+    def from_columns(kind: AnalysisKind, names, data: np.ndarray, axis_name: str | None,
+                     ngspice_version: str = "", netlist_sha256: str = "") -> SpiceResult:
+        """A result whose vectors are the rows of ``data`` (one shape for all), named
+        ``names`` (list or numpy array of str; lower-case, distinct); equal to
+        :meth:`build` of the same vectors."""
+        key = np.asarray(names, dtype=str) if len(names) else np.zeros(0, dtype="U1")
+        order = np.argsort(key, kind="stable")
+        frozen = np.array(np.asarray(data)[order], copy=True)
+        columns = VectorColumns(key[order].tolist(), frozen)
+        columns._array = key[order]
+        return SpiceResult(kind, columns, axis_name, ngspice_version, netlist_sha256)
+
+    def stacked(self) -> VectorColumns | None:
+        """The vectors as the rows of one read-only array, by sorted name; ``None`` when
+        they differ in shape (e.g. noise spectra and totals)."""
+        if isinstance(self.vectors, VectorColumns):
+            return self.vectors
+        names = sorted(self.vectors)
+        if len({self.vectors[k].shape for k in names}) > 1:
+            return None
+        return VectorColumns(names, np.array([self.vectors[k] for k in names]))
 
     @property
     def axis(self) -> np.ndarray | None:

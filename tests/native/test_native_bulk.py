@@ -101,3 +101,91 @@ def test_cli_native_run_of_a_crossbar_file_equals_the_full_path(tmp_path, capsys
     assert out["netlist_sha256"] == parse_netlist(path.read_text()).sha256()
     for key, value in full.vectors.items():
         assert out["vectors"][key] == pytest.approx([float(value)], rel=1e-14)
+
+
+def test_text_output_of_the_columns_equals_the_full_parser_line_for_line(tmp_path, capsys):
+    """The same circuit through the columnar reader and (one control line later) through
+    the full parser prints the same lines: the same unknowns, values, order and format."""
+    from cosim.cli.main import main
+
+    text = _crossbar_text(6)
+    fast = tmp_path / "fast.cir"
+    full = tmp_path / "full.cir"
+    fast.write_text(text)
+    # gmin=1e-12 is the solver's default: the same equations, but outside the subset.
+    full.write_text(text.replace(".op\n", ".options gmin=1e-12\n.op\n"))
+    assert read_bulk(fast.read_text()) is not None and read_bulk(full.read_text()) is None
+    outputs = []
+    for path in (fast, full):
+        assert main(["netlist", "run", str(path), "--engine", "native"]) == 0
+        outputs.append(capsys.readouterr().out.split("\n", 1)[1])
+    assert outputs[0] == outputs[1]
+    assert outputs[0].count(" V\n") == 6 * 6 * 2 + 6 * 2 + 6 * 2      # every node printed
+
+
+def test_layout_variants_read_by_the_columns_give_the_same_circuit():
+    """Upper-case nodes, runs of spaces, trailing spaces, comments and blank lines between
+    elements, lower-case "dc": the columns are those of the canonical text."""
+    canonical = ("* t\nV1 in 0 DC 2\nR1 in mid 1000\nR2 mid 0 3000\nI1 mid 0 DC 0.0001\n"
+                 ".op\n.end\n")
+    variant = ("* t\n\nV1   IN 0 dc 2  \n* a comment\n  * an indented comment\n"
+               "R1 In   MID 1e3\n   \nr2 mid 0 3000.0\nI1 MID 0 DC 1e-4 \n.op\n.end\n")
+    a, b = read_bulk(canonical), read_bulk(variant)
+    assert a is not None and b is not None
+    for key in ("nodes", "branches", "v_name", "i_name"):
+        assert list(getattr(a.table, key)) == list(getattr(b.table, key))
+    for key in ("r_a", "r_c", "r_g", "v_a", "v_c", "v_value", "i_a", "i_c", "i_value"):
+        np.testing.assert_array_equal(getattr(a.table, key), getattr(b.table, key))
+    ra, rb = a.run(Op()), b.run(Op())
+    assert ra.vectors.keys() == rb.vectors.keys()
+    assert all(ra.vectors[k] == rb.vectors[k] for k in ra.vectors)
+    # Closed form: V(mid) = (2 V / 1 kohm - 0.1 mA) * (1 kohm || 3 kohm).
+    assert float(ra.v("mid")) == pytest.approx((2 / 1e3 - 1e-4) * 750.0, rel=1e-14)
+
+
+@pytest.mark.parametrize("line", [
+    "R1 a 0 1e3.5",        # not a number
+    "R1 a 0 inf",          # letters float() would take
+    "R1 a 0 1_000",        # an underscore float() would take
+    "R1 a- 0 1000",        # a node character outside A-Za-z0-9_
+    "R1 a 0 DC",           # DC without a value
+    "V2 a 0 AC 1",         # a fifth word that is not DC
+    "X1 a 0 1000",         # another element letter
+    "R" + "x" * 64 + " a 0 1",      # a name of 65 characters
+])
+def test_a_line_the_columns_refuse_is_left_to_the_full_parser(line):
+    assert read_bulk(f"* t\nV1 a 0 DC 1\nR0 a 0 10\n{line}\n.op\n.end\n") is None
+
+
+def test_netlist_run_on_a_flat_file_imports_no_elements_builders_or_worker_pool(tmp_path):
+    """`cosim netlist run --engine native` of a flat file stays on the columnar path:
+    neither the element classes, the parser, the builders (which load device cards) nor
+    the ngspice engine are imported."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "xb.cir"
+    path.write_text(_crossbar_text(4))
+    code = ("import sys\nfrom cosim.cli.main import main\n"
+            f"assert main(['netlist', 'run', {str(path)!r}, '--engine', 'native']) == 0\n"
+            "print(sorted(m for m in sys.modules if m in ('cosim.netlist.elements', "
+            "'cosim.netlist.parse', 'cosim.native.library', 'cosim.cli.build_crossbar', "
+            "'cosim.devices', 'cosim.spice.engine')), file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert proc.stderr.strip() == "[]"
+
+
+def test_a_read_netlist_factorizes_like_its_circuit():
+    """cosim.native.factorize and run_native take the columns of netlist text too."""
+    from cosim.hw.crossbar import crossbar_ports
+    from cosim.native import factorize
+
+    text = _crossbar_text(5)
+    ports = crossbar_ports(5, 5)
+    u = np.random.default_rng(1).uniform(0, 0.5, (40, 5))
+    fast = factorize(read_bulk(text), ports.inputs, ports.outputs).solve(u)
+    full = factorize(parse_netlist(text), ports.inputs, ports.outputs).solve(u)
+    np.testing.assert_allclose(fast, full, rtol=1e-14, atol=0)
+    res = run_native(read_bulk(text))
+    assert res.netlist_sha256 == run_native(parse_netlist(text)).netlist_sha256
