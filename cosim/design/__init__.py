@@ -35,4 +35,5 @@ from cosim.design.model import (
     load_design,
 )
 
-__all__ = ["DESIGNS", "IDEALISED_OVERRIDES", "IDEALISED_VALUES", "ROLES", "Design", "DesignSpec", "design_names", "load_design"]
+__all__ = ["DESIGNS", "IDEALISED_OVERRIDES", "IDEALISED_VALUES", "ROLES", "Design",
+           "DesignSpec", "design_names", "load_design"]
