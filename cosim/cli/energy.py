@@ -7,6 +7,7 @@ counters; ``cosim energy --design NAME --network NAME`` is the what-if without t
 from __future__ import annotations
 
 import json
+import math
 
 TABLE = ("training.energy_per_image", "training.time_per_image", "training.energy_per_epoch",
          "training.time_per_epoch", "training.power", "training.gops_per_w",
@@ -73,7 +74,7 @@ def _report(args):
         return report, design, baseline, whatif
     design = load_design(args.design or "bplight", args.set)
     rate = args.retunes_per_step
-    if rate is not None and not rate >= 0:
+    if rate is not None and not (math.isfinite(rate) and rate >= 0):
         raise ConfigError(f"--retunes-per-step {rate!r}: give a number >= 0 (retunes per "
                           "state and step)")
     counts = network_counts(args.network, design, width=args.width, batch_size=args.batch_size,

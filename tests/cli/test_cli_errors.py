@@ -122,6 +122,25 @@ def test_card_value_outside_physical_range(tmp_path):
                    "1e+30 W is outside the physical range [0, 10] W", "fix the value")
 
 
+def test_retunes_per_step_prices_the_retunes_and_refuses_a_bad_rate(tmp_path):
+    import json
+
+    def energy(*extra):
+        proc = cosim("energy", "--network", "lenet5", "--json", "--out-dir",
+                     str(tmp_path / "r"), *extra)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)["figures"]
+
+    one, none = energy(), energy("--retunes-per-step", "0")
+    name = "design.layer.conv1.gradient.retune_energy"
+    assert one[name]["value"] > 0 and none[name]["value"] == 0
+    assert none["design.training.energy_per_image"]["value"] < \
+        one["design.training.energy_per_image"]["value"]
+    for bad in ("-1", "nan", "inf"):
+        one_line_error(cosim("energy", "--retunes-per-step", bad), "--retunes-per-step",
+                       "give a number >= 0")
+
+
 def test_shipped_cards_are_inside_the_physical_ranges():
     from cosim.devices.cards import PHYSICAL_RANGES, list_cards, load_card
 
