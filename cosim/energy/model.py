@@ -176,6 +176,12 @@ def network_counts(network: str = "lenet5", design=None, *, width: float = 1.0, 
                   f"inputs {'signed' if signed_input else 'in [0, 1]'}, later inputs after "
                   "a ReLU, errors signed)")
     n = int(design["tile_rows"])
+    ring_default = None
+    if design.tile == "bplight":        # the mean heater power per ring, once per design
+        from cosim.energy.components import ring_heater_power_w
+
+        ring_default = ring_heater_power_w(n, int(design["tile_cols"]),
+                                           optics_card=design.role_card("optics"))
     for i, info in enumerate(infos):
         if info.weight_shape is None:
             if info.elementwise_ops:
@@ -199,7 +205,8 @@ def network_counts(network: str = "lenet5", design=None, *, width: float = 1.0, 
                                         w, passes_src + f"; per batch of {batch_size}")
         if design.tile == "bplight":
             phases = {ph: retune_counts(design, info.name, ph, pc, batch_size,
-                                        retunes_per_step, heater_power_per_ring_w)
+                                        retunes_per_step, heater_power_per_ring_w,
+                                        ring_default=ring_default)
                       for ph, pc in phases.items()}
         cells = 2 * a * b
         pulses = derive("ppu * cells / batch", "1", ppu=ppu,
@@ -214,7 +221,8 @@ def network_counts(network: str = "lenet5", design=None, *, width: float = 1.0, 
 
 def retune_counts(design, layer: str, phase: str, pc: PhaseCounts, batch_size: int,
                   per_step: Mapping[str, float] | None = None,
-                  per_ring_w: Mapping[str, float] | None = None) -> PhaseCounts:
+                  per_ring_w: Mapping[str, float] | None = None, *,
+                  ring_default: tuple[float, str] | None = None) -> PhaseCounts:
     """``pc`` with the what-if's retunes of one layer and phase on photonic tiles.
 
     Retunes per image: ``per_step / batch_size`` (default one retune per step: the
@@ -226,7 +234,8 @@ def retune_counts(design, layer: str, phase: str, pc: PhaseCounts, batch_size: i
     the inputs when the rings are coupled (crosstalk: padding rings hold weight 0 in the
     same bank and are heated too) and with ``min(outputs, tile_cols)`` rows per tile
     row, as the simulation holds them (:meth:`cosim.hw.photonic.PhotonicTiles._retune`).
-    ``per_step`` / ``per_ring_w``: overrides keyed ``"LAYER.PHASE"`` or ``"PHASE"``."""
+    ``per_step`` / ``per_ring_w``: overrides keyed ``"LAYER.PHASE"`` or ``"PHASE"``;
+    ``ring_default``: that default ``(W, source)`` when the caller already has it."""
     from cosim.energy.components import ring_heater_power_w
 
     def pick(table, default, what):
@@ -236,14 +245,14 @@ def retune_counts(design, layer: str, phase: str, pc: PhaseCounts, batch_size: i
         return default
 
     n, m = int(design["tile_rows"]), int(design["tile_cols"])
+    if ring_default is None:
+        ring_default = ring_heater_power_w(n, m, optics_card=design.role_card("optics"))
     k, b = int(pc.inputs.value), int(pc.outputs.value)
     rate, rate_src = pick(per_step, (1.0, "what-if assumption: one retune per state and "
                                      "step (an upper bound: an update that changes no "
                                      "device of the layer loads nothing new)"),
                           "retunes per step")
-    p_ring, ring_src = pick(per_ring_w, ring_heater_power_w(n, m, optics_card=design
-                                                            .role_card("optics")),
-                            "heater power per ring")
+    p_ring, ring_src = pick(per_ring_w, ring_default, "heater power per ring")
     coupled = "crosstalk" in design.card.params and bool(design["crosstalk"])
     me, ne = min(m, b), min(n, k)
     cols = -(-k // ne) * ne if coupled else k
