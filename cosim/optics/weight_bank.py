@@ -346,9 +346,25 @@ def effective_weights(bank: WeightBank, detuning_rad) -> np.ndarray:
 def weight_jacobian(bank: WeightBank, detuning_rad) -> np.ndarray:
     """Derivative of :func:`effective_weights` with respect to the commands.
 
+    Rows are independent, so the Jacobian is block diagonal; this returns the blocks,
+    :func:`detuning_jacobian` (the derivative with respect to the rings' detunings
+    ``delta = command C^T``) times the thermal coupling ``C``.
+
+    Returns
+    -------
+    array ``(M, N_j, N_q)``: ``J[m, j, q] = d w[m, j] / d command[m, q]``
+    """
+    cmd = _check_command(bank, detuning_rad)
+    return detuning_jacobian(bank, cmd @ bank.thermal_coupling.T) @ bank.thermal_coupling
+
+
+def detuning_jacobian(bank: WeightBank, delta_rad) -> np.ndarray:
+    """Derivative of the applied weights with respect to the rings' detunings ``delta``
+    (rad, ``(M, N)``: the commands after thermal crosstalk, ``command C^T``).
+
     Rows are independent, so the Jacobian is block diagonal; this returns the blocks
-    (with crosstalk computed by :func:`cosim.optics.bank_kernels.jacobian_rows`).
-    With ``S = Tt Ta``, ``Q_k = prod_{l<k} S_l`` and ``G_q = sum_{k>q} Td_k
+    (with crosstalk computed by :func:`cosim.optics.bank_kernels.jacobian_rows`; without,
+    diagonal).  With ``S = Tt Ta``, ``Q_k = prod_{l<k} S_l`` and ``G_q = sum_{k>q} Td_k
     prod_{q<l<k} S_l`` (``G_{N-1} = 0``, ``G_q = Td_{q+1} + S_{q+1} G_{q+1}``):
 
         d P_drop[j] / d delta_q    = Q_q (Td'_q + S'_q G_q)
@@ -356,25 +372,26 @@ def weight_jacobian(bank: WeightBank, detuning_rad) -> np.ndarray:
 
     Returns
     -------
-    array ``(M, N_j, N_q)``: ``J[m, j, q] = d w[m, j] / d command[m, q]``
+    array ``(M, N_j, N_q)``: ``J[m, j, q] = d w[m, j] / d delta[m, q]``
     """
-    cmd = _check_command(bank, detuning_rad)
-    delta = cmd @ bank.thermal_coupling.T
+    delta = np.ascontiguousarray(finite_array("delta_rad", delta_rad), dtype=float)
+    shape_is("delta_rad", delta, (bank.n_outputs, bank.n_channels),
+             fix="one detuning per ring, (outputs, channels) = (M, N)")
     n = bank.n_channels
     if not bank.crosstalk:
         dt, dd, _ = _ring_power_derivatives(np.cos(delta), np.sin(delta), r1=bank.r1,
                                             r2=bank.r2, a=bank.a)
-        jac_delta = np.zeros((bank.n_outputs, n, n))
+        jac = np.zeros((bank.n_outputs, n, n))
         idx = np.arange(n)
-        jac_delta[:, idx, idx] = (dd - dt) / bank.weight_scale
-        return jac_delta @ bank.thermal_coupling
+        jac[:, idx, idx] = (dd - dt) / bank.weight_scale
+        return jac
     from cosim.optics import bank_kernels
 
     cb, sb, k = _kernel_args(bank)
-    jac_delta = np.empty((bank.n_outputs, n, n))
-    bank_kernels.jacobian_rows(cb, sb, np.ascontiguousarray(delta, dtype=float), k, jac_delta)
-    jac_delta /= bank.weight_scale
-    return jac_delta @ bank.thermal_coupling
+    jac = np.empty((bank.n_outputs, n, n))
+    bank_kernels.jacobian_rows(cb, sb, delta, k, jac)
+    jac /= bank.weight_scale
+    return jac
 
 
 @dataclass(frozen=True)
@@ -404,9 +421,15 @@ def calibrate_bank(weights, bank: WeightBank, *, tol: float = 1e-10,
     """Pre-distort the detunings so the bank applies W despite crosstalk.
 
     Solves ``effective_weights(bank, command) = W`` row by row (only the rows whose
-    error still exceeds ``tol`` are iterated: rows do not couple) with a damped
-    (Levenberg-Marquardt) Newton iteration using the analytic :func:`weight_jacobian`,
-    starting from ``start`` or else the single-ring inverse map :func:`program_bank`.
+    error still exceeds ``tol`` are iterated: rows do not couple), starting from
+    ``start`` or else the single-ring inverse map :func:`program_bank`.  The square
+    system is solved in the rings' detunings ``delta = command C^T`` (``C``: the
+    thermal coupling, the same for every row), where the analytic
+    :func:`detuning_jacobian` ``J`` needs no product with ``C``: a row takes the
+    Newton step ``J d = -r`` (one LU solve) while it lowers the row's squared error;
+    a row whose step does not is damped (Levenberg-Marquardt, ``(J^T J + mu s I) d =
+    -J^T r``, ``s`` the largest diagonal of ``J^T J``) until it does, and returns to
+    Newton steps as ``mu`` falls.  A step in ``delta`` is the command step ``d C^-T``.
     Targets that the crosstalk makes unreachable are approached in the least-squares
     sense; the residual is reported, never hidden.
 
@@ -436,35 +459,37 @@ def calibrate_bank(weights, bank: WeightBank, *, tol: float = 1e-10,
             or max_iter < 0:
         raise ConfigError(f"max_iter={max_iter!r}: give a whole number of iterations >= 0")
     max_iter = int(max_iter)
+    coupling = bank.thermal_coupling
+    to_command = np.linalg.inv(coupling).T          # delta step -> command step
     resid = effective_weights(bank, cmd) - target
     before = resid.copy()
     cost = np.sum(resid ** 2, axis=1)
-    mu = np.full(bank.n_outputs, 1e-3)
-    eye = np.eye(bank.n_channels)
+    mu = np.zeros(bank.n_outputs)                   # 0: Newton steps
     it = 0
     for it in range(1, max_iter + 1):
         # rows are independent: iterate only those not yet within tol (and not stuck)
-        act = np.flatnonzero((np.max(np.abs(resid), axis=1) > tol) & (mu < 1e12))
+        act = np.flatnonzero((np.max(np.abs(resid), axis=1) > tol) & (mu < _MU_STUCK))
         if act.size == 0:
             it -= 1
             break
         sub = dataclasses.replace(bank, n_outputs=int(act.size))
         c_a, r_a, mu_a = cmd[act], resid[act], mu[act]
-        jac = weight_jacobian(sub, c_a)
-        jt = np.swapaxes(jac, 1, 2)
-        jtj = jt @ jac
-        grad = (jt @ r_a[..., None])[..., 0]
-        scale = np.einsum("mii->mi", jtj).max(axis=1, keepdims=True)[..., None]
-        scale = np.where(scale > 0, scale, 1.0)
-        step = -np.linalg.solve(jtj + mu_a[:, None, None] * scale * eye, grad[..., None])[..., 0]
-        trial = c_a + step
+        delta = c_a @ coupling.T
+        step = np.empty_like(r_a)
+        for r0 in range(0, act.size, _JACOBIAN_ROWS):   # N x N per row: a few MB at a time
+            rows = slice(r0, r0 + _JACOBIAN_ROWS)
+            jac = detuning_jacobian(dataclasses.replace(bank, n_outputs=delta[rows].shape[0]),
+                                    delta[rows])
+            step[rows] = _calibration_steps(jac, r_a[rows], mu_a[rows])
+        trial = c_a + step @ to_command
         trial_resid = effective_weights(sub, trial) - target[act]
         trial_cost = np.sum(trial_resid ** 2, axis=1)
-        better = trial_cost < cost[act]
+        better = trial_cost < cost[act]             # (a NaN step is never better)
         cmd[act] = np.where(better[:, None], trial, c_a)
         resid[act] = np.where(better[:, None], trial_resid, r_a)
         cost[act] = np.where(better, trial_cost, cost[act])
-        mu[act] = np.where(better, np.maximum(mu_a / 5, 1e-12), np.minimum(mu_a * 10, 1e12))
+        mu[act] = np.where(better, np.where(mu_a / 5 < _MU_NEWTON, 0.0, mu_a / 5),
+                           np.maximum(mu_a * 10, _MU_FIRST))
     return CalibrationResult(
         detuning_rad=cmd,
         rms_error_before=float(np.sqrt(np.mean(before ** 2))),
@@ -474,3 +499,45 @@ def calibrate_bank(weights, bank: WeightBank, *, tol: float = 1e-10,
         iterations=it,
         converged=bool(np.max(np.abs(resid)) <= tol),
     )
+
+
+#: Damping of the calibration (:func:`calibrate_bank`): the first damping of a row whose
+#: Newton step failed (times the largest diagonal of ``J^T J``), the damping below which
+#: a row returns to Newton steps, and the damping at which a row is given up.
+_MU_FIRST = 1e-3
+_MU_NEWTON = 1e-6
+_MU_STUCK = 1e12
+#: Rows whose Jacobians :func:`calibrate_bank` holds at a time (4 MB at 64 channels: the
+#: Jacobians of a whole layer's tile grid, 150 MB for LeNet-5's first fully connected
+#: layer, would be fresh pages, a page fault per 4 kB, at every iteration).
+_JACOBIAN_ROWS = 128
+
+
+def _calibration_steps(jac: np.ndarray, resid: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """Detuning steps ``(rows, N)`` of :func:`calibrate_bank`: ``J d = -r`` for the rows
+    with ``mu == 0`` (a singular ``J`` gives NaN: the step fails and the row is damped),
+    ``(J^T J + mu s I) d = -J^T r`` for the others."""
+    step = np.empty_like(resid)
+    newton = mu == 0
+    if newton.any():
+        j_n, r_n = (jac, resid) if newton.all() else (jac[newton], resid[newton])
+        try:
+            step[newton] = -np.linalg.solve(j_n, r_n[..., None])[..., 0]
+        except np.linalg.LinAlgError:               # one singular J: row by row
+            for i, (j1, r1) in zip(np.flatnonzero(newton), zip(j_n, r_n)):
+                try:
+                    step[i] = -np.linalg.solve(j1, r1)
+                except np.linalg.LinAlgError:
+                    step[i] = np.nan
+    damped = ~newton
+    if damped.any():
+        j_d, r_d = jac[damped], resid[damped]
+        jt = np.swapaxes(j_d, 1, 2)
+        jtj = jt @ j_d
+        grad = (jt @ r_d[..., None])[..., 0]
+        scale = np.einsum("mii->mi", jtj).max(axis=1)
+        scale = np.where(scale > 0, scale, 1.0)
+        idx = np.arange(jtj.shape[1])
+        jtj[:, idx, idx] += (mu[damped] * scale)[:, None]
+        step[damped] = -np.linalg.solve(jtj, grad[..., None])[..., 0]
+    return step
