@@ -74,8 +74,9 @@ def transfer_rows(cb, sb, delta, k, drop, through):  # pragma: no cover - compil
 
 
 @njit(cache=_CACHE, parallel=True)
-def jacobian_rows(cb, sb, delta, k, out):  # pragma: no cover - compiled
-    """``out[m, j, q] = d (P_drop - P_through)[m, j] / d delta[m, q]`` (rows, N, N).
+def jacobian_rows(cb, sb, delta, k, scale, out):  # pragma: no cover - compiled
+    """``out[m, j, q] = d (P_drop - P_through)[m, j] / d delta[m, q] / scale`` (rows,
+    N, N).
 
     Per ring ``q`` (outer) and wavelength ``j`` (inner, vectorized): the ring's
     transmissions and their derivatives; then the suffix sums ``G`` and products of the
@@ -125,8 +126,8 @@ def jacobian_rows(cb, sb, delta, k, out):  # pragma: no cover - compiled
             pre_t[:] = 1.0
             for q in range(n):
                 for j in range(n):
-                    o[q, j] = pre_s[j] * (dtd[q, j] + ds[q, j] * g[q, j]) - \
-                        dtt[q, j] * pre_t[j] * suf[q, j]
+                    o[q, j] = (pre_s[j] * (dtd[q, j] + ds[q, j] * g[q, j]) -
+                               dtt[q, j] * pre_t[j] * suf[q, j]) / scale
                     pre_s[j] *= s[q, j]
                     pre_t[j] *= tt[q, j]
             out[m] = o.T

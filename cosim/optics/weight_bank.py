@@ -389,8 +389,7 @@ def detuning_jacobian(bank: WeightBank, delta_rad) -> np.ndarray:
 
     cb, sb, k = _kernel_args(bank)
     jac = np.empty((bank.n_outputs, n, n))
-    bank_kernels.jacobian_rows(cb, sb, delta, k, jac)
-    jac /= bank.weight_scale
+    bank_kernels.jacobian_rows(cb, sb, delta, k, float(bank.weight_scale), jac)
     return jac
 
 
@@ -403,7 +402,7 @@ class CalibrationResult:
     detuning_rad : ``(M, N)`` calibrated commands, rad
     rms_error_before, max_error_before : weight error of the uncorrected inverse map
     rms_error_after, max_error_after : weight error after calibration
-    iterations : Levenberg-Marquardt iterations used
+    iterations : iterations used (Newton steps, damped where a step failed)
     converged : whether ``max_error_after <= tol``
     """
 
@@ -522,7 +521,7 @@ def _calibration_steps(jac: np.ndarray, resid: np.ndarray, mu: np.ndarray) -> np
     if newton.any():
         j_n, r_n = (jac, resid) if newton.all() else (jac[newton], resid[newton])
         try:
-            step[newton] = -np.linalg.solve(j_n, r_n[..., None])[..., 0]
+            step[newton] = -_solve_rows(j_n, r_n)
         except np.linalg.LinAlgError:               # one singular J: row by row
             for i, (j1, r1) in zip(np.flatnonzero(newton), zip(j_n, r_n)):
                 try:
@@ -539,5 +538,25 @@ def _calibration_steps(jac: np.ndarray, resid: np.ndarray, mu: np.ndarray) -> np
         scale = np.where(scale > 0, scale, 1.0)
         idx = np.arange(jtj.shape[1])
         jtj[:, idx, idx] += (mu[damped] * scale)[:, None]
-        step[damped] = -np.linalg.solve(jtj, grad[..., None])[..., 0]
+        step[damped] = -_solve_rows(jtj, grad)
     return step
+
+
+_SOLVE_POOL = []
+
+
+def _solve_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.linalg.solve`` of each row's system ``a[i] x = b[i]`` ((rows, N, N),
+    (rows, N)), the rows split in two halves solved on two threads (numpy's LAPACK
+    releases the GIL; each system is solved by itself, so the result is the same)."""
+    rows = a.shape[0]
+    if rows < 32:
+        return np.linalg.solve(a, b[..., None])[..., 0]
+    if not _SOLVE_POOL:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _SOLVE_POOL.append(ThreadPoolExecutor(1, thread_name_prefix="cosim-solve"))
+    half = rows // 2
+    other = _SOLVE_POOL[0].submit(np.linalg.solve, a[half:], b[half:, :, None])
+    first = np.linalg.solve(a[:half], b[:half, :, None])
+    return np.concatenate([first, other.result()])[..., 0]

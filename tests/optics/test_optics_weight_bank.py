@@ -207,3 +207,58 @@ def test_bank_inputs_are_validated(bank_no_xt):
         pd_power(np.ones((2, b.n_channels)), b, cmd, budget, rng=np.random.default_rng(0))
     with pytest.raises(ConfigError, match="FSR"):
         wb.make_weight_bank(128, 2, channel_spacing_m=0.13e-9)
+
+
+@pytest.mark.parametrize("crosstalk_on", [True, False])
+def test_detuning_jacobian_matches_finite_differences_in_the_detunings(crosstalk_on):
+    """The calibration's Jacobian is taken in the rings' detunings (command C^T): a
+    finite difference of the applied weights in delta, through commands delta C^-T."""
+    rng = np.random.default_rng(6)
+    b = wb.make_weight_bank(6, 3, thermal_neighbour_fraction=0.05, crosstalk=crosstalk_on)
+    delta = rng.uniform(0.1 * b.max_detuning_rad, b.max_detuning_rad, (3, 6))
+    to_cmd = np.linalg.inv(b.thermal_coupling).T
+    jac = wb.detuning_jacobian(b, delta)
+    h = 1e-7
+    fd = np.zeros_like(jac)
+    for q in range(6):
+        e = np.zeros((3, 6))
+        e[:, q] = h
+        fd[:, :, q] = (wb.effective_weights(b, (delta + e) @ to_cmd)
+                       - wb.effective_weights(b, (delta - e) @ to_cmd)) / (2 * h)
+    assert np.max(np.abs(jac - fd)) < 1e-6 * np.max(np.abs(jac))
+    # and the command Jacobian is it times the coupling
+    np.testing.assert_allclose(wb.weight_jacobian(b, delta @ to_cmd), jac @ b.thermal_coupling,
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_calibration_converges_quadratically_and_never_raises_the_error():
+    """Newton steps: on reachable targets the error falls at least quadratically once
+    small (each iteration's max error <= C err^2); on targets beyond reach (|w| near 1)
+    the damped steps never raise any row's squared error, iteration after iteration."""
+    rng = np.random.default_rng(11)
+    b = wb.make_weight_bank(16, 6, thermal_neighbour_fraction=0.05)
+    w = rng.uniform(-0.5, 0.5, (6, 16))
+    errs = [wb.calibrate_bank(w, b, tol=1e-14, max_iter=i).max_error_after for i in range(5)]
+    assert errs[0] > 1e-3
+    small = [e for e in errs if e < 1e-2]
+    for e0, e1 in zip(small, small[1:]):
+        if e1 > 1e-13:
+            assert e1 <= 10 * e0 ** 2, errs
+    far = rng.choice([-1.0, 1.0], (6, 16)) * rng.uniform(0.9, 1.0, (6, 16))
+    rows = [np.sum((wb.effective_weights(b, wb.calibrate_bank(far, b, tol=1e-14, max_iter=i)
+                                         .detuning_rad) - far) ** 2, axis=1)
+            for i in range(6)]
+    for before, after in zip(rows, rows[1:]):
+        assert np.all(after <= before)
+
+
+def test_calibration_step_of_a_singular_jacobian_fails_safely():
+    """A singular J gives a NaN Newton step (never better: the row keeps its commands
+    and is damped next), without failing the other rows."""
+    jac = np.stack([np.eye(3), np.zeros((3, 3))])
+    r = np.ones((2, 3))
+    step = wb._calibration_steps(jac, r, np.zeros(2))
+    np.testing.assert_allclose(step[0], -1.0)
+    assert np.isnan(step[1]).all()
+    damped = wb._calibration_steps(jac, r, np.array([0.0, 1e-3]))
+    assert np.isfinite(damped).all()
