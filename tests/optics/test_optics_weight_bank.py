@@ -125,13 +125,19 @@ def test_jacobian_matches_finite_differences(kw):
     b = wb.make_weight_bank(6, 3, **kw)
     cmd = rng.uniform(0.1 * b.max_detuning_rad, b.max_detuning_rad, (3, 6))
     jac = wb.weight_jacobian(b, cmd)
-    h = 1e-7
-    fd = np.zeros_like(jac)
-    for q in range(6):
-        e = np.zeros((3, 6))
-        e[:, q] = h
-        fd[:, :, q] = (wb.effective_weights(b, cmd + e) - wb.effective_weights(b, cmd - e)) / (2 * h)
+    fd = _row_jacobian_fd(lambda c: wb.effective_weights(b, c), cmd)
     assert np.max(np.abs(jac - fd)) < 1e-6 * np.max(np.abs(jac))
+
+
+def _row_jacobian_fd(f, x, h=1e-7):
+    """Central differences ``(rows, N, N)`` of a row-wise map ``f`` at ``x`` (rows, N):
+    ``fd[m, j, q] = d f(x)[m, j] / d x[m, q]``."""
+    fd = np.zeros(x.shape + x.shape[1:])
+    for q in range(x.shape[1]):
+        e = np.zeros_like(x)
+        e[:, q] = h
+        fd[:, :, q] = (f(x + e) - f(x - e)) / (2 * h)
+    return fd
 
 
 def test_calibration_reduces_crosstalk_error_on_dense_default_bank():
@@ -218,13 +224,7 @@ def test_detuning_jacobian_matches_finite_differences_in_the_detunings(crosstalk
     delta = rng.uniform(0.1 * b.max_detuning_rad, b.max_detuning_rad, (3, 6))
     to_cmd = np.linalg.inv(b.thermal_coupling).T
     jac = wb.detuning_jacobian(b, delta)
-    h = 1e-7
-    fd = np.zeros_like(jac)
-    for q in range(6):
-        e = np.zeros((3, 6))
-        e[:, q] = h
-        fd[:, :, q] = (wb.effective_weights(b, (delta + e) @ to_cmd)
-                       - wb.effective_weights(b, (delta - e) @ to_cmd)) / (2 * h)
+    fd = _row_jacobian_fd(lambda d: wb.effective_weights(b, d @ to_cmd), delta)
     assert np.max(np.abs(jac - fd)) < 1e-6 * np.max(np.abs(jac))
     # and the command Jacobian is it times the coupling
     np.testing.assert_allclose(wb.weight_jacobian(b, delta @ to_cmd), jac @ b.thermal_coupling,
