@@ -38,6 +38,8 @@ its own channel.  Optional thermal crosstalk couples the detunings of the rings 
 from __future__ import annotations
 
 import dataclasses
+import os
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -481,9 +483,11 @@ def calibrate_bank(weights, bank: WeightBank, *, tol: float = 1e-10,
                                     delta[rows])
             step[rows] = _calibration_steps(jac, r_a[rows], mu_a[rows])
         trial = c_a + step @ to_command
+        finite = np.isfinite(trial).all(axis=1)     # a singular J's step: never better
+        trial[~finite] = c_a[~finite]
         trial_resid = effective_weights(sub, trial) - target[act]
         trial_cost = np.sum(trial_resid ** 2, axis=1)
-        better = trial_cost < cost[act]             # (a NaN step is never better)
+        better = (trial_cost < cost[act]) & finite
         cmd[act] = np.where(better[:, None], trial, c_a)
         resid[act] = np.where(better[:, None], trial_resid, r_a)
         cost[act] = np.where(better, trial_cost, cost[act])
@@ -520,14 +524,7 @@ def _calibration_steps(jac: np.ndarray, resid: np.ndarray, mu: np.ndarray) -> np
     newton = mu == 0
     if newton.any():
         j_n, r_n = (jac, resid) if newton.all() else (jac[newton], resid[newton])
-        try:
-            step[newton] = -_solve_rows(j_n, r_n)
-        except np.linalg.LinAlgError:               # one singular J: row by row
-            for i, (j1, r1) in zip(np.flatnonzero(newton), zip(j_n, r_n)):
-                try:
-                    step[i] = -np.linalg.solve(j1, r1)
-                except np.linalg.LinAlgError:
-                    step[i] = np.nan
+        step[newton] = -_solve_rows(j_n, r_n)
     damped = ~newton
     if damped.any():
         j_d, r_d = jac[damped], resid[damped]
@@ -542,21 +539,43 @@ def _calibration_steps(jac: np.ndarray, resid: np.ndarray, mu: np.ndarray) -> np
     return step
 
 
-_SOLVE_POOL = []
+_SOLVE_POOL: list = []
+_SOLVE_POOL_LOCK = threading.Lock()
+os.register_at_fork(after_in_child=_SOLVE_POOL.clear)   # a forked child makes its own
 
 
 def _solve_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``np.linalg.solve`` of each row's system ``a[i] x = b[i]`` ((rows, N, N),
-    (rows, N)), the rows split in two halves solved on two threads (numpy's LAPACK
-    releases the GIL; each system is solved by itself, so the result is the same)."""
+    """``x[i]`` with ``a[i] x[i] = b[i]`` for every row ((rows, N, N), (rows, N));
+    NaN for a row whose ``a[i]`` is singular.  With two or more numba threads the rows
+    are split in two halves solved on two threads (numpy's LAPACK releases the GIL;
+    each system is solved by itself, so the result does not depend on the split)."""
     rows = a.shape[0]
-    if rows < 32:
-        return np.linalg.solve(a, b[..., None])[..., 0]
-    if not _SOLVE_POOL:
-        from concurrent.futures import ThreadPoolExecutor
+    try:
+        if rows < 32 or _threads() < 2:
+            return np.linalg.solve(a, b[..., None])[..., 0]
+        with _SOLVE_POOL_LOCK:
+            if not _SOLVE_POOL:
+                from concurrent.futures import ThreadPoolExecutor
 
-        _SOLVE_POOL.append(ThreadPoolExecutor(1, thread_name_prefix="cosim-solve"))
-    half = rows // 2
-    other = _SOLVE_POOL[0].submit(np.linalg.solve, a[half:], b[half:, :, None])
-    first = np.linalg.solve(a[:half], b[:half, :, None])
-    return np.concatenate([first, other.result()])[..., 0]
+                _SOLVE_POOL.append(ThreadPoolExecutor(1, thread_name_prefix="cosim-solve"))
+            pool = _SOLVE_POOL[0]
+        half = rows // 2
+        other = pool.submit(np.linalg.solve, a[half:], b[half:, :, None])
+        first = np.linalg.solve(a[:half], b[:half, :, None])
+        return np.concatenate([first, other.result()])[..., 0]
+    except np.linalg.LinAlgError:                   # a singular system: row by row
+        out = np.empty_like(b)
+        for i in range(rows):
+            try:
+                out[i] = np.linalg.solve(a[i], b[i])
+            except np.linalg.LinAlgError:
+                out[i] = np.nan
+        return out
+
+
+def _threads() -> int:
+    """numba's thread count (the cores a process may use: cosim.sweep gives each
+    worker its share)."""
+    import numba
+
+    return numba.get_num_threads()
