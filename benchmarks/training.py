@@ -207,7 +207,7 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=16, help="training steps per architecture")
     p.add_argument("--shipped-steps", type=int, default=4,
                    help="training steps per run of the shipped bplight design (its in-loop "
-                        "calibration makes a step seconds long); 0 skips it")
+                        "calibration makes its step many times the ideal one); 0 skips it")
     p.add_argument("--electronic-steps", type=int, default=8,
                    help="training steps per run of the electronic architecture (all "
                         "cores only); 0 skips it")
