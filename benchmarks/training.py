@@ -99,17 +99,13 @@ def step_times(architecture: str, steps: int, workdir: Path, threads: int) -> np
     return np.asarray(res.step_metrics["time_s"])
 
 
-def network_step_times(architecture: str, steps: int, threads: int, *,
-                       model: str = "vgg11", batch: int = 64) -> np.ndarray:
-    """Wall time (s) of each of ``steps`` training steps (forward, backward, gradient
-    products, SGD update) of ``model`` on random CIFAR-sized data (``batch`` images of
-    3 x 32 x 32, 10 classes), through :class:`cosim.nn.Trainer` on the hardware of
-    ``architecture`` (a design name; twin engines, 16-bit converters, noise on, no spot
-    checks), with ``threads`` BLAS and numba threads.  ``model``: a name of
+def network_trainer(architecture: str, *, model: str = "vgg11", batch: int = 64):
+    """``(trainer, x, labels)``: a :class:`cosim.nn.Trainer` of ``model`` on the hardware
+    of ``architecture`` (a design name or a label of :data:`VARIANTS`; twin engines,
+    16-bit converters, noise on, no spot checks) and a random CIFAR-sized batch
+    (``batch`` images of 3 x 32 x 32, 10 classes).  ``model``: a name of
     :data:`cosim.nn.zoo.VGG_CONFIGS` (built by ``cosim.nn.zoo.MODELS["vgg"]``) or
-    ``"lenet5"`` (3 input channels)."""
-    import numba
-
+    ``"lenet5"`` (3 input channels).  The network's backend is ``trainer.model.backend``."""
     from cosim.design import load_design
     from cosim.hw.backend import HardwareConfig, build_hardware
     from cosim.nn import SGD, Trainer
@@ -132,6 +128,17 @@ def network_step_times(architecture: str, steps: int, threads: int, *,
     trainer = Trainer(net, SGD(lr=0.01, momentum=0.9), np.random.default_rng(3), batch)
     x = rng.standard_normal((batch, 3, 32, 32))
     labels = rng.integers(0, 10, batch)
+    return trainer, x, labels
+
+
+def network_step_times(architecture: str, steps: int, threads: int, *,
+                       model: str = "vgg11", batch: int = 64) -> np.ndarray:
+    """Wall time (s) of each of ``steps`` training steps (forward, backward, gradient
+    products, SGD update) of ``model`` on random CIFAR-sized data, with ``threads`` BLAS
+    and numba threads (the network, data and hardware of :func:`network_trainer`)."""
+    import numba
+
+    trainer, x, labels = network_trainer(architecture, model=model, batch=batch)
     numba.set_num_threads(threads)
     times = []
     with threadpool_limits(threads, user_api="blas"):
