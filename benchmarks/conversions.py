@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -38,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import machine, write_section  # noqa: E402
+from _common import child_json, machine, write_section  # noqa: E402
 from training import IDEALISED, isolated_network_step_times  # noqa: E402
 
 #: Target ratio twin / ideal of issue 20 per model.
@@ -58,11 +56,7 @@ def conversions_per_step(model: str) -> int:
         "stats.reset()",
         "trainer.step(x, labels)",
         "print(json.dumps(stats.totals()['samples']))"])
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"counting the conversions of {model} failed:\n"
-                           f"{proc.stderr[-3000:]}")
-    return int(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return int(child_json(code, f"counting the conversions of {model}"))
 
 
 def main(argv=None) -> int:
@@ -101,7 +95,7 @@ def main(argv=None) -> int:
     write_section("conversions", (
         f"## Conversions per training step and what the targets leave for each "
         f"(`benchmarks/conversions.py`)\n\n"
-        f"Date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}"
+        f"Date: {datetime.datetime.now(datetime.UTC).isoformat(timespec='seconds')}"
         f"  \nMachine: {machine()}  \n"
         f"Command: `python benchmarks/conversions.py --steps {args.steps} --repeats "
         f"{args.repeats} --models {','.join(models)}`\n\n"

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import resource
 import subprocess
@@ -51,7 +50,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import machine, write_section
+from _common import child_json, machine, write_section
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from cosim.design import IDEALISED_OVERRIDES
@@ -92,7 +91,8 @@ def step_times(architecture: str, steps: int, workdir: Path, threads: int) -> np
         f"training.max_steps={steps}", "training.signal_every_steps=0",
         "data.test_limit=64", *design_settings(architecture),
         "hardware.optical_engine=twin", "hardware.electrical_engine=twin",
-        "hardware.spot_check=0.0", "design.converters.dac_bits=16", "design.converters.adc_bits=16"])
+        "hardware.spot_check=0.0", "design.converters.dac_bits=16",
+        "design.converters.adc_bits=16"])
     numba.set_num_threads(threads)
     with threadpool_limits(threads, user_api="blas"):
         res = train(cfg, workdir / f"{architecture}.h5", overwrite=True, quiet=True)
@@ -171,10 +171,7 @@ def isolated_step_times(architecture: str, steps: int, threads: int
         "except ValueError:             # no parallel kernel ran (ideal, electronic)",
         "    layer = ''",
         "print(json.dumps({'times': t, 'layer': layer}))"])
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"the {architecture} run failed:\n{proc.stderr[-3000:]}")
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = child_json(code, f"the {architecture} run")
     return np.asarray(out["times"]), out["layer"]
 
 
@@ -192,10 +189,7 @@ def isolated_network_step_times(architecture: str, steps: int, threads: int,
         f"t = network_step_times({architecture!r}, {steps + 1}, {threads}, "
         f"model={model!r}).tolist()",
         "print(json.dumps(t[1:]))"])
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"the {model} {architecture} run failed:\n{proc.stderr[-3000:]}")
-    return np.asarray(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return np.asarray(child_json(code, f"the {model} {architecture} run"))
 
 
 def demo_memory(workdir: Path) -> tuple[float, float, int, str]:
