@@ -49,4 +49,8 @@ def child_json(code: str, what: str, env: dict | None = None):
                           text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"{what} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    try:
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError) as exc:
+        raise RuntimeError(f"{what} printed no result line ({exc}):\n"
+                           f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}") from None

@@ -75,6 +75,7 @@ def main(argv=None) -> int:
     if args.steps < 1 or args.repeats < 1:
         p.error("--steps and --repeats must be at least 1")
     cores = os.cpu_count() or 1
+    load_start = os.getloadavg()
     lines = [f"{'model':<7} {'conversions/step':>17} {'ideal step':>11} {'twin step':>10} "
              f"{'x ideal':>8} {'extra ns/conversion':>20} {'budget ns/conversion':>21}"]
     for model in models:
@@ -89,9 +90,12 @@ def main(argv=None) -> int:
         lines.append(f"{model:<7} {conv:>17.3e} {t_i * 1e3:>8.0f} ms {t_t * 1e3:>7.0f} ms "
                      f"{t_t / t_i:>7.2f}x {extra:>20.2f} {budget:>17.2f} "
                      f"(<= {TARGETS[model]:g}x)")
-        print(lines[-1], flush=True)
+        print(lines[-1] if len(lines) > 2 else "\n".join(lines), flush=True)
+    lines.append("load average (1, 5, 15 min): " + ", ".join(f"{x:.1f}" for x in load_start)
+                 + " at the start; " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
+                 + " at the end")
+    print(lines[-1])
     table = "\n".join(lines)
-    print(table)
     write_section("conversions", (
         f"## Conversions per training step and what the targets leave for each "
         f"(`benchmarks/conversions.py`)\n\n"
@@ -99,7 +103,10 @@ def main(argv=None) -> int:
         f"  \nMachine: {machine()}  \n"
         f"Command: `python benchmarks/conversions.py --steps {args.steps} --repeats "
         f"{args.repeats} --models {','.join(models)}`\n\n"
-        f"bplight-idealised twin vs ideal, batch 64, random 3x32x32 images, all cores; "
+        f"bplight-idealised twin vs ideal, batch 64, random signed 3x32x32 images (so "
+        f"the LeNet-5 row is not the training section's LeNet-5 on the 1-channel "
+        f"digits, which makes fewer conversions and has a faster ideal step: its "
+        f"budget shows the order of magnitude), all cores; "
         f"median steps of alternating runs (a process each, one warm-up step). "
         f"conversions/step: the hardware counter `samples` of one step (one per output, "
         f"tile column and optical pass). extra ns/conversion: (twin - ideal) / "

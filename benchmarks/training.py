@@ -27,7 +27,7 @@
 * VGG-11 (full width, 3 x 32 x 32 random images, batch 64) through
   :class:`cosim.nn.Trainer`, ideal and bplight-idealised twin alternating (``--vgg-repeats``
   runs of each, ``--vgg-steps`` measured steps after one warm-up step, each run a
-  process of its own), all cores.  Targets: bplight twin at most 3x ideal; a CIFAR-10
+  process of its own), all cores.  Targets: the twin at most 3x ideal; a CIFAR-10
   epoch (50,000 images, extrapolated from the median step) under 1 hour.
 * Peak memory (max RSS) and wall time of the full ``cosim demo`` in a child process.
   Target: under 2 GiB and 5 minutes.
@@ -292,11 +292,11 @@ def main(argv=None) -> int:
                         zip(vgg["ideal"], vgg[IDEALISED]))
         epoch_h = EPOCH_IMAGES / VGG_BATCH * b / 3600
         lines += [f"VGG-11 (full width, 3x32x32, batch {VGG_BATCH}, {cores} threads): ideal "
-                  f"{i:.2f} s, bplight twin {b:.2f} s a step (median of "
-                  f"{sum(t.size for t in vgg[IDEALISED])} steps); bplight / ideal "
+                  f"{i:.2f} s, {IDEALISED} twin {b:.2f} s a step (median of "
+                  f"{sum(t.size for t in vgg[IDEALISED])} steps); twin / ideal "
                   f"{b / i:.2f}x (target <= 3x: {'met' if b / i <= 3 else 'NOT met'}); "
                   f"per repeat: {per}",
-                  f"VGG-11 epoch of {EPOCH_IMAGES} images on the bplight twin "
+                  f"VGG-11 epoch of {EPOCH_IMAGES} images on the {IDEALISED} twin "
                   f"({-(-EPOCH_IMAGES // VGG_BATCH)} steps x the median step): {epoch_h:.2f} h "
                   f"(target < 1 h: {'met' if epoch_h < 1 else 'NOT met'})"]
     if demo is not None:
