@@ -413,7 +413,8 @@ class HardwareBackend:
                 fwd[0].shape == A.T.shape and np.array_equal(fwd[0], A.T):
             like = fwd[2]
         loaded = self.tiles.load(A, scale, phase, transpose_of=like, layer=layer)
-        if self._restored.pop((layer, phase), None) != _state_digest(A, scale):
+        restored = self._restored.pop((layer, phase), None)
+        if restored is None or restored != _state_digest(A, scale):
             self.stats.add_load(layer, phase, loaded.retune)  # a retune of the rings
         # (else: the state the interrupted run held, rebuilt after a resume: no retune)
         self._loaded[(layer, phase)] = (A.copy(), scale, loaded)
@@ -552,11 +553,16 @@ class HardwareBackend:
         out, self._index = self._index, []
         return out
 
-    def circuit_records(self) -> list[dict]:
+    def circuit_records(self, *, keep: bool = True) -> list[dict]:
         """``{"layer", "phase", "step", "tile", "sha256", "record"}`` since the last
         call: per layer, phase and tile the last product's circuit record
-        (:class:`cosim.hw.records.CircuitRecord`; ``sha256`` that of its template)."""
+        (:class:`cosim.hw.records.CircuitRecord`; ``sha256`` that of its template).
+        ``keep=False`` (a step whose signals the run does not keep): the records are
+        forgotten without being built, and none is returned."""
         out = []
+        if not keep:
+            self._records = {}
+            return out
         for (layer, phase, tile), (step, rec) in self._records.items():
             if isinstance(rec, PendingRecord):
                 rec = rec.resolve()
@@ -655,7 +661,7 @@ class IdealHardware(IdealBackend):
     def tile_netlist_index(self) -> list[dict]:
         return []
 
-    def circuit_records(self) -> list[dict]:
+    def circuit_records(self, *, keep: bool = True) -> list[dict]:
         return []
 
     def signal_samples(self) -> dict[str, dict[str, np.ndarray]]:

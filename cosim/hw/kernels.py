@@ -28,7 +28,7 @@ from numba import njit, prange
 
 from cosim.hw import conversion
 from cosim.hw.jitcache import KERNEL_CACHE as _CACHE
-from cosim.hw.ziggurat import normal_fill, normal_next
+from cosim.hw.ziggurat import normal_fill, normal_fill_state
 
 # the conversions of cosim.hw.conversion, compiled for one number at a time
 _with_rin = njit(cache=_CACHE, inline="always")(conversion.with_rin)
@@ -268,7 +268,7 @@ def convert_block(q, q0, rows, m, noise_state, out, r0, counts, sample_p, sample
         sp = np.uint64(0)
     sr, sc = sample_v.shape
     v = np.empty(m)                 # TIA outputs of one row of one tile column
-    noise = np.zeros(m)             # their readout-noise numbers
+    noise = np.zeros(m, dtype=np.float32)   # their readout-noise numbers
     acc = np.empty(m)               # codes summed over the tile columns
     below = 0
     sat = 0
@@ -278,9 +278,7 @@ def convert_block(q, q0, rows, m, noise_state, out, r0, counts, sample_p, sample
         for j in range(nj):
             qr = q[j, q0 + row]
             if noisy:
-                for o in range(m):
-                    a, b, c, n, sp, x = normal_next(a, b, c, n, sp)
-                    noise[o] = float(np.float32(x))
+                a, b, c, n, sp = normal_fill_state(a, b, c, n, sp, noise)
             if twin:                # the measured DC curve: table lookups without branches
                 miss = False
                 for o in range(m):
@@ -613,6 +611,41 @@ def _max_down(part, out):
             out[j] = _max_nan(out[j], part[t, j])
 
 
+@njit(cache=_CACHE, inline="always")
+def _row_stats(r):
+    """``(max |r|, min r, any NaN)`` of a 1-d array, with four running maxima and minima
+    (a maximum or minimum does not depend on the order it is taken in, so this equals
+    the one-by-one loop; four independent chains run ~2.5x faster than one)."""
+    b0 = b1 = b2 = b3 = 0.0
+    l0 = l1 = l2 = l3 = np.inf
+    nan = False
+    n = r.size
+    n4 = n - n % 4
+    for j in range(0, n4, 4):
+        v0, v1, v2, v3 = r[j], r[j + 1], r[j + 2], r[j + 3]
+        a0, a1, a2, a3 = abs(v0), abs(v1), abs(v2), abs(v3)
+        b0 = a0 if a0 > b0 else b0
+        b1 = a1 if a1 > b1 else b1
+        b2 = a2 if a2 > b2 else b2
+        b3 = a3 if a3 > b3 else b3
+        l0 = v0 if v0 < l0 else l0
+        l1 = v1 if v1 < l1 else l1
+        l2 = v2 if v2 < l2 else l2
+        l3 = v3 if v3 < l3 else l3
+        nan |= (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3)
+    for j in range(n4, n):
+        v0 = r[j]
+        a0 = abs(v0)
+        b0 = a0 if a0 > b0 else b0
+        l0 = v0 if v0 < l0 else l0
+        nan |= v0 != v0
+    b0 = b1 if b1 > b0 else b0
+    b2 = b3 if b3 > b2 else b2
+    l0 = l1 if l1 < l0 else l0
+    l2 = l3 if l3 < l2 else l2
+    return (b2 if b2 > b0 else b0), (l2 if l2 < l0 else l0), nan
+
+
 @njit(cache=_CACHE, parallel=True)
 def _row_abs_max_c(x, out, lows, col_part):
     """:func:`row_abs_max` of a C-ordered ``x`` in chunks of 64 rows (``lows``: the
@@ -623,29 +656,41 @@ def _row_abs_max_c(x, out, lows, col_part):
     for t in prange(lows.size):
         lo = np.inf
         for i in range(t * 64, min(rows, t * 64 + 64)):
-            big = 0.0
-            nan = False
-            for j in range(cols):
-                v = x[i, j]
-                nan |= np.isnan(v)
-                big = max(big, abs(v))
-                lo = min(lo, v)
-                if with_cols:
-                    col_part[t, j] = _max_nan(col_part[t, j], abs(v))
+            r = x[i]
+            big, low, nan = _row_stats(r)
+            if with_cols:
+                part = col_part[t]
+                for j in range(cols):
+                    part[j] = _max_nan(part[j], abs(r[j]))
             out[i] = np.nan if nan else big
-            if nan:
-                lo = np.nan
+            lo = np.nan if (nan or lo != lo) else min(lo, low)
         lows[t] = lo
 
 
 @njit(cache=_CACHE, inline="always")
-def _dac_level(v, s, levels, signed):
-    """The DAC level of ``v`` over the full scale ``s`` (0 for ``s == 0``)."""
+def _dac_level(v, s, inv, levels, signed):
+    """The DAC level of ``v`` over the full scale ``s`` (0 for ``s == 0``).  ``inv``:
+    ``1 / s`` when that is exact (:func:`_exact_inverse`), the multiplication then
+    giving the quotient bit for bit; else 0, and ``|v|`` is divided by ``s``."""
     mag = abs(v)
-    mag /= s
+    if inv != 0.0:
+        mag *= inv
+    else:
+        mag /= s
     mag = _dac_magnitude(mag, levels)
     mag = math.copysign(mag, v) if signed else mag
     return 0.0 if s == 0.0 else mag
+
+
+@njit(cache=_CACHE, inline="always")
+def _exact_inverse(s):
+    """``1 / s`` if ``s`` is a power of two whose inverse is a normal number (then
+    ``x * (1 / s)`` rounds the same exact value as ``x / s``: equal bit for bit, and a
+    multiplication is several times cheaper than a division), else 0.  The DAC full
+    scale of ``dac_scale = "row"`` is a power of two."""
+    if not (2.2250738585072014e-308 <= s <= 4.49423283715579e+307):
+        return 0.0
+    return 1.0 / s if math.frexp(s)[0] == 0.5 else 0.0
 
 
 @njit(cache=_CACHE, parallel=True)
@@ -658,8 +703,11 @@ def dac_signed(x, s_rows, levels, signed, out):
     out < 0)``: which optical passes the levels need."""
     rows, cols = x.shape
     column_major = _column_major(x)
-    # a transposed view goes 64 columns at a time per thread (read down the columns
-    # into a scratch tile, then written out row by row), else a row per thread
+    inv = np.empty(rows)
+    for i in range(rows):
+        inv[i] = _exact_inverse(s_rows[i])
+    # a transposed view goes 64 columns at a time per thread (row by row of that
+    # block, which stays in cache), else a row per thread
     parts = (cols + 63) // 64 if column_major else rows
     pos = np.zeros(parts, dtype=np.int64)
     neg = np.zeros(parts, dtype=np.int64)
@@ -669,21 +717,19 @@ def dac_signed(x, s_rows, levels, signed, out):
         if column_major:
             j0 = t * 64
             j1 = min(cols, j0 + 64)
-            tile = np.empty((j1 - j0, rows))
-            for j in range(j0, j1):
-                col = tile[j - j0]
-                for i in range(rows):
-                    o = _dac_level(x[i, j], s_rows[i], levels, signed)
-                    col[i] = o
+            for i in range(rows):           # the block of x (64 of its columns)
+                s = s_rows[i]               # stays in cache from row to row
+                f = inv[i]
+                for j in range(j0, j1):
+                    o = _dac_level(x[i, j], s, f, levels, signed)
+                    out[i, j] = o
                     p += o > 0.0
                     n += o < 0.0
-            for i in range(rows):
-                for j in range(j0, j1):
-                    out[i, j] = tile[j - j0, i]
         else:
             s = s_rows[t]
+            f = inv[t]
             for j in range(cols):
-                o = _dac_level(x[t, j], s, levels, signed)
+                o = _dac_level(x[t, j], s, f, levels, signed)
                 out[t, j] = o
                 p += o > 0.0
                 n += o < 0.0

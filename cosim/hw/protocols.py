@@ -241,8 +241,9 @@ class Recorder(Protocol):
 
     def tile_netlist_index(self) -> list[dict]: ...
 
-    def circuit_records(self) -> list[dict]:
-        """Records of tile circuits with their stimulus since the last call."""
+    def circuit_records(self, *, keep: bool = True) -> list[dict]:
+        """Records of tile circuits with their stimulus since the last call
+        (``keep=False``: forget them unbuilt and return none)."""
         ...
 
     def signal_samples(self) -> dict[str, dict[str, np.ndarray]]: ...

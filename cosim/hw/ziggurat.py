@@ -121,6 +121,19 @@ def _outside_core(a, b, c, n, layer, j, sign):
 
 
 @njit(cache=_CACHE, inline="always")
+def _candidate(a, b, c, n, h):
+    """The normal number of the 32-bit candidate ``h``: accepted inside its layer's
+    core, else by :func:`_outside_core` (which may take further words of the state)
+    -> (new state..., x)."""
+    layer = h & 127
+    j = h >> 8
+    sign = 1.0 - 2.0 * float((h >> 7) & 1)
+    if j < _ZK[layer]:                                 # inside the layer's core: accept
+        return a, b, c, n, sign * (j * _ZW[layer])
+    return _outside_core(a, b, c, n, layer, j, sign)
+
+
+@njit(cache=_CACHE, inline="always")
 def normal_next(a, b, c, n, spare):
     """One standard normal number (float64, 24-bit abscissa) by the ziggurat from the
     SFC64 state ``(a, b, c, n)`` and ``spare`` (the waiting high half of the last word,
@@ -132,24 +145,38 @@ def normal_next(a, b, c, n, spare):
         a, b, c, n, w = _sfc64(a, b, c, n)
         h = np.int64(w & np.uint64(0xFFFFFFFF))
         spare = (w >> np.uint64(32)) | _SPARE
-    layer = h & 127
-    j = h >> 8
-    sign = 1.0 - 2.0 * float((h >> 7) & 1)
-    if j < _ZK[layer]:                                 # inside the layer's core: accept
-        return a, b, c, n, spare, sign * (j * _ZW[layer])
-    a, b, c, n, x = _outside_core(a, b, c, n, layer, j, sign)
+    a, b, c, n, x = _candidate(a, b, c, n, h)
     return a, b, c, n, spare, x
+
+
+@njit(cache=_CACHE, inline="always")
+def normal_fill_state(a, b, c, n, spare, out):
+    """:func:`normal_next` for each element of ``out`` (1-d, float32 or float64) in
+    turn, with the state in local variables -> (new state..., new spare).  A word's two
+    halves are taken one after the other in the loop (the same numbers in the same
+    order as draw by draw, without the branch on the waiting half)."""
+    size = out.size
+    i = 0
+    if spare != 0 and size > 0:
+        a, b, c, n, spare, out[0] = normal_next(a, b, c, n, spare)
+        i = 1
+    low = np.uint64(0xFFFFFFFF)
+    while i + 1 < size:
+        a, b, c, n, w = _sfc64(a, b, c, n)
+        a, b, c, n, out[i] = _candidate(a, b, c, n, np.int64(w & low))
+        a, b, c, n, out[i + 1] = _candidate(a, b, c, n, np.int64(w >> np.uint64(32)))
+        i += 2
+    if i < size:
+        a, b, c, n, spare, out[i] = normal_next(a, b, c, n, np.uint64(0))
+    return a, b, c, n, spare
 
 
 @njit(cache=_CACHE)
 def normal_fill(state, out):
     """Fill ``out`` (1-d float32) with standard normal numbers from the stream
     ``state`` (:func:`normal_stream`), which is advanced in place."""
-    a, b, c, n, sp = state[0], state[1], state[2], state[3], state[4]
-    for i in range(out.size):
-        a, b, c, n, sp, x = normal_next(a, b, c, n, sp)
-        out[i] = x
-    state[0], state[1], state[2], state[3], state[4] = a, b, c, n, sp
+    state[0], state[1], state[2], state[3], state[4] = normal_fill_state(
+        state[0], state[1], state[2], state[3], state[4], out)
 
 
 def normal_stream(rng: np.random.Generator) -> np.ndarray:
@@ -184,5 +211,6 @@ def standard_normal(rng: np.random.Generator, shape) -> np.ndarray:
     return out
 
 
-__all__ = ["ZIGGURAT_LAYERS", "ZIGGURAT_R", "ZIGGURAT_V", "normal_fill", "normal_next",
+__all__ = ["ZIGGURAT_LAYERS", "ZIGGURAT_R", "ZIGGURAT_V", "normal_fill", "normal_fill_state",
+           "normal_next",
            "normal_stream", "normal_streams", "sfc64_raw", "standard_normal"]

@@ -245,8 +245,7 @@ class BackendRecorder:
             p.add("netlist_index", {"layer": rec["layer"], "phase": rec["phase"],
                                     "step": int(rec["step"]), "tile": str(rec["tile"]),
                                     "sha256": rec["sha256"], "record": ""})
-        records = b.circuit_records()
-        for rec in records if keep_signals else ():
+        for rec in b.circuit_records(keep=keep_signals):
             p.add_record(rec["layer"], rec["phase"], int(rec["step"]), str(rec["tile"]),
                          rec["sha256"], rec["record"])
         signals = b.signal_samples()
