@@ -91,3 +91,27 @@ def test_a_record_refuses_a_template_it_does_not_fit():
     with pytest.raises(ConfigError, match="unknown circuit record kind 'nope'"):
         deck(CircuitRecord(rec.tile, "nope", rec.template))
     parse_netlist(rec.template)            # the template alone is a valid netlist
+
+
+def test_records_not_kept_are_forgotten_unbuilt(monkeypatch):
+    """A step whose signals the run does not keep: ``circuit_records(keep=False)``
+    returns nothing, builds no pending record, and the next step starts empty."""
+    from cosim.hw import records as records_mod
+
+    model = Sequential([Linear("fc1", 20, 6)], input_shape=(20,))
+    model.initialize(np.random.default_rng(0))
+    cfg, design = hardware("bplight", noise=False, tile_rows=8, tile_cols=4,
+                           electrical_engine="twin")
+    backend, store = build_hardware(cfg, model, np.random.default_rng(1), design=design)
+    x = np.abs(np.random.default_rng(2).standard_normal((3, 20)))
+    backend.set_step(1)
+    backend.forward("fc1", np.array(store.weight("fc1")), x)
+    built = []
+    monkeypatch.setattr(records_mod.PendingRecord, "resolve",
+                        lambda self: built.append(self) or None)
+    assert backend.circuit_records(keep=False) == []
+    assert built == []
+    assert backend.circuit_records() == []          # nothing left over
+    backend.forward("fc1", np.array(store.weight("fc1")), x)
+    backend.circuit_records()
+    assert len(built) == 1                          # a kept step builds its record

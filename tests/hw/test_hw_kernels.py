@@ -88,6 +88,17 @@ def test_dac_kernel_equals_the_numpy_formula(bits, layout):
     rows = np.where(peaks > 0, peaks, 0.0)
     expect = signed_levels(u / np.where(rows > 0, rows, 1.0)[:, None], bits)
     assert np.array_equal(_dac_signed(u, rows, bits)[0], expect)
+    # power-of-two full scales (dac_scale "row"): multiplied by the exact inverse, the
+    # same levels as the division, also for scales near the ends of the float range
+    v = u.copy()
+    v[1] *= 2.0 ** -1034                # a subnormal scale (its inverse overflows)
+    v[2] *= 2.0 ** 1020                 # a scale near the largest power of two
+    v[4] *= 2.0 ** -1010                # a normal scale with subnormal levels
+    big = np.max(np.abs(v), axis=1)
+    pow2 = np.where(big > 0, np.ldexp(1.0, np.frexp(big)[1]), 0.0)
+    assert pow2[2] >= 2.0 ** 1022 and pow2[1] < 2.0 ** -1022
+    expect = signed_levels(v / np.where(pow2 > 0, pow2, 1.0)[:, None], bits)
+    assert np.array_equal(_dac_signed(v, pow2, bits)[0], expect)
     pos = np.abs(u)
     assert np.array_equal(_dac_signed(pos, s_x, bits, signed=False)[0],
                           signed_levels(pos / s_x, bits))
