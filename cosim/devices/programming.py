@@ -230,6 +230,18 @@ def apply_pulses(g_s, n_pulses, params: ProgrammingParams, *, rng: np.random.Gen
         if not np.all(np.isfinite(n)) or np.any(n != np.round(n)):
             raise ConfigError("n_pulses must be whole numbers of pulses")
         n = n.astype(np.int64)
+    if g.shape == n.shape and params.c2c_sigma_frac == 0 and \
+            g_min_s is None and g_max_s is None and a_ltp is None and a_ltd is None and \
+            math.isinf(params.a_ltp) and math.isinf(params.a_ltd):
+        # one linear device type, no write noise (the idealised device): compiled
+        from cosim.devices.pulse_kernels import linear_pulses
+
+        out = np.empty(g.shape)
+        linear_pulses(np.ascontiguousarray(g).reshape(-1),
+                      np.ascontiguousarray(n, dtype=np.int64).reshape(-1),
+                      float(params.g_min_s), float(params.g_max_s),
+                      float(params.pulses_ltp), float(params.pulses_ltd), out.reshape(-1))
+        return out
     gmin = params.g_min_s if g_min_s is None else np.asarray(g_min_s, dtype=float)
     gmax = params.g_max_s if g_max_s is None else np.asarray(g_max_s, dtype=float)
     altp = params.a_ltp if a_ltp is None else np.asarray(a_ltp, dtype=float)
@@ -437,6 +449,13 @@ def weight_update_pulses(dw, w_max: float, params: ProgrammingParams,
     if scheme not in UPDATE_SCHEMES:
         raise ConfigError(f"unknown update scheme {scheme!r}; choose one of {UPDATE_SCHEMES}")
     dw = np.asarray(dw, dtype=float)
+    if scheme == "push_pull" and dw.size and np.isfinite(dw).all():
+        from cosim.devices.pulse_kernels import push_pull_pulses
+
+        n_pos, n_neg = np.empty(dw.shape, np.int64), np.empty(dw.shape, np.int64)
+        push_pull_pulses(np.ascontiguousarray(dw).reshape(-1), float(w_max),
+                         float(params.pulses_ltp), n_pos.reshape(-1), n_neg.reshape(-1))
+        return n_pos, n_neg
     steps = np.rint(np.abs(dw) / w_max * params.pulses_ltp).astype(np.int64)
     sign = np.sign(dw).astype(np.int64)
     if scheme == "single_side":

@@ -173,3 +173,37 @@ def test_params_validation():
         replace(P, p_stuck_on=0.7, p_stuck_off=0.7)
     with pytest.raises(ConfigError, match="scheme"):
         pg.weight_update_pulses(np.zeros(1), 1.0, P, "bogus")
+
+
+def test_linear_device_update_compiled_equals_the_numpy_formulas():
+    """The idealised device (linear curves, no write noise) is updated by compiled loops
+    (cosim.devices.pulse_kernels); they give the numpy formulas' numbers bit for bit:
+    pulse counts of the push-pull scheme, and conductances after pulses that move,
+    saturate at either end, or do nothing, from states inside and outside the range."""
+    lin = replace(P, a_ltp=math.inf, a_ltd=-math.inf, c2c_sigma_frac=0.0,
+                  pulses_ltp=65535, pulses_ltd=65535)
+    rng = np.random.default_rng(5)
+    w_max = 0.37
+    dw = rng.standard_normal(5000) * 1e-3
+    dw[:4] = [0.0, -0.0, 2 * w_max, -2 * w_max]
+    dw[4:8] = 0.5 * w_max / lin.pulses_ltp * np.array([1, 3, -1, -3])   # ties of rint
+    n_pos, n_neg = pg.weight_update_pulses(dw, w_max, lin, "push_pull")
+    steps = np.rint(np.abs(dw) / w_max * lin.pulses_ltp).astype(np.int64)
+    half, rest = (steps + 1) // 2, steps - (steps + 1) // 2
+    sign = np.sign(dw)
+    assert np.array_equal(n_pos, np.where(sign > 0, half, np.where(sign < 0, -rest, 0)))
+    assert np.array_equal(n_neg, np.where(sign > 0, -rest, np.where(sign < 0, half, 0)))
+    assert n_pos.dtype == n_neg.dtype == np.int64
+
+    g = rng.uniform(lin.g_min_s, lin.g_max_s, 5000)
+    g[:3] = [lin.g_min_s / 2, lin.g_max_s * 2, lin.g_min_s]       # outside, at the edge
+    n = rng.integers(-70000, 70000, 5000)
+    n[3:6] = [0, lin.pulses_ltp, -lin.pulses_ltd]
+    fast = pg.apply_pulses(g, n, lin)
+    # the same population through the numpy formulas (per-device values given)
+    slow = pg.apply_pulses(g, n, lin, g_min_s=lin.g_min_s, g_max_s=lin.g_max_s,
+                           a_ltp=math.inf, a_ltd=-math.inf)
+    assert np.array_equal(fast, slow)
+    assert fast.min() >= lin.g_min_s and fast.max() <= lin.g_max_s
+    assert np.array_equal(pg.apply_pulses(g.reshape(50, 100), n.reshape(50, 100), lin),
+                          slow.reshape(50, 100))
