@@ -51,7 +51,8 @@ class PassConstants(NamedTuple):
     as in :func:`curve_eval`, else ``ideal_gain`` (V/W) times the power difference).
     ADC: ``low``, ``high``, ``step`` (V), ``n_codes``.  Digital: ``code_scale`` and
     ``code_offset`` (the summed codes of a row to the output, sign of the pass
-    included)."""
+    included); ``first``: the product's first pass, which adds its outputs to 0 instead
+    of to what ``out`` holds (so ``out`` need not be zeroed beforehand)."""
 
     p_bank: float
     rin_sigma: float
@@ -77,6 +78,7 @@ class PassConstants(NamedTuple):
     n_codes: int
     code_scale: float
     code_offset: float
+    first: bool = True
 
 #: Numbers a job of a parallel kernel handles (inputs plus outputs) below which it runs on
 #: the calling thread alone (:func:`sized`).
@@ -248,7 +250,8 @@ def convert_block(q, q0, rows, m, noise_state, out, r0, counts, sample_p, sample
     swing``), then noise ``V += sigma n``, ``clipped_adc`` (``V`` outside ``[low,
     high)``); the code ``clip(floor((V - low) / step), 0, n_codes - 1)``.  The codes of
     the tile columns are summed and mapped to the output, ``sum code_scale +
-    code_offset``, added into ``out``, which is then multiplied by ``row_scale[r0 +
+    code_offset``, added into ``out`` (to 0 on the product's first pass,
+    ``k.first``), which is then multiplied by ``row_scale[r0 +
     row]`` when ``row_scale`` is not empty (the product's digital rescaling, given on
     its last pass).  ``counts``: [samples, saturated_tia, clipped_adc,
     below_noise_floor] (added).  Signal samples of tile column 0 at the product's rows
@@ -325,7 +328,7 @@ def convert_block(q, q0, rows, m, noise_state, out, r0, counts, sample_p, sample
             s = acc[o]
             s *= k.code_scale
             s += k.code_offset
-            s += out[r0 + row, o]
+            s += 0.0 if k.first else out[r0 + row, o]
             if scaled:
                 s *= f
             out[r0 + row, o] = s

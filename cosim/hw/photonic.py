@@ -910,7 +910,6 @@ class PhotonicTiles:
         mi, nj, me, ne = shape
         m = self._real_outputs(shape, outputs)
         b, k_in = u_signed.shape
-        out = np.zeros((b, m))
         twin = self.electrical_engine == "twin"
         if self.noise and rng is None:
             raise ConfigError("noise is on: the product needs an rng")
@@ -952,7 +951,10 @@ class PhotonicTiles:
         no_streams = np.zeros((nblocks, 0), dtype=np.uint64)
         if lit is None:                          # a pass with no light is skipped
             lit = kernels.signs_present(u_signed)
-        signs = [s for s, on in zip((1.0, -1.0), lit) if on]      # none: out stays 0
+        signs = [s for s, on in zip((1.0, -1.0), lit) if on]
+        # the first pass writes every output (pages first touched by the threads that
+        # fill them); no pass: no light, all zero
+        out = np.empty((b, m)) if signs else np.zeros((b, m))
         scale = np.ascontiguousarray(np.broadcast_to(row_scale, (b,))) \
             if row_scale is not None else np.zeros(0)
         consts = kernels.PassConstants(
@@ -980,7 +982,8 @@ class PhotonicTiles:
                 kernels.photonic_pass, work, u_signed, sign, bounds, both, rin, read,
                 p_buf, q_buf, d_buf, out, tallies, sample_p, sample_v, sample_codes,
                 consts._replace(code_scale=sign * y_per_code,
-                                code_offset=sign * nj * y_at_zero),
+                                code_offset=sign * nj * y_at_zero,
+                                first=sign == signs[0]),
                 scale if sign == signs[-1] else np.zeros(0), group)
             if first:
                 samples["optical_power_w"] = sample_p
