@@ -428,17 +428,24 @@ class HardwareBackend:
         b, m = U.shape[0], A.shape[0]
         loaded = self._load(layer, phase, A, a_scale)
         over = loaded.saturated
-        peaks, u_min = self._row_peaks(layer, phase, U)      # max |U| per row, min U
-        s_x = float(np.max(peaks)) if U.size else 0.0
         counts = dict.fromkeys(COUNTERS, 0)
-        if s_x == 0:
+        levelled = self._row_levels(layer, phase, U)
+        if levelled is not None:              # peaks, scales and levels in one pass
+            u, s_x, lit = levelled
+            dark = not s_x.any()              # (finite inputs: every row's peak 0)
+        else:
+            peaks, u_min = self._row_peaks(layer, phase, U)  # max |U| per row, min U
+            s_x = float(np.max(peaks)) if U.size else 0.0
+            dark = s_x == 0
+            if not dark and self.dac_scale == "row":     # one power of two per row
+                s_x = peaks
+                s_x[:] = np.where(s_x > 0, np.ldexp(1.0, np.frexp(s_x)[1]), 0.0)
+        if dark:
             self.stats.add(layer, phase, products=1, saturated_weights=over)
             return np.zeros((b, m))
-        if self.dac_scale == "row":              # one power of two per row
-            s_x = peaks
-            s_x[:] = np.where(s_x > 0, np.ldexp(1.0, np.frexp(s_x)[1]), 0.0)
-        u, lit = _dac_signed(U, s_x, self.dac_bits, signed=u_min < 0,
-                             out=self._scratch(layer, phase, "dac", U.shape))
+        if levelled is None:
+            u, lit = _dac_signed(U, s_x, self.dac_bits, signed=u_min < 0,
+                                 out=self._scratch(layer, phase, "dac", U.shape))
         samples: dict = {}       # the first tile's signals (small copies)
         row_scale = np.broadcast_to(np.multiply(s_x, a_scale), (b,))
         y = self.tiles.matmul(u, loaded, rng=self.rng, counts=counts, samples=samples,
@@ -450,6 +457,30 @@ class HardwareBackend:
         if self.probe:
             self._probe(layer, phase, y, U @ A.T)
         return y
+
+    def _row_levels(self, layer: str, phase: str, U: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, tuple[bool, bool]] | None:
+        """``(DAC levels, full scale per row, (any level > 0, any level < 0))`` of a
+        C-ordered input with one power-of-two full scale per row (``dac_scale =
+        "row"``), each row read once (:func:`cosim.hw.kernels.row_dac`: the numbers of
+        :meth:`_row_peaks` then :func:`_dac_signed`, bit for bit; a forward product's
+        column maxima are kept for its gradient as there); None where that pass does
+        not apply or does not give those numbers (a NaN or an infinite input): the
+        caller then takes the two passes."""
+        if self.dac_scale != "row" or phase == "gradient" or U.ndim != 2 or \
+                not U.size or not U.flags.c_contiguous:
+            return None
+        scales = self._scratch(layer, phase, "scale", (U.shape[0],))
+        out = self._scratch(layer, phase, "dac", U.shape)
+        cols = np.empty(U.shape[1]) if phase == "forward" else np.zeros(0)
+        u_min, pos, neg, exact = kernels.sized(
+            kernels.row_dac, 2 * U.size, U, float(2 ** int(self.dac_bits) - 1), out,
+            scales, cols)
+        if not exact:
+            return None
+        if cols.size:
+            self._col_peaks[layer] = (U, cols, u_min)
+        return out, scales, (bool(pos), bool(neg))
 
     def _row_peaks(self, layer: str, phase: str, U: np.ndarray) -> tuple[np.ndarray, float]:
         """``max_j |U[i, j]|`` per row (a scratch array) and ``min U``.  A forward

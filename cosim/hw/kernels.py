@@ -498,14 +498,21 @@ def ring_coefficients(bank) -> np.ndarray:
 
 
 @njit(cache=_CACHE, inline="always")
+def _ring_cos(w, k):
+    """``cos delta`` of the inverse map for weight ``w`` in [-1, 1], clipped to [-1, 1]
+    (``k``: :func:`ring_coefficients`; :func:`cosim.optics.weight_to_detuning`)."""
+    raw = k[4].real * w
+    c = (raw * k[0].real - k[2].real + k[3].real) / (k[1].real * (1.0 + raw))
+    return min(max(c, -1.0), 1.0)
+
+
+@njit(cache=_CACHE, inline="always")
 def _ring(w, k):
     """(drop, through) power transfer of a ring holding weight ``w`` in [-1, 1] alone on
     its channel: the detuning of the inverse map, ``cos delta = c`` (clipped to
     [-1, 1]) on the branch [0, pi] (``sin delta = sqrt(1 - c^2)``), then the add-drop
     ring's loop closure at that round-trip phase (``k``: :func:`ring_coefficients`)."""
-    raw = k[4].real * w
-    c = (raw * k[0].real - k[2].real + k[3].real) / (k[1].real * (1.0 + raw))
-    c = min(max(c, -1.0), 1.0)
+    c = _ring_cos(w, k)
     s = math.sqrt(max(1.0 - c * c, 0.0))
     g = complex(k[5].real * c, k[5].real * s)
     g = g / (1.0 - k[6] * g)
@@ -523,6 +530,38 @@ def ring_transfers(w, k, drop, through):
     :func:`_ring`), shared out over the threads."""
     for i in prange(w.size):
         drop[i], through[i] = _ring(w[i], k)
+
+
+@njit(cache=_CACHE, parallel=True)
+def ring_columns(a_raw, scale, k, ne, out, heat):
+    """Bank transfers of a weight state in one pass, in the layout of the fused product:
+    each ring holds ``a = clip(a_raw[o, col] / scale, -1, 1)`` (``a_raw`` (m, k), any
+    layout) alone on its channel (:func:`_ring`); ``out`` (nj, ne, 2 m), ``out[j, c,
+    o]`` / ``out[j, c, m + o]`` the drop / through transfer at ``col = j ne + c``
+    (columns beyond ``k``: weight 0).  ``heat[j]``: the detunings ``arccos(cos delta)``
+    (rad, >= 0) of tile column ``j``'s real rings summed, one entry per column so that
+    the caller's total does not depend on the number of threads.  Shared out over the
+    threads by tile column; returns ``(how many |a_raw / scale| > 1, how many are
+    NaN)``."""
+    nj = out.shape[0]
+    m, kk = a_raw.shape
+    over = 0
+    nan = 0
+    for j in prange(nj):
+        h = 0.0
+        for c in range(ne):
+            col = j * ne + c
+            for o in range(m):
+                a = 0.0
+                if col < kk:
+                    a = a_raw[o, col] / scale
+                    over += abs(a) > 1.0
+                    nan += a != a
+                    a = min(max(a, -1.0), 1.0)
+                    h += math.acos(_ring_cos(a, k))
+                out[j, c, o], out[j, c, m + o] = _ring(a, k)
+        heat[j] = h
+    return over, nan
 
 
 @njit(cache=_CACHE, parallel=True)
@@ -694,6 +733,69 @@ def _exact_inverse(s):
     if not (2.2250738585072014e-308 <= s <= 4.49423283715579e+307):
         return 0.0
     return 1.0 / s if math.frexp(s)[0] == 0.5 else 0.0
+
+
+@njit(cache=_CACHE, parallel=True)
+def row_dac(x, levels, out, scales, col_out):
+    """Row peaks, full scales and DAC levels of a C-ordered 2-d ``x`` in one pass (the
+    ``dac_scale = "row"`` case of :func:`row_abs_max` then :func:`dac_signed`): per row
+    ``scales[i]`` = the smallest power of two above ``max_j |x[i, j]|`` (0 for an
+    all-zero row) and ``out[i, j]`` its signed DAC levels (:func:`_dac_level`, the
+    sign kept), each row read once while it is in cache; ``col_out`` (cols,), if not
+    empty, receives the column maxima ``max_i |x[i, j]|``.  Shared out over the
+    threads in chunks of 64 rows.  Returns ``(min x, any level > 0, any level < 0,
+    exact)``: ``exact`` is False when the two-pass path would give other numbers (a
+    row holding a NaN or an infinity, or a -0.0 level with no negative entry, which
+    the two-pass path makes +0.0); the caller then takes that path."""
+    rows, cols = x.shape
+    chunks = (rows + 63) // 64
+    with_cols = col_out.size > 0
+    lows = np.full(chunks, np.inf)
+    pos = np.zeros(chunks, dtype=np.int64)
+    neg = np.zeros(chunks, dtype=np.int64)
+    bad = np.zeros(chunks, dtype=np.int64)       # rows not finite
+    negzero = np.zeros(chunks, dtype=np.int64)   # -0.0 levels
+    part = np.zeros((chunks if with_cols else 0, cols))
+    for t in prange(chunks):
+        lo = np.inf
+        p = 0
+        n = 0
+        z = 0
+        nonfinite = 0
+        for i in range(t * 64, min(rows, t * 64 + 64)):
+            r = x[i]
+            big, low, nan = _row_stats(r)
+            if with_cols:
+                cp = part[t]
+                for j in range(cols):
+                    cp[j] = _max_nan(cp[j], abs(r[j]))
+            lo = min(lo, low)
+            if nan or not big < np.inf:
+                nonfinite += 1
+                scales[i] = 0.0
+                continue
+            sc = math.ldexp(1.0, math.frexp(big)[1]) if big > 0.0 else 0.0
+            scales[i] = sc
+            f = _exact_inverse(sc)
+            o_row = out[i]
+            for j in range(cols):
+                o = _dac_level(r[j], sc, f, levels, True)
+                o_row[j] = o
+                p += o > 0.0
+                n += o < 0.0
+                z += (o == 0.0) & (math.copysign(1.0, o) < 0.0)
+        lows[t] = lo
+        pos[t] = p
+        neg[t] = n
+        negzero[t] = z
+        bad[t] = nonfinite
+    if with_cols:
+        _max_down(part, col_out)
+    lo = np.inf
+    for t in range(chunks):
+        lo = min(lo, lows[t])
+    exact = bad.sum() == 0 and (negzero.sum() == 0 or lo < 0.0)
+    return lo, pos.sum() > 0, neg.sum() > 0, exact
 
 
 @njit(cache=_CACHE, parallel=True)

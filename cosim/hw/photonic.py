@@ -624,6 +624,34 @@ class PhotonicTiles:
                       drop.reshape(-1), through.reshape(-1))
         return drop, through
 
+    def ring_columns(self, a_raw: np.ndarray, scale: float
+                     ) -> tuple[TileColumns, int, float] | None:
+        """``(transfers(clip(a_raw / scale, -1, 1)), number of |a_raw / scale| > 1,
+        heater power of the rings (W, :meth:`_heater_power` of the single-ring
+        detunings))`` of a weight state in one compiled pass
+        (:func:`cosim.hw.kernels.ring_columns`: the same transfers as
+        :meth:`_ring_transfers`, bit for bit), as :class:`TileColumns`; None where the
+        rings are not uncoupled rings of the twin optics commanded directly (ideal
+        optics, crosstalk with more than one channel per tile, the link driver)."""
+        m, k = a_raw.shape
+        me, ne = min(self.m, m), min(self.n, k)
+        if self.optical_engine == "ideal" or (self.crosstalk and ne > 1) or \
+                self.link is not None:
+            return None
+        if self._ring_k is None:
+            self._ring_k = kernels.ring_coefficients(self.bank)
+        mi, nj = -(-m // me), -(-k // ne)
+        both = np.empty((nj, ne, 2 * m))
+        heat = np.empty(nj)
+        over, nan = kernels.sized(kernels.ring_columns, a_raw.size + both.size,
+                                  np.asarray(a_raw, dtype=float), float(scale),
+                                  self._ring_k, ne, both, heat)
+        if nan:
+            raise ConfigError("a weight of the bank is not finite (NaN): the training "
+                              "diverged; lower the learning rate")
+        return (TileColumns(both, (mi, nj, me, ne), self._zero_transfers()), int(over),
+                self._heater_power(positive_sum=float(np.sum(heat))))
+
     def level_transfers(self, a_raw: np.ndarray, scale: float, bits: int
                         ) -> tuple[TileColumns, int, float] | None:
         """``(transfers(signed_levels(clip(a_raw / scale, -1, 1), bits), levels_bits=
@@ -708,8 +736,11 @@ class PhotonicTiles:
              transpose_of: Loaded | None = None, layer: str = "") -> Loaded:
         """The bank transfers of ``clip(a_raw / scale, -1, 1)`` (cosim.hw.protocols.Tile):
         the gradient's pattern through the level table (:meth:`level_transfers`) where
-        it applies; a backward state re-tiled from its forward one
-        (:meth:`transposed_transfers`) where the rings are uncoupled.
+        it applies; a weight state of uncoupled rings in one compiled pass
+        (:meth:`ring_columns`; a backward copy of the forward state, ``transpose_of``,
+        keeps the forward load's report: the same rings, re-read); else a backward
+        state re-tiled from its forward one (:meth:`transposed_transfers`) where the
+        rings are uncoupled.
 
         Crosstalk, calibration and the link.  With crosstalk (twin optics) every
         load is a retune of coupled rings (:meth:`_coupled`: all tiles' rows in one
@@ -729,6 +760,13 @@ class PhotonicTiles:
             if levelled is not None:
                 return Loaded(levelled[0], m, k, levelled[1],
                               {"retunes": 1, "heater_power_w": levelled[2]})
+        if phase != "gradient":
+            columns = self.ring_columns(a_raw, scale)
+            if columns is not None:       # uncoupled rings: the transfers in one pass
+                both, over, power = columns
+                report = dict(transpose_of.retune) if transpose_of is not None else \
+                    {"retunes": 1, "heater_power_w": power}
+                return Loaded(both, m, k, over, report)
         a = a_raw / scale
         over = int(np.count_nonzero(np.abs(a) > 1.0))
         a = np.clip(a, -1.0, 1.0)

@@ -481,8 +481,25 @@ def test_compiled_ring_response_is_the_optics_models():
             y1 = tiles.matmul_transfers(u, cols, rng=None, counts=c1, outputs=m)
             y2 = tiles.matmul_transfers(u, (d, t), rng=None, counts=c2, outputs=m)
             assert np.array_equal(y1, y2) and c1 == c2
+    # a weight state in one pass: the transfers of clip(a_raw / scale), bit for bit,
+    # its saturated count and the heater power of its real rings (padding excluded)
+    for m, k in ((6, 50), (20, 3), (5, 16)):
+        a_raw = rng.standard_normal((m, k)) * 3.0
+        a_raw[0, :2] = [0.0, -0.0]
+        for view in (a_raw, np.ascontiguousarray(a_raw.T).T):
+            cols, over, heat = tiles.ring_columns(view, 2.0)
+            a = np.clip(a_raw / 2.0, -1, 1)
+            d, t = cols.tiles()
+            expect = tiles.transfers(a)
+            assert np.array_equal(d, expect[0]) and np.array_equal(t, expect[1])
+            assert over == np.count_nonzero(np.abs(a_raw / 2.0) > 1)
+            direct = np.sum(weight_to_detuning(a, tiles.bank)) / tiles.heater_efficiency
+            assert heat == pytest.approx(direct, rel=1e-12) and heat > 0
+    with pytest.raises(ConfigError, match="not finite"):
+        tiles.ring_columns(np.array([[0.5, np.nan]]), 1.0)
     tiles.optical_engine = "ideal"
     assert tiles.level_transfers(a_raw, scale, 16) is None
+    assert tiles.ring_columns(a_raw, scale) is None
 
 
 def test_readout_curve_fast_path_is_numpys_interp_bit_for_bit():

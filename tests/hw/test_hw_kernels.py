@@ -124,3 +124,48 @@ def test_normal_streams_are_successive_streams_of_the_generator():
     assert a.bit_generator.random_raw() == b.bit_generator.random_raw()
     assert len({tuple(s) for s in many}) == 5                   # distinct streams
     assert ziggurat.normal_streams(a, 0).shape == (0, 5)
+
+
+def _two_passes(u, bits):
+    """Row peaks (row_abs_max), power-of-two scales, then DAC levels (dac_signed): the
+    path that row_dac does in one pass."""
+    peaks = np.empty(u.shape[0])
+    cols = np.empty(u.shape[1])
+    u_min = kernels.row_abs_max(u, peaks, cols)
+    scales = np.where(peaks > 0, np.ldexp(1.0, np.frexp(peaks)[1]), 0.0)
+    levels, lit = _dac_signed(u, scales, bits, signed=u_min < 0)
+    return levels, scales, lit, cols, u_min
+
+
+@pytest.mark.parametrize("case", ["signed", "unsigned", "zero rows", "minus zero",
+                                  "minus zero signed", "nan", "inf"])
+def test_row_dac_is_the_two_passes_bit_for_bit(case):
+    """Peaks, scales and levels in one pass (kernels.row_dac) give the numbers of
+    row_abs_max + power-of-two scales + dac_signed, bit for bit, or say they cannot
+    (a NaN or infinite input; a -0.0 with no negative entry, which the two passes turn
+    into +0.0)."""
+    rng = np.random.default_rng(4)
+    u = rng.standard_normal((150, 133))                 # 133: not a multiple of 4
+    if case != "signed" and case != "minus zero signed":
+        u = np.abs(u)
+    if case == "zero rows":
+        u[[0, 7, 149]] = 0.0
+    if case.startswith("minus zero"):
+        u[3, 5] = -0.0
+    if case == "nan":
+        u[10, 20] = np.nan
+    if case == "inf":
+        u[10, 20] = np.inf
+    levels, scales, lit, cols, u_min = _two_passes(u, 16)
+    out = np.full(u.shape, 7.0)
+    got_scales = np.full(u.shape[0], 7.0)
+    got_cols = np.full(u.shape[1], 7.0)
+    got_min, pos, neg, exact = kernels.row_dac(u, float(2 ** 16 - 1), out, got_scales,
+                                               got_cols)
+    if case in ("nan", "inf", "minus zero"):
+        assert not exact
+        return
+    assert exact
+    assert np.array_equal(out.view(np.int64), levels.view(np.int64))   # -0.0 included
+    assert np.array_equal(got_scales, scales) and np.array_equal(got_cols, cols)
+    assert got_min == u_min and (pos, neg) == lit
