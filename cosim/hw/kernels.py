@@ -533,35 +533,60 @@ def ring_transfers(w, k, drop, through):
 
 
 @njit(cache=_CACHE, parallel=True)
-def ring_columns(a_raw, scale, k, ne, out, heat):
+def ring_columns(a_raw, scale, k, ne, out, cos_delta):
     """Bank transfers of a weight state in one pass, in the layout of the fused product:
     each ring holds ``a = clip(a_raw[o, col] / scale, -1, 1)`` (``a_raw`` (m, k), any
     layout) alone on its channel (:func:`_ring`); ``out`` (nj, ne, 2 m), ``out[j, c,
     o]`` / ``out[j, c, m + o]`` the drop / through transfer at ``col = j ne + c``
-    (columns beyond ``k``: weight 0).  ``heat[j]``: the detunings ``arccos(cos delta)``
-    (rad, >= 0) of tile column ``j``'s real rings summed, one entry per column so that
-    the caller's total does not depend on the number of threads.  Shared out over the
-    threads by tile column; returns ``(how many |a_raw / scale| > 1, how many are
-    NaN)``."""
+    (columns beyond ``k``: weight 0).  ``cos_delta`` (nj, ne, m): the cosine of each
+    ring's detuning (:func:`_ring_cos`), 1 (no detuning) for the padding rings, so
+    that ``sum arccos(cos_delta)`` is the real rings' total detuning.  Shared out over
+    the threads by tile column; returns ``(how many |a_raw / scale| > 1, how many
+    are NaN)``."""
     nj = out.shape[0]
     m, kk = a_raw.shape
     over = 0
     nan = 0
     for j in prange(nj):
-        h = 0.0
         for c in range(ne):
             col = j * ne + c
             for o in range(m):
                 a = 0.0
+                cd = 1.0
                 if col < kk:
                     a = a_raw[o, col] / scale
                     over += abs(a) > 1.0
                     nan += a != a
                     a = min(max(a, -1.0), 1.0)
-                    h += math.acos(_ring_cos(a, k))
+                    cd = _ring_cos(a, k)
+                cos_delta[j, c, o] = cd
                 out[j, c, o], out[j, c, m + o] = _ring(a, k)
-        heat[j] = h
     return over, nan
+
+
+@njit(cache=_CACHE, parallel=True)
+def transposed_columns(both, m, ne_t, zero_drop, zero_through, out):
+    """The transfers of the transposed copy of a weight state from the state's own
+    (each ring's transfer is a function of its weight alone): ``both`` (nj, ne, 2 m)
+    of the state ``a`` (m, k) in the fused product's layout; ``out`` (nj_t, ne_t, 2 k)
+    that of ``a.T`` (k, m) with ``ne_t`` channels a tile column, the padding rings
+    (inputs beyond ``m``) at the transfers of weight 0.  Shared out over the threads
+    by tile column."""
+    nj, ne, _ = both.shape
+    nj_t = out.shape[0]
+    k = out.shape[2] // 2
+    for jt in prange(nj_t):
+        for ct in range(ne_t):
+            o = jt * ne_t + ct                 # the input of a.T = an output of a
+            for ot in range(k):                # an output of a.T = an input of a
+                if o < m:
+                    j = ot // ne
+                    c = ot - j * ne
+                    out[jt, ct, ot] = both[j, c, o]
+                    out[jt, ct, k + ot] = both[j, c, m + o]
+                else:
+                    out[jt, ct, ot] = zero_drop
+                    out[jt, ct, k + ot] = zero_through
 
 
 @njit(cache=_CACHE, parallel=True)

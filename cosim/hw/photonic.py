@@ -624,33 +624,49 @@ class PhotonicTiles:
                       drop.reshape(-1), through.reshape(-1))
         return drop, through
 
+    def ring_columns_apply(self, m: int, k: int) -> bool:
+        """Whether a weight state (m, k) is held by uncoupled rings of the twin optics
+        commanded directly, so that :meth:`ring_columns` applies (not: ideal optics,
+        crosstalk with more than one channel per tile, the link driver)."""
+        return not (self.optical_engine == "ideal" or self.link is not None or
+                    (self.crosstalk and min(self.n, k) > 1))
+
     def ring_columns(self, a_raw: np.ndarray, scale: float
-                     ) -> tuple[TileColumns, int, float] | None:
+                     ) -> tuple[TileColumns, int, float]:
         """``(transfers(clip(a_raw / scale, -1, 1)), number of |a_raw / scale| > 1,
         heater power of the rings (W, :meth:`_heater_power` of the single-ring
         detunings))`` of a weight state in one compiled pass
         (:func:`cosim.hw.kernels.ring_columns`: the same transfers as
-        :meth:`_ring_transfers`, bit for bit), as :class:`TileColumns`; None where the
-        rings are not uncoupled rings of the twin optics commanded directly (ideal
-        optics, crosstalk with more than one channel per tile, the link driver)."""
+        :meth:`_ring_transfers`, bit for bit), as :class:`TileColumns`; only where
+        :meth:`ring_columns_apply`."""
         m, k = a_raw.shape
         me, ne = min(self.m, m), min(self.n, k)
-        if self.optical_engine == "ideal" or (self.crosstalk and ne > 1) or \
-                self.link is not None:
-            return None
         if self._ring_k is None:
             self._ring_k = kernels.ring_coefficients(self.bank)
         mi, nj = -(-m // me), -(-k // ne)
         both = np.empty((nj, ne, 2 * m))
-        heat = np.empty(nj)
+        cos_delta = np.empty((nj, ne, m))
         over, nan = kernels.sized(kernels.ring_columns, a_raw.size + both.size,
                                   np.asarray(a_raw, dtype=float), float(scale),
-                                  self._ring_k, ne, both, heat)
+                                  self._ring_k, ne, both, cos_delta)
         if nan:
             raise ConfigError("a weight of the bank is not finite (NaN): the training "
                               "diverged; lower the learning rate")
-        return (TileColumns(both, (mi, nj, me, ne), self._zero_transfers()), int(over),
-                self._heater_power(positive_sum=float(np.sum(heat))))
+        # the detuning is arccos(cos delta) >= 0 (padding rings: arccos 1 = 0)
+        power = self._heater_power(positive_sum=float(np.sum(np.arccos(cos_delta))))
+        return TileColumns(both, (mi, nj, me, ne), self._zero_transfers()), int(over), power
+
+    def transposed_columns(self, state: TileColumns, k: int) -> TileColumns:
+        """The :class:`TileColumns` of the transposed copy ``a.T`` (k, m) of a weight
+        state ``a`` (m, k) held as ``state`` (uncoupled rings: the same transfers,
+        re-read; :func:`cosim.hw.kernels.transposed_columns`)."""
+        m = state.both.shape[2] // 2
+        me_t, ne_t = min(self.m, k), min(self.n, m)
+        mi_t, nj_t = -(-k // me_t), -(-m // ne_t)
+        out = np.empty((nj_t, ne_t, 2 * k))
+        kernels.sized(kernels.transposed_columns, 2 * out.size, state.both, m, ne_t,
+                      state.zero[0], state.zero[1], out)
+        return TileColumns(out, (mi_t, nj_t, me_t, ne_t), state.zero)
 
     def level_transfers(self, a_raw: np.ndarray, scale: float, bits: int
                         ) -> tuple[TileColumns, int, float] | None:
@@ -738,7 +754,8 @@ class PhotonicTiles:
         the gradient's pattern through the level table (:meth:`level_transfers`) where
         it applies; a weight state of uncoupled rings in one compiled pass
         (:meth:`ring_columns`; a backward copy of the forward state, ``transpose_of``,
-        keeps the forward load's report: the same rings, re-read); else a backward
+        re-reads the same rings, :meth:`transposed_columns`, and keeps the forward
+        load's report); else a backward
         state re-tiled from its forward one (:meth:`transposed_transfers`) where the
         rings are uncoupled.
 
@@ -760,13 +777,14 @@ class PhotonicTiles:
             if levelled is not None:
                 return Loaded(levelled[0], m, k, levelled[1],
                               {"retunes": 1, "heater_power_w": levelled[2]})
-        if phase != "gradient":
-            columns = self.ring_columns(a_raw, scale)
-            if columns is not None:       # uncoupled rings: the transfers in one pass
-                both, over, power = columns
-                report = dict(transpose_of.retune) if transpose_of is not None else \
-                    {"retunes": 1, "heater_power_w": power}
-                return Loaded(both, m, k, over, report)
+        if phase != "gradient" and self.ring_columns_apply(m, k):
+            # uncoupled rings: the transfers in one pass, or re-read from the forward
+            # state for its transposed copy (the same rings)
+            if transpose_of is not None and isinstance(transpose_of.state, TileColumns):
+                return Loaded(self.transposed_columns(transpose_of.state, m), m, k,
+                              transpose_of.saturated, dict(transpose_of.retune))
+            both, over, power = self.ring_columns(a_raw, scale)
+            return Loaded(both, m, k, over, {"retunes": 1, "heater_power_w": power})
         a = a_raw / scale
         over = int(np.count_nonzero(np.abs(a) > 1.0))
         a = np.clip(a, -1.0, 1.0)

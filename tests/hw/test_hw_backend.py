@@ -495,11 +495,16 @@ def test_compiled_ring_response_is_the_optics_models():
             assert over == np.count_nonzero(np.abs(a_raw / 2.0) > 1)
             direct = np.sum(weight_to_detuning(a, tiles.bank)) / tiles.heater_efficiency
             assert heat == pytest.approx(direct, rel=1e-12) and heat > 0
+            # the transposed copy re-read from the state: the rings of a.T, exactly
+            back = tiles.transposed_columns(cols, k)
+            again, _, _ = tiles.ring_columns(np.ascontiguousarray(a_raw.T), 2.0)
+            assert back.shape == again.shape and back.zero == again.zero
+            assert np.array_equal(back.both, again.both)
     with pytest.raises(ConfigError, match="not finite"):
         tiles.ring_columns(np.array([[0.5, np.nan]]), 1.0)
     tiles.optical_engine = "ideal"
     assert tiles.level_transfers(a_raw, scale, 16) is None
-    assert tiles.ring_columns(a_raw, scale) is None
+    assert not tiles.ring_columns_apply(*a_raw.shape)
 
 
 def test_readout_curve_fast_path_is_numpys_interp_bit_for_bit():
