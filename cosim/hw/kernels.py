@@ -590,15 +590,16 @@ def transposed_columns(both, m, ne_t, zero_drop, zero_through, out):
 
 
 @njit(cache=_CACHE, parallel=True)
-def level_columns(a_raw, scale, levels, drop_t, through_t, heat_t, ne, out, heat):
+def level_columns(a_raw, scale, levels, table, ne, out, heat):
     """Bank transfers of the gradient's weight pattern in one pass, in the layout of the
     fused product: each entry ``a = a_raw[o, col] / scale`` of ``a_raw`` (m, k) takes
     the sign-magnitude DAC level ``sign(a) rint(min(|a|, 1) levels)``
     (:func:`cosim.hw.photonic.signed_levels`), whose transfers are looked up in the
-    tables ``drop_t`` / ``through_t`` of all levels (index ``level + levels``):
+    table of all levels (index ``level + levels``; ``table`` (2 levels + 1, 3): drop,
+    through and a third per-level quantity side by side, one cache line a lookup):
     ``out`` (nj, ne, 2 m), ``out[j, c, o]`` / ``out[j, c, m + o]`` the drop / through
     transfer at ``col = j ne + c`` (columns beyond ``k``: level 0).  ``heat[j]``: the
-    sum of ``heat_t`` (any per-level quantity, e.g. the heater phase) over tile
+    sum of ``table[:, 2]`` (e.g. the heater phase) over tile
     column ``j``'s rings (padding included), one entry per column so that the caller's
     total does not depend on the number of threads.  Read down the columns of
     ``a_raw`` (the gradient's pattern is the transpose of a C-ordered array), shared
@@ -619,9 +620,9 @@ def level_columns(a_raw, scale, levels, drop_t, through_t, heat_t, ne, out, heat
                     over += mag > 1.0
                     mag = np.rint(min(mag, 1.0) * levels)
                     idx = lv + (int(mag) if a > 0.0 else -int(mag))
-                out[j, c, o] = drop_t[idx]
-                out[j, c, m + o] = through_t[idx]
-                h += heat_t[idx]
+                out[j, c, o] = table[idx, 0]
+                out[j, c, m + o] = table[idx, 1]
+                h += table[idx, 2]
         heat[j] = h
     return over
 

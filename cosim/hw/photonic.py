@@ -401,7 +401,7 @@ class PhotonicTiles:
         self.last_netlist = None     # (Circuit text) of the last spice readout run
         self._curve = UniformCurve.from_table(characterization.dc_current_a,
                                               characterization.dc_output_v)
-        self._level_table = None     # (bits, drop, through) of all DAC levels
+        self._level_table = None     # (bits, drop, through, heat, the three side by side)
         self._buffers: dict[tuple, np.ndarray] = {}   # work arrays of the fused path
         self._zero = None            # (drop, through) of weight 0
         self._ring_k = None          # constants of the compiled ring response
@@ -683,13 +683,14 @@ class PhotonicTiles:
                 int(bits) > _TABLE_MAX_BITS:
             return None
         drop_t, through_t, heat_t = self._levels(int(bits))
+        table = self._level_table[4]
         mi, nj = -(-m // me), -(-k // ne)
         levels = 2 ** int(bits) - 1
         both = np.empty((nj, ne, 2 * m))
         heat = np.empty(nj)
         over = kernels.sized(kernels.level_columns, a_raw.size + both.size,
                              np.asarray(a_raw, dtype=float), float(scale), float(levels),
-                             drop_t, through_t, heat_t, ne, both, heat)
+                             table, ne, both, heat)
         zero = (float(drop_t[levels]), float(through_t[levels]))
         # the pattern's own rings only (the table sum includes the padded columns)
         padded = (nj * ne - k) * m * float(heat_t[levels])
@@ -705,7 +706,9 @@ class PhotonicTiles:
             values = np.arange(-levels, levels + 1, dtype=float) / levels
             drop, through = self._ring_transfers(values)
             heat = np.maximum(weight_to_detuning(values, self.bank), 0.0)
-            self._level_table = (bits, drop, through, heat)
+            # the three side by side as well: one cache line a lookup (level_columns)
+            self._level_table = (bits, drop, through, heat,
+                                 np.stack([drop, through, heat], axis=1))
         return self._level_table[1], self._level_table[2], self._level_table[3]
 
     # ------------------------------------------------------------------ the Tile protocol
@@ -989,7 +992,7 @@ class PhotonicTiles:
         curve = self._curve if self._curve is not None else _NO_CURVE  # (ideal: unused)
         bounds = row_blocks(b, nj * max(2 * m, ne))
         nblocks = bounds.size - 1
-        block = int(np.max(np.diff(bounds))) if nblocks else 1     # the largest
+        block = -(-b // nblocks) if nblocks else 1     # the largest (row_blocks)
         # one-row blocks (wide rows): groups of them share a pass over the transfers
         group = 1 if block > 1 else \
             max(1, min(_GROUP_ROWS, _GROUP_ELEMENTS // max(nj * max(2 * m, ne), 1)))
