@@ -714,6 +714,16 @@ def _row_stats(r):
     return (b2 if b2 > b0 else b0), (l2 if l2 < l0 else l0), nan
 
 
+@njit(cache=_CACHE, inline="always")
+def _row_stats_cols(r, col_max, with_cols):
+    """:func:`_row_stats` of the row ``r``, and, ``with_cols``, ``col_max[j] =
+    max(col_max[j], |r[j]|)`` (NaN kept) for the column maxima."""
+    if with_cols:
+        for j in range(r.size):
+            col_max[j] = _max_nan(col_max[j], abs(r[j]))
+    return _row_stats(r)
+
+
 @njit(cache=_CACHE, parallel=True)
 def _row_abs_max_c(x, out, lows, col_part):
     """:func:`row_abs_max` of a C-ordered ``x`` in chunks of 64 rows (``lows``: the
@@ -725,11 +735,8 @@ def _row_abs_max_c(x, out, lows, col_part):
         lo = np.inf
         for i in range(t * 64, min(rows, t * 64 + 64)):
             r = x[i]
-            big, low, nan = _row_stats(r)
-            if with_cols:
-                part = col_part[t]
-                for j in range(cols):
-                    part[j] = _max_nan(part[j], abs(r[j]))
+            big, low, nan = _row_stats_cols(r, col_part[t] if with_cols else r,
+                                            with_cols)
             out[i] = np.nan if nan else big
             lo = np.nan if (nan or lo != lo) else min(lo, low)
         lows[t] = lo
@@ -790,11 +797,7 @@ def row_dac(x, levels, out, scales, col_out):
         nonfinite = 0
         for i in range(t * 64, min(rows, t * 64 + 64)):
             r = x[i]
-            big, low, nan = _row_stats(r)
-            if with_cols:
-                cp = part[t]
-                for j in range(cols):
-                    cp[j] = _max_nan(cp[j], abs(r[j]))
+            big, low, nan = _row_stats_cols(r, part[t] if with_cols else r, with_cols)
             lo = min(lo, low)
             if nan or not big < np.inf:
                 nonfinite += 1
