@@ -58,7 +58,7 @@ DESIGN_KIND = "design"
 CHOICES: dict[str, tuple[str, ...]] = {
     "dac_scale": ("row", "call"),
     "gradient_on": ("tile", "digital"),
-    "backward_weights": ("transposed_copy",),
+    "backward_weights": ("transposed_copy", "transposed_read"),
     "update_scheme": ("push_pull", "potentiate_only"),
     "calibration": ("none", "in_loop"),
     "weight_link": ("ideal", "driver"),
@@ -353,6 +353,13 @@ def _check_choices(card: Card) -> None:
             raise ConfigError(f"design {card.name}: unknown tile {card['tile']!r}; choose "
                               f"ideal or a registered tile: {', '.join(TILES)} "
                               "(cosim.hw.registry.TILES)")
+        reads = TILES[card["tile"]].backward_reads if card["tile"] in TILES else None
+        if reads is not None and "backward_weights" in card.params and \
+                card["backward_weights"] not in reads:
+            raise ConfigError(f"design {card.name}: backward_weights = "
+                              f"{card['backward_weights']!r}, but {card['tile']} tiles "
+                              f"simulate {', '.join(reads)}; set design.backward_weights="
+                              f"{reads[0]}")
 
 
 def _weight_device_text(name: str) -> str:

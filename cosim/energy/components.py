@@ -21,7 +21,9 @@ computes decides what is priced:
 * writes: two memristors per weight (the differential pair of
   :class:`cosim.hw.weights.DeviceWeightStore`), ``copies = 2`` when the backward product
   runs on a second set holding W^T (``backward_weights = "transposed_copy"``, the tile
-  state :class:`cosim.hw.HardwareBackend` loads for the backward phase).
+  state :class:`cosim.hw.HardwareBackend` loads for the backward phase), ``copies = 1``
+  when the forward arrays are read the other way (``"transposed_read"``, crossbar tiles:
+  :mod:`cosim.hw.crossbar_tile`).
 """
 
 from __future__ import annotations
@@ -170,7 +172,9 @@ def design_components(design, characterization) -> tuple[dict[str, Quantity], li
         c["copies"] = leaf(2, "1", f"design {design.name}: backward_weights = "
                            f"transposed_copy ({design.provenance('backward_weights')})")
     else:
-        c["copies"] = leaf(1, "1", f"design {design.name}: one weight copy")
+        c["copies"] = leaf(1, "1", f"design {design.name}: one weight copy, read both ways "
+                           f"(backward_weights = {design['backward_weights']}, "
+                           f"{design.provenance('backward_weights')})")
     wcard = design.role_card("weight")
     c["write_pulse_energy"] = _with(derive(
         "v_w**2 * g_max * t_w", "J", v_w=card_quantity(wcard, "v_write_v"),

@@ -34,6 +34,23 @@ tiles of ``tile_rows`` inputs (crossbar rows) by ``tile_cols`` outputs (columns)
 The gradient's temporary pattern (``delta^T``, new at every product) is read with the
 ideal array (no wire resistance): factorizing a network per product and tile would cost
 more than the rest of the step; converters and noise still apply.
+
+**Backward product** (the design value ``backward_weights``):
+
+* ``"transposed_read"``: ``dY W`` reads the forward arrays the other way round (a
+  crossbar is read in both directions; no second copy is programmed): the read netlist
+  of :func:`cosim.hw.crossbar.build_crossbar_read` with ``direction="transposed"``,
+  the column lines driven at their sense ends, the row lines sensed at their driver
+  ends, each periphery with its own resistance.  Drawn as a forward read, that network
+  is the array turned by a half turn and transposed, ``G[::-1, ::-1].T``, with the same
+  driver and sense resistances, inputs and outputs in reverse order; the backward
+  state's records, spot checks and ``spice`` engine use that netlist.  With equal
+  driver and sense resistances it is the forward network with its ports exchanged
+  and, a passive network being reciprocal, its transfer is ``M^T``: the backward
+  product reuses the forward transfer matrices (:meth:`CrossbarTiles.transposed`;
+  otherwise the turned arrays are eliminated anew).
+* ``"transposed_copy"``: ``W^T`` is programmed on a second set of arrays and read
+  forward (its transfer is not the transpose of the forward array's).
 """
 
 from __future__ import annotations
@@ -185,6 +202,18 @@ def _wired_transfer(g: np.ndarray, wire: float, drv: float, sense: float) -> np.
     return out
 
 
+def _netlist_order(v: np.ndarray, turned: bool) -> np.ndarray:
+    """The last axis of ``v`` in the order of a turned array's netlist (reversed) when
+    ``turned`` (:meth:`CrossbarTiles.transposed`); ``v`` itself otherwise."""
+    return np.ascontiguousarray(v[..., ::-1]) if turned else v
+
+
+def _turn(g: np.ndarray) -> np.ndarray:
+    """An array turned by a half turn and transposed: its column lines become row lines
+    driven where the sense amplifiers were (:meth:`CrossbarTiles.transposed`)."""
+    return np.ascontiguousarray(g[::-1, ::-1].T)
+
+
 class CrossbarTiles:
     """Crossbar tile model (module docstring): the ``"electronic"`` tile of
     :data:`cosim.hw.registry.TILES`.  The tiling of a matrix (:meth:`transfers`): tiles
@@ -208,9 +237,13 @@ class CrossbarTiles:
         TIA input current noise density (A/sqrt(Hz)).
     temperature_k, noise_bandwidth_hz : float
     spice_engine : cosim.spice.SpiceEngine, optional
+    backward_weights : {"transposed_copy", "transposed_read"}
+        How the backward product reads the weights (module docstring).
     """
 
     card_roles = ("crossbar",)
+    #: the ``backward_weights`` mappings this tile simulates (module docstring)
+    backward_reads = ("transposed_copy", "transposed_read")
 
     def __init__(self, *, tile_rows: int, tile_cols: int, dac_bits: int, adc_bits: int,
                  electrical_engine: str, noise: bool, g_min_s: float, g_max_s: float,
@@ -218,7 +251,7 @@ class CrossbarTiles:
                  driver_resistance_ohm: float, sense_resistance_ohm: float,
                  adc_full_scale_v: float, input_noise_a_per_rthz: float,
                  temperature_k: float, noise_bandwidth_hz: float, swing_v: float,
-                 spice_engine=None) -> None:
+                 spice_engine=None, backward_weights: str = "transposed_copy") -> None:
         if electrical_engine not in XBAR_ENGINES:
             raise ConfigError(f"electrical_engine={electrical_engine!r}: choose one of "
                               f"{XBAR_ENGINES}")
@@ -239,6 +272,10 @@ class CrossbarTiles:
                                                         self.z_ohm, noise_bandwidth_hz)
         self.swing_v = float(swing_v)
         self.spice_engine = spice_engine
+        if backward_weights not in self.backward_reads:
+            raise ConfigError(f"backward_weights={backward_weights!r}: choose one of "
+                              f"{', '.join(self.backward_reads)}")
+        self.transposed_read = backward_weights == "transposed_read"
         self.last_netlist = None
         self._templates: dict[tuple, str] = {}   # (rows, cols, engine) -> record template
         #: digest of an array's conductances -> its transfer matrix (read_transfers)
@@ -267,7 +304,8 @@ class CrossbarTiles:
             temperature_k=float(tia["temperature_k"]),
             noise_bandwidth_hz=float(arch["crossbar_tia_noise_bandwidth_hz"]),
             swing_v=min(spec.output_high_v, -spec.output_low_v),
-            spice_engine=context.spice_engine)
+            spice_engine=context.spice_engine,
+            backward_weights=str(arch["backward_weights"]))
 
     def state_dict(self) -> dict:
         """No state of its own between loads (cosim.hw.protocols.Tile)."""
@@ -280,8 +318,11 @@ class CrossbarTiles:
              transpose_of: Loaded | None = None, layer: str = "") -> Loaded:
         """The conductance pairs of ``clip(a_raw / scale, -1, 1)`` and their readers
         (cosim.hw.protocols.Tile); the gradient's temporary pattern on the ideal array
-        (module docstring).  A transposed state is programmed anew (the array's
-        transfer is not the transpose of the transposed array's)."""
+        (module docstring).  The backward state: with ``transposed_read`` the forward
+        arrays read the other way (:meth:`transposed` of ``transpose_of``, or of the
+        forward arrays of ``a_raw.T`` when none is offered); with ``transposed_copy``
+        ``a_raw`` programmed anew (the array's transfer is not the transpose of the
+        transposed array's)."""
         m, k = a_raw.shape
         a = a_raw / scale
         over = int(np.count_nonzero(np.abs(a) > 1.0))
@@ -289,6 +330,9 @@ class CrossbarTiles:
         if phase == "gradient":
             return Loaded(self.transfers(conversion.signed_levels(a, self.dac_bits),
                                          exact=True), m, k, over)
+        if phase == "backward" and self.transposed_read:
+            forward = transpose_of.state if transpose_of is not None else self.transfers(a.T)
+            return Loaded(self.transposed(forward), m, k, over)
         return Loaded(self.transfers(a), m, k, over)
 
     def matmul(self, u: np.ndarray, loaded: Loaded, *, rng: np.random.Generator | None,
@@ -317,16 +361,19 @@ class CrossbarTiles:
         if not (spot or self.electrical_engine == "spice"):
             return out
         _, _, _, ne = transfers["shape"]
+        turned = transfers.get("turned", False)
         rows = u[:SPOT_CHECK_ROWS]
         for (i, j), (gp, gn, _, _) in transfers["tiles"].items():
             v = np.zeros(ne)
             seg = rows[0, j * ne:(j + 1) * ne] * self.v_read
             v[:seg.size] = seg
+            v = _netlist_order(v, turned)
             text = self.netlist(gp, v)
             out.netlists.append((f"{i},{j}+", text))
             out.netlists.append((f"{i},{j}-", self.netlist(gn, v)))
             if spot and (i, j) == (0, 0):
-                twin, spice = self.spot_currents(gp, rows[:, :ne] * self.v_read)
+                twin, spice = self.spot_currents(gp, rows[:, :ne] * self.v_read,
+                                                 turned=turned)
                 out.spot = SpotCheck(twin, spice, text, self.i_fs_a, listed=True)
         return out
 
@@ -337,15 +384,19 @@ class CrossbarTiles:
         column currents the product's engine computed for them (before the noise and
         the pair difference).  The template is the array's read netlist as that engine
         stands for it (the ideal engine and the gradient's pattern: no wire, driver or
-        sense resistance)."""
+        sense resistance).  A backward state read the other way (:meth:`transposed`) is
+        recorded as the forward read of its turned arrays, inputs and outputs in that
+        netlist's order."""
         from cosim.hw.records import RECORD_ROWS, CircuitRecord
 
         _, _, me, ne = transfers["shape"]
         engine = transfers["engine"]
+        turned = transfers.get("turned", False)
         gp, gn, sp, sn = transfers["tiles"][(0, 0)]
         v = np.zeros((min(u.shape[0], RECORD_ROWS), ne))
         seg = u[:v.shape[0], :ne]
         v[:, :seg.shape[1]] = seg * self.v_read
+        v = _netlist_order(v, turned)
         options = self._options() if engine == "twin" else dict.fromkeys(self._options(), 0.0)
         key = (ne, me, engine)
         if key not in self._templates:
@@ -364,13 +415,16 @@ class CrossbarTiles:
                 tolerance=lsb_a / 2))
         return out
 
-    def spot_currents(self, g: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def spot_currents(self, g: np.ndarray, v: np.ndarray, *,
+                      turned: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Column currents (A) of the array ``g`` for row voltages ``v`` (b, <= rows; V):
-        ``(native MNA solver, ngspice .op)``."""
+        ``(native MNA solver, ngspice .op)``.  ``turned``: ``g`` is a backward state's
+        turned array (:meth:`transposed`), ``v`` in the product's order."""
         from cosim.hw.crossbar import crossbar_solver
 
         pad = np.zeros((v.shape[0], g.shape[0]))
         pad[:, :min(v.shape[1], g.shape[0])] = v[:, :g.shape[0]]
+        pad = _netlist_order(pad, turned)
         twin = crossbar_solver(g, **self._options()).solve(pad)
         return twin, self._currents("spice", g, None, pad)
 
@@ -403,7 +457,7 @@ class CrossbarTiles:
                 nj, ne, mi * me) for s in (0, 1))
         elif engine == "ideal":
             readers = (g_pos.reshape(nj, ne, mi * me), g_neg.reshape(nj, ne, mi * me))
-        tiles = {}
+        tiles: dict = {}
         for j in range(nj):
             for i in range(mi):
                 rs, cs = slice(j * ne, (j + 1) * ne), slice(i * me, (i + 1) * me)
@@ -415,6 +469,40 @@ class CrossbarTiles:
                     tiles[(i, j)] = (gp, gn, None, None)
         return {"shape": (mi, nj, me, ne), "engine": engine, "tiles": tiles,
                 "readers": readers}
+
+    def transposed(self, forward: dict) -> dict:
+        """The backward state read from the forward arrays of ``forward`` (a state of
+        :meth:`transfers`) the other way round (``transposed_read``, module docstring).
+        Tile ``(i, j)`` of the forward grid is tile ``(j, i)`` here; its transfer from
+        the column inputs to the row outputs is the forward transfer transposed when the
+        driver and sense resistances are equal (reciprocity: no elimination), else that
+        of the turned arrays.  The tiles hold the turned arrays ``G[::-1, ::-1].T`` (the
+        netlist of :meth:`records`, the spot check and the ``spice`` engine) and their
+        solvers, in that netlist's order (inputs and outputs reversed)."""
+        mi, nj, me, ne = forward["shape"]
+        engine = forward["engine"]
+        tiles = forward["tiles"]           # (in the tile order of a product: row by row)
+        turned = {(j, i): (_turn(tiles[(i, j)][0]), _turn(tiles[(i, j)][1]))
+                  for i in range(mi) for j in range(nj)}
+        state = {"shape": (nj, mi, ne, me), "engine": engine, "readers": None,
+                 "turned": True}
+        if forward["readers"] is None:            # the spice engine: netlists only
+            state["tiles"] = {key: (*pair, None, None) for key, pair in turned.items()}
+            return state
+        # per array of the pair and tile (i, j): the backward transfer (me, ne), natural order
+        if engine == "twin" and self.driver != self.sense:
+            stack = np.stack([[[turned[(j, i)][s] for j in range(nj)] for i in range(mi)]
+                              for s in (0, 1)])                       # (2, mi, nj, me, ne)
+            back = self.read_transfers(stack)[..., ::-1, ::-1]
+        else:
+            back = np.stack([r.reshape(nj, ne, mi, me).transpose(2, 0, 3, 1)
+                             for r in forward["readers"]])
+        state["readers"] = tuple(np.ascontiguousarray(back[s].transpose(0, 2, 1, 3)).reshape(
+            mi, me, nj * ne) for s in (0, 1))
+        state["tiles"] = {(j, i): (*turned[(j, i)], back[0, i, j][::-1, ::-1].__rmatmul__,
+                                   back[1, i, j][::-1, ::-1].__rmatmul__)
+                          for (j, i) in turned}
+        return state
 
     def read_transfers(self, stack: np.ndarray) -> np.ndarray:
         """:func:`read_transfer` of every array of ``stack`` (..., rows, cols), S; an
@@ -500,10 +588,11 @@ class CrossbarTiles:
                 n += mi
         else:                            # ngspice, tile by tile
             i_net = np.empty((len(active), b, me))
+            turned = transfers.get("turned", False)
             for n, (_, j, (gp, gn, sp, sn)) in enumerate(active):
-                vt = v[:, j * ne:(j + 1) * ne]
-                i_net[n] = self._currents(engine, gp, sp, vt) - \
-                    self._currents(engine, gn, sn, vt)
+                vt = _netlist_order(v[:, j * ne:(j + 1) * ne], turned)
+                i_net[n] = _netlist_order(self._currents(engine, gp, sp, vt)
+                                          - self._currents(engine, gn, sn, vt), turned)
         noise = rng.standard_normal(i_net.shape) if self.noise else np.empty((0, 0, 0))
         tile_col = np.array([i for i, _, _ in active], dtype=np.int64)
         clipped, saturated, below = kernels.sized(

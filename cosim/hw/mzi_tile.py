@@ -132,6 +132,10 @@ class MziMeshTiles:
     """
 
     card_roles = ("laser", "mzi")
+    #: the design value it takes (the energy model prices a second copy); square
+    #: meshes' backward state is nonetheless the forward meshes lit from the outputs
+    #: (:meth:`load`), the pattern of the crossbar's ``transposed_read``
+    backward_reads = ("transposed_copy",)
 
     def __init__(self, *, tile_rows: int, tile_cols: int, dac_bits: int, adc_bits: int,
                  optical_engine: str, electrical_engine: str, noise: bool,

@@ -300,6 +300,8 @@ class PhotonicTiles:
     """
 
     card_roles = ("laser",)
+    #: a bank cannot be read transposed: the backward product runs on a second copy
+    backward_reads = ("transposed_copy",)
 
     def __init__(self, *, tile_rows: int, tile_cols: int, dac_bits: int, adc_bits: int,
                  optical_engine: str, electrical_engine: str, noise: bool,

@@ -181,9 +181,13 @@ class Tile(Protocol):
     card_roles : tuple of str
         The design roles (cosim.design.ROLES) whose cards the tile reads besides the
         shared readout (photodetector, tia, converters) and the weight device.
+    backward_reads : tuple of str
+        The mappings of the backward product the tile simulates (the design value
+        ``backward_weights``, cosim.design.CHOICES), checked when a design is loaded.
     """
 
     card_roles: ClassVar[tuple[str, ...]]
+    backward_reads: ClassVar[tuple[str, ...]]
 
     @classmethod
     def build(cls, context: TileContext) -> Tile:

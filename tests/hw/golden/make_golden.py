@@ -50,7 +50,10 @@ RUNS: dict[str, list[str]] = {
                           "design.tile_cols=16"],
     "electronic": _COMMON + ["design.name=electronic", "model.width=0.25",
                              "data.input_size=28", "training.batch_size=4",
-                             "design.tile_rows=16", "design.tile_cols=8"],
+                             "design.tile_rows=16", "design.tile_cols=8",
+                             # the backward mapping it was made with (the electronic
+                             # design now reads the forward arrays the other way)
+                             "design.backward_weights=transposed_copy"],
 }
 STEP_COLS = ("step", "epoch", "loss", "train_acc")
 EPOCH_COLS = ("epoch", "train_loss", "train_acc", "test_acc")
