@@ -23,7 +23,9 @@ on the other arrays of the batch.
 
 The readout pass evaluates the conversions of :mod:`cosim.hw.conversion` compiled, in
 the order of the tile-by-tile numpy arithmetic it replaced, so the two agree bit for
-bit (tests/hw/test_crossbar_transfer.py).
+bit (tests/hw/test_crossbar_transfer.py); it draws the readout noise itself, each block
+of rows from its own ziggurat stream, so the threads share out the blocks and no result
+depends on their number.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from numba import njit, prange
 from cosim.hw import conversion
 from cosim.hw.jitcache import KERNEL_CACHE as _CACHE
 from cosim.hw.kernels import _adc_clipped, _adc_code
+from cosim.hw.ziggurat import normal_next
 
 _adc_volts = njit(cache=_CACHE, inline="always")(conversion.adc_volts)
 
@@ -240,40 +243,56 @@ def wired_sweep(g, gw, g_in, g_out, out):
 
 # ----------------------------------------------------------------------------- readout
 @njit(cache=_CACHE, parallel=True)
-def readout_pass(currents, noise, sigma, tile_col, me, z, low, step, top, high, swing,
-                 unit, out):
+def readout_pass(currents, streams, block, sigma, mi, me, z, low, step, top, high, swing,
+                 unit, sample, out):
     """TIA and ADC of the column currents of a product's tiles, summed into ``out``.
 
-    ``currents`` (tiles, b, me) net column currents (A) of each lit tile in tile order;
-    ``noise`` the same shape (standard normal draws; empty without noise) times
-    ``sigma`` (A) is added to them; ``tile_col[n]`` is the tile column of tile ``n``.
-    Per current ``i``: ``V = z i``, the ADC code of V (:func:`cosim.hw.conversion.
-    adc_code`, ``low``, ``step``, ``top``), its voltage ``V_q``, and
-    ``out[row, tile_col me + c] += (V_q / z) / unit`` with the tiles added in order
-    (the arithmetic of :meth:`cosim.hw.crossbar_tile.CrossbarTiles.matmul_padded`,
-    operation for operation).  Returns the counts ``(clipped_adc, saturated_tia,
-    below_noise_floor)``: V outside ``[low, high)``, ``|V| > swing``, ``|i| < sigma``.
+    ``currents`` (lit, b, mi me): the net column currents (A) of each lit tile row
+    (tile ``i`` of a tile row in columns ``i me .. (i + 1) me``).  With noise,
+    ``streams`` (:func:`cosim.hw.ziggurat.normal_streams`, one per block of ``block``
+    rows; width 0: no noise): rows ``k block .. (k + 1) block - 1`` draw from stream
+    ``k``, row after row, in tile order (tile rows, then the tiles of a row, then their
+    columns); each draw (a float32 standard normal) times ``sigma`` (A) is added to its
+    current.  Per current ``i``: ``V = z i``, the ADC code of V
+    (:func:`cosim.hw.conversion.adc_code`, ``low``, ``step``, ``top``), its voltage
+    ``V_q``, and ``out[row, i me + c] += (V_q / z) / unit`` with the tiles added in tile
+    order (the arithmetic of :meth:`cosim.hw.crossbar_tile.CrossbarTiles.matmul_padded`,
+    operation for operation).  ``sample`` (r, c): receives the first lit tile's noisy
+    currents of its first r rows and c columns.  Returns the counts ``(clipped_adc,
+    saturated_tia, below_noise_floor)``: V outside ``[low, high)``, ``|V| > swing``,
+    ``|i| < sigma``.  No result depends on the number of threads.
     """
-    n_tiles, b, _ = currents.shape
-    noisy = noise.size > 0
+    lit, b, _ = currents.shape
+    noisy = streams.shape[0] > 0
+    nblocks = (b + block - 1) // block
+    sr, sc = sample.shape
     clipped = 0
     saturated = 0
     below = 0
-    for row in prange(b):
-        for n in range(n_tiles):
-            base = tile_col[n] * me
-            for c in range(me):
-                i = currents[n, row, c]
-                if noisy:
-                    i = i + sigma * noise[n, row, c]
-                volts = z * i
-                code = _adc_code(volts, low, step, top)
-                vq = _adc_volts(code, low, step)
-                out[row, base + c] += (vq / z) / unit
-                if _adc_clipped(volts, low, high):
-                    clipped += 1
-                if abs(volts) > swing:
-                    saturated += 1
-                if abs(i) < sigma:
-                    below += 1
+    for k in prange(nblocks):
+        sa = sb = s_c = sn = spare = np.uint64(0)
+        if noisy:
+            sa, sb, s_c, sn, spare = (streams[k, 0], streams[k, 1], streams[k, 2],
+                                      streams[k, 3], streams[k, 4])
+        for row in range(k * block, min(b, (k + 1) * block)):
+            for jj in range(lit):
+                for t in range(mi):
+                    base = t * me
+                    for c in range(me):
+                        i = currents[jj, row, base + c]
+                        if noisy:
+                            sa, sb, s_c, sn, spare, x = normal_next(sa, sb, s_c, sn, spare)
+                            i = i + sigma * np.float64(np.float32(x))
+                        if jj == 0 and t == 0 and row < sr and c < sc:
+                            sample[row, c] = i
+                        volts = z * i
+                        code = _adc_code(volts, low, step, top)
+                        vq = _adc_volts(code, low, step)
+                        out[row, base + c] += (vq / z) / unit
+                        if _adc_clipped(volts, low, high):
+                            clipped += 1
+                        if abs(volts) > swing:
+                            saturated += 1
+                        if abs(i) < sigma:
+                            below += 1
     return clipped, saturated, below

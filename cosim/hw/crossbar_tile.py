@@ -29,7 +29,9 @@ tiles of ``tile_rows`` inputs (crossbar rows) by ``tile_cols`` outputs (columns)
 4. **ADC** at ``adc_bits``; ``y = (V_q / Z) / (V_read (G_max - G_min))``; tile partial
    sums added digitally.  Steps 3 and 4 of all tiles of a product are one compiled pass
    (:func:`cosim.hw.crossbar_kernels.readout_pass`, the arithmetic of
-   :mod:`cosim.hw.conversion`, the noise drawn by numpy in tile order).
+   :mod:`cosim.hw.conversion`), the noise drawn inside it from ziggurat streams
+   (:mod:`cosim.hw.ziggurat`), one per block of :data:`READOUT_BLOCK_ROWS` rows, in
+   tile order.
 
 The gradient's temporary pattern (``delta^T``, new at every product) is read with the
 ideal array (no wire resistance): factorizing a network per product and tile would cost
@@ -65,6 +67,7 @@ from cosim.hw import conversion, kernels
 from cosim.hw.crossbar import build_crossbar_read
 from cosim.hw.crossbar_kernels import readout_pass
 from cosim.hw.protocols import Circuits, Loaded, Phase, SpotCheck, TileContext
+from cosim.hw.ziggurat import normal_streams
 
 BOLTZMANN_J_PER_K = conversion.BOLTZMANN_J_PER_K
 XBAR_ENGINES: tuple[str, ...] = ("ideal", "twin", "spice")
@@ -75,6 +78,10 @@ RECORD_SYMBOL_S = 1e-6
 #: Memory (bytes) of the transfer matrices a crossbar tile keeps for reuse
 #: (CrossbarTiles.read_transfers): a few weight states of LeNet-5's tiles.
 TRANSFER_CACHE_BYTES = 64 * 2 ** 20
+#: Rows of a product that draw their readout noise from one normal stream
+#: (:func:`cosim.hw.crossbar_kernels.readout_pass`): the streams are what the threads
+#: share out, so no result depends on the number of threads.
+READOUT_BLOCK_ROWS = 32
 
 
 def read_transfer(g: np.ndarray, *, wire_resistance_ohm: float, driver_resistance_ohm: float,
@@ -569,50 +576,48 @@ class CrossbarTiles:
         if self.noise and rng is None:
             raise ConfigError("noise is on: the product needs an rng")
         low, high, step, n_codes = conversion.adc_range(self.adc_bits, self.adc_fs_v)
-        lit = v.reshape(b, nj, ne).any(axis=(0, 2))        # a tile of dark rows is skipped
-        active = [(i, j, tile) for (i, j), tile in transfers["tiles"].items() if lit[j]]
-        if not active:
+        lit = np.flatnonzero(v.reshape(b, nj, ne).any(axis=(0, 2)))  # dark tile rows: skipped
+        if not lit.size:
             return out
-        # the column currents of every lit tile (tile order), then the readout of all of
-        # them in one compiled pass: the same operations, element by element, as one
-        # tile at a time, the noise drawn in the same order, the partial sums added in
-        # tile order
+        # the column currents of every lit tile row, then the readout of all of them in
+        # one compiled pass: the same operations, element by element, as one tile at a
+        # time, the partial sums added in tile order (tile rows, then their tiles)
         readers = transfers.get("readers")
+        i_net = np.empty((lit.size, b, mi * me))
         if readers is not None:          # ideal arrays or transfer matrices: v @ R
-            i_net = np.empty((len(active), b, me))
-            n = 0
-            for j in np.flatnonzero(lit):     # one product per tile row, all its tiles
+            for n, j in enumerate(lit):       # one product per tile row, all its tiles
                 vt = v[:, j * ne:(j + 1) * ne]
-                cur = (vt @ readers[0][j]) - (vt @ readers[1][j])     # (b, mi * me)
-                i_net[n:n + mi] = cur.reshape(b, mi, me).transpose(1, 0, 2)
-                n += mi
+                np.matmul(vt, readers[0][j], out=i_net[n])
+                i_net[n] -= vt @ readers[1][j]
         else:                            # ngspice, tile by tile
-            i_net = np.empty((len(active), b, me))
             turned = transfers.get("turned", False)
-            for n, (_, j, (gp, gn, sp, sn)) in enumerate(active):
+            for n, j in enumerate(lit):
                 vt = _netlist_order(v[:, j * ne:(j + 1) * ne], turned)
-                i_net[n] = _netlist_order(self._currents(engine, gp, sp, vt)
-                                          - self._currents(engine, gn, sn, vt), turned)
-        noise = rng.standard_normal(i_net.shape) if self.noise else np.empty((0, 0, 0))
-        tile_col = np.array([i for i, _, _ in active], dtype=np.int64)
+                for i in range(mi):
+                    gp, gn, sp, sn = transfers["tiles"][(i, j)]
+                    i_net[n, :, i * me:(i + 1) * me] = _netlist_order(
+                        self._currents(engine, gp, sp, vt)
+                        - self._currents(engine, gn, sn, vt), turned)
+        streams = normal_streams(rng, -(-b // READOUT_BLOCK_ROWS)) if self.noise else \
+            np.empty((0, 5), dtype=np.uint64)
+        r, c = (min(b, 8), min(me, 16)) if samples is not None and \
+            "tia_voltage_v" not in samples else (0, 0)
+        sample = np.empty((r, c))
         clipped, saturated, below = kernels.sized(
-            readout_pass, 2 * i_net.size, i_net, noise, self.sigma_i_a, tile_col, me,
-            self.z_ohm, low, step, float(n_codes - 1), high, self.swing_v,
-            self.v_read * (self.g_max - self.g_min), out)
+            readout_pass, 2 * i_net.size, i_net, streams, READOUT_BLOCK_ROWS,
+            self.sigma_i_a, mi, me, self.z_ohm, low, step, float(n_codes - 1), high,
+            self.swing_v, self.v_read * (self.g_max - self.g_min), sample, out)
         counts["clipped_adc"] += int(clipped)
         counts["samples"] += i_net.size
         counts["saturated_tia"] += int(saturated)
         counts["below_noise_floor"] += int(below)
-        if samples is not None and "tia_voltage_v" not in samples:
-            j = active[0][1]
-            r, c = min(b, 8), min(me, 16)
-            i0 = i_net[0, :r, :c]
-            if self.noise:
-                i0 = i0 + self.sigma_i_a * noise[0, :r, :c]
-            volts = self.z_ohm * i0
+        if r:
+            j = lit[0]
+            volts = self.z_ohm * sample
             samples["row_voltage_v"] = v[:r, j * ne:j * ne + min(c, ne)].copy()
-            samples["column_current_a"] = i0.copy()
+            samples["column_current_a"] = sample
             samples["tia_voltage_v"] = volts
             samples["adc_codes"] = conversion.adc_code(volts, low, step, float(n_codes - 1)
                                                        ).astype(np.int64)
         return out
+

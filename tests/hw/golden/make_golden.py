@@ -19,6 +19,14 @@ voltages differ from those of the block elimination before by at most 1.8e-13 of
 largest value (rounding).  Metrics, weights, every checkpoint array, ADC codes, counters
 and spot checks were checked identical before rewriting; the stored spot-check errors
 (compared with a tolerance) were kept.
+
+Re-recorded since: every ``electronic`` entry, after the crossbar readout drew its noise
+from ziggurat streams inside the compiled pass (one stream per block of rows) instead of
+numpy's ``standard_normal`` (``make_golden.py electronic``).  Only the noise numbers
+changed: the same configuration with ``hardware.noise=false`` gave every stored entry
+bit for bit before and after, for both backward mappings; the noise itself is checked
+against its closed-form rms (tests/hw/test_crossbar_transfer.py).  The electronic run
+keeps the ``transposed_copy`` mapping it was made with.
 """
 
 from __future__ import annotations
