@@ -9,11 +9,9 @@
   stated for), "bplight" (the shipped design: RealDevice card, mixed-precision
   update, crosstalk calibrated in the loop; ``--shipped-steps``) and "electronic"
   (memristor crossbar tiles).
-  Each measured run has a process of its own, as a training run does, with the BLAS
-  and allocator settings of the ``cosim`` command (:func:`cosim.cli.main.tune_blas`:
-  idle OpenBLAS threads sleep at once instead of spinning against numba's threads;
-  :func:`cosim.cli.main.tune_malloc`: large temporaries reused from the heap instead of
-  fresh pages), and follows a 3-step
+  Each measured run has a process of its own, as a training run does, with the
+  allocator settings of the ``cosim`` command (:func:`cosim.cli.main.tune_malloc`:
+  large temporaries reused from the heap instead of fresh pages), and follows a 3-step
   warm-up run of the same architecture there (caches, compiled kernels).  Measured in
   one shared process with glibc's own adaptive settings, what one architecture left in
   the allocator was charged to the next (ideal: 27 ms a step alone, 20 ms after the
@@ -153,18 +151,16 @@ def network_step_times(architecture: str, steps: int, threads: int, *,
 
 def isolated_step_times(architecture: str, steps: int, threads: int
                         ) -> tuple[np.ndarray, str]:
-    """:func:`step_times` of a run in a child process of its own, with the BLAS and
-    allocator settings of the ``cosim`` command (:func:`cosim.cli.main.tune_blas`,
-    :func:`cosim.cli.main.tune_malloc`), after a
+    """:func:`step_times` of a run in a child process of its own, with the allocator
+    settings of the ``cosim`` command (:func:`cosim.cli.main.tune_malloc`), after a
     3-step warm-up run of the same architecture there; and the child's numba threading
     layer."""
     code = "\n".join([
-        "from cosim.cli.main import tune_blas, tune_malloc",
-        "assert tune_blas()",
-        "tune_malloc()",
         "import json, sys, tempfile",
         "from pathlib import Path",
         "import numba",
+        "from cosim.cli.main import tune_malloc",
+        "tune_malloc()",
         f"sys.path.insert(0, {str(Path(__file__).parent)!r})",
         "from training import step_times",
         "d = Path(tempfile.mkdtemp())",
@@ -182,13 +178,12 @@ def isolated_step_times(architecture: str, steps: int, threads: int
 def isolated_network_step_times(architecture: str, steps: int, threads: int,
                                  model: str = "vgg11") -> np.ndarray:
     """:func:`network_step_times` of ``steps`` steps in a child process of its own (the
-    BLAS and allocator settings of the ``cosim`` command), after one warm-up step there
-    (it builds the tiles and loads the compiled kernels)."""
+    allocator settings of the ``cosim`` command), after one warm-up step there (it
+    builds the tiles and loads the compiled kernels)."""
     code = "\n".join([
-        "from cosim.cli.main import tune_blas, tune_malloc",
-        "assert tune_blas()",
-        "tune_malloc()",
         "import json, sys",
+        "from cosim.cli.main import tune_malloc",
+        "tune_malloc()",
         f"sys.path.insert(0, {str(Path(__file__).parent)!r})",
         "from training import network_step_times",
         f"t = network_step_times({architecture!r}, {steps + 1}, {threads}, "

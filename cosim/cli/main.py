@@ -81,27 +81,6 @@ def tune_malloc() -> bool:
         bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
 
 
-#: Environment defaults for the BLAS libraries, read when they load (with numpy): an
-#: idle OpenBLAS thread sleeps after 2^22 cycles of waiting (about 2 ms) instead of its
-#: default 2^28 (about 0.1 s), during which it held a core that numba's threads (the
-#: crossbar sweep, im2col, pooling) waited for.  Much shorter is worse: kernels that
-#: call BLAS every few hundred microseconds then wake sleeping threads at every call
-#: (2^16 cycles doubled the bplight VGG-11 step).  benchmarks/RESULTS.md, "OpenBLAS
-#: idle threads", has the measurements.
-BLAS_ENVIRONMENT = {"OPENBLAS_THREAD_TIMEOUT": "22"}
-
-
-def tune_blas() -> bool:
-    """Set :data:`BLAS_ENVIRONMENT` where the environment does not set it already (a
-    user's own value wins).  It takes effect only if numpy (which loads BLAS) is not
-    imported yet: True when it does."""
-    import os
-
-    for key, value in BLAS_ENVIRONMENT.items():
-        os.environ.setdefault(key, value)
-    return "numpy" not in sys.modules
-
-
 def _one_line_notes() -> None:
     """Show the project's warnings (:class:`~cosim.errors.CosimWarning`) as one line
     ``cosim: note: ...`` instead of Python's two lines with a source excerpt."""
@@ -124,7 +103,6 @@ def main(argv: list[str] | None = None) -> int:
     if argv == ["--version"]:   # answered before the command modules are imported
         print(f"bplight-cosim {cosim.__version__}")
         return 0
-    tune_blas()
     tune_malloc()
     _one_line_notes()
     parser = build_parser(argv[0] if argv else None)

@@ -201,9 +201,8 @@ def _wired_transfer(g: np.ndarray, wire: float, drv: float, sense: float) -> np.
     flat = np.ascontiguousarray(g.reshape(-1, *g.shape[-2:]), dtype=float)
     out = np.empty_like(flat)
     n, r, c = flat.shape
-    with kernels.one_blas_thread():          # numba's threads share out the arrays
-        kernels.sized(wired_sweep, n * r * c * c, flat, 1.0 / wire, 1.0 / (drv + wire),
-                      1.0 / (wire + sense), out)
+    kernels.sized(wired_sweep, n * r * c * c, flat, 1.0 / wire, 1.0 / (drv + wire),
+                  1.0 / (wire + sense), out)
     out = out.reshape(g.shape)
     if turned:
         out = np.ascontiguousarray(out[..., ::-1, ::-1].swapaxes(-1, -2))

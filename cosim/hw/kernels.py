@@ -104,23 +104,6 @@ def sized(kernel, numbers: int, *args):
         numba.set_num_threads(threads)
 
 
-_BLAS_CONTROLLER = None
-
-
-def one_blas_thread():
-    """A context in which BLAS (numpy's and scipy's, whose routines numba's ``np.dot``
-    calls) runs on the calling thread alone: for a kernel whose jobs numba's threads
-    already share out, BLAS threads of its own would compete with them for the cores
-    (the crossbar sweep of a LeNet-5 layer took 1.8 times as long on 2 cores).  BLAS
-    gives the same numbers on any number of threads, so this changes only the speed."""
-    global _BLAS_CONTROLLER
-    if _BLAS_CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS_CONTROLLER = ThreadpoolController()
-    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
-
-
 def work_array(buffers: dict, key, shape: tuple, dtype=np.float64) -> np.ndarray:
     """An array of ``shape`` and ``dtype`` kept in ``buffers`` under ``key`` and reused
     from call to call (a fresh large array costs a page fault per 4 kB); its contents
