@@ -10,7 +10,8 @@ the next repeat), so that a drift in the speed of a shared machine favours neith
 Printed: per repeat the two medians and their ratio, then the pooled medians.
 
 Run: ``.venv/bin/python benchmarks/compare_trees.py BEFORE_TREE AFTER_TREE [--steps N]
-[--repeats R] [--before-label L] [--after-label L]``.  Writes nothing.  The hardware side
+[--repeats R] [--before-label L] [--after-label L] [--before-env NAME=VALUE]
+[--after-env NAME=VALUE]``.  Writes nothing.  The hardware side
 is design ``bplight`` of each tree unless a label says otherwise: since the shipped
 bplight design has the RealDevice card and crosstalk calibrated in the loop, a tree of
 before that change is compared with ``--after-label bplight-idealised``.
@@ -30,14 +31,15 @@ import numpy as np
 ARCHS = ("ideal", "bplight")
 
 
-def run_times(tree: Path, architecture: str, steps: int, threads: int) -> np.ndarray:
+def run_times(tree: Path, architecture: str, steps: int, threads: int,
+              env: dict[str, str] | None = None) -> np.ndarray:
     """Step times (s) of one isolated run of ``architecture`` with the code of ``tree``
-    (its first step set apart)."""
+    (its first step set apart), ``env`` added to the environment."""
     code = (f"import json, sys; sys.path.insert(0, {str(tree / 'benchmarks')!r}); "
             f"from training import isolated_step_times; "
             f"t, _ = isolated_step_times({architecture!r}, {steps + 1}, {threads}); "
             f"print(json.dumps(t.tolist()))")
-    env = dict(os.environ, PYTHONPATH=str(tree))
+    env = dict(os.environ, **(env or {}), PYTHONPATH=str(tree))
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, cwd=tree)
     if proc.returncode != 0:
@@ -59,7 +61,19 @@ def main(argv=None) -> int:
     p.add_argument("--after-label", default="bplight",
                    help="the same for the after tree, e.g. bplight-idealised to compare "
                         "a tree of before the shipped design became the credible one")
+    p.add_argument("--before-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="an environment variable of the before runs (repeatable), e.g. "
+                        "OPENBLAS_THREAD_TIMEOUT=28 to compare the same tree with "
+                        "OpenBLAS's default against the cosim command's setting")
+    p.add_argument("--after-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="the same for the after runs")
     args = p.parse_args(argv)
+    envs = {}
+    for version, items in (("before", args.before_env), ("after", args.after_env)):
+        bad = [x for x in items if "=" not in x or not x.split("=", 1)[0]]
+        if bad:
+            p.error(f"--{version}-env {bad[0]!r}: give NAME=VALUE")
+        envs[version] = dict(x.split("=", 1) for x in items)
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
     labels = {"before": args.before_label, "after": args.after_label}
     cores = os.cpu_count() or 1
@@ -72,7 +86,7 @@ def main(argv=None) -> int:
                 med = {}
                 for arch in ARCHS:
                     label = labels[version] if arch == "bplight" else arch
-                    t = run_times(tree, label, args.steps, threads)
+                    t = run_times(tree, label, args.steps, threads, envs[version])
                     pooled[version, threads, arch] += t.tolist()
                     med[arch] = float(np.median(t))
                 ratios[version, threads].append(med["bplight"] / med["ideal"])
