@@ -132,16 +132,16 @@ class MziMeshTiles:
     """
 
     card_roles = ("laser", "mzi")
-    #: the design value it takes (the energy model prices a second copy); square
-    #: meshes' backward state is nonetheless the forward meshes lit from the outputs
-    #: (:meth:`load`), the pattern of the crossbar's ``transposed_read``
-    backward_reads = ("transposed_copy",)
+    #: the backward mappings (:meth:`load`): the forward meshes lit from their outputs
+    #: (a reciprocal network: ``T^T``), or ``W^T`` programmed on meshes of its own
+    backward_reads = ("transposed_read", "transposed_copy")
 
     def __init__(self, *, tile_rows: int, tile_cols: int, dac_bits: int, adc_bits: int,
                  optical_engine: str, electrical_engine: str, noise: bool,
                  characterization, phase_error_std_rad: float, loss_db_per_mzi: float,
                  optical_full_scale_fraction: float = 1.0, rin_db_per_hz: float = -140.0,
-                 averaging: int = 1, seed: int = 0, spice_engine=None) -> None:
+                 averaging: int = 1, seed: int = 0, spice_engine=None,
+                 backward_weights: str = "transposed_read") -> None:
         from cosim.readout import SpiceReadout, TwinReadout
 
         for name, value, allowed in (("optical_engine", optical_engine, OPTICAL_ENGINES),
@@ -155,6 +155,10 @@ class MziMeshTiles:
             if not (math.isfinite(value) and value >= 0):
                 raise ConfigError(f"{name}={value!r}: give a finite number >= 0")
         self.n, self.m = int(tile_rows), int(tile_cols)
+        if backward_weights not in self.backward_reads:
+            raise ConfigError(f"backward_weights={backward_weights!r}: choose one of "
+                              f"{', '.join(self.backward_reads)}")
+        self.transposed_read = backward_weights == "transposed_read"
         self.dac_bits, self.adc_bits = int(dac_bits), int(adc_bits)
         self.optical_engine, self.electrical_engine = optical_engine, electrical_engine
         self.noise = bool(noise)
@@ -203,7 +207,8 @@ class MziMeshTiles:
             optical_full_scale_fraction=float(arch["optical_full_scale_fraction"]),
             rin_db_per_hz=float(laser["rin_db_per_hz"]),
             averaging=int(arch["readout_averaging"]), seed=context.seed,
-            spice_engine=context.spice_engine)
+            spice_engine=context.spice_engine,
+            backward_weights=str(arch["backward_weights"]))
 
     def state_dict(self) -> dict:
         """No state of its own between loads (cosim.hw.protocols.Tile)."""
@@ -217,7 +222,11 @@ class MziMeshTiles:
         """Program ``clip(a_raw / scale, -1, 1)`` on meshes (module docstring).  State:
         ``{"shape": (mi, nj, me, ne), "t": (nj, ne, mi me) transfers of each tile column
         (``g T`` transposed, real when there is no phase error), "s": (nj, mi) s_max,
-        "g": (nj, mi) mesh loss}``."""
+        "g": (nj, mi) mesh loss}``.  The backward state: with ``transposed_read`` the
+        forward meshes lit from their outputs (those of ``transpose_of``, or of
+        ``a_raw.T`` programmed when none is offered; a tile's inputs are then its
+        ``tile_cols`` outputs); with ``transposed_copy`` ``a_raw`` on meshes of its
+        own."""
         m, k = a_raw.shape
         a = a_raw / scale
         over = int(np.count_nonzero(np.abs(a) > 1.0))
@@ -225,8 +234,10 @@ class MziMeshTiles:
         exact = phase == "gradient"
         if exact:
             a = conversion.signed_levels(a, self.dac_bits)
-        if transpose_of is not None and self.m == self.n:
-            return Loaded(self._transposed(transpose_of.state), m, k, over)
+        if phase == "backward" and self.transposed_read:
+            forward = transpose_of.state if transpose_of is not None else \
+                self._program(a.T, exact)
+            return Loaded(self._transposed(forward), m, k, over)
         return Loaded(self._program(a, exact), m, k, over)
 
     def matmul(self, u: np.ndarray, loaded: Loaded, *, rng: np.random.Generator | None,

@@ -29,11 +29,12 @@ def char():
 
 
 def _tile(char, n, sigma, *, m=None, loss=0.0, bits=16, electrical="ideal", noise=False,
-          seed=0):
+          seed=0, backward="transposed_read"):
     return MziMeshTiles(tile_rows=n, tile_cols=n if m is None else m, dac_bits=bits,
                         adc_bits=bits, optical_engine="twin", electrical_engine=electrical,
                         noise=noise, characterization=char, phase_error_std_rad=sigma,
-                        loss_db_per_mzi=loss, averaging=16, seed=seed)
+                        loss_db_per_mzi=loss, averaging=16, seed=seed,
+                        backward_weights=backward)
 
 
 def _rel(x, ref):
@@ -110,6 +111,25 @@ def test_backward_reuses_the_forward_meshes_and_gradient_pattern_has_no_phase_er
     grad = tile.load(a, 1.0, "gradient")
     levels = np.sign(a) * np.rint(np.abs(a) * 65535) / 65535
     assert _rel(tile.realised_matrix(grad), levels) < 1e-12
+
+
+@pytest.mark.parametrize("n,m", [(8, 8), (8, 4), (3, 5)])
+def test_backward_mappings(char, n, m):
+    """transposed_read (square or not): the forward meshes lit from the outputs, with or
+    without the forward state offered; transposed_copy: W^T on meshes of its own, whose
+    phase errors are not the forward ones'."""
+    rng = np.random.default_rng(5)
+    a = rng.uniform(-1, 1, (10, 13))
+    read = _tile(char, n, 0.02, m=m)
+    fwd = read.load(a, 1.0, "forward")
+    want = read.realised_matrix(fwd).T
+    for offered in (fwd, None):
+        back = read.load(a.T, 1.0, "backward", transpose_of=offered)
+        assert np.array_equal(read.realised_matrix(back), want)
+    copy = _tile(char, n, 0.02, m=m, backward="transposed_copy")
+    fwd = copy.load(a, 1.0, "forward")
+    back = copy.realised_matrix(copy.load(a.T, 1.0, "backward", transpose_of=fwd))
+    assert 1e-3 < _rel(back, a.T) < 0.2 and not np.allclose(back, want, atol=1e-9)
 
 
 def test_noise_is_drawn_from_the_rng_and_counted(char):
