@@ -63,16 +63,18 @@ def main(argv=None) -> int:
                         "a tree of before the shipped design became the credible one")
     p.add_argument("--before-env", action="append", default=[], metavar="NAME=VALUE",
                    help="an environment variable of the before runs (repeatable), e.g. "
-                        "OPENBLAS_THREAD_TIMEOUT=28 to compare the same tree with "
-                        "OpenBLAS's default against the cosim command's setting")
+                        "OPENBLAS_THREAD_TIMEOUT=22 to compare the same tree with a "
+                        "shorter spin of idle OpenBLAS threads than its default (28)")
     p.add_argument("--after-env", action="append", default=[], metavar="NAME=VALUE",
                    help="the same for the after runs")
     args = p.parse_args(argv)
     envs = {}
     for version, items in (("before", args.before_env), ("after", args.after_env)):
-        bad = [x for x in items if "=" not in x or not x.split("=", 1)[0]]
+        bad = [x for x in items if "=" not in x or not x.split("=", 1)[0]
+               or x.split("=", 1)[0] == "PYTHONPATH"]
         if bad:
-            p.error(f"--{version}-env {bad[0]!r}: give NAME=VALUE")
+            p.error(f"--{version}-env {bad[0]!r}: give NAME=VALUE (not PYTHONPATH: each "
+                    "run's PYTHONPATH is its tree)")
         envs[version] = dict(x.split("=", 1) for x in items)
     trees = {"before": args.before.resolve(), "after": args.after.resolve()}
     labels = {"before": args.before_label, "after": args.after_label}

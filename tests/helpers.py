@@ -95,3 +95,19 @@ def attach(model, hw, seed: int = 1, **kwargs):
     model.backend, model.store = build_hardware(config, model, np.random.default_rng(seed),
                                                 design=design, **kwargs)
     return model
+
+
+def crossbar_tiles(**values):
+    """A small crossbar tile (cosim.hw.crossbar_tile.CrossbarTiles): 8 inputs x 5 outputs,
+    16-bit converters, twin engine, noise off, 2 ohm wires and 100 ohm drivers and sense
+    amplifiers; ``values`` override any constructor argument."""
+    from cosim.hw.crossbar_tile import CrossbarTiles
+
+    args = dict(tile_rows=8, tile_cols=5, dac_bits=16, adc_bits=16,
+                electrical_engine="twin", noise=False, g_min_s=5e-7, g_max_s=5e-4,
+                read_voltage_v=0.2, wire_resistance_ohm=2.0, driver_resistance_ohm=100.0,
+                sense_resistance_ohm=100.0, adc_full_scale_v=1.0,
+                input_noise_a_per_rthz=0.0, temperature_k=300.0, noise_bandwidth_hz=1e6,
+                swing_v=1.0)
+    args.update(values)
+    return CrossbarTiles(**args)

@@ -353,7 +353,12 @@ def _check_choices(card: Card) -> None:
             raise ConfigError(f"design {card.name}: unknown tile {card['tile']!r}; choose "
                               f"ideal or a registered tile: {', '.join(TILES)} "
                               "(cosim.hw.registry.TILES)")
-        reads = TILES[card["tile"]].backward_reads if card["tile"] in TILES else None
+        reads = None
+        if card["tile"] in TILES:
+            reads = getattr(TILES[card["tile"]], "backward_reads", None)
+            if reads is None:
+                raise ConfigError(f"tile {card['tile']!r} declares no backward_reads (the "
+                                  "backward mappings it simulates: cosim.hw.protocols.Tile)")
         if reads is not None and "backward_weights" in card.params and \
                 card["backward_weights"] not in reads:
             raise ConfigError(f"design {card.name}: backward_weights = "

@@ -250,7 +250,7 @@ def readout_pass(currents, streams, block, sigma, mi, me, z, low, step, top, hig
     ``currents`` (lit, b, mi me): the net column currents (A) of each lit tile row
     (tile ``i`` of a tile row in columns ``i me .. (i + 1) me``).  With noise,
     ``streams`` (:func:`cosim.hw.ziggurat.normal_streams`, one per block of ``block``
-    rows; width 0: no noise): rows ``k block .. (k + 1) block - 1`` draw from stream
+    rows; no rows: no noise): rows ``k block .. (k + 1) block - 1`` draw from stream
     ``k``, row after row, in tile order (tile rows, then the tiles of a row, then their
     columns); each draw (a float32 standard normal) times ``sigma`` (A) is added to its
     current.  Per current ``i``: ``V = z i``, the ADC code of V

@@ -20,8 +20,11 @@ on tiles of ``N = tile_rows`` inputs by ``M = tile_cols`` outputs:
    exactly, no loss.  The gradient's temporary pattern is programmed without phase
    errors (as the crossbar tile reads it on the ideal array: decomposing a new pattern
    of hundreds of tiles per product would cost more than the rest of the step); loss,
-   converters and noise still apply.  A backward product on square tiles (``M = N``)
-   reuses the forward meshes, lit from the other side (reciprocity: ``T^T``).
+   converters and noise still apply.  The backward product (the design value
+   ``backward_weights``): ``transposed_read`` lights the forward meshes from the other
+   side (reciprocity: ``T^T``; a tile then has ``M`` inputs, so ``M <= N`` keeps them
+   within the channel power's full scale), ``transposed_copy`` programs ``W^T`` on
+   meshes of its own (their own static phase errors).
 2. **Fields**.  Input ``u_i`` drives a modulator to the field ``u_i sqrt(P_ch)``
    (signed amplitudes: one pass), output fields ``E = sqrt(P_ch) g T u``.
 3. **Coherent detection**.  Each output beats with a local oscillator of power
@@ -159,6 +162,12 @@ class MziMeshTiles:
             raise ConfigError(f"backward_weights={backward_weights!r}: choose one of "
                               f"{', '.join(self.backward_reads)}")
         self.transposed_read = backward_weights == "transposed_read"
+        if self.transposed_read and self.m > self.n:
+            raise ConfigError(
+                f"backward_weights='transposed_read' lights the forward meshes from their "
+                f"{self.m} outputs, more than the {self.n} inputs the channel power is set "
+                f"for (tile_cols={self.m} > tile_rows={self.n}); make tile_cols <= "
+                "tile_rows or set design.backward_weights=transposed_copy")
         self.dac_bits, self.adc_bits = int(dac_bits), int(adc_bits)
         self.optical_engine, self.electrical_engine = optical_engine, electrical_engine
         self.noise = bool(noise)
@@ -238,7 +247,7 @@ class MziMeshTiles:
             forward = transpose_of.state if transpose_of is not None else \
                 self._program(a.T, exact)
             return Loaded(self._transposed(forward), m, k, over)
-        return Loaded(self._program(a, exact), m, k, over)
+        return Loaded(self._program(a, exact, copy=phase == "backward"), m, k, over)
 
     def matmul(self, u: np.ndarray, loaded: Loaded, *, rng: np.random.Generator | None,
                counts: dict, samples: dict | None = None,
@@ -370,8 +379,11 @@ class MziMeshTiles:
         return mesh_transfer(mesh, mesh.theta_rad + d[:kk], mesh.phi_rad + d[kk:2 * kk],
                              mesh.output_phase_rad + d[2 * kk:])
 
-    def _program(self, a: np.ndarray, exact: bool) -> dict:
+    def _program(self, a: np.ndarray, exact: bool, *, copy: bool = False) -> dict:
+        """The meshes of ``a`` (state: :meth:`load`); ``copy``: the backward copy's own
+        meshes (static phase errors of their own)."""
         m, k = a.shape
+        own = ("copy",) if copy else ()
         me, ne = min(self.m, m), min(self.n, k)
         mi, nj = -(-m // me), -(-k // ne)
         pad = np.zeros((mi * me, nj * ne))
@@ -386,8 +398,8 @@ class MziMeshTiles:
                 if s[0] == 0:
                     continue
                 r = s.size
-                uu = self.realise(u, ("U", me, i, j), errors)
-                vv = self.realise(vt, ("V", ne, i, j), errors)
+                uu = self.realise(u, ("U", me, i, j, *own), errors)
+                vv = self.realise(vt, ("V", ne, i, j, *own), errors)
                 # T = U diag(s / s_max) V^T through the meshes and the attenuators
                 tile = (uu[:, :r] * (s / s[0])) @ vv[:r, :]
                 t[j, :, i * me:(i + 1) * me] = tile.T

@@ -16,7 +16,7 @@ from cosim.hw.crossbar_tile import READOUT_BLOCK_ROWS, CrossbarTiles, read_trans
 from cosim.hw.protocols import COUNTERS
 from cosim.hw.ziggurat import normal_fill, normal_streams
 from cosim.spice import make_job
-from tests.helpers import attach, hardware
+from tests.helpers import attach, crossbar_tiles, hardware
 
 
 def _opts(wire, drv, sense):
@@ -70,14 +70,7 @@ def test_transfer_does_not_depend_on_threads_or_batch():
 
 
 def _tiles(**kw) -> CrossbarTiles:
-    args = dict(tile_rows=8, tile_cols=5, dac_bits=16, adc_bits=16,
-                electrical_engine="twin", noise=False, g_min_s=5e-7, g_max_s=5e-4,
-                read_voltage_v=0.2, wire_resistance_ohm=2.0, driver_resistance_ohm=100.0,
-                sense_resistance_ohm=100.0, adc_full_scale_v=1.0,
-                input_noise_a_per_rthz=0.0, temperature_k=300.0, noise_bandwidth_hz=1e6,
-                swing_v=1.0)
-    args.update(kw)
-    return CrossbarTiles(**args)
+    return crossbar_tiles(**kw)
 
 
 def test_unchanged_tile_arrays_are_reused_and_changed_ones_recomputed():
@@ -222,17 +215,22 @@ def test_compiled_readout_equals_the_numpy_arithmetic(noise):
         assert np.array_equal(got_samples[key], want_samples[key]), key
 
 
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="one thread only")
 def test_readout_does_not_depend_on_threads():
     """The noise streams belong to blocks of rows, not to threads: one thread and two
-    give the same outputs and counters bit for bit."""
+    give the same outputs and counters bit for bit (3,000 rows: a job large enough for
+    numba's threads, kernels.PARALLEL_MIN_NUMBERS)."""
+    from cosim.hw import kernels
+
     t = _tiles(noise=True, input_noise_a_per_rthz=5e-7)
     rng = np.random.default_rng(4)
     tr = t.transfers(rng.uniform(-1, 1, (13, 20)))
-    u = rng.uniform(-1, 1, (200, 20))
+    u = rng.uniform(-1, 1, (3000, 20))
+    assert 2 * u.shape[0] * 3 * 15 >= kernels.PARALLEL_MIN_NUMBERS
     results = []
     threads = numba.get_num_threads()
     try:
-        for n in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+        for n in (1, 2):
             numba.set_num_threads(n)
             counts = dict.fromkeys(COUNTERS, 0)
             results.append((t.matmul_padded(u, tr, rng=np.random.default_rng(5),

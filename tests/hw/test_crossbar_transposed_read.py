@@ -15,17 +15,11 @@ from cosim.hw import build_crossbar_read, read_currents
 from cosim.hw.crossbar_tile import CrossbarTiles
 from cosim.hw.protocols import COUNTERS
 from cosim.spice import make_job
+from tests.helpers import crossbar_tiles
 
 
 def _tiles(**kw) -> CrossbarTiles:
-    args = dict(tile_rows=8, tile_cols=5, dac_bits=16, adc_bits=16,
-                electrical_engine="twin", noise=False, g_min_s=5e-7, g_max_s=5e-4,
-                read_voltage_v=0.2, wire_resistance_ohm=2.0, driver_resistance_ohm=100.0,
-                sense_resistance_ohm=100.0, adc_full_scale_v=1.0,
-                input_noise_a_per_rthz=0.0, temperature_k=300.0, noise_bandwidth_hz=1e6,
-                swing_v=1.0, backward_weights="transposed_read")
-    args.update(kw)
-    return CrossbarTiles(**args)
+    return crossbar_tiles(**{"backward_weights": "transposed_read", **kw})
 
 
 def _backward(t: CrossbarTiles, w: np.ndarray):
