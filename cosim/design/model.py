@@ -353,13 +353,11 @@ def _check_choices(card: Card) -> None:
             raise ConfigError(f"design {card.name}: unknown tile {card['tile']!r}; choose "
                               f"ideal or a registered tile: {', '.join(TILES)} "
                               "(cosim.hw.registry.TILES)")
-        reads = None
-        if card["tile"] in TILES:
-            reads = getattr(TILES[card["tile"]], "backward_reads", None)
-            if reads is None:
-                raise ConfigError(f"tile {card['tile']!r} declares no backward_reads (the "
-                                  "backward mappings it simulates: cosim.hw.protocols.Tile)")
-        if reads is not None and "backward_weights" in card.params and \
+        reads = getattr(TILES.get(card["tile"]), "backward_reads", ())
+        if card["tile"] in TILES and not reads:
+            raise ConfigError(f"tile {card['tile']!r} declares no backward_reads (the "
+                              "backward mappings it simulates: cosim.hw.protocols.Tile)")
+        if reads and "backward_weights" in card.params and \
                 card["backward_weights"] not in reads:
             raise ConfigError(f"design {card.name}: backward_weights = "
                               f"{card['backward_weights']!r}, but {card['tile']} tiles "

@@ -66,7 +66,7 @@ from cosim.errors import ConfigError
 from cosim.hw import conversion, kernels
 from cosim.hw.crossbar import build_crossbar_read
 from cosim.hw.crossbar_kernels import readout_pass
-from cosim.hw.protocols import Circuits, Loaded, Phase, SpotCheck, TileContext
+from cosim.hw.protocols import Circuits, Loaded, Phase, SpotCheck, TileContext, reads_transposed
 from cosim.hw.ziggurat import normal_streams
 
 BOLTZMANN_J_PER_K = conversion.BOLTZMANN_J_PER_K
@@ -279,10 +279,7 @@ class CrossbarTiles:
                                                         self.z_ohm, noise_bandwidth_hz)
         self.swing_v = float(swing_v)
         self.spice_engine = spice_engine
-        if backward_weights not in self.backward_reads:
-            raise ConfigError(f"backward_weights={backward_weights!r}: choose one of "
-                              f"{', '.join(self.backward_reads)}")
-        self.transposed_read = backward_weights == "transposed_read"
+        self.transposed_read = reads_transposed(type(self), backward_weights)
         self.last_netlist = None
         self._templates: dict[tuple, str] = {}   # (rows, cols, engine) -> record template
         #: digest of an array's conductances -> its transfer matrix (read_transfers)
@@ -620,4 +617,3 @@ class CrossbarTiles:
             samples["adc_codes"] = conversion.adc_code(volts, low, step, float(n_codes - 1)
                                                        ).astype(np.int64)
         return out
-

@@ -69,7 +69,7 @@ import numpy as np
 
 from cosim.errors import ConfigError
 from cosim.hw import conversion
-from cosim.hw.protocols import Circuits, Loaded, Phase, SpotCheck, TileContext
+from cosim.hw.protocols import Circuits, Loaded, Phase, SpotCheck, TileContext, reads_transposed
 from cosim.hw.ziggurat import standard_normal
 from cosim.optics import rin_sigma
 from cosim.optics.mzi_mesh import MeshPhases, clements_decompose
@@ -158,10 +158,7 @@ class MziMeshTiles:
             if not (math.isfinite(value) and value >= 0):
                 raise ConfigError(f"{name}={value!r}: give a finite number >= 0")
         self.n, self.m = int(tile_rows), int(tile_cols)
-        if backward_weights not in self.backward_reads:
-            raise ConfigError(f"backward_weights={backward_weights!r}: choose one of "
-                              f"{', '.join(self.backward_reads)}")
-        self.transposed_read = backward_weights == "transposed_read"
+        self.transposed_read = reads_transposed(type(self), backward_weights)
         if self.transposed_read and self.m > self.n:
             raise ConfigError(
                 f"backward_weights='transposed_read' lights the forward meshes from their "

@@ -403,7 +403,7 @@ class PhotonicTiles:
         self.last_netlist = None     # (Circuit text) of the last spice readout run
         self._curve = UniformCurve.from_table(characterization.dc_current_a,
                                               characterization.dc_output_v)
-        self._level_table = None     # (bits, drop, through, heat, the three side by side)
+        self._level_table = None     # (bits, the level table of _levels)
         self._buffers: dict[tuple, np.ndarray] = {}   # work arrays of the fused path
         self._zero = None            # (drop, through) of weight 0
         self._ring_k = None          # constants of the compiled ring response
@@ -438,7 +438,8 @@ class PhotonicTiles:
             return self.g * (1 + t) / 2, self.g * (1 - t) / 2
         if (levels_bits is not None and not (self.crosstalk and ne > 1)
                 and int(levels_bits) <= _TABLE_MAX_BITS):
-            drop_t, through_t, _ = self._levels(int(levels_bits))
+            table = self._levels(int(levels_bits))
+            drop_t, through_t = table[:, 0], table[:, 1]
             levels = 2 ** int(levels_bits) - 1
             idx = np.rint(t * levels).astype(np.intp)
             idx += levels
@@ -684,8 +685,7 @@ class PhotonicTiles:
         if self.optical_engine == "ideal" or (self.crosstalk and ne > 1) or \
                 int(bits) > _TABLE_MAX_BITS:
             return None
-        drop_t, through_t, heat_t = self._levels(int(bits))
-        table = self._level_table[4]
+        table = self._levels(int(bits))
         mi, nj = -(-m // me), -(-k // ne)
         levels = 2 ** int(bits) - 1
         both = np.empty((nj, ne, 2 * m))
@@ -693,25 +693,24 @@ class PhotonicTiles:
         over = kernels.sized(kernels.level_columns, a_raw.size + both.size,
                              np.asarray(a_raw, dtype=float), float(scale), float(levels),
                              table, ne, both, heat)
-        zero = (float(drop_t[levels]), float(through_t[levels]))
+        zero = (float(table[levels, 0]), float(table[levels, 1]))
         # the pattern's own rings only (the table sum includes the padded columns)
-        padded = (nj * ne - k) * m * float(heat_t[levels])
+        padded = (nj * ne - k) * m * float(table[levels, 2])
         power = self._heater_power(positive_sum=float(np.sum(heat)) - padded)
         return TileColumns(both, (mi, nj, me, ne), zero), int(over), power
 
-    def _levels(self, bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Drop and through transfers and the positive part of the single-ring
-        detuning (rad) of every signed level ``j / L``, ``j = -L..L`` (``L = 2**bits -
-        1``), indexed by ``j + L`` (no crosstalk; cached)."""
+    def _levels(self, bits: int) -> np.ndarray:
+        """``(2 L + 1, 3)``: drop and through transfers and the positive part of the
+        single-ring detuning (rad) of every signed level ``j / L``, ``j = -L..L`` (``L =
+        2**bits - 1``), in row ``j + L`` (side by side: one cache line a lookup,
+        :func:`cosim.hw.kernels.level_columns`; no crosstalk; cached)."""
         if self._level_table is None or self._level_table[0] != bits:
             levels = 2 ** bits - 1
             values = np.arange(-levels, levels + 1, dtype=float) / levels
             drop, through = self._ring_transfers(values)
             heat = np.maximum(weight_to_detuning(values, self.bank), 0.0)
-            # the three side by side as well: one cache line a lookup (level_columns)
-            self._level_table = (bits, drop, through, heat,
-                                 np.stack([drop, through, heat], axis=1))
-        return self._level_table[1], self._level_table[2], self._level_table[3]
+            self._level_table = (bits, np.stack([drop, through, heat], axis=1))
+        return self._level_table[1]
 
     # ------------------------------------------------------------------ the Tile protocol
     @classmethod

@@ -261,5 +261,17 @@ class Recorder(Protocol):
     def load_state_dict(self, state: dict) -> None: ...
 
 
+def reads_transposed(tile: type, backward_weights: str) -> bool:
+    """Whether a tile of class ``tile`` reads its forward state for the backward product
+    (``backward_weights = "transposed_read"``) rather than programming a copy; a mapping
+    not in ``tile.backward_reads`` is refused, naming those."""
+    from cosim.errors import ConfigError
+
+    if backward_weights not in tile.backward_reads:
+        raise ConfigError(f"backward_weights={backward_weights!r}: choose one of "
+                          f"{', '.join(tile.backward_reads)}")
+    return backward_weights == "transposed_read"
+
+
 __all__ = ["COUNTERS", "Circuits", "Loaded", "Phase", "Recorder", "SpotCheck", "Tile",
-           "TileContext"]
+           "TileContext", "reads_transposed"]
